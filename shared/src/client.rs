@@ -1,0 +1,562 @@
+//! A `kube::Client` from the kubectl flags, and API errors turned into one
+//! clear sentence each.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use kube::config::{KubeConfigOptions, Kubeconfig, KubeconfigError};
+use kube::{Client, Config};
+
+use crate::cli::KubectlArgs;
+use crate::errors::Error;
+
+/// Where the configuration comes from, decided before anything is read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigSource {
+    /// `--kubeconfig FILE`: only that file.
+    File(PathBuf),
+    /// `$KUBECONFIG` or `~/.kube/config`: the existing files, merged in order.
+    Files(Vec<PathBuf>),
+    /// Running in a Pod with a service account.
+    InCluster,
+}
+
+/// The environment facts that choose the source, so the choice can be tested.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigEnv {
+    pub kubeconfig: Option<OsString>,
+    pub home: Option<PathBuf>,
+    pub in_cluster: bool,
+}
+
+impl ConfigEnv {
+    pub fn from_process() -> Self {
+        ConfigEnv {
+            kubeconfig: std::env::var_os("KUBECONFIG"),
+            home: std::env::var_os("HOME")
+                .or_else(|| std::env::var_os("USERPROFILE"))
+                .map(PathBuf::from),
+            in_cluster: std::env::var_os("KUBERNETES_SERVICE_HOST").is_some()
+                && std::env::var_os("KUBERNETES_SERVICE_PORT").is_some(),
+        }
+    }
+}
+
+/// Choose the config source like kubectl: `--kubeconfig`, then the files in
+/// `$KUBECONFIG` that exist (missing ones are skipped), then `~/.kube/config`,
+/// then in-cluster.
+pub fn config_source(explicit: Option<&Path>, env: &ConfigEnv) -> Result<ConfigSource, Error> {
+    if let Some(path) = explicit {
+        return Ok(ConfigSource::File(path.to_path_buf()));
+    }
+    let mut looked_at = Vec::new();
+    if let Some(list) = env.kubeconfig.as_ref().filter(|v| !v.is_empty()) {
+        let paths: Vec<PathBuf> = std::env::split_paths(list)
+            .filter(|p| !p.as_os_str().is_empty())
+            .collect();
+        looked_at.push(format!("KUBECONFIG={}", list.to_string_lossy()));
+        let existing: Vec<PathBuf> = paths.into_iter().filter(|p| p.exists()).collect();
+        if !existing.is_empty() {
+            return Ok(ConfigSource::Files(existing));
+        }
+    } else if let Some(home) = &env.home {
+        let default = home.join(".kube").join("config");
+        if default.exists() {
+            return Ok(ConfigSource::Files(vec![default]));
+        }
+        looked_at.push(default.display().to_string());
+    }
+    if env.in_cluster {
+        return Ok(ConfigSource::InCluster);
+    }
+    Err(Error::NoKubeconfig {
+        looked_at: if looked_at.is_empty() {
+            "no KUBECONFIG and no home directory".into()
+        } else {
+            looked_at.join(" and ")
+        },
+    })
+}
+
+fn read_kubeconfig(path: &Path) -> Result<Kubeconfig, Error> {
+    Kubeconfig::read_from(path).map_err(|e| match e {
+        KubeconfigError::ReadConfig(io, _) => Error::KubeconfigUnreadable {
+            path: path.to_path_buf(),
+            message: io.to_string(),
+        },
+        other => Error::KubeconfigUnreadable {
+            path: path.to_path_buf(),
+            message: first_line(&other.to_string()),
+        },
+    })
+}
+
+fn first_line(text: &str) -> String {
+    text.lines().next().unwrap_or("").trim().to_string()
+}
+
+/// Check the chosen context and cluster exist, so the error can list what does.
+pub fn check_selection(kc: &Kubeconfig, opts: &KubeConfigOptions) -> Result<(), Error> {
+    let available: Vec<String> = kc.contexts.iter().map(|c| c.name.clone()).collect();
+    let context_name = match opts.context.as_ref().or(kc.current_context.as_ref()) {
+        Some(name) if !name.is_empty() => name,
+        _ => return Err(Error::NoCurrentContext { available }),
+    };
+    let context = kc
+        .contexts
+        .iter()
+        .find(|c| &c.name == context_name)
+        .and_then(|c| c.context.as_ref())
+        .ok_or_else(|| Error::ContextNotFound {
+            context: context_name.clone(),
+            available: available.clone(),
+        })?;
+    let cluster = opts.cluster.as_ref().unwrap_or(&context.cluster);
+    if !kc.clusters.iter().any(|c| &c.name == cluster) {
+        return Err(Error::ClusterNotFound {
+            cluster: cluster.clone(),
+        });
+    }
+    Ok(())
+}
+
+/// Build the client configuration from the flags.
+pub async fn config(args: &KubectlArgs) -> Result<Config, Error> {
+    config_with_env(args, &ConfigEnv::from_process()).await
+}
+
+/// [`config`] with explicit environment facts.
+pub async fn config_with_env(args: &KubectlArgs, env: &ConfigEnv) -> Result<Config, Error> {
+    let opts = KubeConfigOptions {
+        context: args.context.clone(),
+        cluster: args.cluster.clone(),
+        user: args.user.clone(),
+    };
+    let mut config = match config_source(args.kubeconfig.as_deref(), env)? {
+        ConfigSource::File(path) => {
+            let kc = read_kubeconfig(&path)?;
+            from_kubeconfig(kc, &opts).await?
+        }
+        ConfigSource::Files(paths) => {
+            let mut merged = Kubeconfig::default();
+            for path in &paths {
+                merged = merged
+                    .merge(read_kubeconfig(path)?)
+                    .map_err(|e| Error::KubeconfigInvalid(e.to_string()))?;
+            }
+            from_kubeconfig(merged, &opts).await?
+        }
+        ConfigSource::InCluster => {
+            Config::incluster().map_err(|e| Error::InCluster(e.to_string()))?
+        }
+    };
+    apply_flags(&mut config, args);
+    Ok(config)
+}
+
+async fn from_kubeconfig(kc: Kubeconfig, opts: &KubeConfigOptions) -> Result<Config, Error> {
+    check_selection(&kc, opts)?;
+    Config::from_custom_kubeconfig(kc, opts)
+        .await
+        .map_err(|e| Error::KubeconfigInvalid(first_line(&e.to_string())))
+}
+
+/// Namespace, impersonation and timeouts from the flags.
+pub fn apply_flags(config: &mut Config, args: &KubectlArgs) {
+    if let Some(ns) = &args.namespace {
+        config.default_namespace = ns.clone();
+    }
+    if let Some(user) = &args.as_user {
+        config.auth_info.impersonate = Some(user.clone());
+    }
+    if !args.as_group.is_empty() {
+        config.auth_info.impersonate_groups = Some(args.as_group.clone());
+    }
+    if let Some(t) = args.timeout() {
+        // kubectl's --request-timeout bounds each request; watches end when it passes too.
+        config.connect_timeout = Some(config.connect_timeout.map_or(t, |c| c.min(t)));
+        config.read_timeout = Some(t);
+        config.write_timeout = Some(t);
+    }
+}
+
+/// A client for the flags. Fails early only on configuration problems; the
+/// first request shows whether the server answers.
+pub async fn client(args: &KubectlArgs) -> Result<Client, Error> {
+    let config = config(args).await?;
+    client_from_config(config)
+}
+
+pub fn client_from_config(config: Config) -> Result<Client, Error> {
+    let server = config.cluster_url.to_string();
+    Client::try_from(config).map_err(|e| api_error(e, &server))
+}
+
+/// Turn a kube error into one sentence that says what to do.
+pub fn api_error(err: kube::Error, server: &str) -> Error {
+    match err {
+        kube::Error::Api(status) => match status.code {
+            401 => Error::Unauthorized {
+                server: server.to_string(),
+            },
+            403 => Error::Forbidden {
+                message: status.message.clone(),
+            },
+            404 => Error::NotFound {
+                message: status.message.clone(),
+            },
+            code => Error::Api {
+                code,
+                reason: status.reason.clone(),
+                message: status.message.clone(),
+            },
+        },
+        other => {
+            let reason = root_cause(&other);
+            if is_timeout(&reason) {
+                return Error::Unreachable {
+                    server: server.to_string(),
+                    reason: format!("timed out ({reason})"),
+                };
+            }
+            Error::Unreachable {
+                server: server.to_string(),
+                reason,
+            }
+        }
+    }
+}
+
+fn is_timeout(reason: &str) -> bool {
+    let r = reason.to_ascii_lowercase();
+    r.contains("timed out") || r.contains("elapsed") || r.contains("timeout")
+}
+
+/// The innermost cause, worded for people ("connection refused", "dns error: …").
+fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur = err;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    if let Some(io) = cur.downcast_ref::<std::io::Error>() {
+        return match io.kind() {
+            std::io::ErrorKind::ConnectionRefused => "connection refused".into(),
+            std::io::ErrorKind::TimedOut => "connection timed out".into(),
+            _ => io.to_string(),
+        };
+    }
+    let text = cur.to_string();
+    if text.to_ascii_lowercase().contains("connection refused") {
+        "connection refused".into()
+    } else {
+        text
+    }
+}
+
+/// Run one API call with `--request-timeout`, mapping errors to [`Error`].
+pub async fn request<T, F>(args: &KubectlArgs, server: &str, call: F) -> Result<T, Error>
+where
+    F: std::future::Future<Output = Result<T, kube::Error>>,
+{
+    match args.timeout() {
+        Some(after) => match tokio::time::timeout(after, call).await {
+            Ok(result) => result.map_err(|e| api_error(e, server)),
+            Err(_) => Err(Error::Timeout { after }),
+        },
+        None => call.await.map_err(|e| api_error(e, server)),
+    }
+}
+
+/// Default request timeout for helpers that must not hang forever.
+pub const DEFAULT_PROBE_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kube::core::Status;
+
+    const KUBECONFIG: &str = r#"
+apiVersion: v1
+kind: Config
+current-context: dev
+clusters:
+- name: c-dev
+  cluster: {server: "https://127.0.0.1:6443"}
+- name: c-prod
+  cluster: {server: "https://10.0.0.1:443"}
+contexts:
+- name: dev
+  context: {cluster: c-dev, user: u-dev, namespace: team-a}
+- name: prod
+  context: {cluster: c-prod, user: u-prod}
+users:
+- name: u-dev
+  user: {token: abc}
+- name: u-prod
+  user: {token: def}
+"#;
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    fn args(path: &Path) -> KubectlArgs {
+        KubectlArgs {
+            kubeconfig: Some(path.to_path_buf()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn source_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path();
+        std::fs::create_dir_all(home.join(".kube")).unwrap();
+        let default = write(&home.join(".kube"), "config", KUBECONFIG);
+        let other = write(home, "other", KUBECONFIG);
+        let env = ConfigEnv {
+            home: Some(home.to_path_buf()),
+            ..Default::default()
+        };
+        assert_eq!(
+            config_source(None, &env).unwrap(),
+            ConfigSource::Files(vec![default])
+        );
+        assert_eq!(
+            config_source(Some(&other), &env).unwrap(),
+            ConfigSource::File(other.clone())
+        );
+        let list = std::env::join_paths([home.join("missing"), other.clone()]).unwrap();
+        let env = ConfigEnv {
+            kubeconfig: Some(list),
+            ..env
+        };
+        assert_eq!(
+            config_source(None, &env).unwrap(),
+            ConfigSource::Files(vec![other])
+        );
+    }
+
+    #[test]
+    fn no_kubeconfig_anywhere() {
+        let dir = tempfile::tempdir().unwrap();
+        let env = ConfigEnv {
+            home: Some(dir.path().to_path_buf()),
+            ..Default::default()
+        };
+        let err = config_source(None, &env).unwrap_err().to_string();
+        assert!(err.starts_with("no kubeconfig found (looked at "), "{err}");
+        assert!(err.contains("pass --kubeconfig FILE"), "{err}");
+        let in_cluster = ConfigEnv {
+            in_cluster: true,
+            ..env
+        };
+        assert_eq!(
+            config_source(None, &in_cluster).unwrap(),
+            ConfigSource::InCluster
+        );
+    }
+
+    #[tokio::test]
+    async fn context_selection_and_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), "kc", KUBECONFIG);
+        let env = ConfigEnv::default();
+
+        let c = config_with_env(&args(&path), &env).await.unwrap();
+        assert_eq!(c.cluster_url.to_string(), "https://127.0.0.1:6443/");
+        assert_eq!(c.default_namespace, "team-a");
+
+        let mut a = args(&path);
+        a.context = Some("prod".into());
+        a.namespace = Some("ops".into());
+        a.as_user = Some("alice".into());
+        a.as_group = vec!["dev".into(), "qa".into()];
+        a.request_timeout = Some(crate::cli::RequestTimeout(Some(Duration::from_secs(7))));
+        let c = config_with_env(&a, &env).await.unwrap();
+        assert_eq!(c.cluster_url.host(), Some("10.0.0.1"));
+        assert_eq!(c.default_namespace, "ops");
+        assert_eq!(c.auth_info.impersonate.as_deref(), Some("alice"));
+        assert_eq!(
+            c.auth_info.impersonate_groups,
+            Some(vec!["dev".into(), "qa".into()])
+        );
+        assert_eq!(c.read_timeout, Some(Duration::from_secs(7)));
+        assert!(c.connect_timeout.unwrap() <= Duration::from_secs(7));
+    }
+
+    #[tokio::test]
+    async fn clear_errors_for_bad_selection() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), "kc", KUBECONFIG);
+        let env = ConfigEnv::default();
+
+        let mut a = args(&path);
+        a.context = Some("staging".into());
+        let err = config_with_env(&a, &env).await.unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "context \"staging\" not found in kubeconfig; available contexts: dev, prod"
+        );
+
+        let mut a = args(&path);
+        a.cluster = Some("nope".into());
+        let err = config_with_env(&a, &env).await.unwrap_err().to_string();
+        assert!(err.starts_with("cluster \"nope\" not found"), "{err}");
+
+        let no_current = write(
+            dir.path(),
+            "nc",
+            &KUBECONFIG.replace("current-context: dev", ""),
+        );
+        let err = config_with_env(&args(&no_current), &env)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("kubeconfig has no current context; pass --context NAME"),
+            "{err}"
+        );
+
+        let err = config_with_env(&args(&dir.path().join("absent")), &env)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("cannot read kubeconfig "), "{err}");
+        assert!(err.contains("absent"), "{err}");
+
+        let garbage = write(dir.path(), "garbage", "clusters: [unclosed\n");
+        let err = config_with_env(&args(&garbage), &env)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("cannot read kubeconfig "), "{err}");
+        assert!(!err.contains('\n'), "{err}");
+    }
+
+    #[tokio::test]
+    async fn merges_kubeconfig_list_first_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = write(
+            dir.path(),
+            "a",
+            "apiVersion: v1\nkind: Config\ncurrent-context: only\ncontexts:\n- name: only\n  context: {cluster: c1}\nclusters:\n- name: c1\n  cluster: {server: \"https://127.0.0.2:1\"}\n",
+        );
+        let second = write(dir.path(), "b", KUBECONFIG);
+        let env = ConfigEnv {
+            kubeconfig: Some(std::env::join_paths([&first, &second]).unwrap()),
+            ..Default::default()
+        };
+        let c = config_with_env(&KubectlArgs::default(), &env)
+            .await
+            .unwrap();
+        assert_eq!(c.cluster_url.host(), Some("127.0.0.2"));
+        let a = KubectlArgs {
+            context: Some("prod".into()),
+            ..Default::default()
+        };
+        let c = config_with_env(&a, &env).await.unwrap();
+        assert_eq!(c.cluster_url.host(), Some("10.0.0.1"));
+    }
+
+    fn status(code: u16, reason: &str, message: &str) -> kube::Error {
+        let mut s = Status::failure(message, reason);
+        s.code = code;
+        kube::Error::Api(Box::new(s))
+    }
+
+    #[test]
+    fn api_status_mapping() {
+        let e = api_error(
+            status(
+                403,
+                "Forbidden",
+                "pods is forbidden: User \"bob\" cannot list resource \"pods\"",
+            ),
+            "https://x",
+        );
+        assert!(matches!(e, Error::Forbidden { .. }));
+        let s = e.to_string();
+        assert!(
+            s.starts_with("forbidden: pods is forbidden: User \"bob\""),
+            "{s}"
+        );
+        assert!(s.contains("kubectl auth can-i"), "{s}");
+        assert!(matches!(
+            api_error(status(401, "Unauthorized", ""), "https://x"),
+            Error::Unauthorized { .. }
+        ));
+        assert!(matches!(
+            api_error(status(404, "NotFound", "pods \"x\" not found"), "s"),
+            Error::NotFound { .. }
+        ));
+        let e = api_error(status(500, "InternalError", "boom"), "s");
+        assert_eq!(
+            e.to_string(),
+            "the API server answered 500 InternalError: boom"
+        );
+    }
+
+    #[tokio::test]
+    async fn connection_refused_is_one_sentence() {
+        // A port nobody listens on: bind, learn the port, close.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let dir = tempfile::tempdir().unwrap();
+        let kc = KUBECONFIG.replace(
+            "https://127.0.0.1:6443",
+            &format!("http://127.0.0.1:{port}"),
+        );
+        let path = write(dir.path(), "kc", &kc);
+        let a = args(&path);
+        let cfg = config_with_env(&a, &ConfigEnv::default()).await.unwrap();
+        let server = cfg.cluster_url.to_string();
+        let client = client_from_config(cfg).unwrap();
+        let err = request(&a, &server, client.apiserver_version())
+            .await
+            .unwrap_err();
+        let s = err.to_string();
+        assert!(s.contains(&format!("127.0.0.1:{port}")), "{s}");
+        assert!(s.contains("connection refused"), "{s}");
+        assert!(s.contains("check that the cluster is running"), "{s}");
+    }
+
+    #[tokio::test]
+    async fn request_timeout_is_reported() {
+        // A listener that accepts and never answers.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let hold = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((sock, _)) = listener.accept().await {
+                held.push(sock);
+            }
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let kc = KUBECONFIG.replace(
+            "https://127.0.0.1:6443",
+            &format!("http://127.0.0.1:{port}"),
+        );
+        let path = write(dir.path(), "kc", &kc);
+        let mut a = args(&path);
+        a.request_timeout = Some(crate::cli::RequestTimeout(Some(Duration::from_millis(300))));
+        let cfg = config_with_env(&a, &ConfigEnv::default()).await.unwrap();
+        let server = cfg.cluster_url.to_string();
+        let client = client_from_config(cfg).unwrap();
+        let err = request(&a, &server, client.apiserver_version())
+            .await
+            .unwrap_err();
+        let s = err.to_string();
+        assert!(
+            s.contains("did not answer within") || s.contains("timed out"),
+            "{s}"
+        );
+        hold.abort();
+    }
+}

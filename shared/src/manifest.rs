@@ -1,0 +1,589 @@
+//! Loading Kubernetes objects from files, directories, stdin, multi-document
+//! YAML, JSON and `kind: List` (what `helm template` and `kustomize build` print).
+//! Every error names the file, the document and the line.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::errors::Error;
+
+/// Where an object came from. `document` and `line` are 1-based; `item` is the
+/// 0-based index inside a `kind: List`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
+pub struct Source {
+    pub file: String,
+    pub document: usize,
+    pub line: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub item: Option<usize>,
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.file, self.line)?;
+        if let Some(item) = self.item {
+            write!(f, " (item {item})")?;
+        }
+        Ok(())
+    }
+}
+
+/// One object as loaded, untyped: plugins deserialise what they need.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Object {
+    pub value: Value,
+    pub source: Source,
+}
+
+impl Object {
+    fn str_at(&self, pointer: &str) -> &str {
+        self.value
+            .pointer(pointer)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+    }
+    pub fn api_version(&self) -> &str {
+        self.str_at("/apiVersion")
+    }
+    pub fn kind(&self) -> &str {
+        self.str_at("/kind")
+    }
+    pub fn name(&self) -> &str {
+        match self.str_at("/metadata/name") {
+            "" => self.str_at("/metadata/generateName"),
+            name => name,
+        }
+    }
+    pub fn namespace(&self) -> Option<&str> {
+        Some(self.str_at("/metadata/namespace")).filter(|s| !s.is_empty())
+    }
+    pub fn labels(&self) -> BTreeMap<String, String> {
+        string_map(self.value.pointer("/metadata/labels"))
+    }
+}
+
+/// A JSON object of strings as a map; other values are skipped.
+pub fn string_map(value: Option<&Value>) -> BTreeMap<String, String> {
+    value
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A manifest that could not be read as Kubernetes objects.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ManifestError {
+    pub file: String,
+    pub document: usize,
+    pub line: usize,
+    pub message: String,
+}
+
+impl fmt::Display for ManifestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}: document {}: {}",
+            self.file, self.line, self.document, self.message
+        )
+    }
+}
+
+/// What `-f` names: a file, a directory, or `-` for stdin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    Stdin,
+    Path(PathBuf),
+}
+
+impl From<&str> for Input {
+    fn from(arg: &str) -> Self {
+        if arg == "-" {
+            Input::Stdin
+        } else {
+            Input::Path(PathBuf::from(arg))
+        }
+    }
+}
+
+impl From<PathBuf> for Input {
+    fn from(path: PathBuf) -> Self {
+        Input::Path(path)
+    }
+}
+
+/// Name shown for stdin in errors and sources.
+pub const STDIN_NAME: &str = "<stdin>";
+
+/// Load every object from these inputs, in order. Directories are walked
+/// recursively (files ending in .yaml, .yml or .json, sorted by path).
+pub fn load(inputs: &[Input]) -> Result<Vec<Object>, Error> {
+    let mut objects = Vec::new();
+    for input in inputs {
+        match input {
+            Input::Stdin => {
+                let mut text = String::new();
+                std::io::stdin()
+                    .read_to_string(&mut text)
+                    .map_err(|source| Error::Io {
+                        path: PathBuf::from(STDIN_NAME),
+                        source,
+                    })?;
+                objects.extend(parse_str(&text, STDIN_NAME)?);
+            }
+            Input::Path(path) => {
+                for file in files_under(path)? {
+                    let bytes = std::fs::read(&file).map_err(|source| Error::Io {
+                        path: file.clone(),
+                        source,
+                    })?;
+                    let name = file.display().to_string();
+                    let text = String::from_utf8(bytes).map_err(|e| ManifestError {
+                        file: name.clone(),
+                        document: 1,
+                        line: line_of_offset(e.as_bytes(), e.utf8_error().valid_up_to()),
+                        message: "file is not UTF-8 text".into(),
+                    })?;
+                    objects.extend(parse_str(&text, &name)?);
+                }
+            }
+        }
+    }
+    Ok(objects)
+}
+
+fn line_of_offset(bytes: &[u8], offset: usize) -> usize {
+    1 + bytes[..offset].iter().filter(|&&b| b == b'\n').count()
+}
+
+fn is_manifest_file(path: &Path) -> bool {
+    matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("yaml" | "yml" | "json")
+    )
+}
+
+/// The files a path stands for: itself, or the manifest files below a directory.
+fn files_under(path: &Path) -> Result<Vec<PathBuf>, Error> {
+    let meta = std::fs::metadata(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if !meta.is_dir() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut files = Vec::new();
+    let mut stack = vec![path.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let entries = std::fs::read_dir(&dir).map_err(|source| Error::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        for entry in entries {
+            let entry = entry.map_err(|source| Error::Io {
+                path: dir.clone(),
+                source,
+            })?;
+            let p = entry.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if is_manifest_file(&p) {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// One `---`-separated piece of a YAML stream and the line it starts on.
+struct Chunk {
+    text: String,
+    first_line: usize,
+}
+
+/// Split a YAML stream into documents. A line starting with `---` (followed by
+/// nothing or whitespace) starts a document, and what follows the marker on
+/// that line belongs to it; `...` ends one; `%` directives are dropped.
+fn split_documents(text: &str) -> Vec<Chunk> {
+    let mut chunks = Vec::new();
+    let mut current = Chunk {
+        text: String::new(),
+        first_line: 1,
+    };
+    for (i, line) in text.split('\n').enumerate() {
+        let number = i + 1;
+        if let Some(rest) = marker(line, "---") {
+            chunks.push(std::mem::replace(
+                &mut current,
+                Chunk {
+                    text: String::new(),
+                    first_line: number,
+                },
+            ));
+            current.text.push_str(rest);
+            current.text.push('\n');
+        } else if marker(line, "...").is_some() {
+            chunks.push(std::mem::replace(
+                &mut current,
+                Chunk {
+                    text: String::new(),
+                    first_line: number + 1,
+                },
+            ));
+        } else if line.starts_with('%') && is_blank(&current.text) {
+            current.text.push('\n');
+        } else {
+            current.text.push_str(line);
+            current.text.push('\n');
+        }
+    }
+    chunks.push(current);
+    chunks.retain(|c| !is_blank(&c.text));
+    chunks
+}
+
+/// What follows a document marker (`---`, `...`) that starts `line`, if it does.
+fn marker<'a>(line: &'a str, m: &str) -> Option<&'a str> {
+    line.strip_prefix(m)
+        .filter(|rest| rest.is_empty() || rest.starts_with([' ', '\t', '\r']))
+}
+
+/// Only whitespace and comments.
+fn is_blank(text: &str) -> bool {
+    text.lines().all(|l| {
+        let t = l.trim();
+        t.is_empty() || t.starts_with('#')
+    })
+}
+
+/// Parse text holding one or more manifests. `file` names it in sources and errors.
+pub fn parse_str(text: &str, file: &str) -> Result<Vec<Object>, ManifestError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if text.trim_start().starts_with(['{', '[']) {
+        return parse_json_stream(text, file);
+    }
+    let mut out = Vec::new();
+    for (index, chunk) in split_documents(text).into_iter().enumerate() {
+        let document = index + 1;
+        let error = |line: usize, message: String| ManifestError {
+            file: file.to_string(),
+            document,
+            line,
+            message,
+        };
+        let value: Value = serde_saphyr::from_str(&chunk.text).map_err(|e| {
+            let line = e.location().map_or(chunk.first_line, |l| {
+                chunk.first_line + l.line() as usize - 1
+            });
+            error(line, yaml_message(&e))
+        })?;
+        let source = Source {
+            file: file.to_string(),
+            document,
+            line: first_content_line(&chunk),
+            item: None,
+        };
+        push_objects(value, source, &mut out).map_err(|(line, message)| error(line, message))?;
+    }
+    Ok(out)
+}
+
+/// serde-saphyr's message without its source snippet and position (we print our own).
+fn yaml_message(e: &serde_saphyr::Error) -> String {
+    let text = e.without_snippet().to_string();
+    let first = text.lines().next().unwrap_or("invalid YAML").trim();
+    match first.rfind(" at line ") {
+        Some(i) => first[..i].to_string(),
+        None => first.to_string(),
+    }
+}
+
+fn first_content_line(chunk: &Chunk) -> usize {
+    let skipped = chunk
+        .text
+        .lines()
+        .take_while(|l| {
+            let t = l.trim();
+            t.is_empty() || t.starts_with('#')
+        })
+        .count();
+    chunk.first_line + skipped
+}
+
+fn parse_json_stream(text: &str, file: &str) -> Result<Vec<Object>, ManifestError> {
+    let mut out = Vec::new();
+    let mut stream = serde_json::Deserializer::from_str(text).into_iter::<Value>();
+    let mut document = 0;
+    loop {
+        // The next value starts after the previous one and any whitespace.
+        let offset = stream.byte_offset();
+        let rest = &text[offset..];
+        let start = offset + (rest.len() - rest.trim_start().len());
+        let Some(item) = stream.next() else { break };
+        document += 1;
+        let error = |line: usize, message: String| ManifestError {
+            file: file.to_string(),
+            document,
+            line,
+            message,
+        };
+        let value = item.map_err(|e| error(e.line(), strip_json_position(&e.to_string())))?;
+        let source = Source {
+            file: file.to_string(),
+            document,
+            line: 1 + text[..start].matches('\n').count(),
+            item: None,
+        };
+        push_objects(value, source, &mut out).map_err(|(line, message)| error(line, message))?;
+    }
+    Ok(out)
+}
+
+fn strip_json_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message.to_string(),
+    }
+}
+
+/// Check a document is an object (or a list of them) and collect it.
+fn push_objects(
+    value: Value,
+    source: Source,
+    out: &mut Vec<Object>,
+) -> Result<(), (usize, String)> {
+    let line = source.line;
+    let map = match value {
+        Value::Null => return Ok(()),
+        Value::Object(map) => map,
+        Value::Array(_) => {
+            return Err((
+                line,
+                "expected a Kubernetes object (a mapping with apiVersion and kind), found a list; wrap it in `kind: List` with `items:`".into(),
+            ));
+        }
+        other => {
+            return Err((
+                line,
+                format!(
+                    "expected a Kubernetes object (a mapping with apiVersion and kind), found {}",
+                    json_type(&other)
+                ),
+            ));
+        }
+    };
+    let kind = map.get("kind").and_then(Value::as_str).unwrap_or("");
+    let api_version = map.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    if kind.is_empty() {
+        return Err((line, "object has no kind".into()));
+    }
+    if api_version.is_empty() {
+        return Err((line, format!("object of kind {kind} has no apiVersion")));
+    }
+    let is_list = kind == "List" || (kind.ends_with("List") && map.get("items").is_some());
+    if !is_list {
+        out.push(Object {
+            value: Value::Object(map),
+            source,
+        });
+        return Ok(());
+    }
+    let items = match map.get("items") {
+        None | Some(Value::Null) => return Ok(()),
+        Some(Value::Array(items)) => items.clone(),
+        Some(other) => {
+            return Err((
+                line,
+                format!("{kind}.items must be a list, found {}", json_type(other)),
+            ));
+        }
+    };
+    for (i, item) in items.into_iter().enumerate() {
+        let item_source = Source {
+            item: Some(i),
+            ..source.clone()
+        };
+        push_objects(item, item_source, out)
+            .map_err(|(l, m)| (l, format!("{kind} item {i}: {m}")))?;
+    }
+    Ok(())
+}
+
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a mapping",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TWO: &str = "\
+# leading comment
+apiVersion: v1
+kind: Pod
+metadata:
+  name: a
+---
+# second
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: b
+  namespace: web
+";
+
+    #[test]
+    fn multi_document_yaml_with_lines() {
+        let objs = parse_str(TWO, "x.yaml").unwrap();
+        assert_eq!(objs.len(), 2);
+        assert_eq!(objs[0].kind(), "Pod");
+        assert_eq!(objs[0].source.line, 2);
+        assert_eq!(objs[1].name(), "b");
+        assert_eq!(objs[1].namespace(), Some("web"));
+        assert_eq!(objs[1].source.document, 2);
+        assert_eq!(objs[1].source.line, 8);
+    }
+
+    #[test]
+    fn helm_style_streams() {
+        // helm template: leading `---`, `# Source:` comments, empty documents.
+        let text = "---\n# Source: chart/templates/a.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n---\n---\n# Source: empty.yaml\n--- # trailing\napiVersion: v1\nkind: Service\nmetadata:\n  name: s\n...\n";
+        let objs = parse_str(text, "helm").unwrap();
+        assert_eq!(
+            objs.iter().map(|o| o.kind()).collect::<Vec<_>>(),
+            ["ConfigMap", "Service"]
+        );
+        assert_eq!(objs[1].source.document, 2);
+        assert_eq!(objs[1].source.line, 11);
+    }
+
+    #[test]
+    fn kind_list_is_flattened() {
+        let text = "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata: {name: p}\n- apiVersion: batch/v1\n  kind: Job\n  metadata: {name: j}\n";
+        let objs = parse_str(text, "l.yaml").unwrap();
+        assert_eq!(objs.len(), 2);
+        assert_eq!(objs[1].kind(), "Job");
+        assert_eq!(objs[1].source.item, Some(1));
+        let typed = r#"{"apiVersion":"v1","kind":"PodList","items":[{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"}}]}"#;
+        assert_eq!(parse_str(typed, "p.json").unwrap()[0].name(), "p");
+    }
+
+    #[test]
+    fn json_documents_and_streams() {
+        let text = "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"a\"}}\n\n{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"b\"}}\n";
+        let objs = parse_str(text, "s.json").unwrap();
+        assert_eq!(objs.len(), 2);
+        assert_eq!(objs[1].source.document, 2);
+        assert_eq!(objs[1].source.line, 3);
+        let err = parse_str(
+            "{\n  \"kind\": \"Pod\",\n  \"apiVersion\": v1\n}",
+            "bad.json",
+        )
+        .unwrap_err();
+        assert_eq!(err.line, 3);
+        assert!(
+            err.to_string().starts_with("bad.json:3: document 1: "),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn yaml_errors_name_file_document_and_line() {
+        let text = "apiVersion: v1\nkind: Pod\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: [unclosed\n";
+        let err = parse_str(text, "bad.yaml").unwrap_err();
+        assert_eq!(err.file, "bad.yaml");
+        assert_eq!(err.document, 2);
+        assert!((7..=8).contains(&err.line), "{err:?}");
+        assert!(!err.message.contains('\n'), "{:?}", err.message);
+        let err = parse_str("apiVersion: v1\nkind: Pod\n  bad: indent\n", "i.yaml").unwrap_err();
+        assert_eq!(err.document, 1);
+        assert!((2..=3).contains(&err.line), "{err:?}");
+    }
+
+    #[test]
+    fn objects_need_kind_and_api_version() {
+        let err = parse_str("---\nmetadata: {name: x}\n", "k.yaml").unwrap_err();
+        assert_eq!((err.line, err.message.as_str()), (2, "object has no kind"));
+        let err = parse_str("kind: Pod\n", "k.yaml").unwrap_err();
+        assert_eq!(err.message, "object of kind Pod has no apiVersion");
+        let err = parse_str("just a string\n", "k.yaml").unwrap_err();
+        assert!(err.message.contains("found a string"));
+        let err = parse_str("- a\n- b\n", "k.yaml").unwrap_err();
+        assert!(err.message.contains("found a list"));
+        let err = parse_str("apiVersion: v1\nkind: List\nitems:\n- 3\n", "k.yaml").unwrap_err();
+        assert!(err.message.starts_with("List item 0: "), "{}", err.message);
+    }
+
+    #[test]
+    fn empty_and_comment_only_inputs() {
+        assert!(parse_str("", "e").unwrap().is_empty());
+        assert!(parse_str("# nothing\n---\n\n", "e").unwrap().is_empty());
+        assert!(parse_str("null\n", "e").unwrap().is_empty());
+    }
+
+    #[test]
+    fn files_and_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("nested/deeper");
+        std::fs::create_dir_all(&sub).unwrap();
+        std::fs::write(dir.path().join("a.yaml"), TWO).unwrap();
+        std::fs::write(
+            sub.join("b.json"),
+            r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"c"}}"#,
+        )
+        .unwrap();
+        std::fs::write(sub.join("notes.txt"), "not a manifest").unwrap();
+        let objs = load(&[Input::Path(dir.path().to_path_buf())]).unwrap();
+        assert_eq!(
+            objs.iter().map(|o| o.name()).collect::<Vec<_>>(),
+            ["a", "b", "c"]
+        );
+        assert!(objs[2].source.file.ends_with("b.json"));
+
+        let missing = load(&[Input::from("/nonexistent/x.yaml")]).unwrap_err();
+        assert!(missing.to_string().contains("/nonexistent/x.yaml"));
+        std::fs::write(dir.path().join("bin.yaml"), [0x61u8, 0x0a, 0xff, 0xfe]).unwrap();
+        let err = load(&[Input::Path(dir.path().join("bin.yaml"))]).unwrap_err();
+        assert!(err.to_string().contains("not UTF-8"), "{err}");
+    }
+
+    #[test]
+    fn never_panics_on_hostile_text() {
+        for text in [
+            "---",
+            "...",
+            "--- |\n  x",
+            "&a [*a]",
+            "a: &x\n  b: *x\n",
+            "{",
+            "[",
+            "\u{feff}",
+            "%YAML 1.2\n---\napiVersion: v1\nkind: Pod\n",
+            "a: b: c",
+            "? x\n: y",
+            "!!binary aGk=",
+            "- [}",
+            "\"\\u{zz}\"",
+        ] {
+            let _ = parse_str(text, "fuzz");
+        }
+        let objs = parse_str("%YAML 1.2\n---\napiVersion: v1\nkind: Pod\n", "d").unwrap();
+        assert_eq!(objs.len(), 1);
+    }
+}
