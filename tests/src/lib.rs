@@ -1,1 +1,5 @@
+//! Packaging and end-to-end support for kplug: krew manifest rendering and
+//! validation, release archives (`make dist`). Never published.
 
+pub mod archive;
+pub mod krew;
