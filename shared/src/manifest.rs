@@ -323,6 +323,8 @@ fn parse_json_stream(text: &str, file: &str) -> Result<Vec<Object>, ManifestErro
     let mut out = Vec::new();
     let mut stream = serde_json::Deserializer::from_str(text).into_iter::<Value>();
     let mut document = 0;
+    // Lines are counted incrementally: rescanning from the start would be quadratic.
+    let (mut counted_to, mut line) = (0, 1);
     loop {
         // The next value starts after the previous one and any whitespace.
         let offset = stream.byte_offset();
@@ -330,6 +332,8 @@ fn parse_json_stream(text: &str, file: &str) -> Result<Vec<Object>, ManifestErro
         let start = offset + (rest.len() - rest.trim_start().len());
         let Some(item) = stream.next() else { break };
         document += 1;
+        line += text[counted_to..start].matches('\n').count();
+        counted_to = start;
         let error = |line: usize, message: String| ManifestError {
             file: file.to_string(),
             document,
@@ -340,7 +344,7 @@ fn parse_json_stream(text: &str, file: &str) -> Result<Vec<Object>, ManifestErro
         let source = Source {
             file: file.to_string(),
             document,
-            line: 1 + text[..start].matches('\n').count(),
+            line,
             item: None,
         };
         push_objects(value, source, &mut out).map_err(|(line, message)| error(line, message))?;

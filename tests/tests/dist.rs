@@ -34,6 +34,18 @@ fn templates() -> Vec<(String, String)> {
 fn one_template_per_plugin() {
     let names: Vec<String> = templates().into_iter().map(|(n, _)| n).collect();
     assert_eq!(names, ["compat", "eventlog", "inference", "sidecar"]);
+
+    // `kplug-dist plugins` (used by make install) lists only binaries that have a template.
+    let out = Command::new(dist_bin())
+        .current_dir(root())
+        .arg("plugins")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let plugin = line.strip_prefix("kubectl-").expect("a kubectl- binary");
+        assert!(names.contains(&plugin.replace('_', "-")), "{line}");
+    }
 }
 
 /// Every template, rendered over a real archive, passes every krew rule.

@@ -45,6 +45,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Cmd {
+    /// Print the plugin binaries whose crates exist, one per line
+    Plugins,
     /// Validate rendered manifests (and their archives, when found)
     Validate {
         manifests: Vec<PathBuf>,
@@ -59,12 +61,22 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<kplug::Code> {
-    if let Some(Cmd::Validate {
-        manifests,
-        archives,
-    }) = &cli.command
-    {
-        return validate(manifests, archives.as_deref());
+    match &cli.command {
+        Some(Cmd::Validate {
+            manifests,
+            archives,
+        }) => return validate(manifests, archives.as_deref()),
+        Some(Cmd::Plugins) => {
+            let defined = defined_bins()?;
+            for (name, _) in templates(&cli.krew_dir)? {
+                let binary = binary_name(&name);
+                if defined.contains(&binary) {
+                    println!("{binary}");
+                }
+            }
+            return Ok(kplug::Code::Success);
+        }
+        None => {}
     }
     let version = cli
         .version
@@ -154,8 +166,8 @@ fn templates(dir: &Path) -> anyhow::Result<Vec<(String, String)>> {
     Ok(out)
 }
 
-/// Build the release binaries that some workspace crate defines.
-fn build(binaries: &[String]) -> anyhow::Result<()> {
+/// Names of every binary target in the workspace.
+fn defined_bins() -> anyhow::Result<Vec<String>> {
     let meta = Command::new(env!("CARGO"))
         .args(["metadata", "--no-deps", "--format-version", "1"])
         .output()
@@ -174,6 +186,12 @@ fn build(binaries: &[String]) -> anyhow::Result<()> {
         })
         .filter_map(|t| t["name"].as_str().map(str::to_string))
         .collect();
+    Ok(defined)
+}
+
+/// Build the release binaries that some workspace crate defines.
+fn build(binaries: &[String]) -> anyhow::Result<()> {
+    let defined = defined_bins()?;
     let wanted: Vec<&String> = binaries.iter().filter(|b| defined.contains(b)).collect();
     if wanted.is_empty() {
         return Ok(());
