@@ -391,7 +391,10 @@ fn push_objects(
         return Err((line, "object has no kind".into()));
     }
     if api_version.is_empty() {
-        return Err((line, format!("object of kind {kind} has no apiVersion")));
+        return Err((
+            line,
+            format!("object of kind {} has no apiVersion", shown(kind)),
+        ));
     }
     let is_list = kind == "List" || (kind.ends_with("List") && map.get("items").is_some());
     if !is_list {
@@ -407,7 +410,11 @@ fn push_objects(
         Some(other) => {
             return Err((
                 line,
-                format!("{kind}.items must be a list, found {}", json_type(other)),
+                format!(
+                    "{}.items must be a list, found {}",
+                    shown(kind),
+                    json_type(other)
+                ),
             ));
         }
     };
@@ -417,9 +424,19 @@ fn push_objects(
             ..source.clone()
         };
         push_objects(item, item_source, out)
-            .map_err(|(l, m)| (l, format!("{kind} item {i}: {m}")))?;
+            .map_err(|(l, m)| (l, format!("{} item {i}: {m}", shown(kind))))?;
     }
     Ok(())
+}
+
+/// A user-supplied name fit for a one-line message: quoted when it holds
+/// anything but plain printable characters.
+fn shown(text: &str) -> String {
+    if text.chars().all(|c| !c.is_control()) {
+        text.to_string()
+    } else {
+        format!("{text:?}")
+    }
 }
 
 fn json_type(v: &Value) -> &'static str {

@@ -288,7 +288,7 @@ fn colour_only_on_a_tty_and_never_with_no_color() {
     );
     assert!(text(&run(&["rows", "3", "--color=always"]).stdout).contains(esc));
     let Some(tty) = run_on_tty("rows 3", &[]) else {
-        eprintln!("skipped TTY half: util-linux `script` is not installed");
+        skip("TTY half of colour_only_on_a_tty: util-linux `script` is not installed");
         return;
     };
     assert!(tty.contains(esc), "TTY: colour expected: {tty:?}");
@@ -316,7 +316,7 @@ fn completion_scripts() {
 #[test]
 fn kubectl_dispatch_and_usage_name() {
     let Some(kubectl) = which("kubectl") else {
-        eprintln!("skipped: kubectl is not on PATH (install kubectl to run this test)");
+        skip("kubectl_dispatch_and_usage_name: kubectl is not on PATH");
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -365,4 +365,10 @@ fn which(name: &str) -> Option<PathBuf> {
     std::env::split_paths(&std::env::var_os("PATH")?)
         .map(|d| d.join(name))
         .find(|p| p.is_file())
+}
+
+/// Report a skipped check straight to stderr: libtest captures `eprintln!`.
+fn skip(reason: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "skipped: {reason}");
 }

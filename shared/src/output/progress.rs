@@ -26,12 +26,17 @@ pub fn progress_bar(len: u64, message: &str) -> ProgressBar {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
 
     #[test]
     fn hidden_off_terminal() {
         // The test harness captures stderr, so it is not a terminal here.
         if std::io::stderr().is_terminal() {
-            eprintln!("skipped: stderr is a terminal in this run");
+            // Straight to stderr: libtest captures eprintln!, and a skip must be seen.
+            let _ = writeln!(
+                std::io::stderr(),
+                "skipped: stderr is a terminal in this run"
+            );
             return;
         }
         let bar = progress_bar(10, "listing");
