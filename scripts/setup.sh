@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Make a fresh machine ready to build and test kplug: the Rust toolchain with
-# rustfmt and clippy, kubectl (plugin dispatch tests) and util-linux `script`
-# (TTY colour tests). Installs what it can; names exactly what is missing otherwise.
+# rustfmt and clippy, kubectl (plugin dispatch tests), Go (upstream peers built
+# from source) and util-linux `script` (TTY colour tests). Installs what it can; names exactly what is missing otherwise.
 set -euo pipefail
 
 missing=()
@@ -40,6 +40,10 @@ fi
 if ! command -v kubectl >/dev/null 2>&1; then
   echo "setup: kubectl not found; installing Debian's kubernetes-client" >&2
   apt_install kubernetes-client || missing+=("kubectl (any version >= 1.20 on PATH)")
+fi
+
+if ! command -v go >/dev/null 2>&1; then
+  missing+=("Go >= 1.24 on PATH (builds the upstream peers tests compare against): https://go.dev/dl")
 fi
 
 if ! command -v script >/dev/null 2>&1; then
