@@ -500,6 +500,24 @@ users:
         );
     }
 
+    /// Ask a plain-HTTP server on this loopback port for its version; the error text.
+    async fn version_error_against(port: u16, timeout: Option<Duration>) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let kc = KUBECONFIG.replace(
+            "https://127.0.0.1:6443",
+            &format!("http://127.0.0.1:{port}"),
+        );
+        let mut a = args(&write(dir.path(), "kc", &kc));
+        a.request_timeout = timeout.map(|t| crate::cli::RequestTimeout(Some(t)));
+        let cfg = config_with_env(&a, &ConfigEnv::default()).await.unwrap();
+        let server = cfg.cluster_url.to_string();
+        let client = client_from_config(cfg).unwrap();
+        request(&a, &server, client.apiserver_version())
+            .await
+            .unwrap_err()
+            .to_string()
+    }
+
     #[tokio::test]
     async fn connection_refused_is_one_sentence() {
         // A port nobody listens on: bind, learn the port, close.
@@ -508,20 +526,7 @@ users:
             .local_addr()
             .unwrap()
             .port();
-        let dir = tempfile::tempdir().unwrap();
-        let kc = KUBECONFIG.replace(
-            "https://127.0.0.1:6443",
-            &format!("http://127.0.0.1:{port}"),
-        );
-        let path = write(dir.path(), "kc", &kc);
-        let a = args(&path);
-        let cfg = config_with_env(&a, &ConfigEnv::default()).await.unwrap();
-        let server = cfg.cluster_url.to_string();
-        let client = client_from_config(cfg).unwrap();
-        let err = request(&a, &server, client.apiserver_version())
-            .await
-            .unwrap_err();
-        let s = err.to_string();
+        let s = version_error_against(port, None).await;
         assert!(s.contains(&format!("127.0.0.1:{port}")), "{s}");
         assert!(s.contains("connection refused"), "{s}");
         assert!(s.contains("check that the cluster is running"), "{s}");
@@ -538,21 +543,7 @@ users:
                 held.push(sock);
             }
         });
-        let dir = tempfile::tempdir().unwrap();
-        let kc = KUBECONFIG.replace(
-            "https://127.0.0.1:6443",
-            &format!("http://127.0.0.1:{port}"),
-        );
-        let path = write(dir.path(), "kc", &kc);
-        let mut a = args(&path);
-        a.request_timeout = Some(crate::cli::RequestTimeout(Some(Duration::from_millis(300))));
-        let cfg = config_with_env(&a, &ConfigEnv::default()).await.unwrap();
-        let server = cfg.cluster_url.to_string();
-        let client = client_from_config(cfg).unwrap();
-        let err = request(&a, &server, client.apiserver_version())
-            .await
-            .unwrap_err();
-        let s = err.to_string();
+        let s = version_error_against(port, Some(Duration::from_millis(300))).await;
         assert!(
             s.contains("did not answer within") || s.contains("timed out"),
             "{s}"

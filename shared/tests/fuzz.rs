@@ -5,6 +5,9 @@
 //! exists and a line inside the input; selectors round-trip through their
 //! canonical form.
 
+mod common;
+
+use common::Rng;
 use kplug::manifest::parse_str;
 use kplug::selector::Selector;
 
@@ -45,19 +48,6 @@ const SNIPPETS: &[&str] = &[
     "~",
     "? ",
 ];
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
 
 fn iterations(default: usize) -> usize {
     std::env::var("KPLUG_FUZZ_ITERS")

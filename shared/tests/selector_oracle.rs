@@ -9,6 +9,9 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use kplug::selector::Selector;
+
+mod common;
+use common::Rng;
 use serde_json::{Value, json};
 
 const FIXED: &[&str] = &[
@@ -110,20 +113,6 @@ const TOKENS: &[&str] = &[
     "\n",
 ];
 
-/// A small deterministic generator (xorshift64*), so failures reproduce.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[(self.next() % items.len() as u64) as usize]
-    }
-}
-
 fn generated(n: usize) -> Vec<String> {
     let mut rng = Rng(0x5EED_CAFE_F00D_1234);
     (0..n)
@@ -157,11 +146,7 @@ fn oracle() -> Option<PathBuf> {
     let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("selector-oracle");
     let go = Command::new("go").arg("version").output();
     if go.is_err() {
-        // Straight to stderr: libtest captures eprintln!, and a skip must be seen.
-        let _ = writeln!(
-            std::io::stderr(),
-            "skipped: Go is not installed, so the apimachinery oracle cannot be built"
-        );
+        common::skip("selector_agrees_with_apimachinery: Go is not installed");
         return None;
     }
     let status = Command::new("go")

@@ -5,6 +5,9 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+mod common;
+use common::skip;
+
 fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_kplug-selftest"))
 }
@@ -365,10 +368,4 @@ fn which(name: &str) -> Option<PathBuf> {
     std::env::split_paths(&std::env::var_os("PATH")?)
         .map(|d| d.join(name))
         .find(|p| p.is_file())
-}
-
-/// Report a skipped check straight to stderr: libtest captures `eprintln!`.
-fn skip(reason: &str) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "skipped: {reason}");
 }
