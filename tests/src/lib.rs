@@ -2,4 +2,5 @@
 //! validation, release archives (`make dist`). Never published.
 
 pub mod archive;
+pub mod e2e;
 pub mod krew;

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Build or install every peer of the end-to-end tier at its pinned version into
+# a cache outside the repository, reusing what is already there. Ends with one
+# line per peer: name, version, path, and built / cached / FAILED: <reason>.
+# Writes $cache/peers.env (NAME=path) for the Rust harness. Exit 1 if any failed.
+set -uo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+cache=${KPLUG_E2E_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kplug-e2e}
+mkdir -p "$cache"
+export PATH="$PATH:/usr/local/go/bin:$HOME/go/bin"
+export GOFLAGS=-mod=mod GOTOOLCHAIN=local
+
+# Pinned versions: the only place they are written down.
+KUBE_VERSION=v1.36.3          # k8s.io/kubernetes (wrapper module in peers/kube-apiserver)
+ETCD_VERSION=v3.6.8           # go.etcd.io/etcd/server/v3 (wrapper in peers/etcd)
+KREW_VERSION=v0.4.3           # sigs.k8s.io/krew
+ORAS_VERSION=v1.3.6           # oras.land/oras
+GGCR_VERSION=v0.22.1          # github.com/google/go-containerregistry/pkg/registry (wrapper in peers/oci-registry)
+NFD_VERSION=v0.19.0           # sigs.k8s.io/node-feature-discovery (wrapper in peers/nfd)
+
+summary=()
+env_lines=()
+failed=0
+
+# go_peer NAME VERSION ENVKEY BINARY -- command to build into $out
+go_peer() {
+  local name=$1 version=$2 key=$3 bin=$4; shift 5
+  local dir="$cache/$name-$version" out
+  if [ -x "$dir/$bin" ]; then
+    summary+=("$(printf '%-16s %-10s %s  cached' "$name" "$version" "$dir/$bin")")
+  else
+    out="$dir.tmp"; rm -rf "$out"; mkdir -p "$out"
+    local start=$SECONDS log="$cache/$name-$version.log"
+    echo "peers: building $name $version ..." >&2
+    if (export out; "$@") >"$log" 2>&1 && [ -x "$out/$bin" ]; then
+      rm -rf "$dir"; mv "$out" "$dir"
+      summary+=("$(printf '%-16s %-10s %s  built in %ss' "$name" "$version" "$dir/$bin" $((SECONDS - start)))")
+    else
+      rm -rf "$out"; failed=1
+      summary+=("$(printf '%-16s %-10s %s  FAILED: %s (log: %s)' "$name" "$version" "-" "$(grep -v '^go: downloading' "$log" | tail -1)" "$log")")
+      return
+    fi
+  fi
+  env_lines+=("$key=$dir/$bin")
+}
+
+build_kube_apiserver() { cd "$here/peers/kube-apiserver" && go build -trimpath -o "$out/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver; }
+build_oci_registry() { cd "$here/peers/oci-registry" && go build -trimpath -o "$out/oci-registry" .; }
+build_etcd() { cd "$here/peers/etcd" && go build -trimpath -o "$out/etcd" .; }
+build_nfd() {
+  cd "$here/peers/nfd" &&
+    go build -trimpath -o "$out/nfd" sigs.k8s.io/node-feature-discovery/cmd/nfd &&
+    go build -trimpath -o "$out/nfd-worker" sigs.k8s.io/node-feature-discovery/cmd/nfd-worker
+}
+go_install() { GOBIN="$out" go install "$1"; }
+
+go_peer kube-apiserver "$KUBE_VERSION" KUBE_APISERVER kube-apiserver -- build_kube_apiserver
+go_peer etcd "$ETCD_VERSION" ETCD etcd -- build_etcd
+go_peer krew "$KREW_VERSION" KREW krew -- go_install "sigs.k8s.io/krew/cmd/krew@$KREW_VERSION"
+go_peer oras "$ORAS_VERSION" ORAS oras -- go_install "oras.land/oras/cmd/oras@$ORAS_VERSION"
+go_peer oci-registry "$GGCR_VERSION" REGISTRY_REFERRERS oci-registry -- build_oci_registry
+go_peer nfd "$NFD_VERSION" NFD nfd -- build_nfd
+[ -x "$cache/nfd-$NFD_VERSION/nfd-worker" ] && env_lines+=("NFD_WORKER=$cache/nfd-$NFD_VERSION/nfd-worker")
+
+# Debian packages: installed with apt when missing (as root), used where Debian puts them.
+apt_updated=0
+deb_peer() {
+  local name=$1 package=$2 key=$3 path=$4 state=cached
+  if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+    state=built
+    if [ "$(id -u)" -ne 0 ]; then
+      failed=1; summary+=("$(printf '%-16s %-10s %s  FAILED: %s' "$name" "-" "-" "Debian package $package is not installed (run as root or: apt-get install $package)")"); return
+    fi
+    [ $apt_updated -eq 1 ] || { apt-get update -qq >/dev/null 2>&1; apt_updated=1; }
+    if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$package" >"$cache/$name.log" 2>&1; then
+      failed=1; summary+=("$(printf '%-16s %-10s %s  FAILED: %s' "$name" "-" "-" "apt-get install $package: $(tail -1 "$cache/$name.log")")"); return
+    fi
+    state="built (apt)"
+  fi
+  local version; version=$(dpkg-query -W -f='${Version}' "$package")
+  path=$(eval echo "$path")
+  if [ ! -e "$path" ]; then
+    failed=1; summary+=("$(printf '%-16s %-10s %s  FAILED: %s' "$name" "$version" "$path" "not found after installing $package")"); return
+  fi
+  summary+=("$(printf '%-16s %-10s %s  %s' "$name" "$version" "$path" "$state")")
+  env_lines+=("$key=$path")
+}
+deb_peer docker-registry docker-registry REGISTRY_PLAIN /usr/bin/docker-registry
+deb_peer postgresql postgresql-15 POSTGRES_BIN /usr/lib/postgresql/15/bin
+
+# kubectl is used as the machine has it.
+if command -v kubectl >/dev/null 2>&1; then
+  kv=$(kubectl version --client -o json 2>/dev/null | sed -n 's/.*"gitVersion": *"\([^"]*\)".*/\1/p' | head -1)
+  summary+=("$(printf '%-16s %-10s %s  %s' kubectl "${kv:-?}" "$(command -v kubectl)" "on the machine")")
+  env_lines+=("KUBECTL=$(command -v kubectl)")
+else
+  failed=1; summary+=("$(printf '%-16s %-10s %s  FAILED: %s' kubectl - - "kubectl is not on PATH")")
+fi
+
+printf '%s\n' "${env_lines[@]}" >"$cache/peers.env"
+printf '%s\n' "${summary[@]}"
+exit $failed

@@ -1,0 +1,92 @@
+//! OCI registries on loopback: one that serves the referrers API (our build of
+//! go-containerregistry's registry) and Debian's docker-registry (distribution
+//! 2.8), which does not.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::process::Process;
+use super::{cluster::run_dir, free_port, http, peers};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Answers `GET /v2/<name>/referrers/<digest>`.
+    Referrers,
+    /// distribution 2.8: clients must use the `sha256-<hex>` tag schema.
+    TagSchema,
+}
+
+pub struct Registry {
+    pub kind: Kind,
+    /// `127.0.0.1:<port>`, as image references use it.
+    pub host: String,
+    dir: PathBuf,
+    process: Process,
+}
+
+impl Registry {
+    pub fn start(kind: Kind) -> Registry {
+        let dir = run_dir();
+        let port = free_port();
+        let host = format!("127.0.0.1:{port}");
+        let process = match kind {
+            Kind::Referrers => Process::start(
+                "oci-registry",
+                &peers::path("REGISTRY_REFERRERS"),
+                &[
+                    format!("--addr={host}"),
+                    format!("--blobs={}", dir.join("blobs").display()),
+                ],
+                &dir,
+                &[],
+            ),
+            Kind::TagSchema => {
+                let config = dir.join("config.yml");
+                std::fs::write(
+                    &config,
+                    format!(
+                        "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {host}\n",
+                        dir.join("data").display()
+                    ),
+                )
+                .expect("write registry config");
+                Process::start(
+                    "docker-registry",
+                    &peers::path("REGISTRY_PLAIN"),
+                    &["serve".into(), config.display().to_string()],
+                    &dir,
+                    &[],
+                )
+            }
+        };
+        let mut registry = Registry {
+            kind,
+            host,
+            dir,
+            process,
+        };
+        let host = registry.host.clone();
+        registry.process.wait_until(Duration::from_secs(30), || {
+            http::get(&host, "/v2/", &[]).is_ok_and(|r| r.status == 200)
+        });
+        registry
+    }
+
+    /// `GET /v2/<repo>/referrers/<digest>`.
+    pub fn referrers(&self, repo: &str, digest: &str) -> http::Response {
+        http::get(&self.host, &format!("/v2/{repo}/referrers/{digest}"), &[])
+            .expect("registry answers")
+    }
+
+    /// The registry's log so far.
+    pub fn log_tail(&self) -> String {
+        self.process.log_tail()
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        self.process.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

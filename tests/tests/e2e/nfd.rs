@@ -1,0 +1,84 @@
+//! Node Feature Discovery's own client, the reference `kubectl compat` is
+//! compared against: it validates this host against an oras-attached artifact
+//! and exports this host's features.
+
+use kplug_tests::e2e::oci;
+use kplug_tests::e2e::peers;
+use kplug_tests::e2e::registry::{Kind, Registry};
+
+use crate::registries::{oras_attach, write_spec};
+use crate::{ok, run, text};
+
+#[test]
+fn nfd_validates_this_host_against_an_oras_attached_artifact() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_spec(dir.path());
+    for kind in [Kind::Referrers, Kind::TagSchema] {
+        let registry = Registry::start(kind);
+        oci::push_image(&registry.host, "e2e/app", "v1", "linux", "amd64");
+        oras_attach(&registry, "e2e/app:v1", &spec);
+        let image = format!("{}/e2e/app:v1", registry.host);
+        let out = run(
+            &peers::path("NFD"),
+            &[
+                "compat",
+                "validate-node",
+                "--plain-http",
+                "--platform",
+                "linux/amd64",
+                "--image",
+                &image,
+            ],
+        );
+        let report = ok(&out, "nfd compat validate-node");
+        assert!(
+            report.contains("COMPATIBILITY SET #1"),
+            "{kind:?}: {report}"
+        );
+        assert!(
+            report.contains("RULE: KERNEL PRESENT"),
+            "{kind:?}: {report}"
+        );
+        assert!(
+            report.contains("kernel.version.major"),
+            "{kind:?}: {report}"
+        );
+
+        let out = run(
+            &peers::path("NFD"),
+            &[
+                "compat",
+                "validate-node",
+                "--plain-http",
+                "--platform",
+                "linux/amd64",
+                "--output-json",
+                "--image",
+                &image,
+            ],
+        );
+        let json: serde_json::Value = serde_json::from_str(&ok(&out, "nfd --output-json")).unwrap();
+        assert_eq!(json[0]["rules"][0]["name"], "kernel present");
+        assert_eq!(
+            json[0]["rules"][0]["isMatch"], true,
+            "every Linux host has a kernel version"
+        );
+    }
+}
+
+#[test]
+fn nfd_exports_this_hosts_features() {
+    let out = run(&peers::path("NFD"), &["export", "features"]);
+    let stdout = ok(&out, "nfd export features");
+    let features: serde_json::Value = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+        panic!(
+            "nfd export features is not JSON ({e}): {}",
+            text(&out.stderr)
+        )
+    });
+    assert!(
+        features["attributes"]["kernel.version"]["elements"]["major"].is_string(),
+        "{stdout}"
+    );
+    assert!(features["flags"].is_object(), "{stdout}");
+}
