@@ -2,6 +2,7 @@
 #
 #   make install   build release binaries of every plugin and install them (PREFIX=~/.local)
 #   make test      everything: fmt check, clippy -D warnings, unit, integration and end-to-end tests
+#   make peers     build or install the end-to-end peers (cached in ~/.cache/kplug-e2e)
 #   make bench     benchmarks
 #   make dist      release archives + krew manifests in dist/
 
@@ -13,7 +14,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 DIST_TOOL = $(CARGO) run --quiet --locked -p kplug-tests --bin kplug-dist --
 
-.PHONY: all setup build install uninstall test fmt-check clippy unit bench dist clean
+.PHONY: all setup build install uninstall test fmt-check clippy peers unit bench dist clean
 
 all: build
 
@@ -45,10 +46,13 @@ fmt-check: setup
 clippy: setup
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 
+peers: setup
+	tests/e2e/peers.sh
+
 unit: setup
 	$(CARGO) test --workspace --locked
 
-test: fmt-check clippy unit
+test: fmt-check clippy peers unit
 
 bench: setup
 	$(CARGO) bench --workspace --locked

@@ -46,6 +46,10 @@ if ! command -v go >/dev/null 2>&1; then
   missing+=("Go >= 1.24 on PATH (builds the upstream peers tests compare against): https://go.dev/dl")
 fi
 
+if ! command -v openssl >/dev/null 2>&1; then
+  apt_install openssl || missing+=("openssl (Debian package openssl)")
+fi
+
 if ! command -v script >/dev/null 2>&1; then
   apt_install bsdutils || missing+=("util-linux 'script' (Debian package bsdutils)")
 fi

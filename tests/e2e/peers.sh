@@ -23,10 +23,14 @@ summary=()
 env_lines=()
 failed=0
 
+# A short hash of a wrapper module's files: a changed wrapper is a new build.
+wrapper_hash() { cat "$here/peers/$1"/* 2>/dev/null | sha256sum | cut -c1-8; }
+
 # go_peer NAME VERSION ENVKEY BINARY -- command to build into $out
 go_peer() {
   local name=$1 version=$2 key=$3 bin=$4; shift 5
   local dir="$cache/$name-$version" out
+  [ -d "$here/peers/$name" ] && dir="$dir-$(wrapper_hash "$name")"
   if [ -x "$dir/$bin" ]; then
     summary+=("$(printf '%-16s %-10s %s  cached' "$name" "$version" "$dir/$bin")")
   else
@@ -61,7 +65,8 @@ go_peer krew "$KREW_VERSION" KREW krew -- go_install "sigs.k8s.io/krew/cmd/krew@
 go_peer oras "$ORAS_VERSION" ORAS oras -- go_install "oras.land/oras/cmd/oras@$ORAS_VERSION"
 go_peer oci-registry "$GGCR_VERSION" REGISTRY_REFERRERS oci-registry -- build_oci_registry
 go_peer nfd "$NFD_VERSION" NFD nfd -- build_nfd
-[ -x "$cache/nfd-$NFD_VERSION/nfd-worker" ] && env_lines+=("NFD_WORKER=$cache/nfd-$NFD_VERSION/nfd-worker")
+nfd_dir="$cache/nfd-$NFD_VERSION-$(wrapper_hash nfd)"
+[ -x "$nfd_dir/nfd-worker" ] && env_lines+=("NFD_WORKER=$nfd_dir/nfd-worker")
 
 # Debian packages: installed with apt when missing (as root), used where Debian puts them.
 apt_updated=0

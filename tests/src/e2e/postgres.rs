@@ -6,7 +6,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use super::process::Process;
-use super::{cluster::run_dir, free_port, peers};
+use super::{free_port, peers};
 
 pub struct Postgres {
     pub port: u16,
@@ -24,7 +24,10 @@ fn is_root() -> bool {
 impl Postgres {
     pub fn start() -> Postgres {
         let bin = peers::path("POSTGRES_BIN");
-        let dir = run_dir();
+        // Under the system temp dir: the server's user must reach it, and
+        // the peer cache may sit in a home directory only its owner can enter.
+        let dir = std::env::temp_dir().join(format!("kplug-pg-{}", super::unique_name("run")));
+        std::fs::create_dir_all(&dir).expect("create postgres dir");
         let data = dir.join("data");
         let root = is_root();
         if root {

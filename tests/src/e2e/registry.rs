@@ -30,16 +30,19 @@ impl Registry {
         let port = free_port();
         let host = format!("127.0.0.1:{port}");
         let process = match kind {
-            Kind::Referrers => Process::start(
-                "oci-registry",
-                &peers::path("REGISTRY_REFERRERS"),
-                &[
-                    format!("--addr={host}"),
-                    format!("--blobs={}", dir.join("blobs").display()),
-                ],
-                &dir,
-                &[],
-            ),
+            Kind::Referrers => {
+                std::fs::create_dir_all(dir.join("blobs")).expect("create blob dir");
+                Process::start(
+                    "oci-registry",
+                    &peers::path("REGISTRY_REFERRERS"),
+                    &[
+                        format!("--addr={host}"),
+                        format!("--blobs={}", dir.join("blobs").display()),
+                    ],
+                    &dir,
+                    &[],
+                )
+            }
             Kind::TagSchema => {
                 let config = dir.join("config.yml");
                 std::fs::write(

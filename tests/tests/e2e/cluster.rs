@@ -84,7 +84,7 @@ fn library_client_through_kubeconfig_contexts() {
     let stderr = text(&out.stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(
-        stderr.starts_with("error: forbidden: pods is forbidden"),
+        stderr.starts_with("error: listing pods: forbidden: pods is forbidden"),
         "{stderr}"
     );
     assert!(stderr.contains("cannot list resource \"pods\""), "{stderr}");
