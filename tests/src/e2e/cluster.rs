@@ -39,7 +39,7 @@ impl Cluster {
     pub fn shared() -> &'static Cluster {
         static SHARED: OnceLock<Cluster> = OnceLock::new();
         SHARED.get_or_init(|| match std::env::var_os("KPLUG_E2E_KUBECONFIG") {
-            Some(path) => Cluster::external(Path::new(&path)),
+            Some(path) => Cluster::existing(Path::new(&path)),
             None => Cluster::start(),
         })
     }
@@ -85,7 +85,10 @@ impl Cluster {
         cluster
     }
 
-    fn external(path: &Path) -> Cluster {
+    /// An existing cluster from a kubeconfig (its current context): the admin
+    /// is that context, the unprivileged user is the same credentials
+    /// impersonating [`UNPRIVILEGED_USER`].
+    pub fn existing(path: &Path) -> Cluster {
         let dir = run_dir();
         let kubeconfig = dir.join("kubeconfig");
         // Copy the user's kubeconfig and add our two contexts on top of its current one.
@@ -127,16 +130,7 @@ impl Cluster {
                 Some(as_user) => {
                     let name = format!("{user}-as-{as_user}");
                     // Same credentials, impersonating a user that has no grants.
-                    kubectl_ok(
-                        &kubeconfig,
-                        &[
-                            "config",
-                            "set-credentials",
-                            &name,
-                            &format!("--as={as_user}"),
-                        ],
-                    );
-                    copy_user_credentials(&kubeconfig, &user, &name);
+                    add_impersonating_user(&kubeconfig, &user, &name, as_user);
                     name
                 }
             };
@@ -357,21 +351,20 @@ fn kubectl_ok(kubeconfig: &Path, args: &[&str]) {
     kubectl_out(kubeconfig, args);
 }
 
-/// Give `to` the same credentials as `from` (keeping `to`'s impersonation).
-fn copy_user_credentials(kubeconfig: &Path, from: &str, to: &str) {
+/// Add user `to`: the credentials of `from`, impersonating `as_user`.
+fn add_impersonating_user(kubeconfig: &Path, from: &str, to: &str, as_user: &str) {
     let text = std::fs::read_to_string(kubeconfig).expect("read kubeconfig");
     let mut doc: serde_json::Value = serde_saphyr::from_str(&text).expect("parse kubeconfig");
     let users = doc["users"].as_array().cloned().unwrap_or_default();
-    let source = users
+    let mut user = users
         .iter()
         .find(|u| u["name"] == from)
-        .map(|u| u["user"].clone());
-    if let (Some(source), Some(list)) = (source, doc["users"].as_array_mut()) {
-        for u in list.iter_mut().filter(|u| u["name"] == to) {
-            let mut merged = source.clone();
-            merged["as"] = u["user"]["as"].clone();
-            u["user"] = merged;
-        }
+        .map(|u| u["user"].clone())
+        .unwrap_or_else(|| panic!("kubeconfig has no user {from}"));
+    user["as"] = serde_json::json!(as_user);
+    if let Some(list) = doc["users"].as_array_mut() {
+        list.retain(|u| u["name"] != to);
+        list.push(serde_json::json!({"name": to, "user": user}));
     }
     std::fs::write(
         kubeconfig,

@@ -188,3 +188,27 @@ async fn private_apiserver_restarts_and_keeps_its_data() {
     let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client);
     assert!(namespaces.get(&ns).await.is_ok());
 }
+
+/// `KPLUG_E2E_KUBECONFIG` mode, proven on a local server treated as someone
+/// else's cluster: our contexts are added, the unprivileged one impersonates.
+#[tokio::test]
+async fn existing_cluster_mode_adds_both_contexts() {
+    if std::env::var_os("KPLUG_E2E_KUBECONFIG").is_some() {
+        kplug_tests::e2e::skip(
+            "existing_cluster_mode: the whole run already uses an existing cluster",
+        );
+        return;
+    }
+    let local = Cluster::private();
+    let existing = Cluster::existing(&local.kubeconfig);
+    assert!(existing.external);
+    assert_eq!(existing.server, local.server);
+    let ns = existing.namespace("existing").await;
+    let user = existing.client(UNPRIVILEGED).await;
+    let pods: Api<Pod> = Api::namespaced(user, &ns);
+    let args = existing.kubectl_args(UNPRIVILEGED);
+    let err = kplug::client::request(&args, &existing.server, pods.list(&ListParams::default()))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains(UNPRIVILEGED_USER), "{err}");
+}
