@@ -9,6 +9,20 @@ use kplug_tests::e2e::registry::{Kind, Registry};
 use crate::registries::{oras_attach, write_spec};
 use crate::{ok, run, text};
 
+/// `nfd compat validate-node` over plain HTTP for linux/amd64, with extra flags.
+fn validate_node(image: &str, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "compat",
+        "validate-node",
+        "--plain-http",
+        "--platform",
+        "linux/amd64",
+    ];
+    args.extend_from_slice(extra);
+    args.extend(["--image", image]);
+    run(&peers::path("NFD"), &args)
+}
+
 #[test]
 fn nfd_validates_this_host_against_an_oras_attached_artifact() {
     let dir = tempfile::tempdir().unwrap();
@@ -18,18 +32,7 @@ fn nfd_validates_this_host_against_an_oras_attached_artifact() {
         oci::push_image(&registry.host, "e2e/app", "v1", "linux", "amd64");
         oras_attach(&registry, "e2e/app:v1", &spec);
         let image = format!("{}/e2e/app:v1", registry.host);
-        let out = run(
-            &peers::path("NFD"),
-            &[
-                "compat",
-                "validate-node",
-                "--plain-http",
-                "--platform",
-                "linux/amd64",
-                "--image",
-                &image,
-            ],
-        );
+        let out = validate_node(&image, &[]);
         let report = ok(&out, "nfd compat validate-node");
         assert!(
             report.contains("COMPATIBILITY SET #1"),
@@ -44,19 +47,7 @@ fn nfd_validates_this_host_against_an_oras_attached_artifact() {
             "{kind:?}: {report}"
         );
 
-        let out = run(
-            &peers::path("NFD"),
-            &[
-                "compat",
-                "validate-node",
-                "--plain-http",
-                "--platform",
-                "linux/amd64",
-                "--output-json",
-                "--image",
-                &image,
-            ],
-        );
+        let out = validate_node(&image, &["--output-json"]);
         let json: serde_json::Value = serde_json::from_str(&ok(&out, "nfd --output-json")).unwrap();
         assert_eq!(json[0]["rules"][0]["name"], "kernel present");
         assert_eq!(
