@@ -66,7 +66,15 @@ go_peer oras "$ORAS_VERSION" ORAS oras -- go_install "oras.land/oras/cmd/oras@$O
 go_peer oci-registry "$GGCR_VERSION" REGISTRY_REFERRERS oci-registry -- build_oci_registry
 go_peer nfd "$NFD_VERSION" NFD nfd -- build_nfd
 nfd_dir="$cache/nfd-$NFD_VERSION-$(wrapper_hash nfd)"
-[ -x "$nfd_dir/nfd-worker" ] && env_lines+=("NFD_WORKER=$nfd_dir/nfd-worker")
+if [ -x "$nfd_dir/nfd-worker" ]; then
+  env_lines+=("NFD_WORKER=$nfd_dir/nfd-worker")
+  # NFD's own CRDs (NodeFeature, NodeFeatureRule, …) from the same pinned module.
+  if [ ! -f "$nfd_dir/nfd-api-crds.yaml" ]; then
+    src=$(cd "$here/peers/nfd" && go list -m -f '{{.Dir}}' sigs.k8s.io/node-feature-discovery 2>/dev/null)
+    cp "$src/deployment/base/nfd-crds/nfd-api-crds.yaml" "$nfd_dir/" 2>/dev/null || true
+  fi
+  [ -f "$nfd_dir/nfd-api-crds.yaml" ] && env_lines+=("NFD_CRDS=$nfd_dir/nfd-api-crds.yaml")
+fi
 
 # Debian packages: installed with apt when missing (as root), used where Debian puts them.
 apt_updated=0

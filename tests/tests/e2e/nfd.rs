@@ -73,3 +73,78 @@ fn nfd_exports_this_hosts_features() {
     );
     assert!(features["flags"].is_object(), "{stdout}");
 }
+
+/// nfd-worker discovers this host and publishes a real NodeFeature object into
+/// the test API server (what `kubectl compat` reads in cluster mode).
+#[tokio::test]
+async fn nfd_worker_publishes_a_node_feature() {
+    use kplug_tests::e2e::cluster::{ADMIN, Cluster};
+    use kube::api::{Api, DynamicObject, ListParams};
+    use kube::core::{ApiResource, GroupVersionKind};
+
+    let cluster = Cluster::shared();
+    let ns = cluster.namespace("nfd").await;
+    let apply = std::process::Command::new(peers::path("KUBECTL"))
+        .args(cluster.args(ADMIN))
+        .args(["apply", "--server-side", "-f"])
+        .arg(peers::path("NFD_CRDS"))
+        .output()
+        .unwrap();
+    ok(&apply, "kubectl apply NFD CRDs");
+    let client = cluster.client(ADMIN).await;
+    let node = kplug_tests::e2e::unique_name("nfd-node");
+    kplug_tests::e2e::objects::node(&client, &node, serde_json::json!({}), serde_json::json!({}))
+        .await;
+    let crds = std::process::Command::new(peers::path("KUBECTL"))
+        .args(cluster.args(ADMIN))
+        .args([
+            "wait",
+            "--for=condition=Established",
+            "crd/nodefeatures.nfd.k8s-sigs.io",
+            "--timeout=30s",
+        ])
+        .output()
+        .unwrap();
+    ok(&crds, "wait for the NodeFeature CRD");
+
+    let out = std::process::Command::new(peers::path("NFD_WORKER"))
+        .arg("-oneshot")
+        .arg("-no-owner-refs")
+        .arg(format!("-kubeconfig={}", cluster.kubeconfig.display()))
+        .env("NODE_NAME", &node)
+        .env("KUBERNETES_NAMESPACE", &ns)
+        .output()
+        .unwrap();
+    ok(&out, "nfd-worker -oneshot");
+
+    let ar = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("nfd.k8s-sigs.io", "v1alpha1", "NodeFeature"),
+        "nodefeatures",
+    );
+    let api: Api<DynamicObject> = Api::namespaced_with(client, &ns, &ar);
+    let list = api.list(&ListParams::default()).await.unwrap();
+    let published = list
+        .items
+        .iter()
+        .find(|o| {
+            o.metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get("nfd.node.kubernetes.io/node-name"))
+                == Some(&node)
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "no NodeFeature for {node} in {ns}: {:?}",
+                list.items
+                    .iter()
+                    .map(|o| &o.metadata.name)
+                    .collect::<Vec<_>>()
+            )
+        });
+    let features = &published.data["spec"]["features"];
+    assert!(
+        features["attributes"]["kernel.version"]["elements"]["major"].is_string(),
+        "{features}"
+    );
+}
