@@ -3,7 +3,6 @@
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use kube::config::{KubeConfigOptions, Kubeconfig, KubeconfigError};
 use kube::{Client, Config};
@@ -268,13 +267,11 @@ where
     }
 }
 
-/// Default request timeout for helpers that must not hang forever.
-pub const DEFAULT_PROBE_TIMEOUT: Duration = Duration::from_secs(30);
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use kube::core::Status;
+    use std::time::Duration;
 
     const KUBECONFIG: &str = r#"
 apiVersion: v1

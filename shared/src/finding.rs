@@ -280,7 +280,7 @@ mod tests {
         assert!(!narrow.contains("FIX"));
         let wide = t.to_string_with(TableOptions {
             wide: true,
-            no_headers: false,
+            ..Default::default()
         });
         assert!(wide.contains("FIX") && wide.contains("add a startupProbe"));
     }

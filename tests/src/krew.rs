@@ -299,6 +299,11 @@ pub fn validate_file(path: &Path) -> Result<Plugin, Invalid> {
     }
 }
 
+/// The executable krew links for a plugin: `image-compat` → `kubectl-image_compat`.
+pub fn binary_name(plugin: &str) -> String {
+    format!("kubectl-{}", plugin.replace('-', "_"))
+}
+
 /// One platform entry to render into a template.
 #[derive(Debug, Clone)]
 pub struct RenderedPlatform {

@@ -54,7 +54,7 @@ fn every_template_renders_to_a_valid_manifest() {
     let dir = tempfile::tempdir().unwrap();
     let (os, arch) = host_platform();
     for (name, template) in templates() {
-        let binary = format!("kubectl-{}", name.replace('-', "_"));
+        let binary = krew::binary_name(&name);
         let fake = dir.path().join(&binary);
         std::fs::write(&fake, b"#!/bin/sh\n").unwrap();
         let file = archive::archive_name(&binary, "v9.8.7", os, arch);

@@ -37,15 +37,13 @@ impl Printer {
         TableOptions {
             wide: self.format == Some(OutputFormat::Wide),
             no_headers: self.no_headers,
+            namespace_column: self.namespace_column,
         }
     }
 
     /// Print a table (default and `-o wide`).
     pub fn print_table(&self, table: &Table, out: &mut dyn Write) -> io::Result<()> {
-        table
-            .clone()
-            .with_namespace_column(self.namespace_column)
-            .render(self.table_options(), out)
+        table.render(self.table_options(), out)
     }
 
     /// Print a list of objects. JSON and YAML wrap them in a `v1` `List` as

@@ -61,14 +61,14 @@ struct Row {
 pub struct Table {
     columns: Vec<Column>,
     rows: Vec<Row>,
-    namespace_column: bool,
 }
 
-/// How to render: `-o wide`, `--no-headers`.
+/// How to render: `-o wide`, `--no-headers`, and a NAMESPACE column first (kubectl does this with `-A`).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TableOptions {
     pub wide: bool,
     pub no_headers: bool,
+    pub namespace_column: bool,
 }
 
 impl Table {
@@ -92,12 +92,6 @@ impl Table {
             header: header.to_uppercase(),
             wide_only: true,
         });
-        self
-    }
-
-    /// Put a NAMESPACE column first (kubectl does this with `-A`).
-    pub fn with_namespace_column(mut self, on: bool) -> Self {
-        self.namespace_column = on;
         self
     }
 
@@ -133,7 +127,7 @@ impl Table {
         let mut grid = Vec::with_capacity(self.rows.len() + 1);
         if !opts.no_headers {
             let mut header: Vec<Cell> = Vec::new();
-            if self.namespace_column {
+            if opts.namespace_column {
                 header.push("NAMESPACE".into());
             }
             header.extend(visible.iter().map(|&i| Cell::from(&self.columns[i].header)));
@@ -141,7 +135,7 @@ impl Table {
         }
         for row in &self.rows {
             let mut line: Vec<Cell> = Vec::new();
-            if self.namespace_column {
+            if opts.namespace_column {
                 line.push(Cell::from(&row.namespace));
             }
             line.extend(visible.iter().map(|&i| row.cells[i].clone()));
@@ -232,10 +226,10 @@ mod tests {
 
     #[test]
     fn wide_and_namespace_and_no_headers() {
-        let t = pods().with_namespace_column(true);
-        let out = t.to_string_with(TableOptions {
+        let out = pods().to_string_with(TableOptions {
             wide: true,
             no_headers: false,
+            namespace_column: true,
         });
         assert_eq!(
             out,
@@ -244,8 +238,8 @@ mod tests {
              kube-system   coredns-5d78c9869d-abcde   0/1     Pending\n"
         );
         let out = pods().to_string_with(TableOptions {
-            wide: false,
             no_headers: true,
+            ..Default::default()
         });
         assert!(out.starts_with("web-1 "));
         assert_eq!(out.lines().count(), 2);

@@ -10,7 +10,7 @@ use std::process::{Command, ExitCode};
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use kplug_tests::archive::{self, archive_name, host_platform};
-use kplug_tests::krew::{self, RenderedPlatform};
+use kplug_tests::krew::{self, RenderedPlatform, binary_name};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -141,11 +141,6 @@ fn run(cli: Cli) -> anyhow::Result<kplug::Code> {
         cli.out.display()
     );
     Ok(kplug::Code::Success)
-}
-
-/// The krew command name's binary: `image-compat` → `kubectl-image_compat`.
-fn binary_name(plugin: &str) -> String {
-    format!("kubectl-{}", plugin.replace('-', "_"))
 }
 
 /// `(plugin name, template text)` for every `krew/*.yaml`, sorted.

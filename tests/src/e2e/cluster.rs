@@ -134,7 +134,7 @@ impl Cluster {
                     name
                 }
             };
-            kubectl_ok(
+            kubectl_out(
                 &kubeconfig,
                 &[
                     "config",
@@ -145,7 +145,7 @@ impl Cluster {
                 ],
             );
         }
-        kubectl_ok(&kubeconfig, &["config", "use-context", ADMIN]);
+        kubectl_out(&kubeconfig, &["config", "use-context", ADMIN]);
         Cluster {
             kubeconfig,
             server,
@@ -345,10 +345,6 @@ fn kubectl_out(kubeconfig: &Path, args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-fn kubectl_ok(kubeconfig: &Path, args: &[&str]) {
-    kubectl_out(kubeconfig, args);
 }
 
 /// Add user `to`: the credentials of `from`, impersonating `as_user`.

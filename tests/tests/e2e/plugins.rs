@@ -9,7 +9,7 @@ use std::process::Command;
 
 use kplug_tests::archive::{self, host_platform};
 use kplug_tests::e2e::{peers, workspace_bin, workspace_root};
-use kplug_tests::krew::{self, RenderedPlatform};
+use kplug_tests::krew::{self, RenderedPlatform, binary_name};
 
 use crate::{ok, text};
 
@@ -36,10 +36,6 @@ fn built_plugins() -> Vec<(String, PathBuf)> {
     }
     found.sort();
     found
-}
-
-fn binary_name(plugin: &str) -> String {
-    format!("kubectl-{}", plugin.replace('-', "_"))
 }
 
 fn stand_in() -> (String, PathBuf) {
