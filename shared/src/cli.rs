@@ -8,7 +8,9 @@ use std::time::Duration;
 use clap::{Args, CommandFactory, Parser, ValueEnum};
 
 /// Output formats shared by all plugins. No `-o` means the default table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+/// A plugin may accept more names for some commands; they arrive as `Other`
+/// and [`KubectlArgs::check_output`] refuses the ones a command does not know.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OutputFormat {
     /// The table with extra columns.
     Wide,
@@ -16,6 +18,32 @@ pub enum OutputFormat {
     Yaml,
     /// `kind.group/name`, one per line.
     Name,
+    Other(String),
+}
+
+pub const STANDARD_OUTPUTS: [&str; 4] = ["json", "yaml", "name", "wide"];
+
+fn parse_output(text: &str) -> Result<OutputFormat, String> {
+    Ok(match text {
+        "wide" => OutputFormat::Wide,
+        "json" => OutputFormat::Json,
+        "yaml" => OutputFormat::Yaml,
+        "name" => OutputFormat::Name,
+        other
+            if !other.is_empty()
+                && other
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') =>
+        {
+            OutputFormat::Other(other.to_string())
+        }
+        other => {
+            return Err(format!(
+                "invalid output format {other:?}: expected one of {}",
+                STANDARD_OUTPUTS.join(", ")
+            ));
+        }
+    })
 }
 
 /// When to colour stdout.
@@ -60,8 +88,8 @@ pub struct KubectlArgs {
     #[arg(short = 'l', long, global = true, value_name = "SELECTOR", value_parser = parse_selector)]
     pub selector: Option<String>,
 
-    /// Output format: json, yaml, name or wide (default: a table)
-    #[arg(short = 'o', long, global = true, value_name = "FORMAT")]
+    /// Output format: json, yaml, name or wide (default: a table); some commands accept more
+    #[arg(short = 'o', long, global = true, value_name = "FORMAT", value_parser = parse_output)]
     pub output: Option<OutputFormat>,
 
     /// Don't print table headers
@@ -90,6 +118,21 @@ pub struct KubectlArgs {
 pub struct RequestTimeout(pub Option<Duration>);
 
 impl KubectlArgs {
+    /// Refuse an `-o` value that is neither standard nor one of `extra`
+    /// (the command's own formats), as a usage error.
+    pub fn check_output(&self, extra: &[&str]) -> crate::Result<()> {
+        match &self.output {
+            Some(OutputFormat::Other(name)) if !extra.contains(&name.as_str()) => {
+                let known: Vec<&str> = STANDARD_OUTPUTS.iter().chain(extra).copied().collect();
+                Err(crate::Error::Usage(format!(
+                    "unknown output format {name:?} for this command: expected one of {}",
+                    known.join(", ")
+                )))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// The per-request timeout, if any.
     pub fn timeout(&self) -> Option<Duration> {
         self.request_timeout.and_then(|t| t.0)

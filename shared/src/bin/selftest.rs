@@ -63,6 +63,7 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<Code> {
+    cli.kube.check_output(&[])?;
     let printer = Printer::from_args(&cli.kube);
     let palette = Palette::new(cli.kube.color);
     let mut out = std::io::stdout().lock();

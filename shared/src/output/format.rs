@@ -9,7 +9,7 @@ use super::table::{Table, TableOptions};
 use crate::cli::{KubectlArgs, OutputFormat};
 
 /// Prints results in the format the user chose.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Printer {
     pub format: Option<OutputFormat>,
     pub no_headers: bool,
@@ -19,7 +19,7 @@ pub struct Printer {
 impl Printer {
     pub fn from_args(args: &KubectlArgs) -> Self {
         Printer {
-            format: args.output,
+            format: args.output.clone(),
             no_headers: args.no_headers,
             namespace_column: args.namespace_column(),
         }
@@ -71,7 +71,9 @@ impl Printer {
                 }
                 Ok(())
             }
-            None | Some(OutputFormat::Wide) => self.print_table(&table(), out),
+            None | Some(OutputFormat::Wide | OutputFormat::Other(_)) => {
+                self.print_table(&table(), out)
+            }
         }
     }
 

@@ -1,0 +1,346 @@
+//! One match expression against one input, with NFD's operator semantics and
+//! error texts (`evaluateMatchExpression`).
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use regex::Regex;
+
+use super::version;
+use crate::spec::Expression;
+
+/// The operators NFD knows. `Any` is the empty op, which matches anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Op {
+    Any,
+    In,
+    NotIn,
+    InRegexp,
+    Exists,
+    DoesNotExist,
+    Gt,
+    Ge,
+    Lt,
+    Le,
+    GtLt,
+    GeLe,
+    IsTrue,
+    IsFalse,
+}
+
+pub const OP_NAMES: [&str; 13] = [
+    "In",
+    "NotIn",
+    "InRegexp",
+    "Exists",
+    "DoesNotExist",
+    "Gt",
+    "Ge",
+    "Lt",
+    "Le",
+    "GtLt",
+    "GeLe",
+    "IsTrue",
+    "IsFalse",
+];
+
+impl Op {
+    /// Ops are case-sensitive in NFD.
+    pub fn parse(name: &str) -> Option<Op> {
+        Some(match name {
+            "" => Op::Any,
+            "In" => Op::In,
+            "NotIn" => Op::NotIn,
+            "InRegexp" => Op::InRegexp,
+            "Exists" => Op::Exists,
+            "DoesNotExist" => Op::DoesNotExist,
+            "Gt" => Op::Gt,
+            "Ge" => Op::Ge,
+            "Lt" => Op::Lt,
+            "Le" => Op::Le,
+            "GtLt" => Op::GtLt,
+            "GeLe" => Op::GeLe,
+            "IsTrue" => Op::IsTrue,
+            "IsFalse" => Op::IsFalse,
+            _ => return None,
+        })
+    }
+
+    /// How many values the op takes: `(min, Some(max))`.
+    pub fn arity(self) -> (usize, Option<usize>) {
+        match self {
+            Op::Any | Op::Exists | Op::DoesNotExist | Op::IsTrue | Op::IsFalse => (0, Some(0)),
+            Op::In | Op::NotIn | Op::InRegexp => (1, None),
+            Op::Gt | Op::Ge | Op::Lt | Op::Le => (1, Some(1)),
+            Op::GtLt | Op::GeLe => (2, Some(2)),
+        }
+    }
+
+    pub fn is_comparison(self) -> bool {
+        matches!(
+            self,
+            Op::Gt | Op::Ge | Op::Lt | Op::Le | Op::GtLt | Op::GeLe
+        )
+    }
+}
+
+/// An expression NFD refuses at evaluation time; the text is NFD's.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ExprError(pub String);
+
+/// Go's `%v` of a string slice: `[a b]`.
+pub fn go_list(values: &[String]) -> String {
+    format!("[{}]", values.join(" "))
+}
+
+/// Go's `%v` of a `*MatchExpression` (used in "not a number … in %v").
+fn go_struct(e: &Expression) -> String {
+    format!("&{{{} {} {}}}", e.op, go_list(&e.value), e.value_type)
+}
+
+/// Evaluate `e` on an input: `valid` says the key exists; `value` is its
+/// value, `None` for flag keys (which have no value).
+pub fn evaluate(e: &Expression, valid: bool, value: Option<&str>) -> Result<bool, ExprError> {
+    if e.null {
+        return Err(ExprError("expression is null (NFD crashes on it)".into()));
+    }
+    let op = Op::parse(&e.op)
+        .ok_or_else(|| ExprError(format!("invalid Op {}", crate::spec::go_quote(&e.op))))?;
+    let q = || crate::spec::go_quote(&e.op);
+    let must_be_empty = || {
+        if e.value.is_empty() {
+            Ok(())
+        } else {
+            Err(ExprError(format!(
+                "invalid expression, 'value' field must be empty for Op {} (have {})",
+                q(),
+                go_list(&e.value)
+            )))
+        }
+    };
+    match op {
+        Op::Any => return must_be_empty().map(|_| true),
+        Op::Exists => return must_be_empty().map(|_| valid),
+        Op::DoesNotExist => return must_be_empty().map(|_| !valid),
+        _ => {}
+    }
+    let Some(input) = value.filter(|_| valid) else {
+        return Ok(false);
+    };
+    let non_empty = || {
+        if e.value.is_empty() {
+            Err(ExprError(format!(
+                "invalid expression, 'value' field must be non-empty for Op {}",
+                q()
+            )))
+        } else {
+            Ok(())
+        }
+    };
+    match op {
+        Op::In => {
+            non_empty()?;
+            Ok(e.value.iter().any(|v| v == input))
+        }
+        Op::NotIn => {
+            non_empty()?;
+            Ok(!e.value.iter().any(|v| v == input))
+        }
+        Op::InRegexp => {
+            non_empty()?;
+            let mut res = Vec::with_capacity(e.value.len());
+            for v in &e.value {
+                res.push(compile(v).ok_or_else(|| {
+                    ExprError(format!(
+                        "invalid expressiom, 'value' field must only contain valid regexps for Op {} (have {})",
+                        q(),
+                        go_list(&e.value)
+                    ))
+                })?);
+            }
+            Ok(res.iter().any(|re| re.is_match(input)))
+        }
+        Op::Gt | Op::Ge | Op::Lt | Op::Le => {
+            if e.value.len() != 1 {
+                return Err(ExprError(format!(
+                    "invalid expression, 'value' field must contain exactly one element for Op {} (have {})",
+                    q(),
+                    go_list(&e.value)
+                )));
+            }
+            let ord = compare(e, input, &e.value[0])?;
+            Ok(match op {
+                Op::Gt => ord.is_gt(),
+                Op::Ge => ord.is_ge(),
+                Op::Lt => ord.is_lt(),
+                _ => ord.is_le(),
+            })
+        }
+        Op::GtLt | Op::GeLe => {
+            if e.value.len() != 2 {
+                return Err(ExprError(format!(
+                    "invalid expression, 'value' field must contain exactly two elements for Op {} (have {})",
+                    q(),
+                    go_list(&e.value)
+                )));
+            }
+            let (lo, hi) = (
+                compare(e, input, &e.value[0])?,
+                compare(e, input, &e.value[1])?,
+            );
+            if e.value_type.is_empty() {
+                let bounds = (atoi(&e.value[0]), atoi(&e.value[1]));
+                if let (Some(a), Some(b)) = bounds {
+                    if a >= b {
+                        return Err(ExprError(format!(
+                            "invalid expression, value[0] must be less than Value[1] for Op {} (have {})",
+                            q(),
+                            go_list(&e.value)
+                        )));
+                    }
+                }
+            }
+            Ok(if op == Op::GtLt {
+                lo.is_gt() && hi.is_lt()
+            } else {
+                lo.is_ge() && hi.is_le()
+            })
+        }
+        Op::IsTrue => must_be_empty().map(|_| input == "true"),
+        Op::IsFalse => must_be_empty().map(|_| input == "false"),
+        Op::Any | Op::Exists | Op::DoesNotExist => unreachable!("handled above"),
+    }
+}
+
+/// Compare input with a bound as integers or, with `type: version`, versions.
+fn compare(e: &Expression, input: &str, bound: &str) -> Result<std::cmp::Ordering, ExprError> {
+    match e.value_type.as_str() {
+        "version" => {
+            let l = version::parse(input).ok_or_else(|| {
+                ExprError(format!("not a version {}", crate::spec::go_quote(input)))
+            })?;
+            let r = version::parse(bound).ok_or_else(|| {
+                ExprError(format!(
+                    "not a version {} in {}",
+                    crate::spec::go_quote(bound),
+                    go_struct(e)
+                ))
+            })?;
+            Ok(l.cmp(&r))
+        }
+        "" => {
+            let l = atoi(input).ok_or_else(|| {
+                ExprError(format!("not a number {}", crate::spec::go_quote(input)))
+            })?;
+            let r = atoi(bound).ok_or_else(|| {
+                ExprError(format!(
+                    "not a number {} in {}",
+                    crate::spec::go_quote(bound),
+                    go_struct(e)
+                ))
+            })?;
+            Ok(l.cmp(&r))
+        }
+        other => Err(ExprError(format!(
+            "invalid expression, 'type' field only accepts \"version\" value for Op {} (have {})",
+            crate::spec::go_quote(&e.op),
+            crate::spec::go_quote(other)
+        ))),
+    }
+}
+
+/// Go `strconv.Atoi`: optional sign, decimal digits, 64-bit range.
+pub fn atoi(s: &str) -> Option<i64> {
+    let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
+    if digits.is_empty() || !digits.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+thread_local! {
+    static REGEXPS: RefCell<HashMap<String, Option<Regex>>> = RefCell::new(HashMap::new());
+}
+
+/// Compile a Go (RE2) regexp, cached. Go's `\d`, `\w`, `\s` and `\b` are
+/// ASCII-only; Rust's are Unicode, so they are rewritten to ASCII forms.
+pub fn compile(pattern: &str) -> Option<Regex> {
+    REGEXPS.with(|cache| {
+        cache
+            .borrow_mut()
+            .entry(pattern.to_string())
+            .or_insert_with(|| Regex::new(&go_to_rust_regex(pattern)).ok())
+            .clone()
+    })
+}
+
+fn go_to_rust_regex(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len() + 8);
+    let mut chars = pattern.chars().peekable();
+    let mut in_class = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                let Some(n) = chars.next() else {
+                    out.push('\\');
+                    break;
+                };
+                let ascii = match (n, in_class) {
+                    ('d', false) => "[0-9]",
+                    ('d', true) => "0-9",
+                    ('D', false) => "[^0-9]",
+                    ('w', false) => "[0-9A-Za-z_]",
+                    ('w', true) => "0-9A-Za-z_",
+                    ('W', false) => "[^0-9A-Za-z_]",
+                    ('s', false) => "[\\t\\n\\f\\r ]",
+                    ('s', true) => "\\t\\n\\f\\r ",
+                    ('S', false) => "[^\\t\\n\\f\\r ]",
+                    ('b', false) => "(?-u:\\b)",
+                    ('B', false) => "(?-u:\\B)",
+                    _ => "",
+                };
+                if ascii.is_empty() {
+                    out.push('\\');
+                    out.push(n);
+                } else {
+                    out.push_str(ascii);
+                }
+            }
+            '[' if !in_class => {
+                in_class = true;
+                out.push('[');
+                if chars.peek() == Some(&'^') {
+                    out.push(chars.next().expect("peeked"));
+                }
+                if chars.peek() == Some(&']') {
+                    out.push(chars.next().expect("peeked"));
+                }
+            }
+            '[' if in_class && chars.peek() == Some(&':') => {
+                // A POSIX class like [:alpha:] inside a bracket expression.
+                out.push('[');
+                for c in chars.by_ref() {
+                    out.push(c);
+                    if c == ']' {
+                        break;
+                    }
+                }
+            }
+            '[' | '&' | '~' if in_class => {
+                // Literal in Go; nesting and set operators in Rust.
+                out.push('\\');
+                out.push(c);
+            }
+            ']' if in_class => {
+                in_class = false;
+                out.push(']');
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

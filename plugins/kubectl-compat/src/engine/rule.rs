@@ -1,0 +1,375 @@
+//! NFD's rule engine in its non-fail-fast mode (the one `nfd compat` uses):
+//! `MatchMulti`, `MatchNamesMulti`, the feature matcher and group rules,
+//! including the state NFD carries between terms. Where NFD aborts on a bad
+//! expression, this records the error at the expression and goes on, treating
+//! the expression as not matched.
+
+use std::collections::BTreeMap;
+
+use super::expr::{self, ExprError};
+use super::template;
+use crate::features::{AttributeSet, Features, FlagSet, Instance, InstanceSet};
+use crate::spec::{Expression, GroupRule, Term};
+
+/// One matched element as templates see it: `Name`/`Value` or instance attributes.
+pub type Element = BTreeMap<String, String>;
+/// `<domain>` → `<feature>` → matched elements: the data of `varsTemplate`.
+pub type MatchedFeatures = BTreeMap<String, BTreeMap<String, Vec<Element>>>;
+
+pub const NAME: &str = "Name";
+pub const VALUE: &str = "Value";
+
+/// Which list of terms of a rule: `matchFeatures` or the i-th `matchAny` element.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum List {
+    Features,
+    Any(usize),
+}
+
+/// Where an evaluation error happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum At {
+    /// `key` is `None` for the term's `matchName`.
+    Expression {
+        list: List,
+        term: usize,
+        key: Option<String>,
+    },
+    Template,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvalError {
+    pub at: At,
+    pub message: String,
+}
+
+/// What NFD records for a term that (partly) held: the expressions that held
+/// (by key) and the matchName if it held. Used to rebuild NFD's report rows.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TermRecord {
+    /// The lower-cased feature name.
+    pub feature: String,
+    pub expressions: BTreeMap<String, Expression>,
+    pub name: Option<Expression>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MatcherStatus {
+    pub matched: bool,
+    pub matched_features: MatchedFeatures,
+    pub terms: Vec<TermRecord>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RuleStatus {
+    pub is_match: bool,
+    pub match_features: Option<MatcherStatus>,
+    pub match_any: Vec<MatcherStatus>,
+    /// Output vars; `None` where NFD returns none (matchFeatures failed).
+    pub vars: Option<BTreeMap<String, String>>,
+    pub errors: Vec<EvalError>,
+}
+
+struct Ctx<'a> {
+    errors: &'a mut Vec<EvalError>,
+    list: List,
+    term: usize,
+}
+
+impl Ctx<'_> {
+    fn eval(
+        &mut self,
+        key: Option<&str>,
+        e: &Expression,
+        valid: bool,
+        value: Option<&str>,
+    ) -> bool {
+        match expr::evaluate(e, valid, value) {
+            Ok(b) => b,
+            Err(ExprError(message)) => {
+                let at = At::Expression {
+                    list: self.list,
+                    term: self.term,
+                    key: key.map(str::to_string),
+                };
+                if !self.errors.iter().any(|x| x.at == at) {
+                    self.errors.push(EvalError { at, message });
+                }
+                false
+            }
+        }
+    }
+}
+
+fn element(name: &str, value: Option<&str>) -> Element {
+    let mut e = Element::new();
+    e.insert(NAME.into(), name.into());
+    if let Some(v) = value {
+        e.insert(VALUE.into(), v.into());
+    }
+    e
+}
+
+/// `MatchMulti`: the expression set against flags, attributes and instances.
+fn match_multi(
+    ctx: &mut Ctx,
+    set: &[(String, Expression)],
+    flags: Option<&FlagSet>,
+    attrs: Option<&AttributeSet>,
+    instances: Option<&InstanceSet>,
+) -> (bool, Vec<Element>, BTreeMap<String, Expression>) {
+    let mut elems = Vec::new();
+    let mut exprs = BTreeMap::new();
+    let mut is_match = flags.is_some() || attrs.is_some();
+    for (n, e) in set {
+        let (mut match_k, mut match_v) = (false, false);
+        if let Some(flags) = flags {
+            match_k = ctx.eval(Some(n), e, flags.elements.contains_key(n), None);
+            if match_k {
+                elems.push(element(n, None));
+                exprs.insert(n.clone(), e.clone());
+            } else if e.op == "DoesNotExist" {
+                is_match = false;
+                continue;
+            }
+        }
+        if let Some(attrs) = attrs {
+            let v = attrs.elements.get(n);
+            match_v = ctx.eval(Some(n), e, v.is_some(), v.map(String::as_str));
+            if match_v {
+                elems.push(element(n, v.map(String::as_str)));
+                exprs.insert(n.clone(), e.clone());
+            } else if e.op == "DoesNotExist" {
+                is_match = false;
+                continue;
+            }
+        }
+        if !match_k && !match_v {
+            is_match = false;
+        }
+    }
+    elems.sort_by(|a, b| a[NAME].cmp(&b[NAME]));
+    let (any_instance, inst_elems, inst_exprs) =
+        match_instances(ctx, set, instances.map(|i| i.elements.as_slice()));
+    elems.extend(inst_elems);
+    exprs.extend(inst_exprs);
+    (is_match || any_instance, elems, exprs)
+}
+
+/// `MatchGetInstances`: instances satisfying the whole set, and every
+/// expression that held on some instance.
+fn match_instances(
+    ctx: &mut Ctx,
+    set: &[(String, Expression)],
+    instances: Option<&[Instance]>,
+) -> (bool, Vec<Element>, BTreeMap<String, Expression>) {
+    let mut elems = Vec::new();
+    let mut exprs = BTreeMap::new();
+    for inst in instances.unwrap_or_default() {
+        let mut all = true;
+        for (n, e) in set {
+            let v = inst.attributes.get(n);
+            if ctx.eval(Some(n), e, v.is_some(), v.map(String::as_str)) {
+                exprs.insert(n.clone(), e.clone());
+            } else {
+                all = false;
+            }
+        }
+        if all {
+            elems.push(inst.attributes.clone());
+        }
+    }
+    (!elems.is_empty(), elems, exprs)
+}
+
+/// `MatchNamesMulti`: one expression against element names.
+fn match_names(
+    ctx: &mut Ctx,
+    e: &Expression,
+    flags: Option<&FlagSet>,
+    attrs: Option<&AttributeSet>,
+    instances: Option<&InstanceSet>,
+) -> (bool, Vec<Element>) {
+    let mut out = Vec::new();
+    for k in flags.into_iter().flat_map(|f| f.elements.keys()) {
+        if ctx.eval(None, e, true, Some(k)) {
+            out.push(element(k, None));
+        }
+    }
+    for (k, v) in attrs.into_iter().flat_map(|a| a.elements.iter()) {
+        if ctx.eval(None, e, true, Some(k)) {
+            out.push(element(k, Some(v)));
+        }
+    }
+    out.sort_by(|a, b| a[NAME].cmp(&b[NAME]));
+    for inst in instances.into_iter().flat_map(|i| i.elements.iter()) {
+        let mut any = false;
+        for k in inst.attributes.keys() {
+            any |= ctx.eval(None, e, true, Some(k));
+        }
+        if any {
+            out.push(inst.attributes.clone());
+        }
+    }
+    (!out.is_empty(), out)
+}
+
+/// `evaluateFeatureMatcher` (non-fail-fast): all terms must match.
+pub fn evaluate_terms(
+    terms: &[Term],
+    features: &Features,
+    list: List,
+    errors: &mut Vec<EvalError>,
+) -> MatcherStatus {
+    let mut status = MatcherStatus {
+        matched: true,
+        ..Default::default()
+    };
+    // NFD does not reset this per term: a term with only matchName after a
+    // failed term is skipped. Kept for identical NFD report rows.
+    let mut is_term_match = true;
+    for (i, term) in terms.iter().enumerate() {
+        let mut ctx = Ctx {
+            errors: &mut *errors,
+            list,
+            term: i,
+        };
+        let feature = term.feature.to_lowercase();
+        let (dom, nam) = match term.feature.split_once('.') {
+            Some((d, n)) => (d.to_string(), n.to_string()),
+            None => (feature.clone(), String::new()),
+        };
+        status.matched_features.entry(dom.clone()).or_default();
+        let (f, a, inst) = (
+            features.flags.get(&feature),
+            features.attributes.get(&feature),
+            features.instances.get(&feature),
+        );
+        if f.is_none() && a.is_none() && inst.is_none() {
+            status.matched = false;
+            continue;
+        }
+        let mut record = TermRecord {
+            feature: feature.clone(),
+            ..Default::default()
+        };
+        let mut elems = Vec::new();
+        if let Some(set) = &term.match_expressions {
+            let (m, e, x) = match_multi(&mut ctx, set, f, a, inst);
+            is_term_match = m;
+            elems = e;
+            record.expressions = x;
+        }
+        if is_term_match {
+            if let Some(name) = &term.match_name {
+                let (m, e) = match_names(&mut ctx, name, f, a, inst);
+                is_term_match = m;
+                elems.extend(e);
+                if m {
+                    record.name = Some(name.clone());
+                }
+            }
+        }
+        status
+            .matched_features
+            .entry(dom)
+            .or_default()
+            .entry(nam)
+            .or_default()
+            .extend(elems);
+        if record.name.is_some() || !record.expressions.is_empty() {
+            status.terms.push(record);
+        }
+        if !is_term_match {
+            status.matched = false;
+        }
+    }
+    status
+}
+
+/// `ExecuteGroupRule` (non-fail-fast).
+pub fn execute(rule: &GroupRule, features: &Features) -> RuleStatus {
+    let mut out = RuleStatus::default();
+    let mut vars = BTreeMap::new();
+    let mut any_matched = false;
+    for (i, elem) in rule.match_any.iter().enumerate() {
+        let status = evaluate_terms(elem, features, List::Any(i), &mut out.errors);
+        if status.matched {
+            any_matched = true;
+            expand(
+                &rule.vars_template,
+                &status.matched_features,
+                &mut vars,
+                &mut out.errors,
+            );
+        }
+        out.match_any.push(status);
+    }
+    if !rule.match_features.is_empty() {
+        let status = evaluate_terms(
+            &rule.match_features,
+            features,
+            List::Features,
+            &mut out.errors,
+        );
+        let matched = status.matched;
+        if matched {
+            expand(
+                &rule.vars_template,
+                &status.matched_features,
+                &mut vars,
+                &mut out.errors,
+            );
+        }
+        out.match_features = Some(status);
+        if !matched {
+            return out;
+        }
+    }
+    vars.extend(rule.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+    // matchFeatures is absent or matched here.
+    out.is_match = rule.match_any.is_empty() || any_matched;
+    out.vars = Some(vars);
+    out
+}
+
+fn expand(
+    template: &str,
+    data: &MatchedFeatures,
+    vars: &mut BTreeMap<String, String>,
+    errors: &mut Vec<EvalError>,
+) {
+    if template.is_empty() {
+        return;
+    }
+    match template::expand_map(template, data) {
+        Ok(v) => vars.extend(v),
+        Err(message) => {
+            if !errors.iter().any(|e| e.at == At::Template) {
+                errors.push(EvalError {
+                    at: At::Template,
+                    message,
+                });
+            }
+        }
+    }
+}
+
+/// The back-reference feature later rules can test.
+pub const BACKREF_FEATURE: &str = "rule.matched";
+
+/// NFD's `InsertAttributeFeatures("rule", "matched", vars)` after each rule.
+pub fn insert_backrefs(features: &mut Features, vars: Option<&BTreeMap<String, String>>) {
+    let set = features
+        .attributes
+        .entry(BACKREF_FEATURE.to_string())
+        .or_default();
+    if let Some(vars) = vars {
+        set.elements
+            .extend(vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+}
+
+#[cfg(test)]
+mod tests;

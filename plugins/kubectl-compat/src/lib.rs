@@ -1,0 +1,12 @@
+//! `kubectl compat`: Node Feature Discovery's image-compatibility check,
+//! reproduced exactly and extended. Domain logic (spec, engine, validation,
+//! lint, init) is free of I/O; `sources` reads the host; `report` renders.
+
+pub mod engine;
+pub mod features;
+pub mod gojson;
+pub mod goyaml;
+pub mod report;
+pub mod spec;
+pub mod validate;
+pub mod yaml;

@@ -1,0 +1,3 @@
+//! Rendering validation reports: the human report, and NFD's JSON.
+
+pub mod nfd;

@@ -1,0 +1,166 @@
+//! The document `nfd compat validate-node --output-json` prints, rebuilt from
+//! the same evaluation with NFD's row logic (node-validator), key order,
+//! omissions and Go JSON encoding, so tools that parse NFD's output keep working.
+
+use serde::Serialize;
+
+use crate::engine::rule::{MatcherStatus, TermRecord};
+use crate::spec::{Expression, Term};
+use crate::validate::NfdSet;
+
+#[derive(Serialize)]
+struct CompatibilityStatus {
+    rules: Option<Vec<ProcessedRuleStatus>>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    description: String,
+    #[serde(skip_serializing_if = "is_zero")]
+    weight: i64,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    tag: String,
+}
+
+fn is_zero(w: &i64) -> bool {
+    *w == 0
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ProcessedRuleStatus {
+    name: String,
+    is_match: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    matched_expressions: Vec<MatchedExpression>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    matched_any: Vec<MatchAnyElem>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct MatchAnyElem {
+    /// Not omitted when empty: Go prints `null`.
+    matched_expressions: Option<Vec<MatchedExpression>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct MatchedExpression {
+    feature: String,
+    name: String,
+    expression: Option<ExpressionOut>,
+    matcher_type: &'static str,
+    is_match: bool,
+}
+
+#[derive(Serialize, Clone)]
+struct ExpressionOut {
+    op: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    value: Vec<String>,
+    #[serde(rename = "type", skip_serializing_if = "String::is_empty")]
+    value_type: String,
+}
+
+impl ExpressionOut {
+    fn from(e: &Expression) -> Option<Self> {
+        (!e.null).then(|| ExpressionOut {
+            op: e.op.clone(),
+            value: e.value.clone(),
+            value_type: e.value_type.clone(),
+        })
+    }
+}
+
+/// NFD's `--output-json` document for these evaluated sets (compact, no newline).
+pub fn render(sets: &[NfdSet]) -> String {
+    let out: Vec<CompatibilityStatus> = sets.iter().map(set_status).collect();
+    crate::gojson::to_string(&out)
+}
+
+fn set_status(s: &NfdSet) -> CompatibilityStatus {
+    let rules: Vec<ProcessedRuleStatus> = s
+        .set
+        .rules
+        .iter()
+        .zip(&s.rules)
+        .map(|(rule, status)| {
+            let processed = status
+                .match_features
+                .as_ref()
+                .map(|m| m.terms.as_slice())
+                .unwrap_or_default();
+            ProcessedRuleStatus {
+                name: rule.name.clone(),
+                is_match: status.is_match,
+                matched_expressions: rows(&rule.match_features, processed),
+                matched_any: rule
+                    .match_any
+                    .iter()
+                    .enumerate()
+                    .map(|(i, elem)| {
+                        let processed = status
+                            .match_any
+                            .get(i)
+                            .map(|m: &MatcherStatus| m.terms.as_slice())
+                            .unwrap_or_default();
+                        let r = rows(elem, processed);
+                        MatchAnyElem {
+                            matched_expressions: (!r.is_empty()).then_some(r),
+                        }
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    CompatibilityStatus {
+        rules: (!rules.is_empty()).then_some(rules),
+        description: s.set.description.clone(),
+        weight: s.set.weight,
+        tag: s.set.tag.clone(),
+    }
+}
+
+/// NFD's `matchFeatureExpressions`: a row per spec expression, OK when some
+/// processed term of the same (verbatim) feature recorded the same key with
+/// the same op and values; sorted by feature, key, expression text.
+fn rows(terms: &[Term], processed: &[TermRecord]) -> Vec<MatchedExpression> {
+    let mut out: Vec<(MatchedExpression, String)> = Vec::new();
+    for term in terms {
+        if let Some(set) = &term.match_expressions {
+            for (key, e) in set {
+                let is_match = processed
+                    .iter()
+                    .filter(|p| p.feature == term.feature)
+                    .any(|p| {
+                        p.expressions
+                            .get(key)
+                            .is_some_and(|pe| pe.op == e.op && pe.value == e.value)
+                    });
+                let row = MatchedExpression {
+                    feature: term.feature.clone(),
+                    name: key.clone(),
+                    expression: ExpressionOut::from(e),
+                    matcher_type: "matchExpression",
+                    is_match,
+                };
+                out.push((row, e.nfd_string()));
+            }
+        }
+        if let Some(e) = &term.match_name {
+            let is_match = processed
+                .iter()
+                .filter(|p| p.feature == term.feature)
+                .filter_map(|p| p.name.as_ref())
+                .any(|pe| pe.op == e.op && pe.value == e.value);
+            let row = MatchedExpression {
+                feature: term.feature.clone(),
+                name: String::new(),
+                expression: ExpressionOut::from(e),
+                matcher_type: "matchName",
+                is_match,
+            };
+            out.push((row, e.nfd_string()));
+        }
+    }
+    out.sort_by(|(a, sa), (b, sb)| (&a.feature, &a.name, sa).cmp(&(&b.feature, &b.name, sb)));
+    out.into_iter().map(|(r, _)| r).collect()
+}
