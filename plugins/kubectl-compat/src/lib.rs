@@ -7,6 +7,7 @@ pub mod features;
 pub mod gojson;
 pub mod goyaml;
 pub mod report;
+pub mod sources;
 pub mod spec;
 pub mod validate;
 pub mod yaml;

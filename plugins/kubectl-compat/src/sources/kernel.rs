@@ -1,0 +1,262 @@
+//! `kernel.version`, `kernel.config`, `kernel.loadedmodule`,
+//! `kernel.enabledmodule`, `kernel.selinux`, `kernel.kvm`.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+
+use super::{Host, Sink, go_bool, map};
+
+pub fn discover(host: &Host, sink: &mut Sink) {
+    let release = host.read_trim("/proc/sys/kernel/osrelease");
+    match &release {
+        Ok(raw) => sink.attributes("kernel.version", parse_version(raw)),
+        Err(e) => sink.warn(format!("kernel version: /proc/sys/kernel/osrelease: {e}")),
+    }
+    let release = release.ok();
+    match read_kconfig(host, release.as_deref()) {
+        Some(text) => sink.attributes("kernel.config", parse_kconfig(&text)),
+        None => sink
+            .warn("kernel config: no readable /proc/config.gz, /boot/config-<version> or similar"),
+    }
+    let mut enabled = Vec::new();
+    match host.read("/proc/modules") {
+        Ok(text) => {
+            let loaded = loaded_modules(&text);
+            enabled.extend(loaded.iter().cloned());
+            sink.flags("kernel.loadedmodule", loaded);
+        }
+        Err(e) => sink.warn(format!("loaded modules: /proc/modules: {e}")),
+    }
+    match release
+        .as_deref()
+        .map(|v| (v, host.read(&format!("/lib/modules/{v}/modules.builtin"))))
+    {
+        Some((_, Ok(text))) => {
+            enabled.extend(builtin_modules(&text));
+            sink.flags("kernel.enabledmodule", enabled);
+        }
+        Some((v, Err(e))) => sink.warn(format!(
+            "built-in modules: /lib/modules/{v}/modules.builtin: {e}"
+        )),
+        None => sink.warn("built-in modules: unknown kernel version"),
+    }
+    match selinux(host) {
+        Ok(on) => sink.attributes("kernel.selinux", map([("enabled", go_bool(on))])),
+        Err(e) => sink.warn(format!("selinux: {e}")),
+    }
+    sink.attributes(
+        "kernel.kvm",
+        map([(
+            "enabled",
+            go_bool(host.exists("/sys/devices/virtual/misc/kvm")),
+        )]),
+    );
+}
+
+/// `full` (characters outside `[-A-Za-z0-9_.]` replaced by `_`, trimmed of
+/// `-_.`), and `major`/`minor`/`revision` when it looks like a version; the
+/// latter three are present but empty for missing parts.
+pub fn parse_version(raw: &str) -> BTreeMap<String, String> {
+    let full: String = raw
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let full = full.trim_matches(['-', '_', '.']).to_string();
+    let mut out = map([("full", full.clone())]);
+    // ^(\d+)(\.(\d+))?(\.(\d+))?(-.*)?$
+    let (numbers, _suffix) = match full.find('-') {
+        Some(i) => (&full[..i], Some(&full[i..])),
+        None => (full.as_str(), None),
+    };
+    let parts: Vec<&str> = numbers.split('.').collect();
+    let numeric = |p: &str| !p.is_empty() && p.bytes().all(|c| c.is_ascii_digit());
+    if (1..=3).contains(&parts.len()) && parts.iter().all(|p| numeric(p)) {
+        out.insert("major".into(), parts[0].into());
+        out.insert(
+            "minor".into(),
+            parts.get(1).copied().unwrap_or_default().into(),
+        );
+        out.insert(
+            "revision".into(),
+            parts.get(2).copied().unwrap_or_default().into(),
+        );
+    }
+    out
+}
+
+fn read_kconfig(host: &Host, version: Option<&str>) -> Option<String> {
+    let mut paths = vec!["/proc/config.gz".to_string()];
+    match version {
+        Some(v) => paths.extend(
+            [
+                format!("/usr/src/linux-{v}/.config"),
+                format!("/usr/src/linux-rt-{v}/.config"),
+                "/usr/src/linux/.config".to_string(),
+                format!("/usr/lib/modules/{v}/config"),
+                format!("/usr/lib/ostree-boot/config-{v}"),
+                format!("/usr/lib/kernel/config-{v}"),
+                format!("/usr/src/linux-headers-{v}/.config"),
+                format!("/lib/modules/{v}/build/.config"),
+                format!("/usr/src/linux-rt-headers-{v}/.config"),
+                format!("/boot/config-{v}"),
+            ]
+            .into_iter(),
+        ),
+        None => paths.push("/usr/src/linux/.config".to_string()),
+    }
+    paths.iter().find_map(|p| {
+        let bytes = std::fs::read(host.path(p)).ok()?;
+        if p.ends_with(".gz") {
+            let mut text = String::new();
+            flate2::read::GzDecoder::new(bytes.as_slice())
+                .read_to_string(&mut text)
+                .ok()?;
+            Some(text)
+        } else {
+            String::from_utf8(bytes).ok()
+        }
+    })
+}
+
+/// `CONFIG_X=value` lines → `X` → value without surrounding quotes.
+pub fn parse_kconfig(text: &str) -> BTreeMap<String, String> {
+    text.split('\n')
+        .filter_map(|line| {
+            let rest = line.strip_prefix("CONFIG_")?;
+            let (name, value) = rest.split_once('=')?;
+            Some((name.to_string(), value.trim_matches('"').to_string()))
+        })
+        .collect()
+}
+
+pub fn loaded_modules(text: &str) -> Vec<String> {
+    text.split('\n')
+        .filter(|l| !l.is_empty())
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .collect()
+}
+
+pub fn builtin_modules(text: &str) -> Vec<String> {
+    text.split('\n')
+        .map(str::trim)
+        .filter_map(|l| l.strip_suffix(".ko"))
+        .map(|l| l.rsplit('/').next().unwrap_or(l).to_string())
+        .collect()
+}
+
+fn selinux(host: &Host) -> Result<bool, String> {
+    if !host.exists("/sys/fs") {
+        return Err(format!("{} does not exist", host.path("/sys/fs").display()));
+    }
+    match std::fs::read(host.path("/sys/fs/selinux/enforce")) {
+        Ok(bytes) => Ok(bytes.first() == Some(&b'1')),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+    use crate::sources::{Discovery, fixture::Tree};
+
+    fn run(tree: &Tree) -> Discovery {
+        crate::sources::discover(&tree.host(), &["kernel".to_string()])
+    }
+
+    #[test]
+    fn versions() {
+        let v = parse_version("5.15.0-91-generic");
+        assert_eq!(
+            v,
+            map([
+                ("full", "5.15.0-91-generic"),
+                ("major", "5"),
+                ("minor", "15"),
+                ("revision", "0")
+            ])
+        );
+        let v = parse_version("6.1");
+        assert_eq!(v["minor"], "1");
+        assert_eq!(v["revision"], "");
+        assert_eq!(parse_version("4.18.0+ #1 SMP")["full"], "4.18.0___1_SMP");
+        assert!(!parse_version("weird").contains_key("major"));
+        assert_eq!(parse_version("-6.2.0-")["full"], "6.2.0");
+    }
+
+    #[test]
+    fn config_modules_selinux_kvm_from_a_tree() {
+        let tree = Tree::new(&[
+            ("/proc/sys/kernel/osrelease", "6.8.0-40-generic\n"),
+            (
+                "/boot/config-6.8.0-40-generic",
+                "# comment\nCONFIG_X86_64=y\nCONFIG_NR_CPUS=8192\nCONFIG_LOCALVERSION=\"-gen\"\n# CONFIG_FOO is not set\nCONFIG_BAD\n",
+            ),
+            (
+                "/proc/modules",
+                "vfio_pci 16384 0 - Live 0x0\nip_tables 32768 0 - Live 0x0\n",
+            ),
+            (
+                "/lib/modules/6.8.0-40-generic/modules.builtin",
+                "kernel/drivers/block/loop.ko\nkernel/fs/ext4/ext4.ko\nnot-a-module\n",
+            ),
+            ("/sys/fs/selinux/enforce", "1"),
+        ]);
+        tree.mkdir("/sys/devices/virtual/misc/kvm");
+        let d = run(&tree);
+        let attrs = &d.features.attributes;
+        assert_eq!(
+            attrs["kernel.config"].elements,
+            map([
+                ("X86_64", "y"),
+                ("NR_CPUS", "8192"),
+                ("LOCALVERSION", "-gen")
+            ])
+        );
+        assert_eq!(attrs["kernel.version"].elements["major"], "6");
+        assert_eq!(attrs["kernel.selinux"].elements["enabled"], "true");
+        assert_eq!(attrs["kernel.kvm"].elements["enabled"], "true");
+        let loaded: Vec<&String> = d.features.flags["kernel.loadedmodule"]
+            .elements
+            .keys()
+            .collect();
+        assert_eq!(loaded, ["ip_tables", "vfio_pci"]);
+        let enabled: Vec<&String> = d.features.flags["kernel.enabledmodule"]
+            .elements
+            .keys()
+            .collect();
+        assert_eq!(enabled, ["ext4", "ip_tables", "loop", "vfio_pci"]);
+        assert!(d.warnings.is_empty(), "{:?}", d.warnings);
+    }
+
+    #[test]
+    fn gzip_config_and_missing_files_warn() {
+        let tree = Tree::new(&[("/proc/sys/kernel/osrelease", "6.1.0\n")]);
+        tree.mkdir("/sys/fs");
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(b"CONFIG_SMP=y\n").unwrap();
+        std::fs::create_dir_all(tree.dir.path().join("proc")).unwrap();
+        std::fs::write(tree.dir.path().join("proc/config.gz"), gz.finish().unwrap()).unwrap();
+        let d = run(&tree);
+        assert_eq!(d.features.attributes["kernel.config"].elements["SMP"], "y");
+        assert_eq!(
+            d.features.attributes["kernel.selinux"].elements["enabled"],
+            "false"
+        );
+        assert_eq!(
+            d.features.attributes["kernel.kvm"].elements["enabled"],
+            "false"
+        );
+        assert!(!d.features.flags.contains_key("kernel.loadedmodule"));
+        assert_eq!(d.warnings.len(), 2, "{:?}", d.warnings);
+        assert!(d.warnings.iter().all(|w| w.source == "kernel"));
+    }
+}

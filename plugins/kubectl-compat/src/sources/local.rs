@@ -1,0 +1,244 @@
+//! `local.feature` and `local.label` from feature files in
+//! `/etc/kubernetes/node-feature-discovery/features.d/`: `key=value` lines,
+//! bare `key` meaning "true", and the `# +expiry-time=`, `# +no-label`,
+//! `# +no-feature` directives. (NFD also runs hooks; it stopped in v0.12.)
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use super::{Host, Sink, list_dir};
+
+pub const FEATURES_DIR: &str = "/etc/kubernetes/node-feature-discovery/features.d";
+const MAX_FILE: u64 = 65536;
+
+pub fn discover(host: &Host, sink: &mut Sink) {
+    let mut features = BTreeMap::new();
+    let mut labels = BTreeMap::new();
+    let dir = host.path(FEATURES_DIR);
+    match list_dir(&dir) {
+        Ok(files) => {
+            let now = unix_now();
+            for name in files.iter().filter(|f| !f.starts_with('.')) {
+                let path = dir.join(name);
+                let Ok(meta) = std::fs::metadata(&path) else {
+                    continue;
+                };
+                if !meta.is_file() {
+                    continue;
+                }
+                if meta.len() > MAX_FILE {
+                    sink.warn(format!(
+                        "feature file {name}: larger than {MAX_FILE} bytes, skipped"
+                    ));
+                    continue;
+                }
+                match std::fs::read_to_string(&path) {
+                    Ok(text) => {
+                        let parsed = parse_feature_file(&text, now);
+                        for w in parsed.warnings {
+                            sink.warn(format!("feature file {name}: {w}"));
+                        }
+                        features.extend(parsed.features);
+                        labels.extend(parsed.labels);
+                    }
+                    Err(e) => sink.warn(format!("feature file {name}: {e}")),
+                }
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => sink.warn(format!("{FEATURES_DIR}: {e}")),
+    }
+    sink.attributes("local.label", labels);
+    sink.attributes("local.feature", features);
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+#[derive(Debug, Default, PartialEq)]
+pub struct FeatureFile {
+    pub features: BTreeMap<String, String>,
+    pub labels: BTreeMap<String, String>,
+    pub warnings: Vec<String>,
+}
+
+/// Parse one feature file as of `now` (Unix seconds).
+pub fn parse_feature_file(text: &str, now: i64) -> FeatureFile {
+    let mut out = FeatureFile::default();
+    let mut expiry = now;
+    let (mut skip_feature, mut skip_label) = (false, false);
+    for line in text.split('\n').map(str::trim).filter(|l| !l.is_empty()) {
+        if line.starts_with('#') {
+            if let Some(directive) = line.strip_prefix("# +") {
+                let (key, value) = match directive.split_once('=') {
+                    Some((k, v)) => (k, Some(v)),
+                    None => (directive, None),
+                };
+                match (key, value) {
+                    ("expiry-time", Some(v)) => match parse_rfc3339(v.trim()) {
+                        Some(t) => expiry = t,
+                        None => out
+                            .warnings
+                            .push(format!("failed to parse expiry-date directive {v:?}")),
+                    },
+                    ("expiry-time", None) => out.warnings.push(format!(
+                        "invalid directive format in {line:?}, should be '# +expiry-time=value'"
+                    )),
+                    ("no-feature", _) => skip_feature = true,
+                    ("no-label", _) => skip_label = true,
+                    (other, _) => out
+                        .warnings
+                        .push(format!("unknown feature file directive {other:?}")),
+                }
+            }
+            continue;
+        }
+        if expiry < now {
+            continue;
+        }
+        let (key, value) = match line.split_once('=') {
+            Some((k, v)) => (k.to_string(), v.to_string()),
+            None => (line.to_string(), "true".to_string()),
+        };
+        if skip_feature {
+            out.features.remove(&key);
+        } else {
+            out.features.insert(key.clone(), value.clone());
+        }
+        if skip_label {
+            out.labels.remove(&key);
+        } else {
+            out.labels.insert(key, value);
+        }
+        skip_feature = false;
+        skip_label = false;
+    }
+    out
+}
+
+/// RFC 3339 date-time to Unix seconds (`2025-01-02T03:04:05Z`, offsets, fractions).
+pub fn parse_rfc3339(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b't')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
+    let (y, mo, d, h, mi, se) = (
+        num(0..4)?,
+        num(5..7)?,
+        num(8..10)?,
+        num(11..13)?,
+        num(14..16)?,
+        num(17..19)?,
+    );
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
+        return None;
+    }
+    let mut rest = &s[19..];
+    if let Some(frac) = rest.strip_prefix('.') {
+        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return None;
+        }
+        rest = &frac[digits..];
+    }
+    let offset = match rest {
+        "Z" | "z" => 0,
+        _ if rest.len() == 6
+            && (rest.starts_with('+') || rest.starts_with('-'))
+            && &rest[3..4] == ":" =>
+        {
+            let sign = if rest.starts_with('-') { -1 } else { 1 };
+            sign * (rest[1..3].parse::<i64>().ok()? * 3600 + rest[4..6].parse::<i64>().ok()? * 60)
+        }
+        _ => return None,
+    };
+    // Days from the civil date (proleptic Gregorian).
+    let (y2, m2) = if mo <= 2 {
+        (y - 1, mo + 9)
+    } else {
+        (y, mo - 3)
+    };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let doy = (153 * m2 + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146097 + doe - 719468;
+    Some(days * 86400 + h * 3600 + mi * 60 + se - offset)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sources::{fixture::Tree, map};
+
+    #[test]
+    fn feature_files() {
+        let now = parse_rfc3339("2026-01-01T00:00:00Z").unwrap();
+        let f = parse_feature_file(
+            "a=1\nflag\n# +no-label\nonly-feature=x\n# +no-feature\nonly-label=y\n# comment\n# +bogus\n# +expiry-time=2025-01-01T00:00:00Z\nexpired=1\n",
+            now,
+        );
+        assert_eq!(
+            f.features,
+            map([("a", "1"), ("flag", "true"), ("only-feature", "x")])
+        );
+        assert_eq!(
+            f.labels,
+            map([("a", "1"), ("flag", "true"), ("only-label", "y")])
+        );
+        assert_eq!(f.warnings, ["unknown feature file directive \"bogus\""]);
+        let f = parse_feature_file("# +expiry-time=2030-01-01T00:00:00+02:00\nfuture=1\n", now);
+        assert_eq!(f.features, map([("future", "1")]));
+    }
+
+    #[test]
+    fn rfc3339() {
+        assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(parse_rfc3339("2000-03-01T00:00:00Z"), Some(951868800));
+        assert_eq!(parse_rfc3339("1970-01-01T01:00:00.5+01:00"), Some(0));
+        assert_eq!(parse_rfc3339("2025-13-01T00:00:00Z"), None);
+        assert_eq!(parse_rfc3339("yesterday"), None);
+    }
+
+    #[test]
+    fn files_in_the_directory_merge_in_name_order() {
+        let tree = Tree::new(&[
+            (
+                "/etc/kubernetes/node-feature-discovery/features.d/a",
+                "k=1\nx=a\n",
+            ),
+            (
+                "/etc/kubernetes/node-feature-discovery/features.d/b",
+                "x=b\n",
+            ),
+            (
+                "/etc/kubernetes/node-feature-discovery/features.d/.hidden",
+                "h=1\n",
+            ),
+        ]);
+        let d = crate::sources::discover(&tree.host(), &["local".to_string()]);
+        assert_eq!(
+            d.features.attributes["local.feature"].elements,
+            map([("k", "1"), ("x", "b")])
+        );
+        assert_eq!(
+            d.features.attributes["local.label"].elements,
+            map([("k", "1"), ("x", "b")])
+        );
+        let empty = Tree::new(&[]);
+        let d = crate::sources::discover(&empty.host(), &["local".to_string()]);
+        assert!(d.features.attributes["local.feature"].elements.is_empty());
+        assert!(d.warnings.is_empty());
+    }
+}
