@@ -2,10 +2,12 @@
 //! reproduced exactly and extended. Domain logic (spec, engine, validation,
 //! lint, init) is free of I/O; `sources` reads the host; `report` renders.
 
+pub mod catalogue;
 pub mod engine;
 pub mod features;
 pub mod gojson;
 pub mod goyaml;
+pub mod lint;
 pub mod report;
 pub mod sources;
 pub mod spec;
