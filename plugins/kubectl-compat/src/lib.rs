@@ -7,6 +7,7 @@ pub mod engine;
 pub mod features;
 pub mod gojson;
 pub mod goyaml;
+pub mod init;
 pub mod lint;
 pub mod report;
 pub mod sources;

@@ -1,1 +1,74 @@
-fn main() {}
+//! `kubectl compat`: check a host or a NodeFeature against an image's
+//! compatibility spec, inspect host features, and write and lint specs.
+
+mod commands;
+
+use clap::{Parser, Subcommand};
+use kplug::cli::KubectlArgs;
+
+const EXAMPLES: &str = "\
+Examples:
+  # Check this host against a spec and show why each rule passes or fails
+  kubectl compat validate-node --spec spec.yaml
+
+  # Check a node's published features (a NodeFeature object) instead
+  kubectl get nodefeature -n node-feature-discovery worker-1 -o yaml > nf.yaml
+  kubectl compat validate-node --spec spec.yaml --features nf.yaml
+
+  # NFD's own JSON, for tools that parse `nfd compat validate-node --output-json`
+  kubectl compat validate-node --spec spec.yaml -o nfd-json
+
+  # Show this host's features, or export them like `nfd export features`
+  kubectl compat features
+  kubectl compat features -o json > features.json
+
+  # Find what NFD would silently accept in a spec
+  kubectl compat lint spec.yaml
+
+  # Start a spec from requirements, checked against this host
+  kubectl compat init --require kernel.loadedmodule=vfio-pci --require 'kernel.version.full>=5.15' > spec.yaml";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kubectl-compat",
+    version,
+    about = "Image compatibility with Node Feature Discovery specs: validate hosts, inspect features, lint and write specs",
+    after_help = EXAMPLES
+)]
+struct Cli {
+    #[command(flatten)]
+    kube: KubectlArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    ValidateNode(commands::validate::Args),
+    Features(commands::features::Args),
+    Lint(commands::lint::Args),
+    Init(commands::init::Args),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
+    Completion {
+        shell: clap_complete::Shell,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    kplug::init_tls();
+    let cli: Cli = kplug::cli::parse();
+    kplug::exit::finish(run(cli))
+}
+
+fn run(cli: Cli) -> anyhow::Result<kplug::Code> {
+    match cli.command {
+        Command::ValidateNode(args) => commands::validate::run(&cli.kube, args),
+        Command::Features(args) => commands::features::run(&cli.kube, args),
+        Command::Lint(args) => commands::lint::run(&cli.kube, args),
+        Command::Init(args) => commands::init::run(&cli.kube, args),
+        Command::Completion { shell } => {
+            kplug::cli::write_completions::<Cli>(shell, "kubectl-compat", &mut std::io::stdout());
+            Ok(kplug::Code::Success)
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! `kubectl compat init`.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::bail;
+use kplug::cli::KubectlArgs;
+use kplug_compat::init::{self, Requirement};
+use kplug_compat::spec;
+use kplug_compat::validate::{self, Options};
+
+use super::input::{self, FeatureSource};
+
+/// Write a starter compatibility spec for requirements you name
+///
+/// Each requirement is checked against this host (or --features) so the spec
+/// validates as compatible where it was written. Without --require, the
+/// host's CPU vendor, x86-64 level and kernel version are used.
+///
+/// Requirement syntax: FLAG-FEATURE=NAME (kernel.loadedmodule=vfio-pci,
+/// cpu.cpuid=AVX2; != for absent), FEATURE.KEY OP VALUE with OP one of
+/// = != > >= < <= ~ (cpu.model.vendor_id=Intel|AMD, kernel.version.full>=5.15;
+/// versions compare as versions), and INSTANCE-FEATURE:KEY=VALUE,... for one
+/// device with all of these (pci.device:vendor=10de,class=0302).
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A requirement (repeatable)
+    #[arg(long = "require", value_name = "REQUIREMENT")]
+    requirements: Vec<String>,
+
+    /// Take features from this file instead of this host
+    #[arg(long, value_name = "FILE")]
+    features: Option<PathBuf>,
+
+    /// The node to pick from a NodeFeatureList
+    #[arg(long, value_name = "NAME")]
+    node: Option<String>,
+
+    /// Read host files under this directory
+    #[arg(long, value_name = "DIR")]
+    host_root: Option<PathBuf>,
+
+    /// The description of the compatibility set
+    #[arg(long, default_value = "Host requirements of this image")]
+    description: String,
+
+    /// Write requirements even when this host does not meet them
+    #[arg(long)]
+    force: bool,
+}
+
+pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
+    kube.check_output(&[])?;
+    let (node, features, _) = input::load_features(FeatureSource {
+        file: args.features.as_ref(),
+        node: args.node.as_deref(),
+        host_root: args.host_root.as_ref(),
+    })?;
+    let texts = if args.requirements.is_empty() {
+        init::defaults(&features)
+    } else {
+        args.requirements.clone()
+    };
+    if texts.is_empty() {
+        bail!(kplug::Error::Usage(
+            "no --require given and nothing to default to in these features".into()
+        ));
+    }
+    let requirements: Vec<Requirement> = texts
+        .iter()
+        .map(|t| init::parse_requirement(t).map_err(|e| kplug::Error::Usage(e.to_string())))
+        .collect::<Result<_, _>>()?;
+    let source = match (&args.features, &node) {
+        (Some(f), _) => format!("the features in {}", input::display(f)),
+        (None, Some(n)) => format!("host {n}"),
+        (None, None) => "this host".into(),
+    };
+    let text = init::render(&requirements, &args.description, &source);
+    // Check every requirement on the host it came from.
+    let spec = spec::parse(&text)
+        .map_err(|e| anyhow::anyhow!("generated spec does not parse (a bug): {e}"))?;
+    let report = validate::validate(&spec, &features, &Options::default(), node);
+    let failed: Vec<&str> = report.sets[0]
+        .rules
+        .iter()
+        .filter(|r| !r.matched)
+        .map(|r| r.name.as_str())
+        .collect();
+    if !failed.is_empty() && !args.force {
+        bail!(
+            "{source} does not meet these requirements: {} (use --force to write them anyway)",
+            failed.join(", ")
+        );
+    }
+    std::io::stdout().lock().write_all(text.as_bytes())?;
+    Ok(kplug::Code::Success)
+}

@@ -1,0 +1,89 @@
+//! Reading specs and features for the commands, with the file in every error.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use kplug_compat::features::{self, Features};
+use kplug_compat::sources::{self, Discovery, Host};
+use kplug_compat::spec::{self, Spec};
+
+/// Read a file, or stdin for `-`.
+pub fn read_text(path: &Path) -> anyhow::Result<String> {
+    if path == Path::new("-") {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("reading standard input")?;
+        return Ok(text);
+    }
+    std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+}
+
+pub fn display(path: &Path) -> String {
+    if path == Path::new("-") {
+        "<stdin>".into()
+    } else {
+        path.display().to_string()
+    }
+}
+
+pub fn load_spec(path: &Path) -> anyhow::Result<Spec> {
+    let text = read_text(path)?;
+    spec::parse(&text)
+        .map_err(|e| anyhow::anyhow!("{}:{}: {}: {}", display(path), e.line, e.path, e.message))
+}
+
+/// Where features come from: a file (with an optional node) or a host root.
+pub struct FeatureSource<'a> {
+    pub file: Option<&'a PathBuf>,
+    pub node: Option<&'a str>,
+    pub host_root: Option<&'a PathBuf>,
+}
+
+/// The features to validate against, the node they belong to, and the
+/// discovery warnings when they come from a host.
+pub fn load_features(
+    src: FeatureSource,
+) -> anyhow::Result<(Option<String>, Features, Vec<sources::Warning>)> {
+    match (src.file, src.host_root) {
+        (Some(_), Some(_)) => bail!(kplug::Error::Usage(
+            "--features and --host-root cannot be used together".into()
+        )),
+        (None, _) if src.node.is_some() => bail!(kplug::Error::Usage(
+            "--node picks a node from --features; give --features too".into()
+        )),
+        (Some(file), None) => {
+            let text = read_text(file)?;
+            let loaded =
+                features::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", display(file)))?;
+            let (node, f) = features::select(loaded, src.node)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", display(file)))?;
+            Ok((node, f, Vec::new()))
+        }
+        (None, root) => {
+            let host = match root {
+                Some(r) => {
+                    if !r.is_dir() {
+                        bail!(kplug::Error::Usage(format!(
+                            "--host-root {} is not a directory",
+                            r.display()
+                        )));
+                    }
+                    Host::new(r, std::env::var("NODE_NAME").unwrap_or_default())
+                }
+                None => Host::local(),
+            };
+            let Discovery { features, warnings } = sources::discover(&host, &[]);
+            Ok((Some(hostname(&host)), features, warnings))
+        }
+    }
+}
+
+fn hostname(host: &Host) -> String {
+    if !host.node_name.is_empty() {
+        return host.node_name.clone();
+    }
+    host.read_trim("/proc/sys/kernel/hostname")
+        .unwrap_or_else(|_| "localhost".into())
+}

@@ -1,0 +1,51 @@
+//! `kubectl compat lint`.
+
+use std::path::PathBuf;
+
+use kplug::cli::{KubectlArgs, OutputFormat};
+use kplug::finding::{self, Severity};
+use kplug::output::color::Palette;
+use kplug::output::format::Printer;
+
+use super::input;
+
+/// Find what NFD silently accepts in compatibility specs but should not
+///
+/// Unknown keys, missing or misspelled ops (NFD treats a missing op as
+/// match-anything), value counts, invalid regexps, non-integers, unparseable
+/// versions, reversed ranges, YAML 1.1 coercions (unquoted 0200, 2.0, yes),
+/// unknown features and keys, empty sets and duplicate rule names.
+/// Exit status: 0 clean or only warnings, 3 when there are errors, 1 when a file cannot be read.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Spec files; - reads standard input
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+
+    /// Hide findings below this severity (info, warning, error)
+    #[arg(long, default_value = "info", value_name = "SEVERITY")]
+    min_severity: Severity,
+}
+
+pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
+    kube.check_output(&[])?;
+    let mut all = Vec::new();
+    for file in &args.files {
+        let text = input::read_text(file)?;
+        all.extend(kplug_compat::lint::lint(&text, &input::display(file)));
+    }
+    let shown = finding::filter_sorted(&all, args.min_severity);
+    let mut out = std::io::stdout().lock();
+    match kube.output {
+        Some(OutputFormat::Json | OutputFormat::Yaml) => {
+            let doc = serde_json::json!({"apiVersion": "kplug.dev/v1alpha1", "kind": "LintReport", "findings": shown});
+            Printer::from_args(kube).print_value(&doc, &mut out)?;
+        }
+        _ if shown.is_empty() => {
+            eprintln!("no findings in {} file(s)", args.files.len());
+        }
+        _ => Printer::from_args(kube)
+            .print_table(&finding::table(&shown, Palette::new(kube.color)), &mut out)?,
+    }
+    Ok(finding::exit_code(&all))
+}

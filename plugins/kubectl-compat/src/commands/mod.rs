@@ -1,0 +1,7 @@
+//! One module per subcommand: flags, input, and output; the work is in the library.
+
+pub mod features;
+pub mod init;
+pub mod input;
+pub mod lint;
+pub mod validate;

@@ -1,0 +1,83 @@
+//! `kubectl compat validate-node`.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use kplug::cli::{KubectlArgs, OutputFormat};
+use kplug::output::color::Palette;
+use kplug_compat::report::{human, nfd};
+use kplug_compat::validate::{self, Options};
+
+use super::input::{self, FeatureSource};
+
+/// Check a host (or exported features) against a compatibility spec
+///
+/// Exit status: 0 compatible, 3 not compatible, 1 when the spec or features
+/// cannot be read or an expression cannot be evaluated (the full report is
+/// printed first).
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The compatibility spec (YAML or JSON); - reads standard input
+    #[arg(long, value_name = "FILE")]
+    spec: PathBuf,
+
+    /// Features to check instead of this host's: `nfd export features` JSON, a NodeFeature or a NodeFeatureList
+    #[arg(long, value_name = "FILE")]
+    features: Option<PathBuf>,
+
+    /// The node to pick from a NodeFeatureList (its objects are merged as nfd-master does)
+    #[arg(long, value_name = "NAME")]
+    node: Option<String>,
+
+    /// Read host files under this directory (a container with the host mounted), /proc and /etc included
+    #[arg(long, value_name = "DIR")]
+    host_root: Option<PathBuf>,
+
+    /// Keep only compatibility sets with one of these tags (comma-separated or repeated), as NFD does
+    #[arg(long, value_delimiter = ',', value_name = "TAG")]
+    tags: Vec<String>,
+
+    /// Print NFD's JSON (same as -o nfd-json)
+    #[arg(long)]
+    output_json: bool,
+}
+
+pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
+    kube.check_output(&["nfd-json"])?;
+    let spec = input::load_spec(&args.spec)?;
+    let (node, features, warnings) = input::load_features(FeatureSource {
+        file: args.features.as_ref(),
+        node: args.node.as_deref(),
+        host_root: args.host_root.as_ref(),
+    })?;
+    if !warnings.is_empty() {
+        let sources: std::collections::BTreeSet<&str> = warnings.iter().map(|w| w.source).collect();
+        eprintln!(
+            "warning: some host features could not be read (sources: {}); `kubectl compat features` lists them",
+            sources.into_iter().collect::<Vec<_>>().join(", ")
+        );
+    }
+    let report = validate::validate(&spec, &features, &Options { tags: args.tags }, node);
+    let mut out = std::io::stdout().lock();
+    let nfd_json =
+        args.output_json || matches!(&kube.output, Some(OutputFormat::Other(f)) if f == "nfd-json");
+    if nfd_json {
+        // NFD prints no trailing newline.
+        out.write_all(nfd::render(&report.nfd).as_bytes())?;
+    } else {
+        match kube.output {
+            Some(OutputFormat::Json) => {
+                serde_json::to_writer_pretty(&mut out, &report)?;
+                writeln!(out)?;
+            }
+            Some(OutputFormat::Yaml) => {
+                out.write_all(
+                    kplug::output::format::to_yaml(&serde_json::to_value(&report)?)?.as_bytes(),
+                )?;
+            }
+            _ => human::render(&report, Palette::new(kube.color), &mut out)?,
+        }
+    }
+    out.flush()?;
+    Ok(validate::exit_code(&report))
+}
