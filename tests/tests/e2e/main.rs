@@ -5,6 +5,7 @@
 //! Against an existing cluster: `KPLUG_E2E_KUBECONFIG=~/.kube/config make test`.
 
 mod cluster;
+mod compat;
 mod nfd;
 mod plugins;
 mod postgres;
