@@ -33,11 +33,11 @@ pub struct Args {
     features: Option<PathBuf>,
 
     /// The node to pick from a NodeFeatureList
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", requires = "features")]
     node: Option<String>,
 
     /// Read host files under this directory
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", conflicts_with = "features")]
     host_root: Option<PathBuf>,
 
     /// The description of the compatibility set

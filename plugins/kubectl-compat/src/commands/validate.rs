@@ -26,11 +26,11 @@ pub struct Args {
     features: Option<PathBuf>,
 
     /// The node to pick from a NodeFeatureList (its objects are merged as nfd-master does)
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", requires = "features")]
     node: Option<String>,
 
     /// Read host files under this directory (a container with the host mounted), /proc and /etc included
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", conflicts_with = "features")]
     host_root: Option<PathBuf>,
 
     /// Keep only compatibility sets with one of these tags (comma-separated or repeated), as NFD does
