@@ -46,19 +46,19 @@ pub fn resolve(text: &str) -> Resolved {
             if let Some(i) = parse_go_int(&plain) {
                 return Resolved::Int(i);
             }
-            if is_yaml_float(&plain) {
-                if let Some(f) = parse_go_float(&plain) {
-                    return Resolved::Float(f);
-                }
+            if is_yaml_float(&plain)
+                && let Some(f) = parse_go_float(&plain)
+            {
+                return Resolved::Float(f);
             }
             if let Some(bits) = plain.strip_prefix("0b") {
                 if let Ok(v) = u64::from_str_radix(bits, 2) {
                     return Resolved::Int(v.into());
                 }
-            } else if let Some(bits) = plain.strip_prefix("-0b") {
-                if let Ok(v) = i64::from_str_radix(&format!("-{bits}"), 2) {
-                    return Resolved::Int(v.into());
-                }
+            } else if let Some(bits) = plain.strip_prefix("-0b")
+                && let Ok(v) = i64::from_str_radix(&format!("-{bits}"), 2)
+            {
+                return Resolved::Int(v.into());
             }
             Resolved::Str
         }

@@ -177,21 +177,19 @@ pub fn defaults(features: &Features) -> Vec<String> {
     {
         out.push(format!("cpu.model.vendor_id={v}"));
     }
-    if let Some(flags) = features.flags.get("cpu.cpuid") {
-        if let Some(level) = (1..=4)
+    if let Some(flags) = features.flags.get("cpu.cpuid")
+        && let Some(level) = (1..=4)
             .rev()
             .map(|l| format!("X86_64_V{l}"))
             .find(|l| flags.elements.contains_key(l))
-        {
-            out.push(format!("cpu.cpuid={level}"));
-        }
+    {
+        out.push(format!("cpu.cpuid={level}"));
     }
-    if let Some(k) = features.attributes.get("kernel.version") {
-        if let (Some(major), Some(minor)) = (k.elements.get("major"), k.elements.get("minor")) {
-            if !minor.is_empty() {
-                out.push(format!("kernel.version.full>={major}.{minor}"));
-            }
-        }
+    if let Some(k) = features.attributes.get("kernel.version")
+        && let (Some(major), Some(minor)) = (k.elements.get("major"), k.elements.get("minor"))
+        && !minor.is_empty()
+    {
+        out.push(format!("kernel.version.full>={major}.{minor}"));
     }
     out
 }

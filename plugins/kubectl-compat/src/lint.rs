@@ -324,17 +324,17 @@ impl Linter {
                         None,
                     );
                 }
-                if !r.vars_template.is_empty() {
-                    if let Err(e) = template::check(&r.vars_template) {
-                        self.push(
-                            Severity::Error,
-                            "invalid-template",
-                            r.line,
-                            &format!("{rp}.varsTemplate"),
-                            e,
-                            None,
-                        );
-                    }
+                if !r.vars_template.is_empty()
+                    && let Err(e) = template::check(&r.vars_template)
+                {
+                    self.push(
+                        Severity::Error,
+                        "invalid-template",
+                        r.line,
+                        &format!("{rp}.varsTemplate"),
+                        e,
+                        None,
+                    );
                 }
                 for (ti, t) in r.match_features.iter().enumerate() {
                     self.term(t, &format!("{rp}.matchFeatures[{ti}]"));

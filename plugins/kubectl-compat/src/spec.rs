@@ -162,7 +162,7 @@ pub fn decode(root: &Node) -> Result<Spec, DecodeError> {
         match key.as_str() {
             "version" => spec.version = string(value, &path)?.unwrap_or_default(),
             "compatibilities" => {
-                spec.compatibilities = list(value, &path, |n, p| compatibility(n, p))?;
+                spec.compatibilities = list(value, &path, compatibility)?;
             }
             _ => {}
         }
@@ -177,7 +177,7 @@ fn compatibility(node: &Node, path: &str) -> Result<Compatibility, DecodeError> 
     };
     for (key, value, p) in fields(node, path)? {
         match key.as_str() {
-            "rules" => c.rules = list(value, &p, |n, p| group_rule(n, p))?,
+            "rules" => c.rules = list(value, &p, group_rule)?,
             "weight" => {
                 let text = value
                     .scalar()
@@ -207,21 +207,19 @@ fn group_rule(node: &Node, path: &str) -> Result<GroupRule, DecodeError> {
     for (key, value, p) in fields(node, path)? {
         match key.as_str() {
             "name" => r.name = string(value, &p)?.unwrap_or(r.name),
-            "vars" => {
-                if !value.is_null() {
-                    for (k, v, kp) in entries(value, &p)? {
-                        r.vars.insert(k, string(v, &kp)?.unwrap_or_default());
-                    }
+            "vars" if !value.is_null() => {
+                for (k, v, kp) in entries(value, &p)? {
+                    r.vars.insert(k, string(v, &kp)?.unwrap_or_default());
                 }
             }
             "varstemplate" => r.vars_template = string(value, &p)?.unwrap_or(r.vars_template),
-            "matchfeatures" => r.match_features = list(value, &p, |n, p| term(n, p))?,
+            "matchfeatures" => r.match_features = list(value, &p, term)?,
             "matchany" => {
                 r.match_any = list(value, &p, |n, p| {
                     let mut terms = Vec::new();
                     for (k, v, kp) in fields(n, p)? {
                         if k == "matchfeatures" {
-                            terms = list(v, &kp, |n, p| term(n, p))?;
+                            terms = list(v, &kp, term)?;
                         }
                     }
                     Ok(terms)

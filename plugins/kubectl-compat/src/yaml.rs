@@ -173,13 +173,13 @@ impl Builder {
                 None => *pending = Some(node),
                 Some(key) => {
                     if let Value::Map(entries) = &mut map.value {
-                        if let Some(text) = key.scalar() {
-                            if entries.iter().any(|(k, _)| k.scalar() == Some(text)) {
-                                return Err(SyntaxError {
-                                    line: key.line,
-                                    message: format!("mapping key {text:?} is defined twice"),
-                                });
-                            }
+                        if let Some(text) = key.scalar()
+                            && entries.iter().any(|(k, _)| k.scalar() == Some(text))
+                        {
+                            return Err(SyntaxError {
+                                line: key.line,
+                                message: format!("mapping key {text:?} is defined twice"),
+                            });
                         }
                         entries.push((key, node));
                     }

@@ -191,14 +191,14 @@ pub fn evaluate(e: &Expression, valid: bool, value: Option<&str>) -> Result<bool
             );
             if e.value_type.is_empty() {
                 let bounds = (atoi(&e.value[0]), atoi(&e.value[1]));
-                if let (Some(a), Some(b)) = bounds {
-                    if a >= b {
-                        return Err(ExprError(format!(
-                            "invalid expression, value[0] must be less than Value[1] for Op {} (have {})",
-                            q(),
-                            go_list(&e.value)
-                        )));
-                    }
+                if let (Some(a), Some(b)) = bounds
+                    && a >= b
+                {
+                    return Err(ExprError(format!(
+                        "invalid expression, value[0] must be less than Value[1] for Op {} (have {})",
+                        q(),
+                        go_list(&e.value)
+                    )));
                 }
             }
             Ok(if op == Op::GtLt {

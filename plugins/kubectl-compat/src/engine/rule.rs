@@ -261,14 +261,12 @@ pub fn evaluate_terms(
             elems = e;
             record.expressions = x;
         }
-        if is_term_match {
-            if let Some(name) = &term.match_name {
-                let (m, e) = match_names(&mut ctx, name, f, a, inst);
-                is_term_match = m;
-                elems.extend(e);
-                if m {
-                    record.name = Some(name.clone());
-                }
+        if is_term_match && let Some(name) = &term.match_name {
+            let (m, e) = match_names(&mut ctx, name, f, a, inst);
+            is_term_match = m;
+            elems.extend(e);
+            if m {
+                record.name = Some(name.clone());
             }
         }
         status

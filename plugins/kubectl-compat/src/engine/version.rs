@@ -35,15 +35,15 @@ pub fn parse(text: &str) -> Option<Version> {
     for (i, p) in parts.iter().enumerate() {
         nums[i] = p.parse().ok()?;
     }
-    if let Some(pre) = pre {
-        if !valid_prerelease(pre) {
-            return None;
-        }
+    if let Some(pre) = pre
+        && !valid_prerelease(pre)
+    {
+        return None;
     }
-    if let Some(meta) = metadata {
-        if !identifiers(meta) {
-            return None;
-        }
+    if let Some(meta) = metadata
+        && !identifiers(meta)
+    {
+        return None;
     }
     Some((nums[0], nums[1], nums[2]))
 }

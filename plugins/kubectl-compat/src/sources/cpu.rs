@@ -167,10 +167,9 @@ fn rdt(host: &Host, cpu: &Cpu) -> BTreeMap<String, String> {
             if let Ok(n) = host
                 .read_trim("/sys/fs/resctrl/info/L3/num_closids")
                 .map(|s| s.parse::<i64>())
+                && let Ok(n) = n
             {
-                if let Ok(n) = n {
-                    out.insert("RDTL3CA_NUM_CLOSID".into(), (n - 1).to_string());
-                }
+                out.insert("RDTL3CA_NUM_CLOSID".into(), (n - 1).to_string());
             }
         }
         if bit(alloc, 2) {

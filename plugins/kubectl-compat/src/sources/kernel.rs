@@ -93,21 +93,18 @@ pub fn parse_version(raw: &str) -> BTreeMap<String, String> {
 fn read_kconfig(host: &Host, version: Option<&str>) -> Option<String> {
     let mut paths = vec!["/proc/config.gz".to_string()];
     match version {
-        Some(v) => paths.extend(
-            [
-                format!("/usr/src/linux-{v}/.config"),
-                format!("/usr/src/linux-rt-{v}/.config"),
-                "/usr/src/linux/.config".to_string(),
-                format!("/usr/lib/modules/{v}/config"),
-                format!("/usr/lib/ostree-boot/config-{v}"),
-                format!("/usr/lib/kernel/config-{v}"),
-                format!("/usr/src/linux-headers-{v}/.config"),
-                format!("/lib/modules/{v}/build/.config"),
-                format!("/usr/src/linux-rt-headers-{v}/.config"),
-                format!("/boot/config-{v}"),
-            ]
-            .into_iter(),
-        ),
+        Some(v) => paths.extend([
+            format!("/usr/src/linux-{v}/.config"),
+            format!("/usr/src/linux-rt-{v}/.config"),
+            "/usr/src/linux/.config".to_string(),
+            format!("/usr/lib/modules/{v}/config"),
+            format!("/usr/lib/ostree-boot/config-{v}"),
+            format!("/usr/lib/kernel/config-{v}"),
+            format!("/usr/src/linux-headers-{v}/.config"),
+            format!("/lib/modules/{v}/build/.config"),
+            format!("/usr/src/linux-rt-headers-{v}/.config"),
+            format!("/boot/config-{v}"),
+        ]),
         None => paths.push("/usr/src/linux/.config".to_string()),
     }
     paths.iter().find_map(|p| {

@@ -86,7 +86,7 @@ pub fn binary_quantity(kib: u64) -> String {
     let mut value = kib;
     let mut suffix = 0;
     const SUFFIXES: [&str; 6] = ["Ki", "Mi", "Gi", "Ti", "Pi", "Ei"];
-    while value % 1024 == 0 && suffix + 1 < SUFFIXES.len() {
+    while value.is_multiple_of(1024) && suffix + 1 < SUFFIXES.len() {
         value /= 1024;
         suffix += 1;
     }

@@ -24,10 +24,10 @@ pub fn discover(host: &Host, sink: &mut Sink) {
             ("device", "idProduct"),
             ("serial", "serial"),
         ] {
-            if let Ok(v) = host.read_trim(&format!("{dir}/{file}")) {
-                if !v.is_empty() {
-                    attrs.insert(attr.to_string(), v);
-                }
+            if let Ok(v) = host.read_trim(&format!("{dir}/{file}"))
+                && !v.is_empty()
+            {
+                attrs.insert(attr.to_string(), v);
             }
         }
         if attrs.get("class").map(String::as_str) != Some("00") {
