@@ -1,1 +1,185 @@
-fn main() {}
+//! `cargo bench -p kubectl-compat` (part of `make bench`):
+//! - rule evaluation per node with criterion: the blog example and the whole
+//!   parity corpus against a realistic feature set (target: under 2 µs for
+//!   the blog example);
+//! - `kubectl compat features -o json` against `nfd export features`, wall
+//!   time in the same run (target: at least 5x faster);
+//! - `kubectl compat validate-node --spec` end to end (target: under 25 ms),
+//!   next to `nfd compat validate-node` against a local registry when the
+//!   e2e peers are built.
+//! NFD comes from the e2e peer cache (`make peers`); without it the
+//! comparisons print a skip line and only our numbers.
+
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use criterion::Criterion;
+use kplug_compat::features::{self, Features, Loaded};
+use kplug_compat::{spec, validate};
+
+fn data(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(rel)
+}
+
+fn host_features() -> Features {
+    let text = std::fs::read_to_string(data("features/amd-kvm.json")).unwrap();
+    match features::parse(&text).unwrap() {
+        Loaded::Features(f) => f,
+        Loaded::Objects(_) => unreachable!("an export"),
+    }
+}
+
+fn engine(c: &mut Criterion) {
+    let f = host_features();
+    let blog =
+        spec::parse(&std::fs::read_to_string(data("specs/blog-example.yaml")).unwrap()).unwrap();
+    c.bench_function("evaluate blog-example.yaml (1 set, 2 rules)", |b| {
+        b.iter(|| validate::validate(black_box(&blog), black_box(&f), &Default::default(), None))
+    });
+    let mut corpus = Vec::new();
+    for e in std::fs::read_dir(data("corpus")).unwrap() {
+        let text = std::fs::read_to_string(e.unwrap().path()).unwrap();
+        corpus.push(spec::parse(&text).unwrap());
+    }
+    c.bench_function(
+        &format!("evaluate the parity corpus ({} specs)", corpus.len()),
+        |b| {
+            b.iter(|| {
+                for s in &corpus {
+                    black_box(validate::validate(s, &f, &Default::default(), None));
+                }
+            })
+        },
+    );
+    let text = std::fs::read_to_string(data("specs/blog-example.yaml")).unwrap();
+    c.bench_function("parse blog-example.yaml", |b| {
+        b.iter(|| spec::parse(black_box(&text)).unwrap())
+    });
+}
+
+/// Median wall time of a command over `runs` runs (after one warm-up).
+fn wall(cmd: &mut dyn FnMut() -> Command, runs: usize) -> Option<Duration> {
+    let first = cmd().output().ok()?;
+    if !first.status.code().is_some_and(|c| c == 0 || c == 3) {
+        return None;
+    }
+    let mut times: Vec<Duration> = (0..runs)
+        .map(|_| {
+            let t = Instant::now();
+            let out = cmd().output().expect("command runs");
+            let d = t.elapsed();
+            assert!(
+                out.status.code().is_some_and(|c| c == 0 || c == 3),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            d
+        })
+        .collect();
+    times.sort();
+    Some(times[runs / 2])
+}
+
+fn peer(key: &str) -> Option<PathBuf> {
+    let home = std::env::var_os("HOME")?;
+    let cache = std::env::var_os("KPLUG_E2E_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(&home).join(".cache/kplug-e2e"));
+    let env = std::fs::read_to_string(cache.join("peers.env")).ok()?;
+    env.lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}=")))
+        .map(PathBuf::from)
+        .filter(|p| p.is_file())
+}
+
+fn report(what: &str, ours: Duration, peer: Option<(&str, Duration)>, target: &str) {
+    match peer {
+        Some((name, theirs)) => println!(
+            "{what:<46} kubectl compat {ours:>9.2?}   {name} {theirs:>9.2?}   ratio {:>5.1}x   ({target})",
+            theirs.as_secs_f64() / ours.as_secs_f64()
+        ),
+        None => println!("{what:<46} kubectl compat {ours:>9.2?}   ({target})"),
+    }
+}
+
+fn processes() {
+    let ours = PathBuf::from(env!("CARGO_BIN_EXE_kubectl-compat"));
+    let nfd = peer("NFD");
+    if nfd.is_none() {
+        println!("skipped: NFD comparisons: no nfd in the e2e peer cache (run `make peers`)");
+    }
+    const RUNS: usize = 31;
+    let features = wall(
+        &mut || {
+            let mut c = Command::new(&ours);
+            c.args(["features", "-o", "json"]);
+            c
+        },
+        RUNS,
+    )
+    .expect("kubectl compat features runs");
+    let nfd_features = nfd.as_ref().and_then(|n| {
+        wall(
+            &mut || {
+                let mut c = Command::new(n);
+                c.args(["export", "features"]);
+                c
+            },
+            RUNS,
+        )
+    });
+    report(
+        "features -o json vs nfd export features",
+        features,
+        nfd_features.map(|d| ("nfd", d)),
+        "target >= 5x",
+    );
+
+    let spec = data("specs/blog-example.yaml");
+    let exported = data("features/amd-kvm.json");
+    let on_host = wall(
+        &mut || {
+            let mut c = Command::new(&ours);
+            c.arg("validate-node").arg("--spec").arg(&spec);
+            c
+        },
+        RUNS,
+    )
+    .expect("validate-node runs");
+    report(
+        "validate-node --spec (this host)",
+        on_host,
+        None,
+        "target < 25 ms",
+    );
+    let from_file = wall(
+        &mut || {
+            let mut c = Command::new(&ours);
+            c.arg("validate-node")
+                .arg("--spec")
+                .arg(&spec)
+                .arg("--features")
+                .arg(&exported);
+            c
+        },
+        RUNS,
+    )
+    .expect("validate-node runs");
+    report(
+        "validate-node --spec --features FILE",
+        from_file,
+        None,
+        "target < 25 ms",
+    );
+}
+
+fn main() {
+    let mut c = Criterion::default().configure_from_args();
+    engine(&mut c);
+    c.final_summary();
+    processes();
+}

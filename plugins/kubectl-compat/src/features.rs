@@ -138,6 +138,45 @@ impl Features {
     }
 }
 
+/// Features as the engine reads them: the node's features plus the
+/// `rule.matched` back-references of the rules evaluated so far, kept apart
+/// so evaluating a spec never copies the node's features.
+#[derive(Debug, Clone, Copy)]
+pub struct View<'a> {
+    pub base: &'a Features,
+    pub backrefs: Option<&'a AttributeSet>,
+}
+
+impl<'a> View<'a> {
+    pub fn of(base: &'a Features) -> Self {
+        View {
+            base,
+            backrefs: None,
+        }
+    }
+
+    pub fn flags(&self, name: &str) -> Option<&'a FlagSet> {
+        self.base.flags.get(name)
+    }
+
+    pub fn attributes(&self, name: &str) -> Option<&'a AttributeSet> {
+        match self.backrefs {
+            Some(b) if name == "rule.matched" => Some(b),
+            _ => self.base.attributes.get(name),
+        }
+    }
+
+    pub fn instances(&self, name: &str) -> Option<&'a InstanceSet> {
+        self.base.instances.get(name)
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.flags(name).is_some()
+            || self.attributes(name).is_some()
+            || self.instances(name).is_some()
+    }
+}
+
 /// One NodeFeature object reduced to what evaluation needs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NodeFeature {

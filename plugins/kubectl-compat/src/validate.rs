@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::engine::explain::{self, Row};
 use crate::engine::rule::{self, At, List, RuleStatus};
-use crate::features::Features;
+use crate::features::{Features, View};
 use crate::spec::{Compatibility, Spec};
 
 pub const API_VERSION: &str = "kplug.dev/v1alpha1";
@@ -98,7 +98,8 @@ pub fn validate(
     options: &Options,
     node: Option<String>,
 ) -> Report {
-    let mut features = features.clone();
+    let base = features;
+    let mut backrefs = None;
     let mut sets = Vec::new();
     let mut nfd = Vec::new();
     for (index, set) in spec.compatibilities.iter().enumerate() {
@@ -108,6 +109,10 @@ pub fn validate(
         let mut rules = Vec::new();
         let mut statuses = Vec::new();
         for r in &set.rules {
+            let features = View {
+                base,
+                backrefs: backrefs.as_ref(),
+            };
             let status = rule::execute(r, &features);
             let mut rows =
                 explain::rows(&r.match_features, &features, List::Features, &status.errors);
@@ -126,7 +131,7 @@ pub fn validate(
                 error,
                 expressions: rows.into_iter().map(expression_report).collect(),
             });
-            rule::insert_backrefs(&mut features, status.vars.as_ref());
+            rule::insert_backrefs(&mut backrefs, base, status.vars.as_ref());
             statuses.push(status);
         }
         sets.push(SetReport {

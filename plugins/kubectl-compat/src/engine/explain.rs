@@ -5,7 +5,7 @@
 
 use super::expr;
 use super::rule::{At, EvalError, List};
-use crate::features::{Features, Instance};
+use crate::features::{Instance, View};
 use crate::spec::{Expression, Term};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,7 +44,7 @@ pub struct Row {
 const MAX_NAMES: usize = 5;
 
 /// Explain every expression of `terms` (one rule list) on `features`.
-pub fn rows(terms: &[Term], features: &Features, list: List, errors: &[EvalError]) -> Vec<Row> {
+pub fn rows(terms: &[Term], features: &View, list: List, errors: &[EvalError]) -> Vec<Row> {
     let any_of = match list {
         List::Features => None,
         List::Any(i) => Some(i),
@@ -103,11 +103,11 @@ fn holds(e: &Expression, valid: bool, value: Option<&str>) -> bool {
 fn explain_expressions(
     rows: &mut [Row],
     set: &[(String, Expression)],
-    features: &Features,
+    features: &View,
     name: &str,
 ) {
-    let flags = features.flags.get(name);
-    let attrs = features.attributes.get(name);
+    let flags = features.flags(name);
+    let attrs = features.attributes(name);
     for (row, (key, e)) in rows.iter_mut().zip(set) {
         let mut results = Vec::new();
         if let Some(f) = flags {
@@ -129,7 +129,7 @@ fn explain_expressions(
             results.iter().any(|&b| b)
         };
     }
-    let Some(instances) = features.instances.get(name) else {
+    let Some(instances) = features.instances(name) else {
         return;
     };
     // Instance features: explain on the instance that matches the whole term,
@@ -172,10 +172,10 @@ fn explain_expressions(
     }
 }
 
-fn explain_name(row: &mut Row, e: &Expression, features: &Features, name: &str) {
+fn explain_name(row: &mut Row, e: &Expression, features: &View, name: &str) {
     let mut names: Vec<&str> = Vec::new();
     let mut total = 0usize;
-    if let Some(f) = features.flags.get(name) {
+    if let Some(f) = features.flags(name) {
         total += f.elements.len();
         names.extend(
             f.elements
@@ -184,7 +184,7 @@ fn explain_name(row: &mut Row, e: &Expression, features: &Features, name: &str) 
                 .filter(|k| holds(e, true, Some(k))),
         );
     }
-    if let Some(a) = features.attributes.get(name) {
+    if let Some(a) = features.attributes(name) {
         total += a.elements.len();
         names.extend(
             a.elements
@@ -193,7 +193,7 @@ fn explain_name(row: &mut Row, e: &Expression, features: &Features, name: &str) 
                 .filter(|k| holds(e, true, Some(k))),
         );
     }
-    if let Some(i) = features.instances.get(name) {
+    if let Some(i) = features.instances(name) {
         for inst in &i.elements {
             total += inst.attributes.len();
             names.extend(

@@ -267,11 +267,12 @@ thread_local! {
 /// ASCII-only; Rust's are Unicode, so they are rewritten to ASCII forms.
 pub fn compile(pattern: &str) -> Option<Regex> {
     REGEXPS.with(|cache| {
-        cache
-            .borrow_mut()
-            .entry(pattern.to_string())
-            .or_insert_with(|| Regex::new(&go_to_rust_regex(pattern)).ok())
-            .clone()
+        if let Some(re) = cache.borrow().get(pattern) {
+            return re.clone();
+        }
+        let re = Regex::new(&go_to_rust_regex(pattern)).ok();
+        cache.borrow_mut().insert(pattern.to_string(), re.clone());
+        re
     })
 }
 

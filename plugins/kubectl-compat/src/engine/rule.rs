@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use super::expr::{self, ExprError};
 use super::template;
-use crate::features::{AttributeSet, Features, FlagSet, Instance, InstanceSet};
+use crate::features::{AttributeSet, FlagSet, Instance, InstanceSet, View};
 use crate::spec::{Expression, GroupRule, Term};
 
 /// One matched element as templates see it: `Name`/`Value` or instance attributes.
@@ -218,7 +218,7 @@ fn match_names(
 /// `evaluateFeatureMatcher` (non-fail-fast): all terms must match.
 pub fn evaluate_terms(
     terms: &[Term],
-    features: &Features,
+    features: &View,
     list: List,
     errors: &mut Vec<EvalError>,
 ) -> MatcherStatus {
@@ -242,9 +242,9 @@ pub fn evaluate_terms(
         };
         status.matched_features.entry(dom.clone()).or_default();
         let (f, a, inst) = (
-            features.flags.get(&feature),
-            features.attributes.get(&feature),
-            features.instances.get(&feature),
+            features.flags(&feature),
+            features.attributes(&feature),
+            features.instances(&feature),
         );
         if f.is_none() && a.is_none() && inst.is_none() {
             status.matched = false;
@@ -287,7 +287,7 @@ pub fn evaluate_terms(
 }
 
 /// `ExecuteGroupRule` (non-fail-fast).
-pub fn execute(rule: &GroupRule, features: &Features) -> RuleStatus {
+pub fn execute(rule: &GroupRule, features: &View) -> RuleStatus {
     let mut out = RuleStatus::default();
     let mut vars = BTreeMap::new();
     let mut any_matched = false;
@@ -357,12 +357,20 @@ fn expand(
 /// The back-reference feature later rules can test.
 pub const BACKREF_FEATURE: &str = "rule.matched";
 
-/// NFD's `InsertAttributeFeatures("rule", "matched", vars)` after each rule.
-pub fn insert_backrefs(features: &mut Features, vars: Option<&BTreeMap<String, String>>) {
-    let set = features
-        .attributes
-        .entry(BACKREF_FEATURE.to_string())
-        .or_default();
+/// NFD's `InsertAttributeFeatures("rule", "matched", vars)` after each rule:
+/// `backrefs` starts as the node's own `rule.matched` (if any) and exists,
+/// possibly empty, from the first rule on.
+pub fn insert_backrefs(
+    backrefs: &mut Option<AttributeSet>,
+    base: &crate::features::Features,
+    vars: Option<&BTreeMap<String, String>>,
+) {
+    let set = backrefs.get_or_insert_with(|| {
+        base.attributes
+            .get(BACKREF_FEATURE)
+            .cloned()
+            .unwrap_or_default()
+    });
     if let Some(vars) = vars {
         set.elements
             .extend(vars.iter().map(|(k, v)| (k.clone(), v.clone())));

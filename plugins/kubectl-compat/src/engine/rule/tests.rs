@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::*;
-use crate::features::{Features, Instance};
+use crate::features::{Features, Instance, View};
 use crate::spec::{self, Expression, GroupRule, Term};
 
 fn features() -> Features {
@@ -63,7 +63,7 @@ fn x(op: &str, values: &[&str]) -> Expression {
 
 fn matches(t: Term) -> bool {
     let mut errors = Vec::new();
-    let status = evaluate_terms(&[t], &features(), List::Features, &mut errors);
+    let status = evaluate_terms(&[t], &View::of(&features()), List::Features, &mut errors);
     assert!(errors.is_empty(), "{errors:?}");
     status.matched
 }
@@ -284,7 +284,7 @@ fn match_name_applies_to_names() {
     let mut errors = Vec::new();
     evaluate_terms(
         &[name("cpu.model", x("Exists", &["x"]))],
-        &features(),
+        &View::of(&features()),
         List::Features,
         &mut errors,
     );
@@ -318,7 +318,8 @@ fn rule(match_features: Vec<Term>, match_any: Vec<Vec<Term>>) -> GroupRule {
 fn rules_and_or() {
     let ok = || term("cpu.model", &[("vendor_id", x("In", &["Intel"]))]);
     let bad = || term("cpu.model", &[("vendor_id", x("In", &["AMD"]))]);
-    let f = features();
+    let owned = features();
+    let f = View::of(&owned);
     assert!(
         execute(&rule(vec![], vec![]), &f).is_match,
         "a rule without matchers matches"
@@ -349,7 +350,7 @@ fn errors_are_recorded_where_they_happen_and_evaluation_goes_on() {
         ],
         vec![vec![term("cpu.model", &[("id", x("exists", &[]))])]],
     );
-    let status = execute(&r, &f);
+    let status = execute(&r, &View::of(&f));
     assert!(!status.is_match);
     let ats: Vec<&At> = status.errors.iter().map(|e| &e.at).collect();
     assert!(ats.contains(&&At::Expression {
@@ -372,7 +373,7 @@ fn errors_are_recorded_where_they_happen_and_evaluation_goes_on() {
 
 #[test]
 fn vars_templates_and_backrefs() {
-    let mut f = features();
+    let f = features();
     let r = GroupRule {
         vars: [("static".to_string(), "yes".to_string())].into(),
         vars_template: "{{range .cpu.cpuid}}has-{{.Name}}=true\n{{end}}".into(),
@@ -385,17 +386,26 @@ fn vars_templates_and_backrefs() {
             vec![],
         )
     };
-    let status = execute(&r, &f);
+    let status = execute(&r, &View::of(&f));
     assert!(status.is_match);
     let vars = status.vars.clone().unwrap();
     assert_eq!(vars.get("has-AVX2").map(String::as_str), Some("true"));
     assert_eq!(vars.get("static").map(String::as_str), Some("yes"));
-    insert_backrefs(&mut f, status.vars.as_ref());
+    let mut backrefs = None;
+    insert_backrefs(&mut backrefs, &f, status.vars.as_ref());
     let later = rule(
         vec![term("rule.matched", &[("has-AVX2", x("IsTrue", &[]))])],
         vec![],
     );
-    assert!(execute(&later, &f).is_match);
+    let view = View {
+        base: &f,
+        backrefs: backrefs.as_ref(),
+    };
+    assert!(execute(&later, &view).is_match);
+    assert!(
+        !execute(&later, &View::of(&f)).is_match,
+        "the node's features are untouched"
+    );
 
     // A failed matchFeatures emits no vars; a failed matchAny alone still does (NFD quirk).
     let failing = GroupRule {
@@ -405,7 +415,7 @@ fn vars_templates_and_backrefs() {
             vec![],
         )
     };
-    assert_eq!(execute(&failing, &f).vars, None);
+    assert_eq!(execute(&failing, &View::of(&f)).vars, None);
     let any_failed = GroupRule {
         vars: [("v".to_string(), "1".to_string())].into(),
         ..rule(
@@ -413,13 +423,18 @@ fn vars_templates_and_backrefs() {
             vec![vec![term("cpu.model", &[("vendor_id", x("In", &["AMD"]))])]],
         )
     };
-    let status = execute(&any_failed, &f);
+    let status = execute(&any_failed, &View::of(&f));
     assert!(!status.is_match);
     assert_eq!(status.vars.unwrap().get("v").map(String::as_str), Some("1"));
-    let mut empty = Features::default();
-    insert_backrefs(&mut empty, None);
+    let empty = Features::default();
+    let mut backrefs = None;
+    insert_backrefs(&mut backrefs, &empty, None);
+    let view = View {
+        base: &empty,
+        backrefs: backrefs.as_ref(),
+    };
     assert!(
-        empty.attributes.contains_key(BACKREF_FEATURE),
+        view.has(BACKREF_FEATURE),
         "rule.matched exists after any rule"
     );
 }
@@ -437,7 +452,7 @@ fn term_state_carries_over_like_nfd() {
         },
     ];
     let mut errors = Vec::new();
-    let status = evaluate_terms(&terms, &f, List::Features, &mut errors);
+    let status = evaluate_terms(&terms, &View::of(&f), List::Features, &mut errors);
     assert!(!status.matched);
     assert!(
         status.terms.iter().all(|t| t.name.is_none()),
