@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::engine::explain::{self, Row};
 use crate::engine::rule::{self, At, List, RuleStatus};
 use crate::features::{Features, View};
-use crate::spec::{Compatibility, Spec};
+use crate::spec::Spec;
 
 pub const API_VERSION: &str = "kplug.dev/v1alpha1";
 pub const KIND: &str = "CompatibilityReport";
@@ -79,7 +79,8 @@ pub struct ExpressionJson {
 /// One set as NFD evaluated it, kept for NFD-compatible output.
 #[derive(Debug, Clone)]
 pub struct NfdSet {
-    pub set: Compatibility,
+    /// Position of the set in the spec.
+    pub index: usize,
     pub rules: Vec<RuleStatus>,
 }
 
@@ -143,7 +144,7 @@ pub fn validate(
             rules,
         });
         nfd.push(NfdSet {
-            set: set.clone(),
+            index,
             rules: statuses,
         });
     }

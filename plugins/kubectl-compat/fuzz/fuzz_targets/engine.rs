@@ -22,7 +22,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
     let Ok(spec) = kplug_compat::spec::parse(text) else { return };
     let report = kplug_compat::validate::validate(&spec, host(), &Default::default(), None);
-    let _ = kplug_compat::report::nfd::render(&report.nfd);
+    let _ = kplug_compat::report::nfd::render(&spec, &report.nfd);
     let mut out = Vec::new();
     let _ = kplug_compat::report::human::render(&report, kplug::output::color::Palette::plain(), &mut out);
     let _ = serde_json::to_string(&report);

@@ -63,7 +63,7 @@ pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
         args.output_json || matches!(&kube.output, Some(OutputFormat::Other(f)) if f == "nfd-json");
     if nfd_json {
         // NFD prints no trailing newline.
-        out.write_all(nfd::render(&report.nfd).as_bytes())?;
+        out.write_all(nfd::render(&spec, &report.nfd).as_bytes())?;
     } else {
         match kube.output {
             Some(OutputFormat::Json) => {

@@ -44,19 +44,24 @@ pub struct EvalError {
     pub message: String,
 }
 
-/// What NFD records for a term that (partly) held: the expressions that held
-/// (by key) and the matchName if it held. Used to rebuild NFD's report rows.
+/// What NFD records for a term that (partly) held: which of its expressions
+/// held (by position in the term) and whether its matchName held. Used to
+/// rebuild NFD's report rows.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TermRecord {
+    /// Position of the term in its list.
+    pub term: usize,
     /// The lower-cased feature name.
     pub feature: String,
-    pub expressions: BTreeMap<String, Expression>,
-    pub name: Option<Expression>,
+    /// `held[i]`: expression `i` of the term held (on some element).
+    pub held: Vec<bool>,
+    pub name: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct MatcherStatus {
     pub matched: bool,
+    /// Only collected when the rule has a `varsTemplate`.
     pub matched_features: MatchedFeatures,
     pub terms: Vec<TermRecord>,
 }
@@ -75,6 +80,8 @@ struct Ctx<'a> {
     errors: &'a mut Vec<EvalError>,
     list: List,
     term: usize,
+    /// Collect matched elements (for templates).
+    collect: bool,
 }
 
 impl Ctx<'_> {
@@ -100,15 +107,17 @@ impl Ctx<'_> {
             }
         }
     }
-}
 
-fn element(name: &str, value: Option<&str>) -> Element {
-    let mut e = Element::new();
-    e.insert(NAME.into(), name.into());
-    if let Some(v) = value {
-        e.insert(VALUE.into(), v.into());
+    fn element(&self, out: &mut Vec<Element>, name: &str, value: Option<&str>) {
+        if self.collect {
+            let mut e = Element::new();
+            e.insert(NAME.into(), name.into());
+            if let Some(v) = value {
+                e.insert(VALUE.into(), v.into());
+            }
+            out.push(e);
+        }
     }
-    e
 }
 
 /// `MatchMulti`: the expression set against flags, attributes and instances.
@@ -118,17 +127,17 @@ fn match_multi(
     flags: Option<&FlagSet>,
     attrs: Option<&AttributeSet>,
     instances: Option<&InstanceSet>,
-) -> (bool, Vec<Element>, BTreeMap<String, Expression>) {
+    held: &mut [bool],
+) -> (bool, Vec<Element>) {
     let mut elems = Vec::new();
-    let mut exprs = BTreeMap::new();
     let mut is_match = flags.is_some() || attrs.is_some();
-    for (n, e) in set {
+    for (i, (n, e)) in set.iter().enumerate() {
         let (mut match_k, mut match_v) = (false, false);
         if let Some(flags) = flags {
             match_k = ctx.eval(Some(n), e, flags.elements.contains_key(n), None);
             if match_k {
-                elems.push(element(n, None));
-                exprs.insert(n.clone(), e.clone());
+                ctx.element(&mut elems, n, None);
+                held[i] = true;
             } else if e.op == "DoesNotExist" {
                 is_match = false;
                 continue;
@@ -138,8 +147,8 @@ fn match_multi(
             let v = attrs.elements.get(n);
             match_v = ctx.eval(Some(n), e, v.is_some(), v.map(String::as_str));
             if match_v {
-                elems.push(element(n, v.map(String::as_str)));
-                exprs.insert(n.clone(), e.clone());
+                ctx.element(&mut elems, n, v.map(String::as_str));
+                held[i] = true;
             } else if e.op == "DoesNotExist" {
                 is_match = false;
                 continue;
@@ -150,37 +159,44 @@ fn match_multi(
         }
     }
     elems.sort_by(|a, b| a[NAME].cmp(&b[NAME]));
-    let (any_instance, inst_elems, inst_exprs) =
-        match_instances(ctx, set, instances.map(|i| i.elements.as_slice()));
-    elems.extend(inst_elems);
-    exprs.extend(inst_exprs);
-    (is_match || any_instance, elems, exprs)
+    let any_instance = match_instances(
+        ctx,
+        set,
+        instances.map(|i| i.elements.as_slice()),
+        held,
+        &mut elems,
+    );
+    (is_match || any_instance, elems)
 }
 
-/// `MatchGetInstances`: instances satisfying the whole set, and every
-/// expression that held on some instance.
+/// `MatchGetInstances`: instances satisfying the whole set; every expression
+/// that held on some instance is marked in `held`.
 fn match_instances(
     ctx: &mut Ctx,
     set: &[(String, Expression)],
     instances: Option<&[Instance]>,
-) -> (bool, Vec<Element>, BTreeMap<String, Expression>) {
-    let mut elems = Vec::new();
-    let mut exprs = BTreeMap::new();
+    held: &mut [bool],
+    elems: &mut Vec<Element>,
+) -> bool {
+    let mut any = false;
     for inst in instances.unwrap_or_default() {
         let mut all = true;
-        for (n, e) in set {
+        for (i, (n, e)) in set.iter().enumerate() {
             let v = inst.attributes.get(n);
             if ctx.eval(Some(n), e, v.is_some(), v.map(String::as_str)) {
-                exprs.insert(n.clone(), e.clone());
+                held[i] = true;
             } else {
                 all = false;
             }
         }
         if all {
-            elems.push(inst.attributes.clone());
+            any = true;
+            if ctx.collect {
+                elems.push(inst.attributes.clone());
+            }
         }
     }
-    (!elems.is_empty(), elems, exprs)
+    any
 }
 
 /// `MatchNamesMulti`: one expression against element names.
@@ -192,34 +208,42 @@ fn match_names(
     instances: Option<&InstanceSet>,
 ) -> (bool, Vec<Element>) {
     let mut out = Vec::new();
+    let mut any = false;
     for k in flags.into_iter().flat_map(|f| f.elements.keys()) {
         if ctx.eval(None, e, true, Some(k)) {
-            out.push(element(k, None));
+            any = true;
+            ctx.element(&mut out, k, None);
         }
     }
     for (k, v) in attrs.into_iter().flat_map(|a| a.elements.iter()) {
         if ctx.eval(None, e, true, Some(k)) {
-            out.push(element(k, Some(v)));
+            any = true;
+            ctx.element(&mut out, k, Some(v));
         }
     }
     out.sort_by(|a, b| a[NAME].cmp(&b[NAME]));
     for inst in instances.into_iter().flat_map(|i| i.elements.iter()) {
-        let mut any = false;
+        let mut matched = false;
         for k in inst.attributes.keys() {
-            any |= ctx.eval(None, e, true, Some(k));
+            matched |= ctx.eval(None, e, true, Some(k));
         }
-        if any {
-            out.push(inst.attributes.clone());
+        if matched {
+            any = true;
+            if ctx.collect {
+                out.push(inst.attributes.clone());
+            }
         }
     }
-    (!out.is_empty(), out)
+    (any, out)
 }
 
 /// `evaluateFeatureMatcher` (non-fail-fast): all terms must match.
+/// `collect`: gather matched elements for a template.
 pub fn evaluate_terms(
     terms: &[Term],
     features: &View,
     list: List,
+    collect: bool,
     errors: &mut Vec<EvalError>,
 ) -> MatcherStatus {
     let mut status = MatcherStatus {
@@ -234,13 +258,20 @@ pub fn evaluate_terms(
             errors: &mut *errors,
             list,
             term: i,
+            collect,
         };
-        let feature = term.feature.to_lowercase();
-        let (dom, nam) = match term.feature.split_once('.') {
-            Some((d, n)) => (d.to_string(), n.to_string()),
-            None => (feature.clone(), String::new()),
+        let feature = if term.feature.bytes().any(|b| b.is_ascii_uppercase()) {
+            std::borrow::Cow::Owned(term.feature.to_lowercase())
+        } else {
+            std::borrow::Cow::Borrowed(term.feature.as_str())
         };
-        status.matched_features.entry(dom.clone()).or_default();
+        if collect {
+            let dom = term
+                .feature
+                .split_once('.')
+                .map_or(feature.as_ref(), |(d, _)| d);
+            status.matched_features.entry(dom.to_string()).or_default();
+        }
         let (f, a, inst) = (
             features.flags(&feature),
             features.attributes(&feature),
@@ -250,34 +281,40 @@ pub fn evaluate_terms(
             status.matched = false;
             continue;
         }
-        let mut record = TermRecord {
-            feature: feature.clone(),
-            ..Default::default()
-        };
+        let mut held = vec![false; term.match_expressions.as_ref().map_or(0, Vec::len)];
+        let mut name_held = false;
         let mut elems = Vec::new();
         if let Some(set) = &term.match_expressions {
-            let (m, e, x) = match_multi(&mut ctx, set, f, a, inst);
+            let (m, e) = match_multi(&mut ctx, set, f, a, inst, &mut held);
             is_term_match = m;
             elems = e;
-            record.expressions = x;
         }
         if is_term_match && let Some(name) = &term.match_name {
             let (m, e) = match_names(&mut ctx, name, f, a, inst);
             is_term_match = m;
             elems.extend(e);
-            if m {
-                record.name = Some(name.clone());
-            }
+            name_held = m;
         }
-        status
-            .matched_features
-            .entry(dom)
-            .or_default()
-            .entry(nam)
-            .or_default()
-            .extend(elems);
-        if record.name.is_some() || !record.expressions.is_empty() {
-            status.terms.push(record);
+        if collect {
+            let (dom, nam) = match term.feature.split_once('.') {
+                Some((d, n)) => (d.to_string(), n.to_string()),
+                None => (feature.to_string(), String::new()),
+            };
+            status
+                .matched_features
+                .entry(dom)
+                .or_default()
+                .entry(nam)
+                .or_default()
+                .extend(elems);
+        }
+        if name_held || held.iter().any(|&h| h) {
+            status.terms.push(TermRecord {
+                term: i,
+                feature: feature.into_owned(),
+                held,
+                name: name_held,
+            });
         }
         if !is_term_match {
             status.matched = false;
@@ -291,8 +328,9 @@ pub fn execute(rule: &GroupRule, features: &View) -> RuleStatus {
     let mut out = RuleStatus::default();
     let mut vars = BTreeMap::new();
     let mut any_matched = false;
+    let collect = !rule.vars_template.is_empty();
     for (i, elem) in rule.match_any.iter().enumerate() {
-        let status = evaluate_terms(elem, features, List::Any(i), &mut out.errors);
+        let status = evaluate_terms(elem, features, List::Any(i), collect, &mut out.errors);
         if status.matched {
             any_matched = true;
             expand(
@@ -309,6 +347,7 @@ pub fn execute(rule: &GroupRule, features: &View) -> RuleStatus {
             &rule.match_features,
             features,
             List::Features,
+            collect,
             &mut out.errors,
         );
         let matched = status.matched;

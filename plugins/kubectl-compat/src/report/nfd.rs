@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use crate::engine::rule::{MatcherStatus, TermRecord};
-use crate::spec::{Expression, Term};
+use crate::spec::{Expression, Spec, Term};
 use crate::validate::NfdSet;
 
 #[derive(Serialize)]
@@ -71,14 +71,14 @@ impl ExpressionOut {
 }
 
 /// NFD's `--output-json` document for these evaluated sets (compact, no newline).
-pub fn render(sets: &[NfdSet]) -> String {
-    let out: Vec<CompatibilityStatus> = sets.iter().map(set_status).collect();
+pub fn render(spec: &Spec, sets: &[NfdSet]) -> String {
+    let out: Vec<CompatibilityStatus> = sets.iter().map(|s| set_status(spec, s)).collect();
     crate::gojson::to_string(&out)
 }
 
-fn set_status(s: &NfdSet) -> CompatibilityStatus {
-    let rules: Vec<ProcessedRuleStatus> = s
-        .set
+fn set_status(spec: &Spec, s: &NfdSet) -> CompatibilityStatus {
+    let set = &spec.compatibilities[s.index];
+    let rules: Vec<ProcessedRuleStatus> = set
         .rules
         .iter()
         .zip(&s.rules)
@@ -113,10 +113,25 @@ fn set_status(s: &NfdSet) -> CompatibilityStatus {
         .collect();
     CompatibilityStatus {
         rules: (!rules.is_empty()).then_some(rules),
-        description: s.set.description.clone(),
-        weight: s.set.weight,
-        tag: s.set.tag.clone(),
+        description: set.description.clone(),
+        weight: set.weight,
+        tag: set.tag.clone(),
     }
+}
+
+/// The expressions a processed term recorded as held, with their keys.
+fn held_expressions<'a>(
+    terms: &'a [Term],
+    p: &'a TermRecord,
+) -> impl Iterator<Item = (&'a str, &'a Expression)> {
+    let set = terms[p.term]
+        .match_expressions
+        .as_deref()
+        .unwrap_or_default();
+    set.iter()
+        .zip(&p.held)
+        .filter(|(_, h)| **h)
+        .map(|((k, e), _)| (k.as_str(), e))
 }
 
 /// NFD's `matchFeatureExpressions`: a row per spec expression, OK when some
@@ -131,9 +146,8 @@ fn rows(terms: &[Term], processed: &[TermRecord]) -> Vec<MatchedExpression> {
                     .iter()
                     .filter(|p| p.feature == term.feature)
                     .any(|p| {
-                        p.expressions
-                            .get(key)
-                            .is_some_and(|pe| pe.op == e.op && pe.value == e.value)
+                        held_expressions(terms, p)
+                            .any(|(k, pe)| k == key && pe.op == e.op && pe.value == e.value)
                     });
                 let row = MatchedExpression {
                     feature: term.feature.clone(),
@@ -148,8 +162,8 @@ fn rows(terms: &[Term], processed: &[TermRecord]) -> Vec<MatchedExpression> {
         if let Some(e) = &term.match_name {
             let is_match = processed
                 .iter()
-                .filter(|p| p.feature == term.feature)
-                .filter_map(|p| p.name.as_ref())
+                .filter(|p| p.feature == term.feature && p.name)
+                .filter_map(|p| terms[p.term].match_name.as_ref())
                 .any(|pe| pe.op == e.op && pe.value == e.value);
             let row = MatchedExpression {
                 feature: term.feature.clone(),

@@ -63,7 +63,13 @@ fn x(op: &str, values: &[&str]) -> Expression {
 
 fn matches(t: Term) -> bool {
     let mut errors = Vec::new();
-    let status = evaluate_terms(&[t], &View::of(&features()), List::Features, &mut errors);
+    let status = evaluate_terms(
+        &[t],
+        &View::of(&features()),
+        List::Features,
+        false,
+        &mut errors,
+    );
     assert!(errors.is_empty(), "{errors:?}");
     status.matched
 }
@@ -286,6 +292,7 @@ fn match_name_applies_to_names() {
         &[name("cpu.model", x("Exists", &["x"]))],
         &View::of(&features()),
         List::Features,
+        false,
         &mut errors,
     );
     assert_eq!(errors.len(), 1);
@@ -452,10 +459,10 @@ fn term_state_carries_over_like_nfd() {
         },
     ];
     let mut errors = Vec::new();
-    let status = evaluate_terms(&terms, &View::of(&f), List::Features, &mut errors);
+    let status = evaluate_terms(&terms, &View::of(&f), List::Features, false, &mut errors);
     assert!(!status.matched);
     assert!(
-        status.terms.iter().all(|t| t.name.is_none()),
+        status.terms.iter().all(|t| !t.name),
         "matchName skipped: {:?}",
         status.terms
     );
@@ -470,7 +477,7 @@ fn nfd_json_rows_follow_node_validator() {
     .unwrap();
     let spec = spec::parse(&text).unwrap();
     let report = crate::validate::validate(&spec, &features(), &Default::default(), None);
-    let json = crate::report::nfd::render(&report.nfd);
+    let json = crate::report::nfd::render(&spec, &report.nfd);
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     let rules = &v[0]["rules"];
     assert_eq!(rules[0]["name"], "kernel and cpu");
