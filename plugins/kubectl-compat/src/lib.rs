@@ -14,3 +14,6 @@ pub mod sources;
 pub mod spec;
 pub mod validate;
 pub mod yaml;
+
+#[cfg(test)]
+mod mutation_tests;

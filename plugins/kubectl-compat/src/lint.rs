@@ -507,7 +507,10 @@ impl Linter {
                 "value-count",
                 e.line,
                 &format!("{path}.value"),
-                format!("{} takes {want}, got {n}", e.op),
+                format!(
+                    "op {:?} takes {want}, got {n}; NFD fails the whole run on it",
+                    e.op
+                ),
                 None,
             );
             return;

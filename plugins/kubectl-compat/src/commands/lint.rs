@@ -6,6 +6,7 @@ use kplug::cli::{KubectlArgs, OutputFormat};
 use kplug::finding::{self, Severity};
 use kplug::output::color::Palette;
 use kplug::output::format::Printer;
+use kplug::output::table::{Cell, Table};
 
 use super::input;
 
@@ -48,4 +49,32 @@ pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
             .print_table(&finding::table(&shown, Palette::new(kube.color)), &mut out)?,
     }
     Ok(finding::exit_code(&all))
+}
+
+/// Findings as SEVERITY CODE LOCATION FIELD MESSAGE (+ FIX with -o wide):
+/// a spec has no object names, so the file and line lead.
+fn table(findings: &[finding::Finding], palette: Palette) -> Table {
+    let mut t =
+        Table::new(&["SEVERITY", "CODE", "LOCATION", "FIELD", "MESSAGE"]).wide_column("FIX");
+    for f in findings {
+        let style = match f.severity {
+            Severity::Error => palette.error(),
+            Severity::Warning => palette.warning(),
+            Severity::Info => palette.dim(),
+        };
+        let location = format!(
+            "{}:{}",
+            f.object.file.as_deref().unwrap_or("-"),
+            f.object.line.unwrap_or(0)
+        );
+        t.push([
+            Cell::styled(f.severity.to_string(), style),
+            Cell::from(&f.code),
+            Cell::from(location),
+            Cell::from(f.object.field.clone().unwrap_or_default()),
+            Cell::from(&f.message),
+            Cell::from(f.fix.clone().unwrap_or_default()),
+        ]);
+    }
+    t
 }

@@ -51,11 +51,48 @@ pub struct EvalError {
 pub struct TermRecord {
     /// Position of the term in its list.
     pub term: usize,
-    /// The lower-cased feature name.
-    pub feature: String,
-    /// `held[i]`: expression `i` of the term held (on some element).
-    pub held: Vec<bool>,
+    /// Which expressions of the term held (on some element).
+    pub held: Held,
     pub name: bool,
+}
+
+/// A set of expression positions; no allocation up to 64 expressions.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Held {
+    bits: u64,
+    more: Vec<bool>,
+}
+
+impl Held {
+    fn new(len: usize) -> Self {
+        Held {
+            bits: 0,
+            more: if len > 64 {
+                vec![false; len]
+            } else {
+                Vec::new()
+            },
+        }
+    }
+
+    fn set(&mut self, i: usize) {
+        match self.more.get_mut(i) {
+            Some(b) => *b = true,
+            None => self.bits |= 1 << i,
+        }
+    }
+
+    pub fn get(&self, i: usize) -> bool {
+        if self.more.is_empty() {
+            i < 64 && self.bits & (1 << i) != 0
+        } else {
+            self.more.get(i).copied().unwrap_or(false)
+        }
+    }
+
+    fn any(&self) -> bool {
+        self.bits != 0 || self.more.iter().any(|&b| b)
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -127,7 +164,7 @@ fn match_multi(
     flags: Option<&FlagSet>,
     attrs: Option<&AttributeSet>,
     instances: Option<&InstanceSet>,
-    held: &mut [bool],
+    held: &mut Held,
 ) -> (bool, Vec<Element>) {
     let mut elems = Vec::new();
     let mut is_match = flags.is_some() || attrs.is_some();
@@ -137,7 +174,7 @@ fn match_multi(
             match_k = ctx.eval(Some(n), e, flags.elements.contains_key(n), None);
             if match_k {
                 ctx.element(&mut elems, n, None);
-                held[i] = true;
+                held.set(i);
             } else if e.op == "DoesNotExist" {
                 is_match = false;
                 continue;
@@ -148,7 +185,7 @@ fn match_multi(
             match_v = ctx.eval(Some(n), e, v.is_some(), v.map(String::as_str));
             if match_v {
                 ctx.element(&mut elems, n, v.map(String::as_str));
-                held[i] = true;
+                held.set(i);
             } else if e.op == "DoesNotExist" {
                 is_match = false;
                 continue;
@@ -175,7 +212,7 @@ fn match_instances(
     ctx: &mut Ctx,
     set: &[(String, Expression)],
     instances: Option<&[Instance]>,
-    held: &mut [bool],
+    held: &mut Held,
     elems: &mut Vec<Element>,
 ) -> bool {
     let mut any = false;
@@ -184,7 +221,7 @@ fn match_instances(
         for (i, (n, e)) in set.iter().enumerate() {
             let v = inst.attributes.get(n);
             if ctx.eval(Some(n), e, v.is_some(), v.map(String::as_str)) {
-                held[i] = true;
+                held.set(i);
             } else {
                 all = false;
             }
@@ -281,7 +318,7 @@ pub fn evaluate_terms(
             status.matched = false;
             continue;
         }
-        let mut held = vec![false; term.match_expressions.as_ref().map_or(0, Vec::len)];
+        let mut held = Held::new(term.match_expressions.as_ref().map_or(0, Vec::len));
         let mut name_held = false;
         let mut elems = Vec::new();
         if let Some(set) = &term.match_expressions {
@@ -308,10 +345,9 @@ pub fn evaluate_terms(
                 .or_default()
                 .extend(elems);
         }
-        if name_held || held.iter().any(|&h| h) {
+        if name_held || held.any() {
             status.terms.push(TermRecord {
                 term: i,
-                feature: feature.into_owned(),
                 held,
                 name: name_held,
             });

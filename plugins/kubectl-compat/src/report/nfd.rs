@@ -129,9 +129,9 @@ fn held_expressions<'a>(
         .as_deref()
         .unwrap_or_default();
     set.iter()
-        .zip(&p.held)
-        .filter(|(_, h)| **h)
-        .map(|((k, e), _)| (k.as_str(), e))
+        .enumerate()
+        .filter(|(i, _)| p.held.get(*i))
+        .map(|(_, (k, e))| (k.as_str(), e))
 }
 
 /// NFD's `matchFeatureExpressions`: a row per spec expression, OK when some
@@ -144,7 +144,7 @@ fn rows(terms: &[Term], processed: &[TermRecord]) -> Vec<MatchedExpression> {
             for (key, e) in set {
                 let is_match = processed
                     .iter()
-                    .filter(|p| p.feature == term.feature)
+                    .filter(|p| terms[p.term].feature.to_lowercase() == term.feature)
                     .any(|p| {
                         held_expressions(terms, p)
                             .any(|(k, pe)| k == key && pe.op == e.op && pe.value == e.value)
@@ -162,7 +162,7 @@ fn rows(terms: &[Term], processed: &[TermRecord]) -> Vec<MatchedExpression> {
         if let Some(e) = &term.match_name {
             let is_match = processed
                 .iter()
-                .filter(|p| p.feature == term.feature && p.name)
+                .filter(|p| p.name && terms[p.term].feature.to_lowercase() == term.feature)
                 .filter_map(|p| terms[p.term].match_name.as_ref())
                 .any(|pe| pe.op == e.op && pe.value == e.value);
             let row = MatchedExpression {
