@@ -46,7 +46,7 @@ pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
             eprintln!("no findings in {} file(s)", args.files.len());
         }
         _ => Printer::from_args(kube)
-            .print_table(&finding::table(&shown, Palette::new(kube.color)), &mut out)?,
+            .print_table(&table(&shown, Palette::new(kube.color)), &mut out)?,
     }
     Ok(finding::exit_code(&all))
 }
