@@ -4,6 +4,7 @@
 #   make test      everything: fmt check, clippy -D warnings, unit, integration and end-to-end tests
 #   make peers     build or install the end-to-end peers (cached in ~/.cache/kplug-e2e)
 #   make bench     benchmarks
+#   make fuzz      cargo-fuzz every fuzz target for FUZZ_SECONDS each (needs a nightly toolchain)
 #   make dist      release archives + krew manifests in dist/
 
 SHELL := /bin/bash
@@ -14,7 +15,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 DIST_TOOL = $(CARGO) run --quiet --locked -p kplug-tests --bin kplug-dist --
 
-.PHONY: all setup build install uninstall test fmt-check clippy peers unit bench dist clean
+.PHONY: all setup build install uninstall test fmt-check clippy peers unit bench fuzz dist clean
 
 all: build
 
@@ -56,6 +57,17 @@ test: fmt-check clippy peers unit
 
 bench: setup
 	$(CARGO) bench --workspace --locked
+
+# libFuzzer needs nightly; the seeds are committed, the grown corpus stays local.
+FUZZ_SECONDS ?= 600
+FUZZ_DIRS = plugins/kubectl-compat/fuzz
+fuzz: setup
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	@set -euo pipefail; for d in $(FUZZ_DIRS); do \
+	  for t in $$(sed -n 's/^name = "\(.*\)"/\1/p' $$d/Cargo.toml | tail -n +2); do \
+	    mkdir -p $$d/corpus/$$t; \
+	    (cd $$d && $(CARGO) +nightly fuzz run -O $$t corpus/$$t seeds/$$t -- -max_total_time=$(FUZZ_SECONDS)); \
+	  done; done
 
 dist: setup
 	$(DIST_TOOL) --out dist
