@@ -123,6 +123,38 @@ impl Features {
         }
     }
 
+    /// [`Features::merge`] taking ownership: sets new to `self` move instead
+    /// of being copied (discovery merges disjoint sources).
+    pub fn absorb(&mut self, other: Features) {
+        for (k, v) in other.flags {
+            match self.flags.entry(k) {
+                std::collections::btree_map::Entry::Vacant(e) => {
+                    e.insert(v);
+                }
+                std::collections::btree_map::Entry::Occupied(mut e) => {
+                    e.get_mut().elements.extend(v.elements)
+                }
+            }
+        }
+        for (k, v) in other.attributes {
+            match self.attributes.entry(k) {
+                std::collections::btree_map::Entry::Vacant(e) => {
+                    e.insert(v);
+                }
+                std::collections::btree_map::Entry::Occupied(mut e) => {
+                    e.get_mut().elements.extend(v.elements)
+                }
+            }
+        }
+        for (k, v) in other.instances {
+            self.instances
+                .entry(k)
+                .or_default()
+                .elements
+                .extend(v.elements);
+        }
+    }
+
     /// Every feature name, sorted, each once.
     pub fn names(&self) -> Vec<&str> {
         let mut names: Vec<&str> = self

@@ -110,7 +110,8 @@ fn read_kconfig(host: &Host, version: Option<&str>) -> Option<String> {
     paths.iter().find_map(|p| {
         let bytes = std::fs::read(host.path(p)).ok()?;
         if p.ends_with(".gz") {
-            let mut text = String::new();
+            // Kernel configs are 100-300 KiB: allocate once.
+            let mut text = String::with_capacity(bytes.len() * 5);
             flate2::read::GzDecoder::new(bytes.as_slice())
                 .read_to_string(&mut text)
                 .ok()?;
