@@ -115,10 +115,10 @@ fn feature_files_never_panic() {
     for _ in 0..3_000 {
         let pick = rng.below(seeds.len());
         let input = mutate(&mut rng, &seeds[pick]);
-        if let Ok(text) = std::str::from_utf8(&input) {
-            if let Ok(loaded) = features::parse(text) {
-                let _ = features::select(loaded, None);
-            }
+        if let Ok(text) = std::str::from_utf8(&input)
+            && let Ok(loaded) = features::parse(text)
+        {
+            let _ = features::select(loaded, None);
         }
     }
 }
