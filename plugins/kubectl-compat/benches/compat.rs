@@ -7,6 +7,7 @@
 //! - `kubectl compat validate-node --spec` end to end (target: under 25 ms),
 //!   next to `nfd compat validate-node` against a local registry when the
 //!   e2e peers are built.
+//!
 //! NFD comes from the e2e peer cache (`make peers`); without it the
 //! comparisons print a skip line and only our numbers.
 
