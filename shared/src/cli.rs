@@ -331,7 +331,7 @@ mod tests {
     #[test]
     fn bad_values_are_usage_errors() {
         for args in [
-            &["-o", "xml"][..],
+            &["-o", "Not A Format"][..],
             &["--color", "sometimes"],
             &["--request-timeout", "soon"],
             &["-l", "app in (a"],
@@ -340,6 +340,16 @@ mod tests {
             let err = cli(args).unwrap_err();
             assert_eq!(err.exit_code(), 2, "{args:?}");
         }
+        // A well-formed name is left to the command, which knows its own formats.
+        let parsed = cli(&["-o", "xml"]).unwrap();
+        assert_eq!(parsed.kube.output, Some(OutputFormat::Other("xml".into())));
+        let err = parsed.kube.check_output(&["nfd-json"]).unwrap_err();
+        assert_eq!(err.exit_code(), crate::Code::Usage);
+        assert!(
+            err.to_string().contains("json, yaml, name, wide, nfd-json"),
+            "{err}"
+        );
+        assert!(parsed.kube.check_output(&["xml"]).is_ok());
         let err = cli(&["--selector=-bad-key=x"]).unwrap_err().to_string();
         assert!(
             err.contains("name part must consist of alphanumeric"),

@@ -23,6 +23,26 @@ const fn f(name: &'static str, kind: Kind, keys: Option<&'static [&'static str]>
     Feature { name, kind, keys }
 }
 
+/// The DMI attributes NFD reads from `/sys/devices/virtual/dmi/id`.
+pub const DMI_KEYS: [&str; 16] = [
+    "bios_date",
+    "bios_vendor",
+    "bios_version",
+    "board_asset_tag",
+    "board_name",
+    "board_vendor",
+    "board_version",
+    "chassis_asset_tag",
+    "chassis_type",
+    "chassis_vendor",
+    "chassis_version",
+    "product_family",
+    "product_name",
+    "product_sku",
+    "product_version",
+    "sys_vendor",
+];
+
 pub const FEATURES: &[Feature] = &[
     f("cpu.cpuid", Kind::FlagAttribute, None),
     f(
@@ -137,28 +157,7 @@ pub const FEATURES: &[Feature] = &[
         Some(&["name", "dax", "rotational", "nr_zones", "zoned"]),
     ),
     f("system.osrelease", Kind::Attribute, None),
-    f(
-        "system.dmiid",
-        Kind::Attribute,
-        Some(&[
-            "bios_date",
-            "bios_vendor",
-            "bios_version",
-            "board_asset_tag",
-            "board_name",
-            "board_vendor",
-            "board_version",
-            "chassis_asset_tag",
-            "chassis_type",
-            "chassis_vendor",
-            "chassis_version",
-            "product_family",
-            "product_name",
-            "product_sku",
-            "product_version",
-            "sys_vendor",
-        ]),
-    ),
+    f("system.dmiid", Kind::Attribute, Some(&DMI_KEYS)),
     f("system.name", Kind::Attribute, Some(&["nodename"])),
     f("local.label", Kind::Attribute, None),
     f("local.feature", Kind::Attribute, None),

@@ -98,33 +98,8 @@ impl Features {
     }
 
     /// Merge `other` into `self` as nfd-master does: flags are a union,
-    /// attributes of `other` overwrite, instances are appended.
-    pub fn merge(&mut self, other: &Features) {
-        for (k, v) in &other.flags {
-            self.flags
-                .entry(k.clone())
-                .or_default()
-                .elements
-                .extend(v.elements.clone());
-        }
-        for (k, v) in &other.attributes {
-            self.attributes
-                .entry(k.clone())
-                .or_default()
-                .elements
-                .extend(v.elements.clone());
-        }
-        for (k, v) in &other.instances {
-            self.instances
-                .entry(k.clone())
-                .or_default()
-                .elements
-                .extend(v.elements.iter().cloned());
-        }
-    }
-
-    /// [`Features::merge`] taking ownership: sets new to `self` move instead
-    /// of being copied (discovery merges disjoint sources).
+    /// attributes of `other` overwrite, instances are appended. Sets new to
+    /// `self` move instead of being copied.
     pub fn absorb(&mut self, other: Features) {
         for (k, v) in other.flags {
             match self.flags.entry(k) {
@@ -354,7 +329,7 @@ pub fn merge_per_node(
             });
             let mut merged = Features::default();
             for o in objs {
-                merged.merge(&o.features);
+                merged.absorb(o.features.clone());
             }
             (node, merged)
         })

@@ -1,7 +1,6 @@
 //! `kubectl compat init`.
 
 use std::io::Write;
-use std::path::PathBuf;
 
 use anyhow::bail;
 use kplug::cli::KubectlArgs;
@@ -28,17 +27,8 @@ pub struct Args {
     #[arg(long = "require", value_name = "REQUIREMENT")]
     requirements: Vec<String>,
 
-    /// Take features from this file instead of this host
-    #[arg(long, value_name = "FILE")]
-    features: Option<PathBuf>,
-
-    /// The node to pick from a NodeFeatureList
-    #[arg(long, value_name = "NAME", requires = "features")]
-    node: Option<String>,
-
-    /// Read host files under this directory
-    #[arg(long, value_name = "DIR", conflicts_with = "features")]
-    host_root: Option<PathBuf>,
+    #[command(flatten)]
+    source: FeatureSource,
 
     /// The description of the compatibility set
     #[arg(long, default_value = "Host requirements of this image")]
@@ -51,11 +41,7 @@ pub struct Args {
 
 pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
     kube.check_output(&[])?;
-    let (node, features, _) = input::load_features(FeatureSource {
-        file: args.features.as_ref(),
-        node: args.node.as_deref(),
-        host_root: args.host_root.as_ref(),
-    })?;
+    let (node, features, _) = input::load_features(&args.source)?;
     let texts = if args.requirements.is_empty() {
         init::defaults(&features)
     } else {
@@ -70,7 +56,7 @@ pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
         .iter()
         .map(|t| init::parse_requirement(t).map_err(|e| kplug::Error::Usage(e.to_string())))
         .collect::<Result<_, _>>()?;
-    let source = match (&args.features, &node) {
+    let source = match (&args.source.file, &node) {
         (Some(f), _) => format!("the features in {}", input::display(f)),
         (None, Some(n)) => format!("host {n}"),
         (None, None) => "this host".into(),

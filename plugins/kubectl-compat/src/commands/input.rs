@@ -34,30 +34,34 @@ pub fn load_spec(path: &Path) -> anyhow::Result<Spec> {
         .map_err(|e| anyhow::anyhow!("{}:{}: {}: {}", display(path), e.line, e.path, e.message))
 }
 
-/// Where features come from: a file (with an optional node) or a host root.
-pub struct FeatureSource<'a> {
-    pub file: Option<&'a PathBuf>,
-    pub node: Option<&'a str>,
-    pub host_root: Option<&'a PathBuf>,
+/// Where features come from: this host (default), a host root, or a file.
+#[derive(Debug, Clone, clap::Args)]
+pub struct FeatureSource {
+    /// Features to use instead of this host's: `nfd export features` JSON, a NodeFeature or a list of them
+    #[arg(long = "features", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+
+    /// The node to pick from a list of NodeFeatures (its objects are merged as nfd-master does)
+    #[arg(long, value_name = "NAME", requires = "file")]
+    pub node: Option<String>,
+
+    /// Read host files under this directory (a container with the host mounted), /proc and /etc included
+    #[arg(long, value_name = "DIR", conflicts_with = "file")]
+    pub host_root: Option<PathBuf>,
 }
 
 /// The features to validate against, the node they belong to, and the
 /// discovery warnings when they come from a host.
 pub fn load_features(
-    src: FeatureSource,
+    src: &FeatureSource,
 ) -> anyhow::Result<(Option<String>, Features, Vec<sources::Warning>)> {
-    match (src.file, src.host_root) {
-        (Some(_), Some(_)) => bail!(kplug::Error::Usage(
-            "--features and --host-root cannot be used together".into()
-        )),
-        (None, _) if src.node.is_some() => bail!(kplug::Error::Usage(
-            "--node picks a node from --features; give --features too".into()
-        )),
-        (Some(file), None) => {
+    // clap keeps --node with --features and --host-root without it.
+    match (&src.file, &src.host_root) {
+        (Some(file), _) => {
             let text = read_text(file)?;
             let loaded =
                 features::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", display(file)))?;
-            let (node, f) = features::select(loaded, src.node)
+            let (node, f) = features::select(loaded, src.node.as_deref())
                 .map_err(|e| anyhow::anyhow!("{}: {e}", display(file)))?;
             Ok((node, f, Vec::new()))
         }

@@ -21,17 +21,8 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     spec: PathBuf,
 
-    /// Features to check instead of this host's: `nfd export features` JSON, a NodeFeature or a NodeFeatureList
-    #[arg(long, value_name = "FILE")]
-    features: Option<PathBuf>,
-
-    /// The node to pick from a NodeFeatureList (its objects are merged as nfd-master does)
-    #[arg(long, value_name = "NAME", requires = "features")]
-    node: Option<String>,
-
-    /// Read host files under this directory (a container with the host mounted), /proc and /etc included
-    #[arg(long, value_name = "DIR", conflicts_with = "features")]
-    host_root: Option<PathBuf>,
+    #[command(flatten)]
+    source: FeatureSource,
 
     /// Keep only compatibility sets with one of these tags (comma-separated or repeated), as NFD does
     #[arg(long, value_delimiter = ',', value_name = "TAG")]
@@ -45,11 +36,7 @@ pub struct Args {
 pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
     kube.check_output(&["nfd-json"])?;
     let spec = input::load_spec(&args.spec)?;
-    let (node, features, warnings) = input::load_features(FeatureSource {
-        file: args.features.as_ref(),
-        node: args.node.as_deref(),
-        host_root: args.host_root.as_ref(),
-    })?;
+    let (node, features, warnings) = input::load_features(&args.source)?;
     if !warnings.is_empty() {
         let sources: std::collections::BTreeSet<&str> = warnings.iter().map(|w| w.source).collect();
         eprintln!(

@@ -3,25 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::{Host, Sink, map};
-
-const DMI: [&str; 16] = [
-    "bios_date",
-    "bios_vendor",
-    "bios_version",
-    "board_asset_tag",
-    "board_name",
-    "board_vendor",
-    "board_version",
-    "chassis_asset_tag",
-    "chassis_type",
-    "chassis_vendor",
-    "chassis_version",
-    "product_family",
-    "product_name",
-    "product_sku",
-    "product_version",
-    "sys_vendor",
-];
+use crate::catalogue::DMI_KEYS as DMI;
 
 pub fn discover(host: &Host, sink: &mut Sink) {
     sink.attributes("system.name", map([("nodename", host.node_name.as_str())]));
