@@ -9,6 +9,7 @@ pub mod gojson;
 pub mod goyaml;
 pub mod init;
 pub mod lint;
+pub mod registry;
 pub mod report;
 pub mod sources;
 pub mod spec;
