@@ -13,6 +13,7 @@ pub mod registry;
 pub mod report;
 pub mod sources;
 pub mod spec;
+pub mod time;
 pub mod validate;
 pub mod yaml;
 

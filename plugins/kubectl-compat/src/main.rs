@@ -18,6 +18,10 @@ Examples:
   # NFD's own JSON, for tools that parse `nfd compat validate-node --output-json`
   kubectl compat validate-node --spec spec.yaml -o nfd-json
 
+  # Check this host against the spec attached to an image in its registry
+  kubectl compat validate-node --image ghcr.io/org/app:v1
+  kubectl compat discover --image ghcr.io/org/app:v1
+
   # Show this host's features, or export them like `nfd export features`
   kubectl compat features
   kubectl compat features -o json > features.json
@@ -48,6 +52,8 @@ enum Command {
     Features(commands::features::Args),
     Lint(commands::lint::Args),
     Init(commands::init::Args),
+    Discover(commands::discover::DiscoverArgs),
+    Get(commands::discover::GetArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     Completion {
         shell: clap_complete::Shell,
@@ -66,6 +72,8 @@ fn run(cli: Cli) -> anyhow::Result<kplug::Code> {
         Command::Features(args) => commands::features::run(&cli.kube, args),
         Command::Lint(args) => commands::lint::run(&cli.kube, args),
         Command::Init(args) => commands::init::run(&cli.kube, args),
+        Command::Discover(args) => commands::discover::discover(&cli.kube, args),
+        Command::Get(args) => commands::discover::get(&cli.kube, args),
         Command::Completion { shell } => {
             kplug::cli::write_completions::<Cli>(shell, "kubectl-compat", &mut std::io::stdout());
             Ok(kplug::Code::Success)

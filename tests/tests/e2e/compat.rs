@@ -181,3 +181,205 @@ fn compatible(nfd_doc: &str) -> bool {
             .is_none_or(|rules| rules.iter().all(|r| r["isMatch"] == true))
     })
 }
+
+fn compat_image(args: &[&str], image: &str) -> std::process::Output {
+    Command::new(compat())
+        .args(args)
+        .args(["--plain-http", "--image", image])
+        .output()
+        .unwrap()
+}
+
+/// oras-attached artifacts are found through the referrers API and through
+/// the tag schema, on a single-platform image and on an index (per-platform
+/// manifest and index), and validated like NFD validates them.
+#[test]
+fn validate_node_reads_the_artifact_from_both_registries() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = crate::registries::write_spec(dir.path());
+    let newer = dir.path().join("newer.yaml");
+    std::fs::write(
+        &newer,
+        "version: v1alpha1\ncompatibilities:\n- description: newer\n  rules:\n  - name: never\n    matchFeatures:\n    - feature: nope.nope\n",
+    )
+    .unwrap();
+    let features = dir.path().join("features.json");
+    std::fs::write(
+        &features,
+        ok(
+            &run(&peers::path("NFD"), &["export", "features"]),
+            "nfd export features",
+        ),
+    )
+    .unwrap();
+    for kind in [Kind::Referrers, Kind::TagSchema] {
+        let registry = Registry::start(kind);
+        let image = format!("{}/e2e/single:v1", registry.host);
+        oci::push_image(&registry.host, "e2e/single", "v1", "linux", "amd64");
+
+        // No artifact yet: exit 1 with how to attach one.
+        let none = compat_image(
+            &["validate-node", "--features", features.to_str().unwrap()],
+            &image,
+        );
+        assert_eq!(none.status.code(), Some(1), "{kind:?}");
+        assert!(
+            text(&none.stderr).contains("has no compatibility artifact"),
+            "{kind:?}: {}",
+            text(&none.stderr)
+        );
+        assert!(
+            text(&none.stderr).contains("oras attach"),
+            "{}",
+            text(&none.stderr)
+        );
+
+        let first = oras_attach(&registry, "e2e/single:v1", &spec);
+        let out = compat_image(
+            &[
+                "validate-node",
+                "--features",
+                features.to_str().unwrap(),
+                "--platform",
+                "linux/amd64",
+            ],
+            &image,
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{kind:?}: {}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        assert!(
+            text(&out.stdout).contains("RULE \"kernel present\"  OK"),
+            "{}",
+            text(&out.stdout)
+        );
+        assert!(
+            text(&out.stderr).contains(&first),
+            "says which artifact: {}",
+            text(&out.stderr)
+        );
+
+        // Same document as NFD reading the same artifact.
+        let ours = compat_image(
+            &[
+                "validate-node",
+                "--features",
+                features.to_str().unwrap(),
+                "--platform",
+                "linux/amd64",
+                "-o",
+                "nfd-json",
+            ],
+            &image,
+        );
+        let nfd = nfd_validate(&image);
+        assert_eq!(
+            text(&ours.stdout),
+            ok(&nfd, "nfd compat validate-node"),
+            "{kind:?}"
+        );
+
+        // A newer artifact wins (oras stamps `created` to the second); --digest picks the old one.
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        let second = oras_attach(&registry, "e2e/single:v1", &newer);
+        let listed = compat_image(
+            &["discover", "-o", "json", "--platform", "linux/amd64"],
+            &image,
+        );
+        let v: Value = serde_json::from_str(&text(&listed.stdout))
+            .unwrap_or_else(|e| panic!("{e}: {}", text(&listed.stderr)));
+        let digests: Vec<&str> = v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["digest"].as_str().unwrap())
+            .collect();
+        assert!(
+            digests.contains(&first.as_str()) && digests.contains(&second.as_str()),
+            "{kind:?}: {v}"
+        );
+        let newest = compat_image(
+            &[
+                "validate-node",
+                "--features",
+                features.to_str().unwrap(),
+                "--platform",
+                "linux/amd64",
+            ],
+            &image,
+        );
+        assert_eq!(
+            newest.status.code(),
+            Some(3),
+            "the newer spec never matches: {}",
+            text(&newest.stdout)
+        );
+        let pinned = compat_image(
+            &[
+                "validate-node",
+                "--features",
+                features.to_str().unwrap(),
+                "--platform",
+                "linux/amd64",
+                "--digest",
+                &first,
+            ],
+            &image,
+        );
+        assert_eq!(pinned.status.code(), Some(0), "{}", text(&pinned.stderr));
+        let got = compat_image(
+            &["get", "--platform", "linux/amd64", "--digest", &first],
+            &image,
+        );
+        assert_eq!(text(&got.stdout), std::fs::read_to_string(&spec).unwrap());
+
+        // An index: artifacts on the index and on the arm64 manifest.
+        let (_, images) = oci::push_index(
+            &registry.host,
+            "e2e/multi",
+            "v1",
+            &[("linux", "amd64"), ("linux", "arm64")],
+        );
+        let multi = format!("{}/e2e/multi:v1", registry.host);
+        let on_index = oras_attach(&registry, "e2e/multi:v1", &spec);
+        let arm = images[1].digest.clone();
+        let on_arm = oras_attach(&registry, &format!("e2e/multi@{arm}"), &newer);
+        let arm_list = compat_image(
+            &["discover", "-o", "json", "--platform", "linux/arm64"],
+            &multi,
+        );
+        let v: Value = serde_json::from_str(&text(&arm_list.stdout)).unwrap();
+        let seen: Vec<(String, String)> = v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| {
+                (
+                    a["digest"].as_str().unwrap().to_string(),
+                    a["attachedTo"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        assert!(
+            seen.contains(&(on_index.clone(), "index".into())),
+            "{kind:?}: {seen:?}"
+        );
+        assert!(
+            seen.contains(&(on_arm.clone(), "linux/arm64".into())),
+            "{kind:?}: {seen:?}"
+        );
+        let amd_list = compat_image(
+            &["discover", "-o", "name", "--platform", "linux/amd64"],
+            &multi,
+        );
+        assert_eq!(
+            text(&amd_list.stdout).trim(),
+            on_index,
+            "amd64 sees only the index artifact"
+        );
+    }
+}

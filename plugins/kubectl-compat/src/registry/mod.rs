@@ -1,3 +1,5 @@
 //! Talking to OCI registries about images and their compatibility artifacts.
 
+pub mod artifact;
+pub mod client;
 pub mod reference;

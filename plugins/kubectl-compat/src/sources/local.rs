@@ -79,7 +79,7 @@ pub fn parse_feature_file(text: &str, now: i64) -> FeatureFile {
                     None => (directive, None),
                 };
                 match (key, value) {
-                    ("expiry-time", Some(v)) => match parse_rfc3339(v.trim()) {
+                    ("expiry-time", Some(v)) => match crate::time::parse_rfc3339(v.trim()) {
                         Some(t) => expiry = t,
                         None => out
                             .warnings
@@ -120,63 +120,6 @@ pub fn parse_feature_file(text: &str, now: i64) -> FeatureFile {
     out
 }
 
-/// RFC 3339 date-time to Unix seconds (`2025-01-02T03:04:05Z`, offsets, fractions).
-pub fn parse_rfc3339(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    if b.len() < 20
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || !matches!(b[10], b'T' | b't')
-        || b[13] != b':'
-        || b[16] != b':'
-    {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
-    let (y, mo, d, h, mi, se) = (
-        num(0..4)?,
-        num(5..7)?,
-        num(8..10)?,
-        num(11..13)?,
-        num(14..16)?,
-        num(17..19)?,
-    );
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
-        return None;
-    }
-    let mut rest = &s[19..];
-    if let Some(frac) = rest.strip_prefix('.') {
-        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return None;
-        }
-        rest = &frac[digits..];
-    }
-    let offset = match rest {
-        "Z" | "z" => 0,
-        _ if rest.len() == 6
-            && (rest.starts_with('+') || rest.starts_with('-'))
-            && &rest[3..4] == ":" =>
-        {
-            let sign = if rest.starts_with('-') { -1 } else { 1 };
-            sign * (rest[1..3].parse::<i64>().ok()? * 3600 + rest[4..6].parse::<i64>().ok()? * 60)
-        }
-        _ => return None,
-    };
-    // Days from the civil date (proleptic Gregorian).
-    let (y2, m2) = if mo <= 2 {
-        (y - 1, mo + 9)
-    } else {
-        (y, mo - 3)
-    };
-    let era = y2.div_euclid(400);
-    let yoe = y2 - era * 400;
-    let doy = (153 * m2 + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146097 + doe - 719468;
-    Some(days * 86400 + h * 3600 + mi * 60 + se - offset)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,7 +127,7 @@ mod tests {
 
     #[test]
     fn feature_files() {
-        let now = parse_rfc3339("2026-01-01T00:00:00Z").unwrap();
+        let now = crate::time::parse_rfc3339("2026-01-01T00:00:00Z").unwrap();
         let f = parse_feature_file(
             "a=1\nflag\n# +no-label\nonly-feature=x\n# +no-feature\nonly-label=y\n# comment\n# +bogus\n# +expiry-time=2025-01-01T00:00:00Z\nexpired=1\n",
             now,
@@ -200,15 +143,6 @@ mod tests {
         assert_eq!(f.warnings, ["unknown feature file directive \"bogus\""]);
         let f = parse_feature_file("# +expiry-time=2030-01-01T00:00:00+02:00\nfuture=1\n", now);
         assert_eq!(f.features, map([("future", "1")]));
-    }
-
-    #[test]
-    fn rfc3339() {
-        assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(parse_rfc3339("2000-03-01T00:00:00Z"), Some(951868800));
-        assert_eq!(parse_rfc3339("1970-01-01T01:00:00.5+01:00"), Some(0));
-        assert_eq!(parse_rfc3339("2025-13-01T00:00:00Z"), None);
-        assert_eq!(parse_rfc3339("yesterday"), None);
     }
 
     #[test]

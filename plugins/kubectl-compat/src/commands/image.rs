@@ -1,0 +1,160 @@
+//! The registry flags shared by commands that read an image, and finding the
+//! compatibility artifact to use.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use kplug_compat::registry::artifact::{self, Artifact, Platform};
+use kplug_compat::registry::client::{Auth, Options, Registry};
+use kplug_compat::registry::reference::Reference;
+use kplug_compat::spec::{ARTIFACT_TYPE, SPEC_MEDIA_TYPE};
+
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Registry flags")]
+pub struct RegistryArgs {
+    /// Use HTTP instead of HTTPS for the registry
+    #[arg(long)]
+    pub plain_http: bool,
+
+    /// Skip TLS certificate verification
+    #[arg(long)]
+    pub insecure: bool,
+
+    /// Trust this CA certificate (PEM) for the registry
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+
+    /// Give up on a registry call after this long, e.g. 30s, 2m
+    #[arg(long, value_name = "DURATION", value_parser = kplug::cli::parse_duration, default_value = "60s")]
+    pub registry_timeout: Duration,
+
+    /// Registry user name (the password comes from --registry-password-stdin)
+    #[arg(long, value_name = "NAME", requires = "registry_password_stdin")]
+    pub registry_username: Option<String>,
+
+    /// Read the registry password from standard input
+    #[arg(
+        long,
+        requires = "registry_username",
+        conflicts_with = "registry_token_stdin"
+    )]
+    pub registry_password_stdin: bool,
+
+    /// Read a registry bearer token from standard input
+    #[arg(long)]
+    pub registry_token_stdin: bool,
+
+    /// The platform whose manifest to look at besides the index (default: this host's), e.g. linux/arm64
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+    pub platform: Option<String>,
+}
+
+fn stdin_secret() -> anyhow::Result<String> {
+    let mut s = String::new();
+    std::io::stdin()
+        .read_to_string(&mut s)
+        .context("reading the secret from standard input")?;
+    Ok(s.trim_end_matches(['\n', '\r']).to_string())
+}
+
+impl RegistryArgs {
+    pub fn options(&self) -> anyhow::Result<Options> {
+        let auth = if self.registry_password_stdin {
+            let username = self.registry_username.clone().unwrap_or_default();
+            Auth::Basic {
+                username,
+                password: stdin_secret()?,
+            }
+        } else if self.registry_token_stdin {
+            Auth::Bearer(stdin_secret()?)
+        } else {
+            Auth::Anonymous
+        };
+        Ok(Options {
+            plain_http: self.plain_http,
+            insecure: self.insecure,
+            ca_file: self.ca_file.clone(),
+            timeout: Some(self.registry_timeout),
+            auth,
+        })
+    }
+
+    pub fn platform(&self) -> anyhow::Result<Platform> {
+        match &self.platform {
+            Some(p) => Ok(Platform::parse(p).map_err(kplug::Error::Usage)?),
+            None => Ok(Platform::host()),
+        }
+    }
+}
+
+pub fn parse_reference(text: &str) -> anyhow::Result<Reference> {
+    Ok(Reference::parse(text).map_err(|e| kplug::Error::Usage(e.to_string()))?)
+}
+
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+/// The spec of `image`: from the artifact `digest`, or the newest one found
+/// on the index and this platform's manifest. Says on stderr which it used.
+pub async fn fetch_spec(
+    image: &Reference,
+    args: &RegistryArgs,
+    digest: Option<&str>,
+) -> anyhow::Result<(Artifact, String)> {
+    let registry = Registry::new(image, &args.options()?)?;
+    let platform = args.platform()?;
+    let (_, found) = registry.find(image, &platform).await?;
+    let chosen = match digest {
+        Some(d) => found
+            .iter()
+            .find(|a| a.digest == d)
+            .cloned()
+            .with_context(|| {
+                format!(
+                    "image {image} has no compatibility artifact {d} (found: {})",
+                    list(&found)
+                )
+            })?,
+        None => match artifact::newest(&found) {
+            Some(a) => a.clone(),
+            None => bail!(
+                "image {image} has no compatibility artifact (looked on {}); attach one with `kubectl compat attach` or `oras attach --artifact-type {ARTIFACT_TYPE} {image} spec.yaml:{SPEC_MEDIA_TYPE}`",
+                "the index and the manifest of ".to_string() + &platform.to_string()
+            ),
+        },
+    };
+    eprintln!(
+        "using compatibility artifact {} attached to the {} of {image}{}",
+        chosen.digest,
+        if chosen.attached_to == "index" || chosen.attached_to == "manifest" {
+            chosen.attached_to.clone()
+        } else {
+            format!("{} manifest", chosen.attached_to)
+        },
+        chosen
+            .created
+            .as_deref()
+            .map(|c| format!(" (created {c})"))
+            .unwrap_or_default()
+    );
+    let text = registry.spec_text(image, &chosen.digest).await?;
+    Ok((chosen, text))
+}
+
+fn list(found: &[Artifact]) -> String {
+    if found.is_empty() {
+        "none".into()
+    } else {
+        found
+            .iter()
+            .map(|a| a.digest.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
