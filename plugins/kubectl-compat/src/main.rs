@@ -18,7 +18,8 @@ Examples:
   # NFD's own JSON, for tools that parse `nfd compat validate-node --output-json`
   kubectl compat validate-node --spec spec.yaml -o nfd-json
 
-  # Check this host against the spec attached to an image in its registry
+  # Attach a spec to an image, then check this host against it
+  kubectl compat attach --image ghcr.io/org/app:v1 spec.yaml
   kubectl compat validate-node --image ghcr.io/org/app:v1
   kubectl compat discover --image ghcr.io/org/app:v1
 
@@ -52,6 +53,7 @@ enum Command {
     Features(commands::features::Args),
     Lint(commands::lint::Args),
     Init(commands::init::Args),
+    Attach(commands::attach::Args),
     Discover(commands::discover::DiscoverArgs),
     Get(commands::discover::GetArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
@@ -72,6 +74,7 @@ fn run(cli: Cli) -> anyhow::Result<kplug::Code> {
         Command::Features(args) => commands::features::run(&cli.kube, args),
         Command::Lint(args) => commands::lint::run(&cli.kube, args),
         Command::Init(args) => commands::init::run(&cli.kube, args),
+        Command::Attach(args) => commands::attach::run(&cli.kube, args),
         Command::Discover(args) => commands::discover::discover(&cli.kube, args),
         Command::Get(args) => commands::discover::get(&cli.kube, args),
         Command::Completion { shell } => {

@@ -57,6 +57,36 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
     Some(days * 86400 + h * 3600 + mi * 60 + se - offset)
 }
 
+/// Unix seconds as RFC 3339 UTC (`2026-11-27T21:00:00Z`), as oras writes `created`.
+pub fn format_rfc3339(secs: i64) -> String {
+    let days = secs.div_euclid(86400);
+    let rem = secs.rem_euclid(86400);
+    // Civil date from days since 1970-01-01 (proleptic Gregorian).
+    let z = days + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Now, in Unix seconds.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -68,5 +98,9 @@ mod tests {
         assert_eq!(parse_rfc3339("1970-01-01T01:00:00.5+01:00"), Some(0));
         assert_eq!(parse_rfc3339("2025-13-01T00:00:00Z"), None);
         assert_eq!(parse_rfc3339("yesterday"), None);
+        for t in [0, 951868800, 1_795_000_000, 4_102_444_800] {
+            assert_eq!(parse_rfc3339(&format_rfc3339(t)), Some(t));
+        }
+        assert_eq!(format_rfc3339(951868800), "2000-03-01T00:00:00Z");
     }
 }

@@ -383,3 +383,61 @@ fn validate_node_reads_the_artifact_from_both_registries() {
         );
     }
 }
+
+/// `kubectl compat attach` writes what oras writes: oras lists it, NFD
+/// validates with it, and without the referrers API the tag-schema index
+/// keeps every entry.
+#[test]
+fn attach_is_read_by_oras_and_nfd() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = crate::registries::write_spec(dir.path());
+    let broken = dir.path().join("broken.yaml");
+    std::fs::write(&broken, "version: v1alpha1\ncompatibilities:\n- rules:\n  - name: r\n    matchFeatures:\n    - feature: cpu.model\n      matchExpressions:\n        vendor_id: {op: exists}\n").unwrap();
+    for kind in [Kind::Referrers, Kind::TagSchema] {
+        let registry = Registry::start(kind);
+        oci::push_image(&registry.host, "e2e/attach", "v1", "linux", "amd64");
+        let image = format!("{}/e2e/attach:v1", registry.host);
+        let attach = |file: &Path, extra: &[&str]| {
+            Command::new(compat())
+                .args(["attach", "--plain-http", "--image", &image])
+                .args(extra)
+                .arg(file)
+                .output()
+                .unwrap()
+        };
+        let refused = attach(&broken, &[]);
+        assert_eq!(
+            refused.status.code(),
+            Some(3),
+            "{kind:?}: lint errors refuse: {}",
+            text(&refused.stderr)
+        );
+        assert!(
+            text(&refused.stderr).contains("op-case"),
+            "{}",
+            text(&refused.stderr)
+        );
+
+        let out = attach(&spec, &[]);
+        let digest = ok(&out, "kubectl compat attach").trim().to_string();
+        assert!(digest.starts_with("sha256:"), "{digest}");
+        let listed = crate::registries::oras_discover(&registry, "e2e/attach:v1").to_string();
+        assert!(
+            listed.contains(&digest),
+            "{kind:?}: oras discover: {listed}"
+        );
+        let nfd = ok(
+            &nfd_validate(&image),
+            "nfd compat validate-node on our artifact",
+        );
+        assert!(nfd.contains("\"kernel present\""), "{nfd}");
+
+        let forced = attach(&broken, &["--force"]);
+        let second = ok(&forced, "attach --force").trim().to_string();
+        let listed = crate::registries::oras_discover(&registry, "e2e/attach:v1").to_string();
+        assert!(
+            listed.contains(&digest) && listed.contains(&second),
+            "{kind:?}: both artifacts listed: {listed}"
+        );
+    }
+}

@@ -1,5 +1,6 @@
 //! One module per subcommand: flags, input, and output; the work is in the library.
 
+pub mod attach;
 pub mod discover;
 pub mod features;
 pub mod image;

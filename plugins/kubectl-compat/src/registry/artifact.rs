@@ -2,8 +2,9 @@
 //! image's platforms: pure decisions, no I/O.
 
 use serde::Serialize;
+use serde_json::{Value, json};
 
-use crate::spec::ARTIFACT_TYPE;
+use crate::spec::{ARTIFACT_TYPE, SPEC_MEDIA_TYPE};
 
 pub const CREATED: &str = "org.opencontainers.image.created";
 
@@ -44,6 +45,94 @@ pub fn newest(artifacts: &[Artifact]) -> Option<&Artifact> {
         .max_by_key(|(i, a)| (a.created_seconds(), *i))
         .map(|(_, a)| a)
 }
+
+pub const MANIFEST_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
+pub const INDEX_TYPE: &str = "application/vnd.oci.image.index.v1+json";
+pub const EMPTY_TYPE: &str = "application/vnd.oci.empty.v1+json";
+/// The empty JSON object `{}` every artifact without a config points at.
+pub const EMPTY_CONFIG: &[u8] = b"{}";
+pub const EMPTY_DIGEST: &str =
+    "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a";
+
+/// `sha256:<hex>` of some bytes.
+pub fn digest(data: &[u8]) -> String {
+    use sha2::Digest;
+    let hash = sha2::Sha256::digest(data);
+    let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
+}
+
+/// A descriptor of content in the registry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Descriptor {
+    pub media_type: String,
+    pub digest: String,
+    pub size: usize,
+}
+
+impl Descriptor {
+    pub fn json(&self) -> Value {
+        json!({"mediaType": self.media_type, "digest": self.digest, "size": self.size})
+    }
+}
+
+/// The artifact manifest `oras attach` writes for a spec: empty config, the
+/// spec as the one layer (titled with its file name), `subject`,
+/// `artifactType` and the `created` annotation.
+pub fn attach_manifest(
+    subject: &Descriptor,
+    spec: &Descriptor,
+    title: &str,
+    created: &str,
+) -> Vec<u8> {
+    let mut layer = spec.json();
+    layer["annotations"] = json!({"org.opencontainers.image.title": title});
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": MANIFEST_TYPE,
+        "artifactType": ARTIFACT_TYPE,
+        "config": {"mediaType": EMPTY_TYPE, "digest": EMPTY_DIGEST, "size": EMPTY_CONFIG.len(), "data": "e30="},
+        "layers": [layer],
+        "subject": subject.json(),
+        "annotations": {CREATED: created},
+    });
+    serde_json::to_vec(&manifest).expect("JSON values serialise")
+}
+
+/// The referrers tag-schema index with `entry` added (an existing entry
+/// with the same digest is replaced; the others are kept in order).
+pub fn tag_schema_index(existing: Option<&Value>, entry: Value) -> Vec<u8> {
+    let mut manifests: Vec<Value> = existing
+        .and_then(|v| v["manifests"].as_array().cloned())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|m| m["digest"] != entry["digest"])
+        .collect();
+    manifests.push(entry);
+    serde_json::to_vec(
+        &json!({"schemaVersion": 2, "mediaType": INDEX_TYPE, "manifests": manifests}),
+    )
+    .expect("JSON values serialise")
+}
+
+/// The index entry of an artifact manifest, as referrers lists show it.
+pub fn referrer_entry(manifest: &[u8], created: &str) -> Value {
+    json!({
+        "mediaType": MANIFEST_TYPE,
+        "digest": digest(manifest),
+        "size": manifest.len(),
+        "artifactType": ARTIFACT_TYPE,
+        "annotations": {CREATED: created},
+    })
+}
+
+/// The tag that holds the referrers of `subject` without the referrers API.
+pub fn tag_schema_tag(subject: &str) -> String {
+    subject.replacen(':', "-", 1)
+}
+
+/// The spec layer's media type, for the layer descriptor.
+pub const LAYER_TYPE: &str = SPEC_MEDIA_TYPE;
 
 /// `os/arch[/variant]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,6 +223,45 @@ mod tests {
         assert_eq!(newest(&list).unwrap().digest, "2");
         assert_eq!(newest(&[a("1", None), a("2", None)]).unwrap().digest, "2");
         assert!(newest(&[]).is_none());
+    }
+
+    #[test]
+    fn artifact_manifest_like_oras() {
+        assert_eq!(digest(EMPTY_CONFIG), EMPTY_DIGEST);
+        let subject = Descriptor {
+            media_type: MANIFEST_TYPE.into(),
+            digest: "sha256:aa".into(),
+            size: 10,
+        };
+        let spec = Descriptor {
+            media_type: LAYER_TYPE.into(),
+            digest: digest(b"x"),
+            size: 1,
+        };
+        let m: Value = serde_json::from_slice(&attach_manifest(
+            &subject,
+            &spec,
+            "spec.yaml",
+            "2026-01-01T00:00:00Z",
+        ))
+        .unwrap();
+        assert_eq!(m["artifactType"], ARTIFACT_TYPE);
+        assert_eq!(m["config"]["digest"], EMPTY_DIGEST);
+        assert_eq!(
+            m["layers"][0]["annotations"]["org.opencontainers.image.title"],
+            "spec.yaml"
+        );
+        assert_eq!(m["subject"]["digest"], "sha256:aa");
+        assert_eq!(m["annotations"][CREATED], "2026-01-01T00:00:00Z");
+        let old = json!({"manifests": [{"digest": "sha256:1"}, {"digest": "sha256:2"}]});
+        let idx: Value = serde_json::from_slice(&tag_schema_index(
+            Some(&old),
+            json!({"digest": "sha256:2", "x": 1}),
+        ))
+        .unwrap();
+        assert_eq!(idx["manifests"].as_array().unwrap().len(), 2);
+        assert_eq!(idx["manifests"][1]["x"], 1);
+        assert_eq!(tag_schema_tag("sha256:abc"), "sha256-abc");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use oci_client::errors::OciDistributionError;
 use oci_client::secrets::RegistryAuth;
 use serde_json::Value;
 
-use super::artifact::{Artifact, CREATED, Platform};
+use super::artifact::{self, Artifact, CREATED, Descriptor, Platform};
 use super::reference::Reference;
 use crate::spec::ARTIFACT_TYPE;
 
@@ -60,13 +60,29 @@ pub struct Registry {
     host: String,
 }
 
-/// An image's root manifest: its digest and, for an index, its platforms.
+/// An image's root manifest and, for an index, its entries.
 #[derive(Debug, Clone)]
 pub struct Resolved {
-    pub digest: String,
+    pub descriptor: Descriptor,
     pub is_index: bool,
-    /// (digest, platform) of each index entry.
-    pub manifests: Vec<(String, String, String, Option<String>)>,
+    pub manifests: Vec<IndexEntry>,
+}
+
+#[derive(Debug, Clone)]
+pub struct IndexEntry {
+    pub descriptor: Descriptor,
+    pub os: String,
+    pub arch: String,
+    pub variant: Option<String>,
+}
+
+impl Resolved {
+    /// The entry of `platform` in an index.
+    pub fn platform(&self, platform: &Platform) -> Option<&IndexEntry> {
+        self.manifests
+            .iter()
+            .find(|m| platform.matches(&m.os, &m.arch, m.variant.as_deref()))
+    }
 }
 
 impl Registry {
@@ -78,6 +94,9 @@ impl Registry {
                 ClientProtocol::Https
             },
             accept_invalid_certificates: options.insecure,
+            // One request per blob: specs are small, and some registries answer
+            // chunked-upload starts without the Location oci-client needs.
+            use_monolithic_push: true,
             ..Default::default()
         };
         if let Some(ca) = &options.ca_file {
@@ -160,16 +179,33 @@ impl Registry {
             .flatten()
             .filter_map(|m| {
                 let p = &m["platform"];
-                Some((
-                    m["digest"].as_str()?.to_string(),
-                    p["os"].as_str().unwrap_or_default().to_string(),
-                    p["architecture"].as_str().unwrap_or_default().to_string(),
-                    p["variant"].as_str().map(str::to_string),
-                ))
+                Some(IndexEntry {
+                    descriptor: Descriptor {
+                        media_type: m["mediaType"]
+                            .as_str()
+                            .unwrap_or(artifact::MANIFEST_TYPE)
+                            .to_string(),
+                        digest: m["digest"].as_str()?.to_string(),
+                        size: m["size"].as_u64().unwrap_or(0) as usize,
+                    },
+                    os: p["os"].as_str().unwrap_or_default().to_string(),
+                    arch: p["architecture"].as_str().unwrap_or_default().to_string(),
+                    variant: p["variant"].as_str().map(str::to_string),
+                })
             })
             .collect();
-        Ok(Resolved {
+        let media_type = match media_type {
+            "" if is_index => artifact::INDEX_TYPE,
+            "" => artifact::MANIFEST_TYPE,
+            other => other,
+        };
+        let descriptor = Descriptor {
+            media_type: media_type.to_string(),
             digest,
+            size: bytes.len(),
+        };
+        Ok(Resolved {
+            descriptor,
             is_index,
             manifests,
         })
@@ -215,16 +251,18 @@ impl Registry {
         let root = self.resolve(r).await?;
         let mut out = Vec::new();
         if root.is_index {
-            out.extend(self.artifacts(r, &root.digest, "index").await?);
-            if let Some((d, ..)) = root
-                .manifests
-                .iter()
-                .find(|(_, os, arch, v)| platform.matches(os, arch, v.as_deref()))
-            {
-                out.extend(self.artifacts(r, d, &platform.to_string()).await?);
+            out.extend(self.artifacts(r, &root.descriptor.digest, "index").await?);
+            if let Some(entry) = root.platform(platform) {
+                out.extend(
+                    self.artifacts(r, &entry.descriptor.digest, &platform.to_string())
+                        .await?,
+                );
             }
         } else {
-            out.extend(self.artifacts(r, &root.digest, "manifest").await?);
+            out.extend(
+                self.artifacts(r, &root.descriptor.digest, "manifest")
+                    .await?,
+            );
         }
         Ok((root, out))
     }
@@ -270,6 +308,135 @@ impl Registry {
         String::from_utf8(data).map_err(|_| {
             RegistryError(format!("the spec in artifact {artifact} is not UTF-8 text"))
         })
+    }
+}
+
+impl Registry {
+    /// Upload a blob. A registry that stores it but omits the `Location`
+    /// header oci-client wants (go-containerregistry's does) still counts:
+    /// the blob is checked for instead.
+    async fn put_blob(
+        &self,
+        target: &oci_client::Reference,
+        data: &[u8],
+        digest: &str,
+        what: &str,
+    ) -> Result<(), RegistryError> {
+        if self
+            .client
+            .blob_exists(target, digest)
+            .await
+            .unwrap_or(false)
+        {
+            return Ok(());
+        }
+        match self
+            .call(what, self.client.push_blob(target, data.to_vec(), digest))
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(_)
+                if self
+                    .client
+                    .blob_exists(target, digest)
+                    .await
+                    .unwrap_or(false) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Attach `spec` to the image (or, with `platform`, to that platform's
+    /// manifest of an index) as `oras attach` does; keep the referrers
+    /// tag-schema index up to date where the registry has no referrers API.
+    /// Returns the artifact's digest.
+    pub async fn attach(
+        &self,
+        r: &Reference,
+        platform: Option<&Platform>,
+        spec: &[u8],
+        title: &str,
+        created: &str,
+    ) -> Result<String, RegistryError> {
+        let root = self.resolve(r).await?;
+        let subject = match platform {
+            Some(p) if root.is_index => root
+                .platform(p)
+                .map(|e| e.descriptor.clone())
+                .ok_or_else(|| RegistryError(format!("image {r} has no {p} manifest")))?,
+            _ => root.descriptor.clone(),
+        };
+        let target = Self::oci(r, Some(&subject.digest));
+        self.client
+            .store_auth_if_needed(target.resolve_registry(), &self.auth)
+            .await;
+        self.put_blob(
+            &target,
+            artifact::EMPTY_CONFIG,
+            artifact::EMPTY_DIGEST,
+            "uploading the empty config",
+        )
+        .await?;
+        let layer = Descriptor {
+            media_type: artifact::LAYER_TYPE.into(),
+            digest: artifact::digest(spec),
+            size: spec.len(),
+        };
+        self.put_blob(&target, spec, &layer.digest, "uploading the spec")
+            .await?;
+        let manifest = artifact::attach_manifest(&subject, &layer, title, created);
+        let digest = artifact::digest(&manifest);
+        let content_type = http::HeaderValue::from_static(artifact::MANIFEST_TYPE);
+        // Pushed by digest. oci-client panics when a registry omits Location on a
+        // digest push unless the reference's tag is the URL's last segment, so
+        // the digest doubles as the tag here (it is never used as one).
+        let by_digest = oci_client::Reference::with_tag_and_digest(
+            r.api_host().into(),
+            r.repository.clone(),
+            digest.clone(),
+            digest.clone(),
+        );
+        self.call(
+            "uploading the artifact manifest",
+            self.client
+                .push_manifest_raw(&by_digest, manifest.clone(), content_type),
+        )
+        .await?;
+        // A registry with the referrers API lists the artifact now; else keep the tag schema.
+        let listed = self
+            .artifacts(r, &subject.digest, "")
+            .await?
+            .iter()
+            .any(|a| a.digest == digest);
+        if !listed {
+            let tag = artifact::tag_schema_tag(&subject.digest);
+            let tag_ref = oci_client::Reference::with_tag(
+                r.api_host().into(),
+                r.repository.clone(),
+                tag.clone(),
+            );
+            let existing = match self
+                .client
+                .pull_manifest_raw(&tag_ref, &self.auth, &[artifact::INDEX_TYPE])
+                .await
+            {
+                Ok((bytes, _)) => serde_json::from_slice::<Value>(&bytes).ok(),
+                Err(_) => None,
+            };
+            let index = artifact::tag_schema_index(
+                existing.as_ref(),
+                artifact::referrer_entry(&manifest, created),
+            );
+            let content_type = http::HeaderValue::from_static(artifact::INDEX_TYPE);
+            self.call(
+                &format!("updating the referrers tag {tag}"),
+                self.client.push_manifest_raw(&tag_ref, index, content_type),
+            )
+            .await?;
+        }
+        Ok(digest)
     }
 }
 

@@ -4,7 +4,6 @@
 //! `# +no-feature` directives. (NFD also runs hooks; it stopped in v0.12.)
 
 use std::collections::BTreeMap;
-use std::time::SystemTime;
 
 use super::{Host, Sink, list_dir};
 
@@ -17,7 +16,7 @@ pub fn discover(host: &Host, sink: &mut Sink) {
     let dir = host.path(FEATURES_DIR);
     match list_dir(&dir) {
         Ok(files) => {
-            let now = unix_now();
+            let now = crate::time::now();
             for name in files.iter().filter(|f| !f.starts_with('.')) {
                 let path = dir.join(name);
                 let Ok(meta) = std::fs::metadata(&path) else {
@@ -50,13 +49,6 @@ pub fn discover(host: &Host, sink: &mut Sink) {
     }
     sink.attributes("local.label", labels);
     sink.attributes("local.feature", features);
-}
-
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 #[derive(Debug, Default, PartialEq)]
