@@ -193,6 +193,8 @@ pub struct NodeFeature {
     pub node: Option<String>,
     pub worker_version: Option<String>,
     pub created: Option<String>,
+    /// The latest `metadata.managedFields[].time`: when it was last written.
+    pub updated: Option<String>,
     pub features: Features,
 }
 
@@ -280,7 +282,8 @@ fn from_value(value: Json) -> Result<Loaded, LoadError> {
     }
 }
 
-fn node_feature(item: &Json, index: usize) -> Result<NodeFeature, LoadError> {
+/// One NodeFeature object from its JSON (`index` names it when it has no name).
+pub fn node_feature(item: &Json, index: usize) -> Result<NodeFeature, LoadError> {
     let meta = item.get("metadata").cloned().unwrap_or(Json::Null);
     let text = |v: Option<&Json>| v.and_then(Json::as_str).map(str::to_string);
     let name = text(meta.get("name")).unwrap_or_else(|| format!("items[{index}]"));
@@ -302,6 +305,13 @@ fn node_feature(item: &Json, index: usize) -> Result<NodeFeature, LoadError> {
             WORKER_VERSION_ANNOTATION.replace('/', "~1")
         ))),
         created: text(meta.get("creationTimestamp")),
+        updated: meta["managedFields"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f["time"].as_str())
+            .max_by_key(|t| crate::time::parse_rfc3339(t).unwrap_or(i64::MIN))
+            .map(str::to_string),
         name,
         features,
     })
@@ -391,6 +401,7 @@ mod tests {
             node: Some(node.into()),
             worker_version: None,
             created: None,
+            updated: None,
             features: f,
         }
     }

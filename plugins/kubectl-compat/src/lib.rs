@@ -3,6 +3,7 @@
 //! lint, init) is free of I/O; `sources` reads the host; `report` renders.
 
 pub mod catalogue;
+pub mod cluster;
 pub mod engine;
 pub mod features;
 pub mod gojson;

@@ -23,6 +23,10 @@ Examples:
   kubectl compat validate-node --image ghcr.io/org/app:v1
   kubectl compat discover --image ghcr.io/org/app:v1
 
+  # Which nodes of the cluster fit, from NFD's NodeFeature objects, and an affinity for them
+  kubectl compat validate-cluster --spec spec.yaml
+  kubectl compat validate-cluster --image ghcr.io/org/app:v1 --emit affinity
+
   # Show this host's features, or export them like `nfd export features`
   kubectl compat features
   kubectl compat features -o json > features.json
@@ -50,6 +54,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     ValidateNode(commands::validate::Args),
+    ValidateCluster(commands::cluster::Args),
     Features(commands::features::Args),
     Lint(commands::lint::Args),
     Init(commands::init::Args),
@@ -71,6 +76,7 @@ fn main() -> std::process::ExitCode {
 fn run(cli: Cli) -> anyhow::Result<kplug::Code> {
     match cli.command {
         Command::ValidateNode(args) => commands::validate::run(&cli.kube, args),
+        Command::ValidateCluster(args) => commands::cluster::run(&cli.kube, args),
         Command::Features(args) => commands::features::run(&cli.kube, args),
         Command::Lint(args) => commands::lint::run(&cli.kube, args),
         Command::Init(args) => commands::init::run(&cli.kube, args),

@@ -441,3 +441,152 @@ fn attach_is_read_by_oras_and_nfd() {
         );
     }
 }
+
+/// Cluster mode on NodeFeature objects in the test API server: a node with a
+/// GPU, one without, one without data; two objects for one node merged.
+#[tokio::test]
+async fn validate_cluster_reads_node_features() {
+    use kplug_tests::e2e::cluster::{ADMIN, Cluster};
+    use kplug_tests::e2e::objects;
+    use serde_json::json;
+
+    let cluster = Cluster::shared();
+    let apply = Command::new(peers::path("KUBECTL"))
+        .args(cluster.args(ADMIN))
+        .args(["apply", "--server-side", "-f"])
+        .arg(peers::path("NFD_CRDS"))
+        .output()
+        .unwrap();
+    ok(&apply, "kubectl apply NFD CRDs");
+    let wait = Command::new(peers::path("KUBECTL"))
+        .args(cluster.args(ADMIN))
+        .args([
+            "wait",
+            "--for=condition=Established",
+            "crd/nodefeatures.nfd.k8s-sigs.io",
+            "--timeout=30s",
+        ])
+        .output()
+        .unwrap();
+    ok(&wait, "wait for the NodeFeature CRD");
+    let client = cluster.client(ADMIN).await;
+    let ns = cluster.namespace("compat").await;
+    let group = kplug_tests::e2e::unique_name("grp");
+    let gpu = kplug_tests::e2e::unique_name("gpu");
+    let cpu = kplug_tests::e2e::unique_name("cpu");
+    let bare = kplug_tests::e2e::unique_name("bare");
+    for (name, pool) in [(&gpu, "gpu"), (&cpu, "general"), (&bare, "general")] {
+        objects::node(
+            &client,
+            name,
+            json!({"kplug-test": group, "pool": pool, "kubernetes.io/hostname": name}),
+            json!({}),
+        )
+        .await;
+    }
+    let nf = |name: &str, node: &str, features: serde_json::Value| {
+        json!({
+            "metadata": {"name": name, "labels": {"nfd.node.kubernetes.io/node-name": node}, "annotations": {"nfd.node.kubernetes.io/worker.version": "v0.19.0"}},
+            "spec": {"features": features},
+        })
+    };
+    let gvk = ("nfd.k8s-sigs.io", "v1alpha1", "NodeFeature");
+    objects::custom_resource(
+        &client,
+        gvk,
+        "nodefeatures",
+        Some(&ns),
+        nf(
+            &gpu,
+            &gpu,
+            json!({"attributes": {"cpu.model": {"elements": {"vendor_id": "AMD"}}}}),
+        ),
+    )
+    .await;
+    // A third party publishes the GPU in a second object for the same node.
+    objects::custom_resource(&client, gvk, "nodefeatures", Some(&ns), nf(&format!("{gpu}-extra"), &gpu, json!({"instances": {"pci.device": {"elements": [{"attributes": {"vendor": "10de", "class": "0302"}}]}}}))).await;
+    objects::custom_resource(
+        &client,
+        gvk,
+        "nodefeatures",
+        Some(&ns),
+        nf(
+            &cpu,
+            &cpu,
+            json!({"attributes": {"cpu.model": {"elements": {"vendor_id": "Intel"}}}}),
+        ),
+    )
+    .await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("spec.yaml");
+    std::fs::write(&spec, "version: v1alpha1\ncompatibilities:\n- description: gpu\n  weight: 80\n  rules:\n  - name: nvidia\n    matchFeatures:\n    - feature: pci.device\n      matchExpressions:\n        vendor: {op: In, value: [\"10de\"]}\n- description: x86\n  weight: 20\n  rules:\n  - name: vendor\n    matchFeatures:\n    - feature: cpu.model\n      matchExpressions:\n        vendor_id: {op: In, value: [Intel, AMD]}\n").unwrap();
+    let selector = format!("kplug-test={group}");
+    let run_cluster = |extra: &[&str]| {
+        Command::new(compat())
+            .arg("validate-cluster")
+            .arg("--spec")
+            .arg(&spec)
+            .args(cluster.args(ADMIN))
+            .args(["-l", &selector])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = run_cluster(&[]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let table = text(&out.stdout);
+    assert!(table.starts_with("NODE"), "{table}");
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with(gpu.as_str()) && l.contains("yes") && l.contains("#1")),
+        "{table}"
+    );
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with(cpu.as_str()) && l.contains("#2")),
+        "{table}"
+    );
+    assert!(
+        text(&out.stderr).contains(&bare),
+        "nodes without data are named: {}",
+        text(&out.stderr)
+    );
+
+    let json_out = run_cluster(&["-o", "json"]);
+    let v: Value = serde_json::from_str(&text(&json_out.stdout)).unwrap();
+    assert_eq!(v["kind"], "ClusterCompatibilityReport");
+    assert_eq!(v["sets"][0]["compatibleNodes"], json!([gpu]));
+    assert_eq!(v["nodesWithoutData"], json!([bare]));
+
+    let aff = run_cluster(&["--emit", "affinity"]);
+    let yaml = ok(&aff, "validate-cluster --emit affinity");
+    assert!(
+        yaml.contains("requiredDuringSchedulingIgnoredDuringExecution"),
+        "{yaml}"
+    );
+    assert!(
+        yaml.contains("pool"),
+        "the pool label tells the GPU node apart: {yaml}"
+    );
+
+    // No node fits: exit 3.
+    let none = dir.path().join("none.yaml");
+    std::fs::write(&none, "compatibilities:\n- rules:\n  - name: never\n    matchFeatures:\n    - feature: nope.nope\n").unwrap();
+    let out = Command::new(compat())
+        .args(["validate-cluster", "--spec"])
+        .arg(&none)
+        .args(cluster.args(ADMIN))
+        .args(["-l", &selector])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+}

@@ -1,0 +1,208 @@
+//! `kubectl compat validate-cluster`.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use k8s_openapi::api::core::v1::Node as K8sNode;
+use kplug::cli::{KubectlArgs, OutputFormat};
+use kplug::output::color::Palette;
+use kplug::output::format::Printer;
+use kplug::output::table::{Cell, Table};
+use kplug_compat::cluster::{self, ClusterReport, Node};
+use kplug_compat::features::{self, NodeFeature};
+use kplug_compat::validate::Options;
+use kube::api::{Api, DynamicObject, ListParams};
+use kube::core::{ApiResource, GroupVersionKind};
+
+use super::image::{self, RegistryArgs};
+use super::input;
+
+/// Check every node of the cluster against a spec, from the NodeFeature objects NFD publishes
+///
+/// Lists nodefeatures.nfd.k8s-sigs.io in all namespaces, merges each node's
+/// objects as nfd-master does, and evaluates every node (-l picks nodes).
+/// Exit status: 0 when at least one node is compatible, 3 when none is.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The compatibility spec (YAML or JSON); - reads standard input
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "image",
+        conflicts_with = "image"
+    )]
+    spec: Option<PathBuf>,
+
+    /// Read the spec from the image's compatibility artifact
+    #[arg(long, value_name = "IMAGE")]
+    image: Option<String>,
+
+    /// With --image: use this artifact instead of the newest
+    #[arg(long, value_name = "DIGEST", requires = "image")]
+    digest: Option<String>,
+
+    /// Keep only compatibility sets with one of these tags
+    #[arg(long, value_delimiter = ',', value_name = "TAG")]
+    tags: Vec<String>,
+
+    /// Warn about NodeFeature data not written for this long
+    #[arg(long, value_name = "DURATION", value_parser = kplug::cli::parse_duration, default_value = "24h")]
+    stale_after: std::time::Duration,
+
+    /// Print a Pod affinity that schedules the image only on compatible nodes, instead of the table
+    #[arg(long, value_name = "WHAT", value_parser = ["affinity"])]
+    emit: Option<String>,
+
+    #[command(flatten)]
+    registry: RegistryArgs,
+}
+
+pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
+    kube.check_output(&[])?;
+    image::runtime()?.block_on(run_async(kube, args))
+}
+
+async fn run_async(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
+    let spec = match (&args.spec, &args.image) {
+        (Some(path), _) => input::load_spec(path)?,
+        (None, Some(reference)) => {
+            let reference = image::parse_reference(reference)?;
+            let (artifact, text) =
+                image::fetch_spec(&reference, &args.registry, args.digest.as_deref()).await?;
+            kplug_compat::spec::parse(&text).map_err(|e| {
+                anyhow::anyhow!(
+                    "{reference}@{}: line {}: {}: {}",
+                    artifact.digest,
+                    e.line,
+                    e.path,
+                    e.message
+                )
+            })?
+        }
+        (None, None) => unreachable!("clap requires --spec or --image"),
+    };
+    let config = kplug::client::config(kube).await?;
+    let server = config.cluster_url.to_string();
+    let client = kplug::client::client_from_config(config)?;
+    let ar = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("nfd.k8s-sigs.io", "v1alpha1", "NodeFeature"),
+        "nodefeatures",
+    );
+    let nf_api: Api<DynamicObject> = Api::all_with(client.clone(), &ar);
+    let list = kplug::client::request(kube, &server, nf_api.list(&ListParams::default())).await?;
+    let objects: Vec<NodeFeature> = list
+        .items
+        .iter()
+        .enumerate()
+        .map(|(i, o)| {
+            features::node_feature(&serde_json::to_value(o)?, i).map_err(anyhow::Error::from)
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let node_api: Api<K8sNode> = Api::all(client);
+    let mut params = ListParams::default();
+    if let Some(selector) = &kube.selector {
+        params = params.labels(selector);
+    }
+    let nodes: Vec<Node> = kplug::client::request(kube, &server, node_api.list(&params))
+        .await?
+        .items
+        .into_iter()
+        .map(|n| Node {
+            name: n.metadata.name.unwrap_or_default(),
+            labels: n.metadata.labels.unwrap_or_default().into_iter().collect(),
+        })
+        .collect();
+    let bar = kplug::output::progress::progress_bar(nodes.len() as u64, "evaluating nodes");
+    let report = cluster::validate_cluster(
+        &spec,
+        &objects,
+        &nodes,
+        &Options {
+            tags: args.tags.clone(),
+        },
+        kplug_compat::time::now(),
+        args.stale_after.as_secs() as i64,
+    );
+    bar.finish_and_clear();
+    for w in &report.warnings {
+        eprintln!("warning: {w}");
+    }
+    let mut out = std::io::stdout().lock();
+    if args.emit.is_some() {
+        match cluster::affinity(&report, &nodes) {
+            Some(a) => out.write_all(kplug::output::format::to_yaml(&a)?.as_bytes())?,
+            None => anyhow::bail!(kplug::Error::Problems(
+                "no node is compatible: there is no affinity to write".into()
+            )),
+        }
+        return Ok(kplug::Code::Success);
+    }
+    match kube.output {
+        Some(OutputFormat::Json | OutputFormat::Yaml) => {
+            Printer::from_args(kube).print_value(&serde_json::to_value(&report)?, &mut out)?;
+        }
+        _ => {
+            Printer::from_args(kube)
+                .print_table(&table(&report, Palette::new(kube.color)), &mut out)?;
+            if !report.nodes_without_data.is_empty() {
+                eprintln!(
+                    "nodes without NodeFeature data (is NFD running there?): {}",
+                    report.nodes_without_data.join(", ")
+                );
+            }
+            for s in &report.sets {
+                eprintln!(
+                    "set #{} (weight {}{}): {} compatible node(s)",
+                    s.index + 1,
+                    s.weight,
+                    if s.description.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", {}", s.description)
+                    },
+                    s.compatible_nodes.len()
+                );
+            }
+        }
+    }
+    Ok(if report.compatible {
+        kplug::Code::Success
+    } else {
+        kplug::Code::Problems
+    })
+}
+
+fn table(report: &ClusterReport, palette: Palette) -> Table {
+    let mut headers = vec![
+        "NODE".to_string(),
+        "COMPATIBLE".to_string(),
+        "BEST SET".to_string(),
+    ];
+    headers.extend(report.sets.iter().map(|s| format!("SET #{}", s.index + 1)));
+    let mut t = Table::new(&headers);
+    for n in &report.nodes {
+        let mut row = vec![
+            Cell::from(&n.name),
+            if n.has_errors {
+                Cell::styled("error", palette.error())
+            } else if n.compatible {
+                Cell::styled("yes", palette.ok())
+            } else {
+                Cell::styled("no", palette.error())
+            },
+            Cell::from(
+                n.best_set
+                    .map(|b| format!("#{}", n.report.sets[b].index + 1))
+                    .unwrap_or_else(|| "-".into()),
+            ),
+        ];
+        row.extend(
+            n.report
+                .sets
+                .iter()
+                .map(|s| Cell::from(if s.satisfied { "ok" } else { "fail" })),
+        );
+        t.push(row);
+    }
+    t
+}
