@@ -96,13 +96,13 @@ pub fn validate_cluster(
                 ));
             }
         }
-        if let Some(v) = &o.worker_version {
-            if old_worker(v) {
-                warnings.push(format!(
-                    "NodeFeature {}/{} comes from nfd-worker {v}, older than v0.17; upgrade NFD",
-                    o.namespace, o.name
-                ));
-            }
+        if let Some(v) = &o.worker_version
+            && old_worker(v)
+        {
+            warnings.push(format!(
+                "NodeFeature {}/{} comes from nfd-worker {v}, older than v0.17; upgrade NFD",
+                o.namespace, o.name
+            ));
         }
         if o.node.is_none() {
             warnings.push(format!(
