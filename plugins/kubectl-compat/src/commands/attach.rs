@@ -68,7 +68,7 @@ pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
         .map(Platform::parse)
         .transpose()
         .map_err(kplug::Error::Usage)?;
-    let registry = Registry::new(&reference, &args.registry.options()?)?;
+    let registry = Registry::new(&reference, &args.registry.options(&reference)?)?;
     let title = args
         .spec
         .file_name()

@@ -24,7 +24,7 @@ pub fn discover(kube: &KubectlArgs, args: DiscoverArgs) -> anyhow::Result<kplug:
     kube.check_output(&[])?;
     let reference = image::parse_reference(&args.image)?;
     let platform = args.registry.platform()?;
-    let registry = Registry::new(&reference, &args.registry.options()?)?;
+    let registry = Registry::new(&reference, &args.registry.options(&reference)?)?;
     let (_, found) = image::runtime()?.block_on(registry.find(&reference, &platform))?;
     let mut out = std::io::stdout().lock();
     match kube.output {

@@ -60,7 +60,9 @@ fn stdin_secret() -> anyhow::Result<String> {
 }
 
 impl RegistryArgs {
-    pub fn options(&self) -> anyhow::Result<Options> {
+    /// Connection options for `image`'s registry. Credentials: the stdin
+    /// flags, else the user's docker or podman login, else anonymous.
+    pub fn options(&self, image: &Reference) -> anyhow::Result<Options> {
         let auth = if self.registry_password_stdin {
             let username = self.registry_username.clone().unwrap_or_default();
             Auth::Basic {
@@ -70,7 +72,8 @@ impl RegistryArgs {
         } else if self.registry_token_stdin {
             Auth::Bearer(stdin_secret()?)
         } else {
-            Auth::Anonymous
+            kplug_compat::registry::credentials::from_user_files(&image.registry)
+                .unwrap_or(Auth::Anonymous)
         };
         Ok(Options {
             plain_http: self.plain_http,
@@ -107,7 +110,7 @@ pub async fn fetch_spec(
     args: &RegistryArgs,
     digest: Option<&str>,
 ) -> anyhow::Result<(Artifact, String)> {
-    let registry = Registry::new(image, &args.options()?)?;
+    let registry = Registry::new(image, &args.options(image)?)?;
     let platform = args.platform()?;
     let (_, found) = registry.find(image, &platform).await?;
     let chosen = match digest {

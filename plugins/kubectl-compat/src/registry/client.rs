@@ -140,6 +140,40 @@ impl Registry {
         }
     }
 
+    /// [`Registry::call`] for reads, retried twice with backoff (0.25 s, 0.5 s,
+    /// plus jitter) when the registry is rate-limiting (429) or failing (5xx)
+    /// or the connection timed out.
+    async fn read<T, Fut>(
+        &self,
+        what: &str,
+        mut make: impl FnMut() -> Fut,
+    ) -> Result<T, RegistryError>
+    where
+        Fut: std::future::Future<Output = Result<T, OciDistributionError>>,
+    {
+        let mut delay = Duration::from_millis(250);
+        for _ in 0..2 {
+            match tokio::time::timeout(self.timeout, make()).await {
+                Ok(Err(e)) if transient(&e) => {
+                    let jitter = Duration::from_millis(u64::from(std::process::id() % 100));
+                    tokio::time::sleep(delay + jitter).await;
+                    delay *= 2;
+                }
+                Ok(Ok(v)) => return Ok(v),
+                Ok(Err(e)) => return Err(explain(&self.host, what, e)),
+                Err(_) => {
+                    return self
+                        .call(
+                            what,
+                            std::future::pending::<Result<T, OciDistributionError>>(),
+                        )
+                        .await;
+                }
+            }
+        }
+        self.call(what, make()).await
+    }
+
     fn oci(r: &Reference, digest: Option<&str>) -> oci_client::Reference {
         match (digest.or(r.digest.as_deref()), &r.tag) {
             (Some(d), _) => oci_client::Reference::with_digest(
@@ -157,12 +191,11 @@ impl Registry {
 
     /// The manifest or index the reference names.
     pub async fn resolve(&self, r: &Reference) -> Result<Resolved, RegistryError> {
+        let target = Self::oci(r, None);
         let (bytes, digest) = self
-            .call(
-                &format!("resolving {r}"),
-                self.client
-                    .pull_manifest_raw(&Self::oci(r, None), &self.auth, &ACCEPT),
-            )
+            .read(&format!("resolving {r}"), || {
+                self.client.pull_manifest_raw(&target, &self.auth, &ACCEPT)
+            })
             .await?;
         if bytes.len() as i64 > MAX_BYTES {
             return Err(RegistryError(format!(
@@ -218,11 +251,11 @@ impl Registry {
         subject: &str,
         attached_to: &str,
     ) -> Result<Vec<Artifact>, RegistryError> {
+        let target = Self::oci(r, Some(subject));
         let index = self
-            .call(
+            .read(
                 &format!("listing the referrers of {}", r.with_digest(subject)),
-                self.client
-                    .pull_referrers(&Self::oci(r, Some(subject)), Some(ARTIFACT_TYPE)),
+                || self.client.pull_referrers(&target, Some(ARTIFACT_TYPE)),
             )
             .await?;
         Ok(index
@@ -437,6 +470,14 @@ impl Registry {
             .await?;
         }
         Ok(digest)
+    }
+}
+
+fn transient(e: &OciDistributionError) -> bool {
+    match e {
+        OciDistributionError::ServerError { code, .. } => *code == 429 || *code >= 500,
+        OciDistributionError::RequestError(e) => e.is_timeout(),
+        _ => false,
     }
 }
 

@@ -2,4 +2,5 @@
 
 pub mod artifact;
 pub mod client;
+pub mod credentials;
 pub mod reference;
