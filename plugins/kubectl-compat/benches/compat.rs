@@ -5,7 +5,9 @@
 //! - `kubectl compat features -o json` against `nfd export features`, wall
 //!   time in the same run (target: at least 5x faster);
 //! - `kubectl compat validate-node --spec` end to end (target: under 25 ms;
-//!   NFD has no offline mode to compare with).
+//!   NFD has no offline mode to compare with);
+//! - `validate-node --image` against `nfd compat validate-node --image`, the
+//!   same artifact in a local registry (target: at least 5x faster).
 //!
 //! NFD comes from the e2e peer cache (`make peers`); without it the
 //! comparisons print a skip line and only our numbers.
@@ -188,9 +190,98 @@ fn processes() {
     );
 }
 
+/// A registry process killed when dropped.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `validate-node --image` against `nfd compat validate-node --image`, both
+/// discovering this host and reading the same artifact from a local registry.
+fn registry() {
+    let (Some(registry_bin), Some(oras), Some(nfd)) =
+        (peer("REGISTRY_REFERRERS"), peer("ORAS"), peer("NFD"))
+    else {
+        println!(
+            "skipped: validate-node --image vs nfd: registry, oras or nfd not in the e2e peer cache (run `make peers`)"
+        );
+        return;
+    };
+    let ours = PathBuf::from(env!("CARGO_BIN_EXE_kubectl-compat"));
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let host = format!("127.0.0.1:{port}");
+    std::fs::create_dir_all(dir.path().join("blobs")).unwrap();
+    let _registry = Running(
+        Command::new(registry_bin)
+            .arg(format!("--addr={host}"))
+            .arg(format!("--blobs={}", dir.path().join("blobs").display()))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let image = format!("{host}/bench/app:v1");
+    std::fs::write(dir.path().join("app.txt"), "app").unwrap();
+    for _ in 0..50 {
+        let pushed = Command::new(&oras)
+            .current_dir(dir.path())
+            .args(["push", "--plain-http", &image, "app.txt:text/plain"])
+            .output()
+            .unwrap();
+        if pushed.status.success() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let attach = Command::new(&ours)
+        .args(["attach", "--plain-http", "--image", &image])
+        .arg(data("specs/blog-example.yaml"))
+        .output()
+        .unwrap();
+    assert!(
+        attach.status.success(),
+        "{}",
+        String::from_utf8_lossy(&attach.stderr)
+    );
+    const RUNS: usize = 21;
+    let mine = wall(
+        &mut || {
+            let mut c = Command::new(&ours);
+            c.args(["validate-node", "--plain-http", "--image", &image]);
+            c
+        },
+        RUNS,
+    )
+    .expect("validate-node --image runs");
+    let theirs = wall(
+        &mut || {
+            let mut c = Command::new(&nfd);
+            c.args(["compat", "validate-node", "--plain-http", "--image", &image]);
+            c
+        },
+        RUNS,
+    );
+    report(
+        "validate-node --image vs nfd (local registry)",
+        mine,
+        theirs.map(|d| ("nfd", d)),
+        "target >= 5x",
+    );
+}
+
 fn main() {
     let mut c = Criterion::default().configure_from_args();
     engine(&mut c);
     c.final_summary();
     processes();
+    registry();
 }

@@ -99,6 +99,14 @@ impl Registry {
             use_monolithic_push: true,
             ..Default::default()
         };
+        if options.plain_http {
+            // No TLS is spoken, but the HTTP client still loads every system
+            // root certificate (10+ ms). Trusting only a placeholder skips that.
+            config.tls_certs_only.push(oci_client::client::Certificate {
+                encoding: oci_client::client::CertificateEncoding::Pem,
+                data: include_bytes!("plain-http-placeholder.pem").to_vec(),
+            });
+        }
         if let Some(ca) = &options.ca_file {
             let data = std::fs::read(ca).map_err(|e| {
                 RegistryError(format!("cannot read --ca-file {}: {e}", ca.display()))
