@@ -474,3 +474,41 @@ fn help_examples_and_completion() {
     assert!(stdout(&completion).contains("kubectl-compat"));
     assert_eq!(run(&["frobnicate"]).status.code(), Some(2));
 }
+
+#[test]
+fn registry_failures_are_one_sentence_without_a_panic() {
+    let refused = run(&[
+        "discover",
+        "--plain-http",
+        "--registry-timeout",
+        "5s",
+        "--image",
+        "127.0.0.1:1/app:v1",
+    ]);
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+    let text = stderr(&refused);
+    assert_eq!(text.trim_end().lines().count(), 1, "one line: {text}");
+    assert!(text.contains("cannot reach 127.0.0.1:1"), "{text}");
+    let dns = run(&[
+        "validate-node",
+        "--registry-timeout",
+        "5s",
+        "--image",
+        "registry.invalid/app:v1",
+    ]);
+    assert_eq!(dns.status.code(), Some(1), "{}", stderr(&dns));
+    assert!(
+        stderr(&dns).starts_with("error: resolving registry.invalid/app:v1: "),
+        "{}",
+        stderr(&dns)
+    );
+    let bad = run(&["discover", "--image", "Not/A Reference"]);
+    assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
+    assert!(
+        stderr(&bad).contains("invalid image reference"),
+        "{}",
+        stderr(&bad)
+    );
+    let both = run(&["validate-node", "--spec", "x.yaml", "--image", "app"]);
+    assert_eq!(both.status.code(), Some(2));
+}

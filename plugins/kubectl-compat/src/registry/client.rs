@@ -491,6 +491,35 @@ fn transient(e: &OciDistributionError) -> bool {
 
 /// One sentence per failure, with what to do.
 fn explain(host: &str, what: &str, e: OciDistributionError) -> RegistryError {
+    if let OciDistributionError::RequestError(re) = &e {
+        // The useful words (DNS, refused, certificate) are in the source chain.
+        let mut chain = Vec::new();
+        let mut cause: Option<&dyn std::error::Error> = std::error::Error::source(re);
+        while let Some(c) = cause {
+            chain.push(c.to_string());
+            cause = c.source();
+        }
+        let root = chain.last().cloned().unwrap_or_else(|| re.to_string());
+        let all = chain.join(": ").to_lowercase();
+        let advice = if all.contains("dns")
+            || all.contains("lookup")
+            || all.contains("resolve")
+            || all.contains("name or service")
+        {
+            format!("cannot resolve {host}; check the registry name")
+        } else if all.contains("certificate") || all.contains("tls") || all.contains("handshake") {
+            "TLS failed; use --ca-file for a private CA, --insecure to skip verification, or --plain-http for an HTTP registry".to_string()
+        } else if re.is_timeout() {
+            format!("{host} did not answer in time; raise --registry-timeout or check the network")
+        } else if re.is_connect() {
+            format!(
+                "cannot reach {host}; check the address and port (and --plain-http for an HTTP registry)"
+            )
+        } else {
+            format!("the request to {host} failed")
+        };
+        return RegistryError(format!("{what}: {advice} ({})", one_line(&root)));
+    }
     let text = e.to_string();
     let lower = text.to_lowercase();
     let advice = if matches!(e, OciDistributionError::AuthenticationFailure(_))
