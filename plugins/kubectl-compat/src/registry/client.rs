@@ -533,7 +533,7 @@ fn explain(host: &str, what: &str, e: OciDistributionError) -> RegistryError {
         "access denied; check the credentials have pull (or push) rights on this repository"
             .to_string()
     } else if matches!(e, OciDistributionError::ImageManifestNotFoundError(_))
-        || lower.contains("manifest unknown")
+        || lower.contains("unknown")
         || lower.contains("not found")
         || lower.contains("404")
     {
