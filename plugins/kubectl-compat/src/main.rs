@@ -59,6 +59,7 @@ enum Command {
     Lint(commands::lint::Args),
     Init(commands::init::Args),
     Attach(commands::attach::Args),
+    Remove(commands::attach::RemoveArgs),
     Discover(commands::discover::DiscoverArgs),
     Get(commands::discover::GetArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
@@ -81,6 +82,7 @@ fn run(cli: Cli) -> anyhow::Result<kplug::Code> {
         Command::Lint(args) => commands::lint::run(&cli.kube, args),
         Command::Init(args) => commands::init::run(&cli.kube, args),
         Command::Attach(args) => commands::attach::run(&cli.kube, args),
+        Command::Remove(args) => commands::attach::remove(&cli.kube, args),
         Command::Discover(args) => commands::discover::discover(&cli.kube, args),
         Command::Get(args) => commands::discover::get(&cli.kube, args),
         Command::Completion { shell } => {

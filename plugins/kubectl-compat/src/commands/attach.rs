@@ -88,3 +88,34 @@ pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
     println!("{digest}");
     Ok(kplug::Code::Success)
 }
+
+/// Delete a compatibility artifact from the registry (and from the referrers tag-schema index)
+#[derive(Debug, clap::Args)]
+pub struct RemoveArgs {
+    /// The image the artifact is attached to
+    #[arg(long, value_name = "IMAGE")]
+    image: String,
+
+    /// The artifact's digest (see `kubectl compat discover`)
+    #[arg(long, value_name = "DIGEST")]
+    digest: String,
+
+    #[command(flatten)]
+    registry: RegistryArgs,
+}
+
+pub fn remove(kube: &KubectlArgs, args: RemoveArgs) -> anyhow::Result<kplug::Code> {
+    kube.check_output(&[])?;
+    let reference = image::parse_reference(&args.image)?;
+    let platform = args.registry.platform()?;
+    let registry = Registry::new(&reference, &args.registry.options(&reference)?)?;
+    image::runtime()?.block_on(async {
+        let (_, found) = registry.find(&reference, &platform).await?;
+        let artifact = found.iter().find(|a| a.digest == args.digest).with_context(|| {
+            format!("image {reference} has no compatibility artifact {} (see kubectl compat discover)", args.digest)
+        })?;
+        registry.remove(&reference, artifact).await?;
+        println!("removed {}", artifact.digest);
+        anyhow::Ok(kplug::Code::Success)
+    })
+}

@@ -55,6 +55,7 @@ pub struct RegistryError(pub String);
 
 pub struct Registry {
     client: oci_client::Client,
+    options: Options,
     auth: RegistryAuth,
     timeout: Duration,
     host: String,
@@ -126,6 +127,7 @@ impl Registry {
             Auth::Bearer(token) => RegistryAuth::Bearer(token.clone()),
         };
         Ok(Registry {
+            options: options.clone(),
             client: oci_client::Client::new(config),
             auth,
             timeout: options.timeout.unwrap_or(Duration::from_secs(60)),
@@ -489,6 +491,188 @@ fn transient(e: &OciDistributionError) -> bool {
     }
 }
 
+impl Registry {
+    /// Delete an artifact manifest and drop it from the referrers tag-schema
+    /// index of its subject, where that index exists.
+    pub async fn remove(&self, r: &Reference, artifact: &Artifact) -> Result<(), RegistryError> {
+        let scheme = if self.options.plain_http {
+            "http"
+        } else {
+            "https"
+        };
+        let url = format!(
+            "{scheme}://{}/v2/{}/manifests/{}",
+            r.api_host(),
+            r.repository,
+            artifact.digest
+        );
+        let mut builder =
+            reqwest::Client::builder().danger_accept_invalid_certs(self.options.insecure);
+        if let Some(ca) = &self.options.ca_file {
+            let pem = std::fs::read(ca).map_err(|e| {
+                RegistryError(format!("cannot read --ca-file {}: {e}", ca.display()))
+            })?;
+            let cert = reqwest::Certificate::from_pem(&pem)
+                .map_err(|e| RegistryError(format!("--ca-file {}: {e}", ca.display())))?;
+            builder = builder.add_root_certificate(cert);
+        }
+        let http = builder
+            .build()
+            .map_err(|e| RegistryError(format!("cannot set up HTTP: {e}")))?;
+        let what = format!("deleting {}", r.with_digest(&artifact.digest));
+        let send = |auth: Option<String>| {
+            let mut req = http.delete(&url);
+            if let Some(a) = auth {
+                req = req.header("Authorization", a);
+            }
+            tokio::time::timeout(self.timeout, req.send())
+        };
+        let first_auth = match &self.options.auth {
+            Auth::Anonymous => None,
+            Auth::Basic { username, password } => {
+                Some(format!("Basic {}", basic(username, password)))
+            }
+            Auth::Bearer(t) => Some(format!("Bearer {t}")),
+        };
+        let timeout = || RegistryError(format!("{what}: {} did not answer in time", self.host));
+        let mut res = send(first_auth)
+            .await
+            .map_err(|_| timeout())?
+            .map_err(|e| RegistryError(format!("{what}: {e}")))?;
+        if res.status() == 401 {
+            // Token registries: trade the credentials for a token with delete scope.
+            if let Some(token) = self.token(&http, &res, r).await? {
+                res = send(Some(format!("Bearer {token}")))
+                    .await
+                    .map_err(|_| timeout())?
+                    .map_err(|e| RegistryError(format!("{what}: {e}")))?;
+            }
+        }
+        match res.status().as_u16() {
+            200..=299 => {}
+            401 => {
+                return Err(RegistryError(format!(
+                    "{what}: the registry wants credentials with delete rights; pass --registry-username and --registry-password-stdin"
+                )));
+            }
+            403 => {
+                return Err(RegistryError(format!(
+                    "{what}: access denied; the credentials lack delete rights on {}",
+                    r.repository
+                )));
+            }
+            404 => return Err(RegistryError(format!("{what}: not found"))),
+            405 => {
+                return Err(RegistryError(format!(
+                    "{what}: this registry does not allow deleting manifests (docker-registry needs storage.delete.enabled)"
+                )));
+            }
+            code => {
+                return Err(RegistryError(format!(
+                    "{what}: the registry answered {code}"
+                )));
+            }
+        }
+        // Keep the tag schema honest where it is in use.
+        let tag = artifact::tag_schema_tag(&artifact.subject);
+        let tag_ref =
+            oci_client::Reference::with_tag(r.api_host().into(), r.repository.clone(), tag.clone());
+        if let Ok((bytes, _)) = self
+            .client
+            .pull_manifest_raw(&tag_ref, &self.auth, &[artifact::INDEX_TYPE])
+            .await
+            && let Ok(mut index) = serde_json::from_slice::<Value>(&bytes)
+            && let Some(list) = index["manifests"].as_array_mut()
+        {
+            let before = list.len();
+            list.retain(|m| m["digest"] != artifact.digest.as_str());
+            if list.len() != before {
+                let body = serde_json::to_vec(&index).expect("JSON values serialise");
+                let content_type = http::HeaderValue::from_static(artifact::INDEX_TYPE);
+                self.call(
+                    &format!("updating the referrers tag {tag}"),
+                    self.client.push_manifest_raw(&tag_ref, body, content_type),
+                )
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A bearer token from the `WWW-Authenticate` challenge of `res`.
+    async fn token(
+        &self,
+        http: &reqwest::Client,
+        res: &reqwest::Response,
+        r: &Reference,
+    ) -> Result<Option<String>, RegistryError> {
+        let Some(challenge) = res
+            .headers()
+            .get("www-authenticate")
+            .and_then(|v| v.to_str().ok())
+        else {
+            return Ok(None);
+        };
+        let Some(params) = challenge.strip_prefix("Bearer ") else {
+            return Ok(None);
+        };
+        let field = |name: &str| {
+            params.split(',').find_map(|p| {
+                p.trim()
+                    .strip_prefix(&format!("{name}="))
+                    .map(|v| v.trim_matches('"').to_string())
+            })
+        };
+        let Some(realm) = field("realm") else {
+            return Ok(None);
+        };
+        let mut req = http
+            .get(&realm)
+            .query(&[("scope", format!("repository:{}:delete,pull", r.repository))]);
+        if let Some(service) = field("service") {
+            req = req.query(&[("service", service)]);
+        }
+        if let Auth::Basic { username, password } = &self.options.auth {
+            req = req.header(
+                "Authorization",
+                format!("Basic {}", basic(username, password)),
+            );
+        }
+        let body: Value = match tokio::time::timeout(self.timeout, req.send()).await {
+            Ok(Ok(resp)) if resp.status().is_success() => resp.json().await.unwrap_or(Value::Null),
+            _ => return Ok(None),
+        };
+        Ok(body["token"]
+            .as_str()
+            .or(body["access_token"].as_str())
+            .map(str::to_string))
+    }
+}
+
+/// `user:password` in base64, for Basic authentication.
+fn basic(user: &str, password: &str) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let input = format!("{user}:{password}");
+    let bytes = input.as_bytes();
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i)) as usize & 63] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 /// One sentence per failure, with what to do.
 fn explain(host: &str, what: &str, e: OciDistributionError) -> RegistryError {
     if let OciDistributionError::RequestError(re) = &e {
@@ -566,5 +750,15 @@ fn one_line(s: &str) -> String {
         )
     } else {
         flat
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn basic_auth_encoding() {
+        assert_eq!(super::basic("kplug", "s3cret"), "a3BsdWc6czNjcmV0");
+        assert_eq!(super::basic("a", ""), "YTo=");
+        assert_eq!(super::basic("ab", "c"), "YWI6Yw==");
     }
 }
