@@ -68,6 +68,44 @@ fn engine(c: &mut Criterion) {
             })
         },
     );
+    // Cluster mode: 5,000 nodes, each with a full real feature set (as
+    // NodeFeature objects merge), against the blog example.
+    let nodes: Vec<kplug_compat::cluster::Node> = (0..5000)
+        .map(|i| kplug_compat::cluster::Node {
+            name: format!("node-{i}"),
+            labels: Default::default(),
+        })
+        .collect();
+    let objects: Vec<features::NodeFeature> = nodes
+        .iter()
+        .map(|n| features::NodeFeature {
+            namespace: "node-feature-discovery".into(),
+            name: n.name.clone(),
+            node: Some(n.name.clone()),
+            worker_version: Some("v0.19.0".into()),
+            created: None,
+            updated: None,
+            features: f.clone(),
+        })
+        .collect();
+    let mut group = c.benchmark_group("cluster");
+    group.sample_size(10);
+    group.bench_function(
+        "validate-cluster evaluation, 5000 nodes (merge + evaluate)",
+        |b| {
+            b.iter(|| {
+                kplug_compat::cluster::validate_cluster(
+                    &blog,
+                    black_box(&objects),
+                    &nodes,
+                    &Default::default(),
+                    0,
+                    i64::MAX,
+                )
+            })
+        },
+    );
+    group.finish();
     let text = std::fs::read_to_string(data("specs/blog-example.yaml")).unwrap();
     c.bench_function("parse blog-example.yaml", |b| {
         b.iter(|| spec::parse(black_box(&text)).unwrap())

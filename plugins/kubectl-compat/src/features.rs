@@ -320,10 +320,11 @@ pub fn node_feature(item: &Json, index: usize) -> Result<NodeFeature, LoadError>
 /// Group objects by node and merge each group as nfd-master does: objects in
 /// `nfd_namespace` first, then by name, then by namespace. Objects without
 /// the node-name label are ignored, as nfd-master ignores them.
-pub fn merge_per_node(
-    objects: &[NodeFeature],
+/// A node with one object borrows its features; only real merges copy.
+pub fn merge_per_node<'a>(
+    objects: &'a [NodeFeature],
     nfd_namespace: Option<&str>,
-) -> BTreeMap<String, Features> {
+) -> BTreeMap<String, std::borrow::Cow<'a, Features>> {
     let mut groups: BTreeMap<String, Vec<&NodeFeature>> = BTreeMap::new();
     for o in objects {
         if let Some(node) = &o.node {
@@ -337,11 +338,14 @@ pub fn merge_per_node(
                 let own = |o: &NodeFeature| Some(o.namespace.as_str()) != nfd_namespace;
                 (own(a), &a.name, &a.namespace).cmp(&(own(b), &b.name, &b.namespace))
             });
+            if let [only] = objs.as_slice() {
+                return (node, std::borrow::Cow::Borrowed(&only.features));
+            }
             let mut merged = Features::default();
             for o in objs {
                 merged.absorb(o.features.clone());
             }
-            (node, merged)
+            (node, std::borrow::Cow::Owned(merged))
         })
         .collect()
 }
@@ -367,12 +371,12 @@ pub fn select(loaded: Loaded, node: Option<&str>) -> Result<(Option<String>, Fea
             let names = per_node.keys().cloned().collect::<Vec<_>>().join(", ");
             match node {
                 Some(n) => match per_node.remove(n) {
-                    Some(f) => Ok((Some(n.to_string()), f)),
+                    Some(f) => Ok((Some(n.to_string()), f.into_owned())),
                     None => Err(LoadError::NoSuchNode(n.to_string(), names)),
                 },
                 None if per_node.len() == 1 => {
                     let (n, f) = per_node.into_iter().next().expect("one node");
-                    Ok((Some(n), f))
+                    Ok((Some(n), f.into_owned()))
                 }
                 None => Err(LoadError::Ambiguous(per_node.len(), names)),
             }
