@@ -89,6 +89,8 @@ pub struct NfdSet {
 pub struct Options {
     /// Keep only sets whose tag is listed (untagged sets are dropped).
     pub tags: Vec<String>,
+    /// Leave out the per-expression rows (verdicts only), for many nodes.
+    pub brief: bool,
 }
 
 /// Evaluate every kept set of `spec` in order, rule by rule, feeding each
@@ -115,10 +117,12 @@ pub fn validate(
                 backrefs: backrefs.as_ref(),
             };
             let status = rule::execute(r, &features);
-            let mut rows =
-                explain::rows(&r.match_features, &features, List::Features, &status.errors);
-            for (i, elem) in r.match_any.iter().enumerate() {
-                rows.extend(explain::rows(elem, &features, List::Any(i), &status.errors));
+            let mut rows = Vec::new();
+            if !options.brief {
+                rows = explain::rows(&r.match_features, &features, List::Features, &status.errors);
+                for (i, elem) in r.match_any.iter().enumerate() {
+                    rows.extend(explain::rows(elem, &features, List::Any(i), &status.errors));
+                }
             }
             let template_error = status
                 .errors

@@ -590,3 +590,90 @@ async fn validate_cluster_reads_node_features() {
         .unwrap();
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
 }
+
+/// The NodeFeature the real nfd-worker publishes for this host is evaluated
+/// by validate-cluster like validate-node evaluates this host.
+#[tokio::test]
+async fn validate_cluster_on_what_nfd_worker_publishes() {
+    use kplug_tests::e2e::cluster::{ADMIN, Cluster};
+    use serde_json::json;
+
+    let cluster = Cluster::shared();
+    let apply = Command::new(peers::path("KUBECTL"))
+        .args(cluster.args(ADMIN))
+        .args(["apply", "--server-side", "-f"])
+        .arg(peers::path("NFD_CRDS"))
+        .output()
+        .unwrap();
+    ok(&apply, "kubectl apply NFD CRDs");
+    let wait = Command::new(peers::path("KUBECTL"))
+        .args(cluster.args(ADMIN))
+        .args([
+            "wait",
+            "--for=condition=Established",
+            "crd/nodefeatures.nfd.k8s-sigs.io",
+            "--timeout=30s",
+        ])
+        .output()
+        .unwrap();
+    ok(&wait, "wait for the NodeFeature CRD");
+    let client = cluster.client(ADMIN).await;
+    let ns = cluster.namespace("nfd-worker").await;
+    let node = kplug_tests::e2e::unique_name("worker");
+    let group = kplug_tests::e2e::unique_name("grp");
+    kplug_tests::e2e::objects::node(&client, &node, json!({"kplug-test": group}), json!({})).await;
+    let worker = Command::new(peers::path("NFD_WORKER"))
+        .arg("-oneshot")
+        .arg("-no-owner-refs")
+        .arg(format!("-kubeconfig={}", cluster.kubeconfig.display()))
+        .env("NODE_NAME", &node)
+        .env("KUBERNETES_NAMESPACE", &ns)
+        .output()
+        .unwrap();
+    ok(&worker, "nfd-worker -oneshot");
+
+    let dir = tempfile::tempdir().unwrap();
+    let spec = corpus()
+        .into_iter()
+        .find(|p| p.ends_with("06-version.yaml"))
+        .unwrap();
+    let cluster_out = Command::new(compat())
+        .args(["validate-cluster", "-o", "json", "--spec"])
+        .arg(&spec)
+        .args(cluster.args(ADMIN))
+        .args(["-l", &format!("kplug-test={group}")])
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_str(&text(&cluster_out.stdout))
+        .unwrap_or_else(|e| panic!("{e}: {}", text(&cluster_out.stderr)));
+    let nodes = v["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 1, "{v}");
+    assert_eq!(nodes[0]["name"], node.as_str());
+    // The same verdicts as this host evaluated locally (nfd-worker saw this host).
+    let features = dir.path().join("features.json");
+    std::fs::write(
+        &features,
+        ok(
+            &run(&peers::path("NFD"), &["export", "features"]),
+            "nfd export features",
+        ),
+    )
+    .unwrap();
+    let local = Command::new(compat())
+        .args(["validate-node", "-o", "json", "--spec"])
+        .arg(&spec)
+        .arg("--features")
+        .arg(&features)
+        .output()
+        .unwrap();
+    let local: Value = serde_json::from_str(&text(&local.stdout)).unwrap();
+    let verdicts = |report: &Value| -> Vec<bool> {
+        report["sets"][0]["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["matched"].as_bool().unwrap())
+            .collect()
+    };
+    assert_eq!(verdicts(&nodes[0]["report"]), verdicts(&local), "{v}");
+}

@@ -119,6 +119,8 @@ async fn run_async(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code
         &nodes,
         &Options {
             tags: args.tags.clone(),
+            // The table shows verdicts only; JSON carries every node's full report.
+            brief: !matches!(kube.output, Some(OutputFormat::Json | OutputFormat::Yaml)),
         },
         kplug_compat::time::now(),
         args.stale_after.as_secs() as i64,

@@ -81,7 +81,15 @@ pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
             sources.into_iter().collect::<Vec<_>>().join(", ")
         );
     }
-    let report = validate::validate(&spec, &features, &Options { tags: args.tags }, node);
+    let report = validate::validate(
+        &spec,
+        &features,
+        &Options {
+            tags: args.tags,
+            brief: false,
+        },
+        node,
+    );
     let mut out = std::io::stdout().lock();
     let nfd_json =
         args.output_json || matches!(&kube.output, Some(OutputFormat::Other(f)) if f == "nfd-json");
