@@ -90,8 +90,24 @@ fn engine(c: &mut Criterion) {
         .collect();
     let mut group = c.benchmark_group("cluster");
     group.sample_size(10);
+    let brief = validate::Options {
+        brief: true,
+        ..Default::default()
+    };
+    group.bench_function("validate-cluster, 5000 nodes, table (verdicts)", |b| {
+        b.iter(|| {
+            kplug_compat::cluster::validate_cluster(
+                &blog,
+                black_box(&objects),
+                &nodes,
+                &brief,
+                0,
+                i64::MAX,
+            )
+        })
+    });
     group.bench_function(
-        "validate-cluster evaluation, 5000 nodes (merge + evaluate)",
+        "validate-cluster, 5000 nodes, -o json (full reports)",
         |b| {
             b.iter(|| {
                 kplug_compat::cluster::validate_cluster(

@@ -451,24 +451,7 @@ async fn validate_cluster_reads_node_features() {
     use serde_json::json;
 
     let cluster = Cluster::shared();
-    let apply = Command::new(peers::path("KUBECTL"))
-        .args(cluster.args(ADMIN))
-        .args(["apply", "--server-side", "-f"])
-        .arg(peers::path("NFD_CRDS"))
-        .output()
-        .unwrap();
-    ok(&apply, "kubectl apply NFD CRDs");
-    let wait = Command::new(peers::path("KUBECTL"))
-        .args(cluster.args(ADMIN))
-        .args([
-            "wait",
-            "--for=condition=Established",
-            "crd/nodefeatures.nfd.k8s-sigs.io",
-            "--timeout=30s",
-        ])
-        .output()
-        .unwrap();
-    ok(&wait, "wait for the NodeFeature CRD");
+    crate::nfd::install_crds(cluster);
     let client = cluster.client(ADMIN).await;
     let ns = cluster.namespace("compat").await;
     let group = kplug_tests::e2e::unique_name("grp");
@@ -599,24 +582,7 @@ async fn validate_cluster_on_what_nfd_worker_publishes() {
     use serde_json::json;
 
     let cluster = Cluster::shared();
-    let apply = Command::new(peers::path("KUBECTL"))
-        .args(cluster.args(ADMIN))
-        .args(["apply", "--server-side", "-f"])
-        .arg(peers::path("NFD_CRDS"))
-        .output()
-        .unwrap();
-    ok(&apply, "kubectl apply NFD CRDs");
-    let wait = Command::new(peers::path("KUBECTL"))
-        .args(cluster.args(ADMIN))
-        .args([
-            "wait",
-            "--for=condition=Established",
-            "crd/nodefeatures.nfd.k8s-sigs.io",
-            "--timeout=30s",
-        ])
-        .output()
-        .unwrap();
-    ok(&wait, "wait for the NodeFeature CRD");
+    crate::nfd::install_crds(cluster);
     let client = cluster.client(ADMIN).await;
     let ns = cluster.namespace("nfd-worker").await;
     let node = kplug_tests::e2e::unique_name("worker");

@@ -74,6 +74,30 @@ fn nfd_exports_this_hosts_features() {
     assert!(features["flags"].is_object(), "{stdout}");
 }
 
+/// Install NFD's CRDs (server-side apply, so every test may call it) and
+/// wait until NodeFeature is served.
+pub fn install_crds(cluster: &kplug_tests::e2e::cluster::Cluster) {
+    use kplug_tests::e2e::cluster::ADMIN;
+    let apply = std::process::Command::new(peers::path("KUBECTL"))
+        .args(cluster.args(ADMIN))
+        .args(["apply", "--server-side", "-f"])
+        .arg(peers::path("NFD_CRDS"))
+        .output()
+        .unwrap();
+    ok(&apply, "kubectl apply NFD CRDs");
+    let wait = std::process::Command::new(peers::path("KUBECTL"))
+        .args(cluster.args(ADMIN))
+        .args([
+            "wait",
+            "--for=condition=Established",
+            "crd/nodefeatures.nfd.k8s-sigs.io",
+            "--timeout=30s",
+        ])
+        .output()
+        .unwrap();
+    ok(&wait, "wait for the NodeFeature CRD");
+}
+
 /// nfd-worker discovers this host and publishes a real NodeFeature object into
 /// the test API server (what `kubectl compat` reads in cluster mode).
 #[tokio::test]
@@ -84,28 +108,11 @@ async fn nfd_worker_publishes_a_node_feature() {
 
     let cluster = Cluster::shared();
     let ns = cluster.namespace("nfd").await;
-    let apply = std::process::Command::new(peers::path("KUBECTL"))
-        .args(cluster.args(ADMIN))
-        .args(["apply", "--server-side", "-f"])
-        .arg(peers::path("NFD_CRDS"))
-        .output()
-        .unwrap();
-    ok(&apply, "kubectl apply NFD CRDs");
+    install_crds(cluster);
     let client = cluster.client(ADMIN).await;
     let node = kplug_tests::e2e::unique_name("nfd-node");
     kplug_tests::e2e::objects::node(&client, &node, serde_json::json!({}), serde_json::json!({}))
         .await;
-    let crds = std::process::Command::new(peers::path("KUBECTL"))
-        .args(cluster.args(ADMIN))
-        .args([
-            "wait",
-            "--for=condition=Established",
-            "crd/nodefeatures.nfd.k8s-sigs.io",
-            "--timeout=30s",
-        ])
-        .output()
-        .unwrap();
-    ok(&crds, "wait for the NodeFeature CRD");
 
     let out = std::process::Command::new(peers::path("NFD_WORKER"))
         .arg("-oneshot")
