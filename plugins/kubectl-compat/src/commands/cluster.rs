@@ -1,7 +1,6 @@
 //! `kubectl compat validate-cluster`.
 
 use std::io::Write;
-use std::path::PathBuf;
 
 use k8s_openapi::api::core::v1::Node as K8sNode;
 use kplug::cli::{KubectlArgs, OutputFormat};
@@ -14,8 +13,7 @@ use kplug_compat::validate::Options;
 use kube::api::{Api, DynamicObject, ListParams};
 use kube::core::{ApiResource, GroupVersionKind};
 
-use super::image::{self, RegistryArgs};
-use super::input;
+use super::image::{self, RegistryArgs, SpecSource};
 
 /// Check every node of the cluster against a spec, from the NodeFeature objects NFD publishes
 ///
@@ -24,22 +22,8 @@ use super::input;
 /// Exit status: 0 when at least one node is compatible, 3 when none is.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The compatibility spec (YAML or JSON); - reads standard input
-    #[arg(
-        long,
-        value_name = "FILE",
-        required_unless_present = "image",
-        conflicts_with = "image"
-    )]
-    spec: Option<PathBuf>,
-
-    /// Read the spec from the image's compatibility artifact
-    #[arg(long, value_name = "IMAGE")]
-    image: Option<String>,
-
-    /// With --image: use this artifact instead of the newest
-    #[arg(long, value_name = "DIGEST", requires = "image")]
-    digest: Option<String>,
+    #[command(flatten)]
+    spec: SpecSource,
 
     /// Keep only compatibility sets with one of these tags
     #[arg(long, value_delimiter = ',', value_name = "TAG")]
@@ -63,24 +47,7 @@ pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
 }
 
 async fn run_async(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
-    let spec = match (&args.spec, &args.image) {
-        (Some(path), _) => input::load_spec(path)?,
-        (None, Some(reference)) => {
-            let reference = image::parse_reference(reference)?;
-            let (artifact, text) =
-                image::fetch_spec(&reference, &args.registry, args.digest.as_deref()).await?;
-            kplug_compat::spec::parse(&text).map_err(|e| {
-                anyhow::anyhow!(
-                    "{reference}@{}: line {}: {}: {}",
-                    artifact.digest,
-                    e.line,
-                    e.path,
-                    e.message
-                )
-            })?
-        }
-        (None, None) => unreachable!("clap requires --spec or --image"),
-    };
+    let spec = args.spec.load(&args.registry).await?;
     let config = kplug::client::config(kube).await?;
     let server = config.cluster_url.to_string();
     let client = kplug::client::client_from_config(config)?;

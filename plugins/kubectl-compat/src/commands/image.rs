@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use kplug_compat::registry::artifact::{self, Artifact, Platform};
 use kplug_compat::registry::client::{Auth, Options, Registry};
 use kplug_compat::registry::reference::Reference;
-use kplug_compat::spec::{ARTIFACT_TYPE, SPEC_MEDIA_TYPE};
+use kplug_compat::spec::{ARTIFACT_TYPE, SPEC_MEDIA_TYPE, Spec};
 
 #[derive(Debug, Clone, clap::Args)]
 #[command(next_help_heading = "Registry flags")]
@@ -159,5 +159,49 @@ fn list(found: &[Artifact]) -> String {
             .map(|a| a.digest.as_str())
             .collect::<Vec<_>>()
             .join(", ")
+    }
+}
+
+/// Where the spec comes from: a file, or an image's compatibility artifact.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SpecSource {
+    /// The compatibility spec (YAML or JSON); - reads standard input
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "image",
+        conflicts_with = "image"
+    )]
+    pub spec: Option<PathBuf>,
+
+    /// Read the spec from the image's compatibility artifact in its registry
+    #[arg(long, value_name = "IMAGE")]
+    pub image: Option<String>,
+
+    /// With --image: use this artifact instead of the newest
+    #[arg(long, value_name = "DIGEST", requires = "image")]
+    pub digest: Option<String>,
+}
+
+impl SpecSource {
+    pub async fn load(&self, registry: &RegistryArgs) -> anyhow::Result<Spec> {
+        match (&self.spec, &self.image) {
+            (Some(path), _) => super::input::load_spec(path),
+            (None, Some(reference)) => {
+                let reference = parse_reference(reference)?;
+                let (artifact, text) =
+                    fetch_spec(&reference, registry, self.digest.as_deref()).await?;
+                kplug_compat::spec::parse(&text).map_err(|e| {
+                    anyhow::anyhow!(
+                        "{reference}@{}: line {}: {}: {}",
+                        artifact.digest,
+                        e.line,
+                        e.path,
+                        e.message
+                    )
+                })
+            }
+            (None, None) => unreachable!("clap requires --spec or --image"),
+        }
     }
 }

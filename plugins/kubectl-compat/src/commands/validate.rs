@@ -1,14 +1,13 @@
 //! `kubectl compat validate-node`.
 
 use std::io::Write;
-use std::path::PathBuf;
 
 use kplug::cli::{KubectlArgs, OutputFormat};
 use kplug::output::color::Palette;
 use kplug_compat::report::{human, nfd};
 use kplug_compat::validate::{self, Options};
 
-use super::image::{self, RegistryArgs};
+use super::image::{self, RegistryArgs, SpecSource};
 use super::input::{self, FeatureSource};
 
 /// Check a host (or exported features) against a compatibility spec
@@ -18,22 +17,8 @@ use super::input::{self, FeatureSource};
 /// printed first).
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The compatibility spec (YAML or JSON); - reads standard input
-    #[arg(
-        long,
-        value_name = "FILE",
-        required_unless_present = "image",
-        conflicts_with = "image"
-    )]
-    spec: Option<PathBuf>,
-
-    /// Read the spec from the image's compatibility artifact in its registry
-    #[arg(long, value_name = "IMAGE")]
-    image: Option<String>,
-
-    /// With --image: use this artifact instead of the newest
-    #[arg(long, value_name = "DIGEST", requires = "image")]
-    digest: Option<String>,
+    #[command(flatten)]
+    spec: SpecSource,
 
     #[command(flatten)]
     registry: RegistryArgs,
@@ -52,27 +37,7 @@ pub struct Args {
 
 pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
     kube.check_output(&["nfd-json"])?;
-    let spec = match (&args.spec, &args.image) {
-        (Some(path), _) => input::load_spec(path)?,
-        (None, Some(reference)) => {
-            let reference = image::parse_reference(reference)?;
-            let (artifact, text) = image::runtime()?.block_on(image::fetch_spec(
-                &reference,
-                &args.registry,
-                args.digest.as_deref(),
-            ))?;
-            kplug_compat::spec::parse(&text).map_err(|e| {
-                anyhow::anyhow!(
-                    "{reference}@{}: line {}: {}: {}",
-                    artifact.digest,
-                    e.line,
-                    e.path,
-                    e.message
-                )
-            })?
-        }
-        (None, None) => unreachable!("clap requires --spec or --image"),
-    };
+    let spec = image::runtime()?.block_on(args.spec.load(&args.registry))?;
     let (node, features, warnings) = input::load_features(&args.source)?;
     if !warnings.is_empty() {
         let sources: std::collections::BTreeSet<&str> = warnings.iter().map(|w| w.source).collect();
