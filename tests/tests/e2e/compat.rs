@@ -588,15 +588,7 @@ async fn validate_cluster_on_what_nfd_worker_publishes() {
     let node = kplug_tests::e2e::unique_name("worker");
     let group = kplug_tests::e2e::unique_name("grp");
     kplug_tests::e2e::objects::node(&client, &node, json!({"kplug-test": group}), json!({})).await;
-    let worker = Command::new(peers::path("NFD_WORKER"))
-        .arg("-oneshot")
-        .arg("-no-owner-refs")
-        .arg(format!("-kubeconfig={}", cluster.kubeconfig.display()))
-        .env("NODE_NAME", &node)
-        .env("KUBERNETES_NAMESPACE", &ns)
-        .output()
-        .unwrap();
-    ok(&worker, "nfd-worker -oneshot");
+    crate::nfd::run_worker(cluster, &node, &ns);
 
     let dir = tempfile::tempdir().unwrap();
     let spec = corpus()

@@ -98,6 +98,20 @@ pub fn install_crds(cluster: &kplug_tests::e2e::cluster::Cluster) {
     ok(&wait, "wait for the NodeFeature CRD");
 }
 
+/// Run nfd-worker once as node `node`: it publishes this host's features as
+/// a NodeFeature in `namespace`.
+pub fn run_worker(cluster: &kplug_tests::e2e::cluster::Cluster, node: &str, namespace: &str) {
+    let out = std::process::Command::new(peers::path("NFD_WORKER"))
+        .arg("-oneshot")
+        .arg("-no-owner-refs")
+        .arg(format!("-kubeconfig={}", cluster.kubeconfig.display()))
+        .env("NODE_NAME", node)
+        .env("KUBERNETES_NAMESPACE", namespace)
+        .output()
+        .unwrap();
+    ok(&out, "nfd-worker -oneshot");
+}
+
 /// nfd-worker discovers this host and publishes a real NodeFeature object into
 /// the test API server (what `kubectl compat` reads in cluster mode).
 #[tokio::test]
@@ -114,15 +128,7 @@ async fn nfd_worker_publishes_a_node_feature() {
     kplug_tests::e2e::objects::node(&client, &node, serde_json::json!({}), serde_json::json!({}))
         .await;
 
-    let out = std::process::Command::new(peers::path("NFD_WORKER"))
-        .arg("-oneshot")
-        .arg("-no-owner-refs")
-        .arg(format!("-kubeconfig={}", cluster.kubeconfig.display()))
-        .env("NODE_NAME", &node)
-        .env("KUBERNETES_NAMESPACE", &ns)
-        .output()
-        .unwrap();
-    ok(&out, "nfd-worker -oneshot");
+    run_worker(cluster, &node, &ns);
 
     let ar = ApiResource::from_gvk_with_plural(
         &GroupVersionKind::gvk("nfd.k8s-sigs.io", "v1alpha1", "NodeFeature"),
