@@ -130,46 +130,67 @@ fn validate_node_prints_nfds_json_for_every_corpus_spec() {
     let features = dir.path().join("features.json");
     let export = run(&peers::path("NFD"), &["export", "features"]);
     std::fs::write(&features, ok(&export, "nfd export features")).unwrap();
-    let registry = Registry::start(Kind::Referrers);
-    let mut compared = 0;
-    for spec in corpus() {
-        let name = spec.file_stem().unwrap().to_string_lossy().to_lowercase();
-        // One repository per spec: oras stamps `created` to the second, and
-        // NFD picks the newest artifact with ties unordered.
-        let repo = format!("corpus/{name}");
-        oci::push_image(&registry.host, &repo, "v1", "linux", "amd64");
-        oras_attach(&registry, &format!("{repo}:v1"), &spec);
-        let nfd = nfd_validate(&format!("{}/{repo}:v1", registry.host));
-        let ours = ours_validate(&spec, &features);
-        if name.starts_with("err-") {
-            assert!(
-                !nfd.status.success(),
-                "{name}: NFD accepted it: {}",
-                text(&nfd.stdout)
-            );
+    for kind in [Kind::Referrers, Kind::TagSchema] {
+        let registry = Registry::start(kind);
+        let mut compared = 0;
+        for spec in corpus() {
+            let name = spec.file_stem().unwrap().to_string_lossy().to_lowercase();
+            // One repository per spec: oras stamps `created` to the second, and
+            // NFD picks the newest artifact with ties unordered.
+            let repo = format!("corpus/{name}");
+            oci::push_image(&registry.host, &repo, "v1", "linux", "amd64");
+            oras_attach(&registry, &format!("{repo}:v1"), &spec);
+            let nfd = nfd_validate(&format!("{}/{repo}:v1", registry.host));
+            let ours = ours_validate(&spec, &features);
+            if name.starts_with("err-") {
+                assert!(
+                    !nfd.status.success(),
+                    "{name}: NFD accepted it: {}",
+                    text(&nfd.stdout)
+                );
+                assert_eq!(
+                    ours.status.code(),
+                    Some(1),
+                    "{name}: NFD failed ({}), kubectl compat must exit 1",
+                    text(&nfd.stdout)
+                );
+                continue;
+            }
+            let nfd_doc = ok(&nfd, &format!("nfd compat validate-node on {name}"));
             assert_eq!(
                 ours.status.code(),
-                Some(1),
-                "{name}: NFD failed ({}), kubectl compat must exit 1",
-                text(&nfd.stdout)
+                Some(if compatible(&nfd_doc) { 0 } else { 3 }),
+                "{name}: {}",
+                text(&ours.stderr)
             );
-            continue;
+            assert_eq!(
+                text(&ours.stdout),
+                nfd_doc,
+                "{name}: kubectl compat --output-json differs from NFD"
+            );
+            // The same through the registry, reading the artifact NFD read.
+            let image = format!("{}/{repo}:v1", registry.host);
+            let via_image = compat_image(
+                &[
+                    "validate-node",
+                    "--features",
+                    features.to_str().unwrap(),
+                    "--platform",
+                    "linux/amd64",
+                    "--output-json",
+                ],
+                &image,
+            );
+            assert_eq!(
+                text(&via_image.stdout),
+                nfd_doc,
+                "{kind:?} {name}: --image: {}",
+                text(&via_image.stderr)
+            );
+            compared += 1;
         }
-        let nfd_doc = ok(&nfd, &format!("nfd compat validate-node on {name}"));
-        assert_eq!(
-            ours.status.code(),
-            Some(if compatible(&nfd_doc) { 0 } else { 3 }),
-            "{name}: {}",
-            text(&ours.stderr)
-        );
-        assert_eq!(
-            text(&ours.stdout),
-            nfd_doc,
-            "{name}: kubectl compat --output-json differs from NFD"
-        );
-        compared += 1;
+        assert!(compared >= 30, "{kind:?}: compared {compared} specs");
     }
-    assert!(compared >= 30, "compared {compared} specs");
 }
 
 /// Our verdict from NFD's per-rule results: some set has all rules matching.
