@@ -460,6 +460,61 @@ fn attach_is_read_by_oras_and_nfd() {
             listed.contains(&digest) && listed.contains(&second),
             "{kind:?}: both artifacts listed: {listed}"
         );
+
+        // remove deletes one; the other stays listed (tag schema fixed where used).
+        let removed = Command::new(compat())
+            .args([
+                "remove",
+                "--plain-http",
+                "--image",
+                &image,
+                "--digest",
+                &second,
+            ])
+            .output()
+            .unwrap();
+        ok(&removed, "kubectl compat remove");
+        let listed = crate::registries::oras_discover(&registry, "e2e/attach:v1").to_string();
+        assert!(
+            listed.contains(&digest) && !listed.contains(&second),
+            "{kind:?}: after remove: {listed}"
+        );
+
+        // --platform attaches to that platform's manifest of an index.
+        let (_, images) = oci::push_index(
+            &registry.host,
+            "e2e/attach-multi",
+            "v1",
+            &[("linux", "amd64"), ("linux", "arm64")],
+        );
+        let multi = format!("{}/e2e/attach-multi:v1", registry.host);
+        let out = Command::new(compat())
+            .args([
+                "attach",
+                "--plain-http",
+                "--image",
+                &multi,
+                "--platform",
+                "linux/arm64",
+            ])
+            .arg(&spec)
+            .output()
+            .unwrap();
+        let on_arm = ok(&out, "attach --platform").trim().to_string();
+        let arm = crate::registries::oras_discover(
+            &registry,
+            &format!("e2e/attach-multi@{}", images[1].digest),
+        )
+        .to_string();
+        assert!(
+            arm.contains(&on_arm),
+            "{kind:?}: on the arm64 manifest: {arm}"
+        );
+        let index = crate::registries::oras_discover(&registry, "e2e/attach-multi:v1").to_string();
+        assert!(
+            !index.contains(&on_arm),
+            "{kind:?}: not on the index: {index}"
+        );
     }
 }
 
