@@ -86,6 +86,15 @@ fn features_json_is_what_nfd_export_features_prints() {
     );
 }
 
+/// `nfd export features` of this host, written to `dir/features.json`: the
+/// features both tools are given when only the engines are compared.
+fn nfd_export(dir: &Path) -> PathBuf {
+    let features = dir.join("features.json");
+    let export = run(&peers::path("NFD"), &["export", "features"]);
+    std::fs::write(&features, ok(&export, "nfd export features")).unwrap();
+    features
+}
+
 fn corpus() -> Vec<PathBuf> {
     let dir = workspace_root().join("plugins/kubectl-compat/tests/data/corpus");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
@@ -127,9 +136,7 @@ fn ours_validate(spec: &Path, features: &Path) -> std::process::Output {
 #[test]
 fn validate_node_prints_nfds_json_for_every_corpus_spec() {
     let dir = tempfile::tempdir().unwrap();
-    let features = dir.path().join("features.json");
-    let export = run(&peers::path("NFD"), &["export", "features"]);
-    std::fs::write(&features, ok(&export, "nfd export features")).unwrap();
+    let features = nfd_export(dir.path());
     for kind in [Kind::Referrers, Kind::TagSchema] {
         let registry = Registry::start(kind);
         let mut compared = 0;
@@ -224,15 +231,7 @@ fn validate_node_reads_the_artifact_from_both_registries() {
         "version: v1alpha1\ncompatibilities:\n- description: newer\n  rules:\n  - name: never\n    matchFeatures:\n    - feature: nope.nope\n",
     )
     .unwrap();
-    let features = dir.path().join("features.json");
-    std::fs::write(
-        &features,
-        ok(
-            &run(&peers::path("NFD"), &["export", "features"]),
-            "nfd export features",
-        ),
-    )
-    .unwrap();
+    let features = nfd_export(dir.path());
     for kind in [Kind::Referrers, Kind::TagSchema] {
         let registry = Registry::start(kind);
         let image = format!("{}/e2e/single:v1", registry.host);
@@ -684,15 +683,7 @@ async fn validate_cluster_on_what_nfd_worker_publishes() {
     assert_eq!(nodes.len(), 1, "{v}");
     assert_eq!(nodes[0]["name"], node.as_str());
     // The same verdicts as this host evaluated locally (nfd-worker saw this host).
-    let features = dir.path().join("features.json");
-    std::fs::write(
-        &features,
-        ok(
-            &run(&peers::path("NFD"), &["export", "features"]),
-            "nfd export features",
-        ),
-    )
-    .unwrap();
+    let features = nfd_export(dir.path());
     let local = Command::new(compat())
         .args(["validate-node", "-o", "json", "--spec"])
         .arg(&spec)

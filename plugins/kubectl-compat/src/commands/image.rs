@@ -127,8 +127,7 @@ pub async fn fetch_spec(
         None => match artifact::newest(&found) {
             Some(a) => a.clone(),
             None => bail!(
-                "image {image} has no compatibility artifact (looked on {}); attach one with `kubectl compat attach` or `oras attach --artifact-type {ARTIFACT_TYPE} {image} spec.yaml:{SPEC_MEDIA_TYPE}`",
-                "the index and the manifest of ".to_string() + &platform.to_string()
+                "image {image} has no compatibility artifact (looked on the index and the manifest of {platform}); attach one with `kubectl compat attach` or `oras attach --artifact-type {ARTIFACT_TYPE} {image} spec.yaml:{SPEC_MEDIA_TYPE}`"
             ),
         },
     };

@@ -135,16 +135,20 @@ impl Registry {
         })
     }
 
+    fn timed_out(&self, what: &str) -> RegistryError {
+        RegistryError(format!(
+            "{what}: registry {} did not answer within {:?}; raise --registry-timeout or check the network",
+            self.host, self.timeout
+        ))
+    }
+
     async fn call<T>(
         &self,
         what: &str,
         fut: impl std::future::Future<Output = Result<T, OciDistributionError>>,
     ) -> Result<T, RegistryError> {
         match tokio::time::timeout(self.timeout, fut).await {
-            Err(_) => Err(RegistryError(format!(
-                "{what}: registry {} did not answer within {:?}; raise --registry-timeout or check the network",
-                self.host, self.timeout
-            ))),
+            Err(_) => Err(self.timed_out(what)),
             Ok(Err(e)) => Err(explain(&self.host, what, e)),
             Ok(Ok(v)) => Ok(v),
         }
@@ -171,14 +175,7 @@ impl Registry {
                 }
                 Ok(Ok(v)) => return Ok(v),
                 Ok(Err(e)) => return Err(explain(&self.host, what, e)),
-                Err(_) => {
-                    return self
-                        .call(
-                            what,
-                            std::future::pending::<Result<T, OciDistributionError>>(),
-                        )
-                        .await;
-                }
+                Err(_) => return Err(self.timed_out(what)),
             }
         }
         self.call(what, make()).await
