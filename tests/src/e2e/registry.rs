@@ -14,7 +14,15 @@ pub enum Kind {
     Referrers,
     /// distribution 2.8: clients must use the `sha256-<hex>` tag schema.
     TagSchema,
+    /// distribution 2.8 behind htpasswd (Basic) auth: [`USER`] / [`PASSWORD`],
+    /// realm [`REALM`].
+    Htpasswd,
 }
+
+/// The one account of a [`Kind::Htpasswd`] registry.
+pub const USER: &str = "kplug";
+pub const PASSWORD: &str = "s3cret-Pa55";
+pub const REALM: &str = "kplug-e2e-realm";
 
 pub struct Registry {
     pub kind: Kind,
@@ -43,16 +51,22 @@ impl Registry {
                     &[],
                 )
             }
-            Kind::TagSchema => {
+            Kind::TagSchema | Kind::Htpasswd => {
                 let config = dir.join("config.yml");
-                std::fs::write(
-                    &config,
-                    format!(
-                        "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {host}\n",
-                        dir.join("data").display()
-                    ),
-                )
-                .expect("write registry config");
+                let mut text = format!(
+                    "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {host}\n",
+                    dir.join("data").display()
+                );
+                if kind == Kind::Htpasswd {
+                    let hash = bcrypt::hash(PASSWORD, 4).expect("bcrypt hash");
+                    let htpasswd = dir.join("htpasswd");
+                    std::fs::write(&htpasswd, format!("{USER}:{hash}\n")).expect("write htpasswd");
+                    text.push_str(&format!(
+                        "auth:\n  htpasswd:\n    realm: {REALM}\n    path: {}\n",
+                        htpasswd.display()
+                    ));
+                }
+                std::fs::write(&config, text).expect("write registry config");
                 Process::start(
                     "docker-registry",
                     &peers::path("REGISTRY_PLAIN"),
@@ -70,7 +84,8 @@ impl Registry {
         };
         let host = registry.host.clone();
         registry.process.wait_until(Duration::from_secs(30), || {
-            http::get(&host, "/v2/", &[]).is_ok_and(|r| r.status == 200)
+            // An auth registry answers 401 to the anonymous probe once it is up.
+            http::get(&host, "/v2/", &[]).is_ok_and(|r| r.status == 200 || r.status == 401)
         });
         registry
     }

@@ -702,3 +702,189 @@ async fn validate_cluster_on_what_nfd_worker_publishes() {
     };
     assert_eq!(verdicts(&nodes[0]["report"]), verdicts(&local), "{v}");
 }
+
+/// Runs `program args` with `stdin` on its standard input and `env` set.
+fn run_input(
+    program: &Path,
+    args: &[&str],
+    stdin: &str,
+    env: &[(&str, &Path)],
+) -> std::process::Output {
+    use std::io::Write;
+    let mut child = Command::new(program)
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (*k, *v)))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// A registry behind htpasswd auth: anonymous and wrong credentials fail with
+/// one sentence that names the realm and never echoes a secret; the stdin
+/// flags, docker's config.json and podman's auth.json all work; NFD reads
+/// what we attached with the same flags.
+#[test]
+fn registry_auth_flags_and_login_files() {
+    use kplug_tests::e2e::registry::{PASSWORD, REALM, USER};
+    let registry = Registry::start(Kind::Htpasswd);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("app.txt"), "app").unwrap();
+    let image = format!("{}/e2e/auth:v1", registry.host);
+    let pushed = Command::new(peers::path("ORAS"))
+        .current_dir(dir.path())
+        .args([
+            "push",
+            "--plain-http",
+            "-u",
+            USER,
+            "-p",
+            PASSWORD,
+            &image,
+            "app.txt:text/plain",
+        ])
+        .output()
+        .unwrap();
+    ok(&pushed, "oras push with credentials");
+    let spec = crate::registries::write_spec(dir.path());
+    let spec = spec.to_str().unwrap();
+    let no_env: &[(&str, &Path)] = &[
+        ("DOCKER_CONFIG", dir.path()),
+        ("REGISTRY_AUTH_FILE", &dir.path().join("none.json")),
+    ];
+
+    let anonymous = run_input(
+        &compat(),
+        &["attach", "--plain-http", "--image", &image, spec],
+        "",
+        no_env,
+    );
+    let err = text(&anonymous.stderr);
+    assert_eq!(
+        anonymous.status.code(),
+        Some(1),
+        "anonymous attach fails: {err}"
+    );
+    assert!(
+        err.contains(REALM) && err.contains("docker login"),
+        "names the realm and what to do: {err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+
+    let wrong = "not-the-Pa55word";
+    let refused = run_input(
+        &compat(),
+        &[
+            "validate-node",
+            "--plain-http",
+            "--image",
+            &image,
+            "--registry-username",
+            USER,
+            "--registry-password-stdin",
+        ],
+        wrong,
+        no_env,
+    );
+    let err = text(&refused.stderr);
+    assert_eq!(
+        refused.status.code(),
+        Some(1),
+        "wrong password fails: {err}"
+    );
+    assert!(err.contains(REALM), "{err}");
+    assert!(
+        !err.contains(wrong) && !text(&refused.stdout).contains(wrong),
+        "the secret is never printed: {err}"
+    );
+
+    let attached = run_input(
+        &compat(),
+        &[
+            "attach",
+            "--plain-http",
+            "--image",
+            &image,
+            "--registry-username",
+            USER,
+            "--registry-password-stdin",
+            spec,
+        ],
+        &format!("{PASSWORD}\n"),
+        no_env,
+    );
+    let digest = ok(&attached, "attach with --registry-password-stdin")
+        .trim()
+        .to_string();
+    assert!(digest.starts_with("sha256:"), "{digest}");
+    assert!(!text(&attached.stderr).contains(PASSWORD));
+
+    // NFD's own flags read our artifact.
+    let nfd = run_input(
+        &peers::path("NFD"),
+        &[
+            "compat",
+            "validate-node",
+            "--plain-http",
+            "--output-json",
+            "--image",
+            &image,
+            "--registry-username",
+            USER,
+            "--registry-password-stdin",
+        ],
+        PASSWORD,
+        &[],
+    );
+    assert!(ok(&nfd, "nfd with credentials").contains("\"kernel present\""));
+
+    // Logged in with docker (config.json, written by `oras login`) or podman
+    // (auth.json, the same format), no flags.
+    let docker = dir.path().join("docker");
+    std::fs::create_dir_all(&docker).unwrap();
+    let login = run_input(
+        &peers::path("ORAS"),
+        &[
+            "login",
+            "--plain-http",
+            "-u",
+            USER,
+            "--password-stdin",
+            "--registry-config",
+            docker.join("config.json").to_str().unwrap(),
+            &registry.host,
+        ],
+        PASSWORD,
+        &[],
+    );
+    ok(&login, "oras login");
+    let podman = dir.path().join("auth.json");
+    std::fs::copy(docker.join("config.json"), &podman).unwrap();
+    let logins: [&[(&str, &Path)]; 2] = [
+        &[
+            ("DOCKER_CONFIG", &docker),
+            ("REGISTRY_AUTH_FILE", &dir.path().join("none.json")),
+        ],
+        &[
+            ("DOCKER_CONFIG", dir.path()),
+            ("REGISTRY_AUTH_FILE", &podman),
+        ],
+    ];
+    for env in logins {
+        let listed = run_input(
+            &compat(),
+            &["discover", "--plain-http", "--image", &image],
+            "",
+            env,
+        );
+        assert!(ok(&listed, "discover with a login file").contains(&digest));
+    }
+}

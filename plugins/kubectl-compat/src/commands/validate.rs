@@ -37,8 +37,16 @@ pub struct Args {
 
 pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
     kube.check_output(&["nfd-json"])?;
-    let spec = image::runtime()?.block_on(args.spec.load(&args.registry))?;
-    let (node, features, warnings) = input::load_features(&args.source)?;
+    // The registry round trips and host discovery are independent; overlapping
+    // them makes `--image` cost about as much as discovery alone.
+    let (spec, features) = std::thread::scope(|scope| {
+        let spec = scope.spawn(|| image::runtime()?.block_on(args.spec.load(&args.registry)));
+        let features = input::load_features(&args.source);
+        let spec = spec.join().expect("the spec loader does not panic");
+        (spec, features)
+    });
+    let spec = spec?;
+    let (node, features, warnings) = features?;
     if !warnings.is_empty() {
         let sources: std::collections::BTreeSet<&str> = warnings.iter().map(|w| w.source).collect();
         eprintln!(

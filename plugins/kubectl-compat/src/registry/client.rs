@@ -59,6 +59,8 @@ pub struct Registry {
     auth: RegistryAuth,
     timeout: Duration,
     host: String,
+    /// Where the API is served (`registry-1.docker.io` for `docker.io`).
+    api_host: String,
 }
 
 /// An image's root manifest and, for an index, its entries.
@@ -132,7 +134,81 @@ impl Registry {
             auth,
             timeout: options.timeout.unwrap_or(Duration::from_secs(60)),
             host: reference.registry.clone(),
+            api_host: reference.api_host().to_string(),
         })
+    }
+
+    /// [`explain`], plus for authentication failures the realm of the
+    /// registry's challenge and advice that depends on whether credentials
+    /// were sent. The secret itself is never part of the message.
+    async fn fail(&self, what: &str, e: OciDistributionError) -> RegistryError {
+        let text = e.to_string().to_lowercase();
+        let status = if matches!(e, OciDistributionError::AuthenticationFailure(_))
+            || text.contains("401")
+            || text.contains("unauthorized")
+            || text.contains("not authorized")
+        {
+            401
+        } else if text.contains("403") || text.contains("denied") || text.contains("forbidden") {
+            403
+        } else {
+            return explain(&self.host, what, e);
+        };
+        let realm = match self.realm().await {
+            Some(r) => format!(" (realm \"{r}\")"),
+            None => String::new(),
+        };
+        let host = &self.host;
+        let advice = match (status, &self.options.auth) {
+            (401, Auth::Anonymous) => format!(
+                "{host} requires authentication{realm}; log in with `docker login {host}` or pass --registry-username with --registry-password-stdin (or --registry-token-stdin)"
+            ),
+            (401, _) => format!(
+                "{host} rejected the credentials{realm}; check the username and password or token, or log in again with `docker login {host}`"
+            ),
+            _ => format!(
+                "{host} denied access{realm}; the credentials lack pull (or push) rights on this repository"
+            ),
+        };
+        RegistryError(format!("{what}: {advice}"))
+    }
+
+    /// The `realm` of the registry's anonymous `GET /v2/` challenge.
+    async fn realm(&self) -> Option<String> {
+        let http = self.http().ok()?;
+        let url = format!("{}://{}/v2/", self.scheme(), self.api_host);
+        let res = tokio::time::timeout(self.timeout, http.get(url).send())
+            .await
+            .ok()?
+            .ok()?;
+        let challenge = res.headers().get("www-authenticate")?.to_str().ok()?;
+        challenge_field(challenge, "realm")
+    }
+
+    fn scheme(&self) -> &'static str {
+        if self.options.plain_http {
+            "http"
+        } else {
+            "https"
+        }
+    }
+
+    /// A plain HTTP client with the same TLS settings as the OCI client, for
+    /// what oci-client does not do.
+    fn http(&self) -> Result<reqwest::Client, RegistryError> {
+        let mut builder =
+            reqwest::Client::builder().danger_accept_invalid_certs(self.options.insecure);
+        if let Some(ca) = &self.options.ca_file {
+            let pem = std::fs::read(ca).map_err(|e| {
+                RegistryError(format!("cannot read --ca-file {}: {e}", ca.display()))
+            })?;
+            let cert = reqwest::Certificate::from_pem(&pem)
+                .map_err(|e| RegistryError(format!("--ca-file {}: {e}", ca.display())))?;
+            builder = builder.add_root_certificate(cert);
+        }
+        builder
+            .build()
+            .map_err(|e| RegistryError(format!("cannot set up HTTP: {e}")))
     }
 
     fn timed_out(&self, what: &str) -> RegistryError {
@@ -149,7 +225,7 @@ impl Registry {
     ) -> Result<T, RegistryError> {
         match tokio::time::timeout(self.timeout, fut).await {
             Err(_) => Err(self.timed_out(what)),
-            Ok(Err(e)) => Err(explain(&self.host, what, e)),
+            Ok(Err(e)) => Err(self.fail(what, e).await),
             Ok(Ok(v)) => Ok(v),
         }
     }
@@ -174,7 +250,7 @@ impl Registry {
                     delay *= 2;
                 }
                 Ok(Ok(v)) => return Ok(v),
-                Ok(Err(e)) => return Err(explain(&self.host, what, e)),
+                Ok(Err(e)) => return Err(self.fail(what, e).await),
                 Err(_) => return Err(self.timed_out(what)),
             }
         }
@@ -492,30 +568,14 @@ impl Registry {
     /// Delete an artifact manifest and drop it from the referrers tag-schema
     /// index of its subject, where that index exists.
     pub async fn remove(&self, r: &Reference, artifact: &Artifact) -> Result<(), RegistryError> {
-        let scheme = if self.options.plain_http {
-            "http"
-        } else {
-            "https"
-        };
         let url = format!(
-            "{scheme}://{}/v2/{}/manifests/{}",
+            "{}://{}/v2/{}/manifests/{}",
+            self.scheme(),
             r.api_host(),
             r.repository,
             artifact.digest
         );
-        let mut builder =
-            reqwest::Client::builder().danger_accept_invalid_certs(self.options.insecure);
-        if let Some(ca) = &self.options.ca_file {
-            let pem = std::fs::read(ca).map_err(|e| {
-                RegistryError(format!("cannot read --ca-file {}: {e}", ca.display()))
-            })?;
-            let cert = reqwest::Certificate::from_pem(&pem)
-                .map_err(|e| RegistryError(format!("--ca-file {}: {e}", ca.display())))?;
-            builder = builder.add_root_certificate(cert);
-        }
-        let http = builder
-            .build()
-            .map_err(|e| RegistryError(format!("cannot set up HTTP: {e}")))?;
+        let http = self.http()?;
         let what = format!("deleting {}", r.with_digest(&artifact.digest));
         let send = |auth: Option<String>| {
             let mut req = http.delete(&url);
@@ -613,13 +673,7 @@ impl Registry {
         let Some(params) = challenge.strip_prefix("Bearer ") else {
             return Ok(None);
         };
-        let field = |name: &str| {
-            params.split(',').find_map(|p| {
-                p.trim()
-                    .strip_prefix(&format!("{name}="))
-                    .map(|v| v.trim_matches('"').to_string())
-            })
-        };
+        let field = |name: &str| challenge_field(params, name);
         let Some(realm) = field("realm") else {
             return Ok(None);
         };
@@ -644,6 +698,25 @@ impl Registry {
             .or(body["access_token"].as_str())
             .map(str::to_string))
     }
+}
+
+/// One `name="value"` parameter of a `WWW-Authenticate` challenge
+/// (`Basic realm="x"`, `Bearer realm="https://…",service="…"`).
+fn challenge_field(challenge: &str, name: &str) -> Option<String> {
+    let params = challenge
+        .split_once(' ')
+        .map_or(challenge, |(scheme, rest)| {
+            if scheme.contains('=') {
+                challenge
+            } else {
+                rest
+            }
+        });
+    params.split(',').find_map(|p| {
+        p.trim()
+            .strip_prefix(&format!("{name}="))
+            .map(|v| v.trim_matches('"').to_string())
+    })
 }
 
 /// `user:password` in base64, for Basic authentication.
@@ -752,6 +825,26 @@ fn one_line(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::challenge_field;
+
+    #[test]
+    fn challenge_fields() {
+        assert_eq!(
+            challenge_field(r#"Basic realm="kplug""#, "realm").as_deref(),
+            Some("kplug")
+        );
+        let bearer = r#"Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a:pull""#;
+        assert_eq!(
+            challenge_field(bearer, "realm").as_deref(),
+            Some("https://auth.example/token")
+        );
+        assert_eq!(
+            challenge_field(bearer, "service").as_deref(),
+            Some("registry.example")
+        );
+        assert_eq!(challenge_field(bearer, "error"), None);
+    }
+
     #[test]
     fn basic_auth_encoding() {
         assert_eq!(super::basic("kplug", "s3cret"), "a3BsdWc6czNjcmV0");
