@@ -888,3 +888,76 @@ fn registry_auth_flags_and_login_files() {
         assert!(ok(&listed, "discover with a login file").contains(&digest));
     }
 }
+
+/// Hundreds of nodes: every node's verdict and the per-set lists are right,
+/// nodes without data are listed, and the affinity names the GPU pool.
+#[tokio::test]
+async fn validate_cluster_on_many_nodes() {
+    use kplug_tests::e2e::cluster::{ADMIN, Cluster};
+    use kplug_tests::e2e::nfd::{FLEET_SPEC, install_crds, mixed_fleet, publish_fleet};
+
+    const NODES: usize = 300;
+    let cluster = Cluster::shared();
+    install_crds(cluster);
+    let client = cluster.client(ADMIN).await;
+    let ns = cluster.namespace("fleet").await;
+    let group = kplug_tests::e2e::unique_name("fleet");
+    publish_fleet(&client, &ns, mixed_fleet(&group, &group, NODES), 16).await;
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("fleet.yaml");
+    std::fs::write(&spec, FLEET_SPEC).unwrap();
+
+    let out = Command::new(compat())
+        .args(["validate-cluster", "-o", "json", "--spec"])
+        .arg(&spec)
+        .args(cluster.args(ADMIN))
+        .args(["-l", &format!("kplug-test={group}")])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let v: Value = serde_json::from_str(&text(&out.stdout)).unwrap();
+    let names = |pred: &dyn Fn(usize) -> bool| -> Vec<String> {
+        let mut v: Vec<String> = (0..NODES)
+            .filter(|i| pred(*i))
+            .map(|i| format!("{group}-{i}"))
+            .collect();
+        v.sort();
+        v
+    };
+    let listed = |value: &Value| -> Vec<String> {
+        let mut v: Vec<String> = value
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n.as_str().unwrap().to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        listed(&v["sets"][0]["compatibleNodes"]),
+        names(&|i| i % 4 == 0),
+        "gpu set"
+    );
+    assert_eq!(
+        listed(&v["sets"][1]["compatibleNodes"]),
+        names(&|i| i % 4 <= 1),
+        "x86 set"
+    );
+    assert_eq!(listed(&v["nodesWithoutData"]), names(&|i| i % 4 == 3));
+    assert_eq!(
+        v["nodes"].as_array().unwrap().len(),
+        NODES - NODES / 4,
+        "one report per node with data"
+    );
+
+    let aff = Command::new(compat())
+        .args(["validate-cluster", "--emit", "affinity", "--spec"])
+        .arg(&spec)
+        .args(cluster.args(ADMIN))
+        .args(["-l", &format!("kplug-test={group}")])
+        .output()
+        .unwrap();
+    let yaml = ok(&aff, "validate-cluster --emit affinity");
+    assert!(yaml.contains("pool") && yaml.contains("gpu"), "{yaml}");
+}

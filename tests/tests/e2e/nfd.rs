@@ -74,43 +74,7 @@ fn nfd_exports_this_hosts_features() {
     assert!(features["flags"].is_object(), "{stdout}");
 }
 
-/// Install NFD's CRDs (server-side apply, so every test may call it) and
-/// wait until NodeFeature is served.
-pub fn install_crds(cluster: &kplug_tests::e2e::cluster::Cluster) {
-    use kplug_tests::e2e::cluster::ADMIN;
-    let apply = std::process::Command::new(peers::path("KUBECTL"))
-        .args(cluster.args(ADMIN))
-        .args(["apply", "--server-side", "-f"])
-        .arg(peers::path("NFD_CRDS"))
-        .output()
-        .unwrap();
-    ok(&apply, "kubectl apply NFD CRDs");
-    let wait = std::process::Command::new(peers::path("KUBECTL"))
-        .args(cluster.args(ADMIN))
-        .args([
-            "wait",
-            "--for=condition=Established",
-            "crd/nodefeatures.nfd.k8s-sigs.io",
-            "--timeout=30s",
-        ])
-        .output()
-        .unwrap();
-    ok(&wait, "wait for the NodeFeature CRD");
-}
-
-/// Run nfd-worker once as node `node`: it publishes this host's features as
-/// a NodeFeature in `namespace`.
-pub fn run_worker(cluster: &kplug_tests::e2e::cluster::Cluster, node: &str, namespace: &str) {
-    let out = std::process::Command::new(peers::path("NFD_WORKER"))
-        .arg("-oneshot")
-        .arg("-no-owner-refs")
-        .arg(format!("-kubeconfig={}", cluster.kubeconfig.display()))
-        .env("NODE_NAME", node)
-        .env("KUBERNETES_NAMESPACE", namespace)
-        .output()
-        .unwrap();
-    ok(&out, "nfd-worker -oneshot");
-}
+pub use kplug_tests::e2e::nfd::{install_crds, run_worker};
 
 /// nfd-worker discovers this host and publishes a real NodeFeature object into
 /// the test API server (what `kubectl compat` reads in cluster mode).

@@ -47,7 +47,6 @@ pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
 }
 
 async fn run_async(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
-    let spec = args.spec.load(&args.registry).await?;
     let config = kplug::client::config(kube).await?;
     let server = config.cluster_url.to_string();
     let client = kplug::client::client_from_config(config)?;
@@ -56,7 +55,27 @@ async fn run_async(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code
         "nodefeatures",
     );
     let nf_api: Api<DynamicObject> = Api::all_with(client.clone(), &ar);
-    let list = kplug::client::request(kube, &server, nf_api.list(&ListParams::default())).await?;
+    let node_api: Api<K8sNode> = Api::all(client);
+    let mut params = ListParams::default();
+    if let Some(selector) = &kube.selector {
+        params = params.labels(selector);
+    }
+    // The spec, the NodeFeatures and the Nodes come from three independent
+    // round trips; only names and labels of Nodes are needed, so their
+    // (large) specs and statuses are not fetched.
+    let (spec, list, node_list) = tokio::try_join!(
+        async { args.spec.load(&args.registry).await },
+        async {
+            kplug::client::request(kube, &server, nf_api.list(&ListParams::default()))
+                .await
+                .map_err(anyhow::Error::from)
+        },
+        async {
+            kplug::client::request(kube, &server, node_api.list_metadata(&params))
+                .await
+                .map_err(anyhow::Error::from)
+        },
+    )?;
     let objects: Vec<NodeFeature> = list
         .items
         .iter()
@@ -65,13 +84,7 @@ async fn run_async(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code
             features::node_feature(&serde_json::to_value(o)?, i).map_err(anyhow::Error::from)
         })
         .collect::<anyhow::Result<_>>()?;
-    let node_api: Api<K8sNode> = Api::all(client);
-    let mut params = ListParams::default();
-    if let Some(selector) = &kube.selector {
-        params = params.labels(selector);
-    }
-    let nodes: Vec<Node> = kplug::client::request(kube, &server, node_api.list(&params))
-        .await?
+    let nodes: Vec<Node> = node_list
         .items
         .into_iter()
         .map(|n| Node {
