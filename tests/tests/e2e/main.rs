@@ -10,6 +10,7 @@ mod nfd;
 mod plugins;
 mod postgres;
 mod registries;
+mod sidecar;
 
 use std::path::Path;
 use std::process::{Command, Output};

@@ -1,0 +1,81 @@
+//! `kubectl sidecar analyze`: manifests (`-f`) or live objects.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use kplug::cli::{KubectlArgs, OutputFormat};
+use kplug::manifest::Input;
+use kplug::output::color::Palette;
+use kplug_sidecar::analysis::{self, TemplateReport};
+use kplug_sidecar::report::{self, SidecarReport};
+use kplug_sidecar::template::PodTemplate;
+use kplug_sidecar::validation::KubeVersion;
+
+/// Show the start chain of every Pod template, a verdict for every sidecar
+/// (GATED, STARTED-ONLY, UNORDERED, LEGACY-GATED, INVALID, STUCK) and the
+/// findings with fixes
+///
+/// Exit status: 0 when no finding is an error, 3 when one is, 1 when the
+/// input cannot be read.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Manifest file, directory (recursive) or - for stdin; repeatable
+    #[arg(short = 'f', long = "filename", value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    /// Judge by the rules of this API server version (default: the newest
+    /// known, 1.36)
+    #[arg(long, value_name = "VERSION", value_parser = parse_version)]
+    pub kube_version: Option<KubeVersion>,
+}
+
+fn parse_version(s: &str) -> Result<KubeVersion, String> {
+    KubeVersion::parse(s).ok_or_else(|| format!("\"{s}\" is not a Kubernetes version like 1.33"))
+}
+
+pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
+    kube.check_output(&[])?;
+    if args.files.is_empty() {
+        anyhow::bail!(kplug::Error::Usage(
+            "give manifests with -f FILE|DIR|- (live objects are not supported yet)".into()
+        ));
+    }
+    let inputs: Vec<Input> = args
+        .files
+        .iter()
+        .map(|p| {
+            if p.as_os_str() == "-" {
+                Input::Stdin
+            } else {
+                Input::Path(p.clone())
+            }
+        })
+        .collect();
+    let objects = kplug::manifest::load(&inputs).context("reading manifests")?;
+    let templates: Vec<PodTemplate> = objects
+        .iter()
+        .filter_map(PodTemplate::from_object)
+        .collect();
+    let items = analysis::analyze_all(&templates, args.kube_version.unwrap_or_default());
+    print(kube, &items)?;
+    Ok(kplug::finding::exit_code(&report::findings(&items)))
+}
+
+pub fn print(kube: &KubectlArgs, items: &[TemplateReport]) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match kube.output {
+        Some(OutputFormat::Json) => {
+            serde_json::to_writer_pretty(&mut out, &SidecarReport::new(items))?;
+            writeln!(out)?;
+        }
+        Some(OutputFormat::Yaml) => {
+            let value = serde_json::to_value(SidecarReport::new(items))?;
+            out.write_all(kplug::output::format::to_yaml(&value)?.as_bytes())?;
+        }
+        _ if items.is_empty() => eprintln!("no Pod templates found"),
+        _ => report::render(items, Palette::new(kube.color), &mut out)?,
+    }
+    out.flush()?;
+    Ok(())
+}

@@ -1,0 +1,60 @@
+//! `kubectl sidecar`: does the app really wait for its native sidecar?
+
+mod commands;
+
+use clap::{Parser, Subcommand};
+use kplug::cli::KubectlArgs;
+
+const EXAMPLES: &str = "\
+Examples:
+  # Who waits for whom in a manifest, and what is wrong
+  kubectl sidecar analyze -f deploy.yaml
+
+  # Rendered charts and kustomizations, from stdin
+  helm template ./chart | kubectl sidecar analyze -f -
+  kustomize build overlays/prod | kubectl sidecar analyze -f -
+
+  # The machine-readable SidecarReport
+  kubectl sidecar analyze -f k8s/ -o json
+
+  # Judge a manifest by the rules of an older API server
+  kubectl sidecar analyze -f deploy.yaml --kube-version 1.33";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kubectl-sidecar",
+    version,
+    about = "Native sidecars: does the app really wait for its sidecar? Start-order analysis and lint",
+    after_help = EXAMPLES
+)]
+struct Cli {
+    #[command(flatten)]
+    kube: KubectlArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Analyze(commands::analyze::Args),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
+    Completion {
+        shell: clap_complete::Shell,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    kplug::init_tls();
+    let cli: Cli = kplug::cli::parse();
+    kplug::exit::finish(run(cli))
+}
+
+fn run(cli: Cli) -> anyhow::Result<kplug::Code> {
+    match cli.command {
+        Command::Analyze(args) => commands::analyze::run(&cli.kube, args),
+        Command::Completion { shell } => {
+            kplug::cli::write_completions::<Cli>(shell, "kubectl-sidecar", &mut std::io::stdout());
+            Ok(kplug::Code::Success)
+        }
+    }
+}
