@@ -75,6 +75,31 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<kplug::Code> {
+    if let Some(registry) = cli.command.registry() {
+        let cluster_too = matches!(cli.command, Command::ValidateCluster(_));
+        registry.prepare_roots(cluster_too)?;
+    }
+    let result = dispatch(cli);
+    commands::image::cleanup_roots();
+    result
+}
+
+impl Command {
+    /// The registry flags of commands that talk to a registry.
+    fn registry(&self) -> Option<&commands::image::RegistryArgs> {
+        match self {
+            Command::ValidateNode(a) => Some(&a.registry),
+            Command::ValidateCluster(a) => Some(&a.registry),
+            Command::Attach(a) => Some(&a.registry),
+            Command::Remove(a) => Some(&a.registry),
+            Command::Discover(a) => Some(&a.registry),
+            Command::Get(a) => Some(&a.registry),
+            _ => None,
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> anyhow::Result<kplug::Code> {
     match cli.command {
         Command::ValidateNode(args) => commands::validate::run(&cli.kube, args),
         Command::ValidateCluster(args) => commands::cluster::run(&cli.kube, args),

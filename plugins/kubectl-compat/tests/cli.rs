@@ -512,3 +512,44 @@ fn registry_failures_are_one_sentence_without_a_panic() {
     let both = run(&["validate-node", "--spec", "x.yaml", "--image", "app"]);
     assert_eq!(both.status.code(), Some(2));
 }
+
+/// A broken root store is a clear error, not a panic inside the HTTP client;
+/// over plain HTTP the root store does not matter at all.
+#[test]
+fn a_missing_root_store_is_an_error_not_a_panic() {
+    let out = bin()
+        .env("SSL_CERT_FILE", "/nonexistent/bundle.pem")
+        .args([
+            "discover",
+            "--image",
+            "127.0.0.1:9/app:v1",
+            "--registry-timeout",
+            "2s",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("SSL_CERT_FILE=/nonexistent/bundle.pem is not a readable file"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+
+    let plain = bin()
+        .env("SSL_CERT_FILE", "/nonexistent/bundle.pem")
+        .args([
+            "discover",
+            "--plain-http",
+            "--image",
+            "127.0.0.1:9/app:v1",
+            "--registry-timeout",
+            "2s",
+        ])
+        .output()
+        .unwrap();
+    let err = stderr(&plain);
+    assert_eq!(plain.status.code(), Some(1), "{err}");
+    assert!(err.contains("cannot reach 127.0.0.1:9"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}

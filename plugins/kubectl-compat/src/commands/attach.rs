@@ -32,7 +32,7 @@ pub struct Args {
     force: bool,
 
     #[command(flatten)]
-    registry: RegistryArgs,
+    pub registry: RegistryArgs,
 }
 
 pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
@@ -101,7 +101,7 @@ pub struct RemoveArgs {
     digest: String,
 
     #[command(flatten)]
-    registry: RegistryArgs,
+    pub registry: RegistryArgs,
 }
 
 pub fn remove(kube: &KubectlArgs, args: RemoveArgs) -> anyhow::Result<kplug::Code> {

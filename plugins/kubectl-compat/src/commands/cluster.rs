@@ -38,7 +38,7 @@ pub struct Args {
     emit: Option<String>,
 
     #[command(flatten)]
-    registry: RegistryArgs,
+    pub registry: RegistryArgs,
 }
 
 pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {

@@ -17,7 +17,7 @@ pub struct DiscoverArgs {
     image: String,
 
     #[command(flatten)]
-    registry: RegistryArgs,
+    pub registry: RegistryArgs,
 }
 
 pub fn discover(kube: &KubectlArgs, args: DiscoverArgs) -> anyhow::Result<kplug::Code> {
@@ -74,7 +74,7 @@ pub struct GetArgs {
     digest: Option<String>,
 
     #[command(flatten)]
-    registry: RegistryArgs,
+    pub registry: RegistryArgs,
 }
 
 pub fn get(kube: &KubectlArgs, args: GetArgs) -> anyhow::Result<kplug::Code> {

@@ -21,7 +21,7 @@ pub struct Args {
     spec: SpecSource,
 
     #[command(flatten)]
-    registry: RegistryArgs,
+    pub registry: RegistryArgs,
 
     #[command(flatten)]
     source: FeatureSource,
