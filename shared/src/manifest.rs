@@ -20,6 +20,10 @@ pub struct Source {
     pub line: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub item: Option<usize>,
+    /// The YAML text of the document, for tools that rewrite it in place
+    /// (keeping comments and key order); `None` for JSON and list items.
+    #[serde(skip)]
+    pub text: Option<std::sync::Arc<str>>,
 }
 
 impl fmt::Display for Source {
@@ -291,6 +295,7 @@ pub fn parse_str(text: &str, file: &str) -> Result<Vec<Object>, ManifestError> {
             document,
             line: first_content_line(&chunk),
             item: None,
+            text: Some(chunk.text.as_str().into()),
         };
         push_objects(value, source, &mut out).map_err(|(line, message)| error(line, message))?;
     }
@@ -346,6 +351,7 @@ fn parse_json_stream(text: &str, file: &str) -> Result<Vec<Object>, ManifestErro
             document,
             line,
             item: None,
+            text: None,
         };
         push_objects(value, source, &mut out).map_err(|(line, message)| error(line, message))?;
     }
@@ -421,6 +427,7 @@ fn push_objects(
     for (i, item) in items.into_iter().enumerate() {
         let item_source = Source {
             item: Some(i),
+            text: None,
             ..source.clone()
         };
         push_objects(item, item_source, out)

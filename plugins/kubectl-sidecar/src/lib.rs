@@ -5,6 +5,8 @@
 
 pub mod analysis;
 pub mod container;
+pub mod derive;
+pub mod fix;
 pub mod known;
 pub mod report;
 pub mod template;

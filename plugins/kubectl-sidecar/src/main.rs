@@ -37,6 +37,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     Analyze(commands::analyze::Args),
+    Fix(commands::fix::Args),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     Completion {
         shell: clap_complete::Shell,
@@ -52,6 +53,7 @@ fn main() -> std::process::ExitCode {
 fn run(cli: Cli) -> anyhow::Result<kplug::Code> {
     match cli.command {
         Command::Analyze(args) => commands::analyze::run(&cli.kube, args),
+        Command::Fix(args) => commands::fix::run(&cli.kube, args),
         Command::Completion { shell } => {
             kplug::cli::write_completions::<Cli>(shell, "kubectl-sidecar", &mut std::io::stdout());
             Ok(kplug::Code::Success)

@@ -102,3 +102,217 @@ async fn api_server_agrees_on_every_scenario() {
     }
     assert!(disagreements.is_empty(), "{}", disagreements.join("\n"));
 }
+
+fn sidecar(args: &[&str], dir: Option<&std::path::Path>) -> std::process::Output {
+    let mut c = Command::new(workspace_bin("kubectl-sidecar").expect("kubectl-sidecar is built"));
+    c.args(args);
+    if let Some(d) = dir {
+        c.current_dir(d);
+    }
+    c.output().unwrap()
+}
+
+/// kubectl with the admin context, `input` on stdin.
+fn kubectl(
+    cluster: &Cluster,
+    args: &[&str],
+    input: Option<&str>,
+    dir: Option<&std::path::Path>,
+) -> std::process::Output {
+    use std::io::Write;
+    let mut c = Command::new(peers::path("KUBECTL"));
+    c.args(cluster.args(ADMIN)).args(args);
+    if let Some(d) = dir {
+        c.current_dir(d);
+    }
+    c.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(input.unwrap_or("").as_bytes()).unwrap();
+    drop(stdin);
+    child.wait_with_output().unwrap()
+}
+
+/// The containers `fix` changed, from its patch comments.
+fn fixed_containers(patch_output: &str) -> Vec<String> {
+    patch_output
+        .lines()
+        .filter_map(|l| l.strip_prefix("#   "))
+        .filter(|l| !l.starts_with(' ') && !l.starts_with("side effect"))
+        .filter_map(|l| l.split_once(':').map(|(c, _)| c.to_string()))
+        .collect()
+}
+
+/// Every fix kplug writes — the patch, the rewritten manifest and the
+/// kustomize patches — is accepted by the real API server, and analysing the
+/// result finds every fixed sidecar GATED.
+#[tokio::test]
+async fn every_fix_is_accepted_and_gates() {
+    let cluster = Cluster::shared();
+    let ns = cluster.namespace("sidecar-fix").await;
+    let mut fixed_files = 0;
+    let mut problems = Vec::new();
+    for file in scenarios() {
+        if expect_api(&file) != "accepted" {
+            continue;
+        }
+        let name = file.file_name().unwrap().to_string_lossy().to_string();
+        let path = file.to_str().unwrap();
+        let patch = sidecar(&["fix", "--migrate-legacy", "-f", path], None);
+        let patch_text = text(&patch.stdout);
+        let containers = fixed_containers(&patch_text);
+        if containers.is_empty() {
+            continue;
+        }
+        fixed_files += 1;
+
+        // 1. The rewritten manifest: accepted, and every fixed sidecar gates.
+        let manifest = text(
+            &sidecar(
+                &["fix", "--migrate-legacy", "-o", "manifest", "-f", path],
+                None,
+            )
+            .stdout,
+        );
+        let applied = kubectl(
+            cluster,
+            &["apply", "--dry-run=server", "-n", &ns, "-f", "-"],
+            Some(&manifest),
+            None,
+        );
+        if !applied.status.success() {
+            problems.push(format!(
+                "{name}: fixed manifest rejected: {}",
+                text(&applied.stderr)
+            ));
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let fixed = dir.path().join("fixed.yaml");
+        std::fs::write(&fixed, &manifest).unwrap();
+        let again: serde_json::Value = serde_json::from_slice(
+            &sidecar(
+                &["analyze", "-o", "json", "-f", fixed.to_str().unwrap()],
+                None,
+            )
+            .stdout,
+        )
+        .unwrap();
+        for c in &containers {
+            let verdicts: Vec<&serde_json::Value> = again["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|i| i["containers"].as_array().unwrap())
+                .filter(|x| x["name"] == c.as_str())
+                .map(|x| &x["verdict"])
+                .collect();
+            if verdicts.iter().any(|v| *v != "GATED") {
+                problems.push(format!("{name}: {c} after the fix: {verdicts:?}"));
+            }
+        }
+        if name.contains("field-stripped") {
+            continue;
+        }
+
+        // 2. The strategic patch, applied by kubectl itself, is accepted.
+        for line in patch_text
+            .lines()
+            .filter(|l| l.starts_with("kubectl patch "))
+        {
+            let json = line
+                .split_once(" -p '")
+                .unwrap()
+                .1
+                .trim_end_matches('\'')
+                .replace("'\\''", "'");
+            let local = kubectl(
+                cluster,
+                &[
+                    "patch",
+                    "--local",
+                    "-f",
+                    path,
+                    "--type=strategic",
+                    "-p",
+                    &json,
+                    "-o",
+                    "json",
+                ],
+                None,
+                None,
+            );
+            if !local.status.success() {
+                problems.push(format!(
+                    "{name}: kubectl patch --local: {}",
+                    text(&local.stderr)
+                ));
+                continue;
+            }
+            let created = kubectl(
+                cluster,
+                &["create", "--dry-run=server", "-n", &ns, "-f", "-"],
+                Some(&text(&local.stdout)),
+                None,
+            );
+            if !created.status.success() {
+                problems.push(format!(
+                    "{name}: patched object rejected: {}",
+                    text(&created.stderr)
+                ));
+            }
+        }
+
+        // 3. kustomize: the patch files with the original as the resource.
+        std::fs::copy(&file, dir.path().join("resource.yaml")).unwrap();
+        let k = sidecar(
+            &[
+                "fix",
+                "--migrate-legacy",
+                "-o",
+                "kustomize",
+                "--dir",
+                "patches",
+                "-f",
+                "resource.yaml",
+            ],
+            Some(dir.path()),
+        );
+        let entries = text(&k.stdout);
+        let kustomization = format!(
+            "resources:\n- resource.yaml\n{}",
+            entries
+                .lines()
+                .filter(|l| !l.starts_with('#'))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        std::fs::write(dir.path().join("kustomization.yaml"), kustomization).unwrap();
+        let built = kubectl(cluster, &["kustomize", "."], None, Some(dir.path()));
+        if !built.status.success() {
+            problems.push(format!("{name}: kustomize build: {}", text(&built.stderr)));
+            continue;
+        }
+        let applied = kubectl(
+            cluster,
+            &["apply", "--dry-run=server", "-n", &ns, "-f", "-"],
+            Some(&text(&built.stdout)),
+            None,
+        );
+        if !applied.status.success() {
+            problems.push(format!(
+                "{name}: kustomized output rejected: {}",
+                text(&applied.stderr)
+            ));
+        }
+        if !text(&built.stdout).contains("startupProbe") {
+            problems.push(format!("{name}: kustomize output has no startupProbe"));
+        }
+    }
+    assert!(
+        fixed_files >= 8,
+        "only {fixed_files} scenarios had something to fix"
+    );
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}

@@ -24,10 +24,37 @@ pub struct Args {
     #[arg(short = 'f', long = "filename", value_name = "FILE")]
     pub files: Vec<PathBuf>,
 
+    #[command(flatten)]
+    pub version: KubeVersionArg,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct KubeVersionArg {
     /// Judge by the rules of this API server version (default: the newest
     /// known, 1.36)
     #[arg(long, value_name = "VERSION", value_parser = parse_version)]
     pub kube_version: Option<KubeVersion>,
+}
+
+impl KubeVersionArg {
+    pub fn get(&self) -> KubeVersion {
+        self.kube_version.unwrap_or_default()
+    }
+}
+
+/// Every object of the `-f` inputs, in order.
+pub fn load_objects(files: &[PathBuf]) -> anyhow::Result<Vec<kplug::manifest::Object>> {
+    let inputs: Vec<Input> = files
+        .iter()
+        .map(|p| {
+            if p.as_os_str() == "-" {
+                Input::Stdin
+            } else {
+                Input::Path(p.clone())
+            }
+        })
+        .collect();
+    kplug::manifest::load(&inputs).context("reading manifests")
 }
 
 fn parse_version(s: &str) -> Result<KubeVersion, String> {
@@ -41,23 +68,12 @@ pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
             "give manifests with -f FILE|DIR|- (live objects are not supported yet)".into()
         ));
     }
-    let inputs: Vec<Input> = args
-        .files
-        .iter()
-        .map(|p| {
-            if p.as_os_str() == "-" {
-                Input::Stdin
-            } else {
-                Input::Path(p.clone())
-            }
-        })
-        .collect();
-    let objects = kplug::manifest::load(&inputs).context("reading manifests")?;
+    let objects = load_objects(&args.files)?;
     let templates: Vec<PodTemplate> = objects
         .iter()
         .filter_map(PodTemplate::from_object)
         .collect();
-    let items = analysis::analyze_all(&templates, args.kube_version.unwrap_or_default());
+    let items = analysis::analyze_all(&templates, args.version.get());
     print(kube, &items)?;
     Ok(kplug::finding::exit_code(&report::findings(&items)))
 }

@@ -1,0 +1,253 @@
+//! `kubectl sidecar fix`: startupProbes for sidecars that do not gate, as a
+//! patch, a rewritten manifest or kustomize patches.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use kplug::cli::{KubectlArgs, OutputFormat};
+use kplug::manifest::Object;
+use kplug_sidecar::analysis;
+use kplug_sidecar::fix::{self, Change, TemplateFix};
+use kplug_sidecar::template::PodTemplate;
+
+use super::analyze::{KubeVersionArg, load_objects};
+
+/// What `-o` asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FixOutput {
+    /// Strategic merge patches with the `kubectl patch` command to run
+    Patch,
+    /// The whole input, every document in order, with the fixes applied
+    Manifest,
+    /// Patch files plus the `patches:` entries for kustomization.yaml
+    Kustomize,
+}
+
+/// Give every sidecar that does not gate a startupProbe (derived from its
+/// image, readinessProbe, livenessProbe or only port), so the app waits
+/// until the sidecar is ready
+///
+/// Output (-o): patch (default; strategic merge patches and the `kubectl
+/// patch` command to run), manifest (the whole input with the fixes, every
+/// document in order, comments kept where possible) or kustomize (patch
+/// files in --dir plus the `patches:` entries). The side effects of each
+/// change are printed with it. Sidecars kplug cannot derive a probe for are
+/// listed with the reason (exit 3).
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Manifest file, directory (recursive) or - for stdin; repeatable
+    #[arg(short = 'f', long = "filename", value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
+
+    /// Also turn legacy sidecars (in containers) into native ones
+    #[arg(long)]
+    pub migrate_legacy: bool,
+
+    /// Total time the startupProbe allows, e.g. 2m (default: from the source
+    /// probe, at least 60s, at most 600s)
+    #[arg(long, value_name = "DURATION", value_parser = kplug::cli::parse_duration)]
+    pub budget: Option<std::time::Duration>,
+
+    /// With -o kustomize: where to write the patch files
+    #[arg(long, value_name = "DIR", default_value = "sidecar-fixes")]
+    pub dir: PathBuf,
+
+    #[command(flatten)]
+    pub version: KubeVersionArg,
+}
+
+pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
+    kube.check_output(&["patch", "manifest", "kustomize"])?;
+    let format = match &kube.output {
+        Some(OutputFormat::Other(f)) if f == "manifest" => FixOutput::Manifest,
+        Some(OutputFormat::Other(f)) if f == "kustomize" => FixOutput::Kustomize,
+        Some(OutputFormat::Other(f)) if f == "patch" => FixOutput::Patch,
+        None => FixOutput::Patch,
+        Some(other) => anyhow::bail!(kplug::Error::Usage(format!(
+            "fix prints -o patch, manifest or kustomize, not {}",
+            match other {
+                OutputFormat::Json => "json",
+                OutputFormat::Yaml => "yaml",
+                _ => "that",
+            }
+        ))),
+    };
+    let objects = load_objects(&args.files)?;
+    let budget = args.budget.map(|d| d.as_secs() as i64);
+    let templates: Vec<(usize, PodTemplate)> = objects
+        .iter()
+        .enumerate()
+        .filter_map(|(i, o)| PodTemplate::from_object(o).map(|t| (i, t)))
+        .collect();
+    let only: Vec<PodTemplate> = templates.iter().map(|(_, t)| t.clone()).collect();
+    let reports = analysis::analyze_all(&only, args.version.get());
+    let fixes: Vec<(usize, TemplateFix)> = templates
+        .iter()
+        .zip(&reports)
+        .map(|((i, t), r)| (*i, fix::plan(t, r, args.migrate_legacy, budget)))
+        .collect();
+    let mut out = std::io::stdout().lock();
+    let mut refused = false;
+    for (_, f) in &fixes {
+        for (container, why) in &f.refused {
+            eprintln!(
+                "cannot fix {}/{} {container}: {why}",
+                f.kind.to_lowercase(),
+                f.object.name
+            );
+            refused = true;
+        }
+    }
+    match format {
+        FixOutput::Patch => patches(&objects, &fixes, &mut out)?,
+        FixOutput::Manifest => manifest(&objects, &fixes, &mut out)?,
+        FixOutput::Kustomize => kustomize(&objects, &fixes, &args.dir, &mut out)?,
+    }
+    if fixes.iter().all(|(_, f)| f.is_empty()) && !refused {
+        eprintln!("nothing to fix: no sidecar lacks a start gate that kplug can derive");
+    }
+    Ok(if refused {
+        kplug::Code::Problems
+    } else {
+        kplug::Code::Success
+    })
+}
+
+/// `# proxy: startupProbe from its readinessProbe (budget 150s)` lines.
+fn describe(f: &TemplateFix) -> Vec<String> {
+    let mut lines = Vec::new();
+    for c in &f.fixes {
+        let what = match c.change {
+            Change::AddStartupProbe => "add a startupProbe",
+            Change::Migrate => "move to initContainers (restartPolicy: Always) with a startupProbe",
+        };
+        lines.push(format!(
+            "{}: {what} from {} (up to {}s)",
+            c.container,
+            c.derived.source.label(),
+            c.derived.budget
+        ));
+        lines.extend(c.derived.warnings.iter().map(|w| format!("  note: {w}")));
+    }
+    lines.extend(
+        f.side_effects()
+            .into_iter()
+            .map(|s| format!("side effect: {s}")),
+    );
+    lines
+}
+
+fn heading(o: &Object) -> String {
+    format!("{}/{} ({})", o.kind(), o.name(), o.source)
+}
+
+fn patches(
+    objects: &[Object],
+    fixes: &[(usize, TemplateFix)],
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    for (i, f) in fixes.iter().filter(|(_, f)| !f.is_empty()) {
+        writeln!(out, "# {}", heading(&objects[*i]))?;
+        for line in describe(f) {
+            writeln!(out, "#   {line}")?;
+        }
+        writeln!(out, "{}\n", f.kubectl_patch(&objects[*i].value))?;
+    }
+    Ok(())
+}
+
+fn manifest(
+    objects: &[Object],
+    fixes: &[(usize, TemplateFix)],
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    for (i, o) in objects.iter().enumerate() {
+        let fix = fixes
+            .iter()
+            .find(|(j, f)| *j == i && !f.is_empty())
+            .map(|(_, f)| f);
+        writeln!(out, "---")?;
+        let text = match fix {
+            None => o
+                .source
+                .text
+                .as_deref()
+                .map(str::to_string)
+                .map_or_else(|| yaml(&o.value), Ok)?,
+            Some(f) => rewrite(o, f)?,
+        };
+        out.write_all(text.trim_start_matches('\n').as_bytes())?;
+        if !text.ends_with('\n') {
+            writeln!(out)?;
+        }
+    }
+    Ok(())
+}
+
+fn yaml(v: &serde_json::Value) -> anyhow::Result<String> {
+    Ok(kplug::output::format::to_yaml(v)?)
+}
+
+/// The fixed document: the original text with the probes inserted where that
+/// reproduces exactly the fixed object, else the fixed object re-serialised.
+fn rewrite(o: &Object, f: &TemplateFix) -> anyhow::Result<String> {
+    let mut fixed = o.value.clone();
+    f.apply(&mut fixed);
+    if let Some(text) = &o.source.text
+        && f.fixes.iter().all(|c| c.change == Change::AddStartupProbe)
+    {
+        let mut edited = Some(text.to_string());
+        for c in &f.fixes {
+            let probe = yaml(&c.derived.probe)?;
+            edited = edited.and_then(|t| fix::insert_probe_text(&t, &c.container, &probe));
+        }
+        if let Some(edited) = edited
+            && kplug::manifest::parse_str(&edited, &o.source.file)
+                .ok()
+                .is_some_and(|objs| objs.len() == 1 && objs[0].value == fixed)
+        {
+            return Ok(edited);
+        }
+    }
+    yaml(&fixed)
+}
+
+fn kustomize(
+    objects: &[Object],
+    fixes: &[(usize, TemplateFix)],
+    dir: &std::path::Path,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let todo: Vec<&(usize, TemplateFix)> = fixes.iter().filter(|(_, f)| !f.is_empty()).collect();
+    if todo.is_empty() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    writeln!(out, "# add to kustomization.yaml:")?;
+    writeln!(out, "patches:")?;
+    for (i, f) in todo {
+        let o = &objects[*i];
+        let name = format!(
+            "{}-{}-sidecar-startup.yaml",
+            o.kind().to_lowercase(),
+            o.name()
+        );
+        let path = dir.join(&name);
+        let mut patch = f.strategic_patch(&o.value);
+        patch["apiVersion"] = o.api_version().into();
+        patch["kind"] = o.kind().into();
+        patch["metadata"] = serde_json::json!({"name": o.name()});
+        let mut text = describe(f)
+            .into_iter()
+            .map(|l| format!("# {l}\n"))
+            .collect::<String>();
+        text.push_str(&yaml(&patch)?);
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+        writeln!(out, "- path: {}", path.display())?;
+        writeln!(out, "  target:")?;
+        writeln!(out, "    kind: {}", o.kind())?;
+        writeln!(out, "    name: {}", o.name())?;
+    }
+    Ok(())
+}
