@@ -111,6 +111,13 @@ impl RegistryArgs {
         // SAFETY: called from main before any other thread exists, so no
         // thread can read the environment concurrently.
         unsafe { std::env::set_var("SSL_CERT_FILE", &file) };
+        if no_tls {
+            // Otherwise the default certificate directory is read as well;
+            // a directory that does not exist is skipped.
+            let none = file.with_extension("none");
+            // SAFETY: as above.
+            unsafe { std::env::set_var("SSL_CERT_DIR", none) };
+        }
         Ok(())
     }
 }
