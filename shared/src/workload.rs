@@ -268,3 +268,155 @@ mod tests {
         assert!(Deployment::default().pod_template().is_none());
     }
 }
+
+/// A workload kind as the API serves it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WorkloadType {
+    pub group: &'static str,
+    pub version: &'static str,
+    pub kind: &'static str,
+    pub plural: &'static str,
+}
+
+impl WorkloadType {
+    /// `apps/v1`, or `v1` for the core group.
+    pub fn api_version(&self) -> String {
+        if self.group.is_empty() {
+            self.version.to_string()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
+    }
+}
+
+/// Every workload kind with the names kubectl accepts for it (plural first).
+const TYPES: &[(WorkloadType, &[&str])] = &[
+    (
+        WorkloadType {
+            group: "",
+            version: "v1",
+            kind: "Pod",
+            plural: "pods",
+        },
+        &["pods", "pod", "po"],
+    ),
+    (
+        WorkloadType {
+            group: "apps",
+            version: "v1",
+            kind: "Deployment",
+            plural: "deployments",
+        },
+        &["deployments", "deployment", "deploy"],
+    ),
+    (
+        WorkloadType {
+            group: "apps",
+            version: "v1",
+            kind: "StatefulSet",
+            plural: "statefulsets",
+        },
+        &["statefulsets", "statefulset", "sts"],
+    ),
+    (
+        WorkloadType {
+            group: "apps",
+            version: "v1",
+            kind: "DaemonSet",
+            plural: "daemonsets",
+        },
+        &["daemonsets", "daemonset", "ds"],
+    ),
+    (
+        WorkloadType {
+            group: "apps",
+            version: "v1",
+            kind: "ReplicaSet",
+            plural: "replicasets",
+        },
+        &["replicasets", "replicaset", "rs"],
+    ),
+    (
+        WorkloadType {
+            group: "batch",
+            version: "v1",
+            kind: "Job",
+            plural: "jobs",
+        },
+        &["jobs", "job"],
+    ),
+    (
+        WorkloadType {
+            group: "batch",
+            version: "v1",
+            kind: "CronJob",
+            plural: "cronjobs",
+        },
+        &["cronjobs", "cronjob", "cj"],
+    ),
+    (
+        WorkloadType {
+            group: "",
+            version: "v1",
+            kind: "ReplicationController",
+            plural: "replicationcontrollers",
+        },
+        &["replicationcontrollers", "replicationcontroller", "rc"],
+    ),
+    (
+        WorkloadType {
+            group: "",
+            version: "v1",
+            kind: "PodTemplate",
+            plural: "podtemplates",
+        },
+        &["podtemplates", "podtemplate"],
+    ),
+];
+
+/// The workload kind kubectl means by `name` (`deploy`, `deployments.apps`,
+/// `Deployment`), case-insensitively.
+pub fn resolve_type(name: &str) -> Option<WorkloadType> {
+    let lower = name.to_ascii_lowercase();
+    let (base, group) = match lower.split_once('.') {
+        Some((b, g)) => (b, Some(g)),
+        None => (lower.as_str(), None),
+    };
+    TYPES
+        .iter()
+        .find(|(t, names)| {
+            (names.contains(&base) || t.kind.eq_ignore_ascii_case(base))
+                && group.is_none_or(|g| g == t.group || (t.group.is_empty() && g == "core"))
+        })
+        .map(|(t, _)| *t)
+}
+
+/// The kind whose `kind` field is `kind` (for owner references).
+pub fn type_of_kind(kind: &str) -> Option<WorkloadType> {
+    TYPES.iter().find(|(t, _)| t.kind == kind).map(|(t, _)| *t)
+}
+
+/// Every workload kind (what `all` means).
+pub fn all_types() -> impl Iterator<Item = WorkloadType> {
+    TYPES.iter().map(|(t, _)| *t)
+}
+
+#[cfg(test)]
+mod type_tests {
+    use super::*;
+
+    #[test]
+    fn kubectl_names_resolve() {
+        assert_eq!(resolve_type("deploy").unwrap().kind, "Deployment");
+        assert_eq!(
+            resolve_type("deployments.apps").unwrap().plural,
+            "deployments"
+        );
+        assert_eq!(resolve_type("CronJob").unwrap().api_version(), "batch/v1");
+        assert_eq!(resolve_type("po").unwrap().api_version(), "v1");
+        assert_eq!(resolve_type("pods.core").unwrap().kind, "Pod");
+        assert_eq!(resolve_type("services"), None);
+        assert_eq!(resolve_type("deployments.batch"), None);
+        assert_eq!(type_of_kind("ReplicaSet").unwrap().group, "apps");
+    }
+}

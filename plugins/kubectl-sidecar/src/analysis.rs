@@ -121,14 +121,19 @@ impl TemplateReport {
     }
 }
 
-/// Analyse every template; `others` lets a live Pod be compared with its
-/// owner's template (admission drift).
-pub fn analyze_all(templates: &[PodTemplate], version: KubeVersion) -> Vec<TemplateReport> {
+/// Analyse every template. A Pod is compared with its controller's
+/// template (admission drift), found among `templates` or `context` (owners
+/// fetched only for that comparison, not reported).
+pub fn analyze_all(
+    templates: &[PodTemplate],
+    context: &[PodTemplate],
+    version: KubeVersion,
+) -> Vec<TemplateReport> {
     templates
         .iter()
         .map(|t| {
             let owner = t.owner.as_ref().and_then(|(kind, name)| {
-                templates.iter().find(|o| {
+                templates.iter().chain(context).find(|o| {
                     &o.kind == kind
                         && &o.object.name == name
                         && o.object.namespace == t.object.namespace

@@ -316,3 +316,122 @@ async fn every_fix_is_accepted_and_gates() {
     );
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+/// (kind/name → [(container, verdict, gate)], sorted codes) of a report.
+type Summary = std::collections::BTreeMap<String, (Vec<String>, Vec<String>)>;
+
+fn summarise(report: &serde_json::Value) -> Summary {
+    let mut out = Summary::new();
+    for item in report["items"].as_array().unwrap() {
+        let key = format!(
+            "{}/{}",
+            item["object"]["kind"].as_str().unwrap(),
+            item["object"]["name"].as_str().unwrap()
+        );
+        let containers = item["containers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| format!("{} {} {} {}", c["name"], c["role"], c["verdict"], c["gate"]))
+            .collect();
+        let mut codes: Vec<String> = item["containers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|c| c["findings"].as_array().unwrap())
+            .chain(item["findings"].as_array().unwrap())
+            .map(|f| format!("{} {}", f["code"], f["severity"]))
+            .collect();
+        codes.sort();
+        out.insert(key, (containers, codes));
+    }
+    out
+}
+
+/// The scenarios the server accepts, created for real, read back live
+/// (`analyze all -n NS`): every object gets the verdicts and findings the
+/// manifest got offline, defaults filled in by the server notwithstanding;
+/// a Pod whose sidecar lost restartPolicy on the way is caught by comparing
+/// it with its ReplicaSet.
+#[tokio::test]
+async fn live_objects_get_the_same_analysis_as_their_manifests() {
+    let cluster = Cluster::shared();
+    let ns = cluster.namespace("sidecar-live").await;
+    let mut offline = Summary::new();
+    for file in scenarios() {
+        if expect_api(&file) != "accepted" {
+            continue;
+        }
+        let created = kubectl(
+            cluster,
+            &["create", "-n", &ns, "-f", file.to_str().unwrap()],
+            None,
+            None,
+        );
+        assert!(
+            created.status.success(),
+            "{}: {}",
+            file.display(),
+            text(&created.stderr)
+        );
+        let out = sidecar(
+            &["analyze", "-o", "json", "-f", file.to_str().unwrap()],
+            None,
+        );
+        offline.extend(summarise(&serde_json::from_slice(&out.stdout).unwrap()));
+    }
+    let mut args: Vec<String> = vec![
+        "analyze".into(),
+        "all".into(),
+        "-n".into(),
+        ns.clone(),
+        "-o".into(),
+        "json".into(),
+    ];
+    args.extend(cluster.args(ADMIN));
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = sidecar(&refs, None);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "the live scenarios hold errors: {}",
+        text(&out.stderr)
+    );
+    let live = summarise(&serde_json::from_slice(&out.stdout).unwrap());
+    let mut differences = Vec::new();
+    for (key, want) in &offline {
+        match live.get(key) {
+            None => differences.push(format!("{key}: not read back")),
+            Some(got) if got != want => {
+                differences.push(format!("{key}:\n  live    {got:?}\n  offline {want:?}"))
+            }
+            Some(_) => {}
+        }
+    }
+    assert!(differences.is_empty(), "{}", differences.join("\n"));
+    assert!(
+        live.get("Pod/stripped-6d4f-x7k2p")
+            .is_some_and(|(_, codes)| codes
+                .iter()
+                .any(|c| c.contains("field-stripped-by-admission"))),
+        "drift found through the ReplicaSet"
+    );
+
+    // One object by name, and a kind kubectl does not know.
+    let mut one: Vec<String> = vec![
+        "analyze".into(),
+        "deploy/migrate-after-proxy".into(),
+        "-n".into(),
+        ns.clone(),
+    ];
+    one.extend(cluster.args(ADMIN));
+    let out = sidecar(&one.iter().map(String::as_str).collect::<Vec<_>>(), None);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("cloud-sql-proxy ─startupProbe ≤60s→ db-migrate ─exit 0→ app"),
+        "{}",
+        text(&out.stdout)
+    );
+    let bad = sidecar(&["analyze", "services/x"], None);
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad.stderr));
+}

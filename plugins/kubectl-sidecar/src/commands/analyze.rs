@@ -20,6 +20,11 @@ use kplug_sidecar::validation::KubeVersion;
 /// input cannot be read.
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    /// Live objects: TYPE, TYPE/NAME or all (kubectl's names: pods, deploy,
+    /// sts, ds, rs, jobs, cj …), with -n, -A and -l
+    #[arg(value_name = "TYPE[/NAME]", conflicts_with = "files")]
+    pub targets: Vec<String>,
+
     /// Manifest file, directory (recursive) or - for stdin; repeatable
     #[arg(short = 'f', long = "filename", value_name = "FILE")]
     pub files: Vec<PathBuf>,
@@ -63,17 +68,33 @@ fn parse_version(s: &str) -> Result<KubeVersion, String> {
 
 pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
     kube.check_output(&[])?;
-    if args.files.is_empty() {
-        anyhow::bail!(kplug::Error::Usage(
-            "give manifests with -f FILE|DIR|- (live objects are not supported yet)".into()
-        ));
-    }
-    let objects = load_objects(&args.files)?;
-    let templates: Vec<PodTemplate> = objects
-        .iter()
-        .filter_map(PodTemplate::from_object)
-        .collect();
-    let items = analysis::analyze_all(&templates, args.version.get());
+    let items = if args.targets.is_empty() {
+        if args.files.is_empty() {
+            anyhow::bail!(kplug::Error::Usage(
+                "give manifests with -f FILE|DIR|- or live objects as TYPE[/NAME] (e.g. deploy/web, pods -A)".into()
+            ));
+        }
+        let objects = load_objects(&args.files)?;
+        let templates: Vec<PodTemplate> = objects
+            .iter()
+            .filter_map(PodTemplate::from_object)
+            .collect();
+        analysis::analyze_all(&templates, &[], args.version.get())
+    } else {
+        let targets = super::live::parse_targets(&args.targets)?;
+        let fetched = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("starting the async runtime")?
+            .block_on(super::live::fetch(kube, &targets))?;
+        // The server's own rules unless the user asks for another version.
+        let version = args
+            .version
+            .kube_version
+            .or(fetched.version)
+            .unwrap_or_default();
+        analysis::analyze_all(&fetched.templates, &fetched.owners, version)
+    };
     print(kube, &items)?;
     Ok(kplug::finding::exit_code(&report::findings(&items)))
 }

@@ -81,7 +81,7 @@ pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
         .filter_map(|(i, o)| PodTemplate::from_object(o).map(|t| (i, t)))
         .collect();
     let only: Vec<PodTemplate> = templates.iter().map(|(_, t)| t.clone()).collect();
-    let reports = analysis::analyze_all(&only, args.version.get());
+    let reports = analysis::analyze_all(&only, &[], args.version.get());
     let fixes: Vec<(usize, TemplateFix)> = templates
         .iter()
         .zip(&reports)
