@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod client;
 pub mod errors;
+pub mod event;
 pub mod exit;
 pub mod finding;
 pub mod manifest;
