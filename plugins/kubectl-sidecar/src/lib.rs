@@ -10,4 +10,5 @@ pub mod fix;
 pub mod known;
 pub mod report;
 pub mod template;
+pub mod timeline;
 pub mod validation;

@@ -38,6 +38,7 @@ struct Cli {
 enum Command {
     Analyze(commands::analyze::Args),
     Fix(commands::fix::Args),
+    Explain(commands::explain::Args),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     Completion {
         shell: clap_complete::Shell,
@@ -54,6 +55,7 @@ fn run(cli: Cli) -> anyhow::Result<kplug::Code> {
     match cli.command {
         Command::Analyze(args) => commands::analyze::run(&cli.kube, args),
         Command::Fix(args) => commands::fix::run(&cli.kube, args),
+        Command::Explain(args) => commands::explain::run(&cli.kube, args),
         Command::Completion { shell } => {
             kplug::cli::write_completions::<Cli>(shell, "kubectl-sidecar", &mut std::io::stdout());
             Ok(kplug::Code::Success)

@@ -256,3 +256,56 @@ fn older_servers_reject_what_1_36_accepts() {
     );
     assert_eq!(out.status.code(), Some(3));
 }
+
+#[test]
+fn explain_a_saved_pod_termination_order_and_gates() {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    let pod = data.join("terminated-pod.yaml");
+    let events = data.join("terminated-events.yaml");
+    let out = run(&[
+        "explain",
+        "-o",
+        "json",
+        "-f",
+        pod.to_str().unwrap(),
+        "--events",
+        events.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let t: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let gates = t["gates"].as_array().unwrap();
+    assert_eq!(gates[0]["sidecar"], "proxy");
+    assert_eq!(gates[0]["delaySeconds"], 6, "proxy +2 → shipper +8");
+    assert_eq!(
+        gates[0]["causes"][0], "4 failed startup probe(s)",
+        "only this Pod's events count"
+    );
+    assert_eq!(gates[1]["sidecar"], "shipper");
+    assert_eq!(gates[1]["delaySeconds"], 1, "shipper +8 → Initialized +9");
+    let term = &t["termination"];
+    assert_eq!(
+        term["finishOrder"],
+        serde_json::json!(["report", "shipper", "proxy"])
+    );
+    assert_eq!(term["ordered"], true);
+    assert_eq!(term["killedAtDeadline"], serde_json::json!(["proxy"]));
+
+    let human = run(&[
+        "explain",
+        "-f",
+        pod.to_str().unwrap(),
+        "--events",
+        events.to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&human.stdout);
+    assert!(text.contains("termination: stopped in order report, shipper, proxy; sidecars stopped after the app, in reverse order"), "{text}");
+    assert!(
+        text.contains("killed at the end of the grace period: proxy"),
+        "{text}"
+    );
+    assert!(text.contains("+330s"), "offsets from creation: {text}");
+}

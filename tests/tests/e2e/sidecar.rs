@@ -435,3 +435,153 @@ async fn live_objects_get_the_same_analysis_as_their_manifests() {
     let bad = sidecar(&["analyze", "services/x"], None);
     assert_eq!(bad.status.code(), Some(2), "{}", text(&bad.stderr));
 }
+
+/// `explain` on a Pod written the way the kubelet would (status through the
+/// status subresource) with Events of both APIs: the sidecar's gate delay
+/// and its causes, the restart, the unready sidecar.
+#[tokio::test]
+async fn explain_reads_status_and_events_of_both_apis() {
+    use kplug_tests::e2e::objects;
+    use serde_json::json;
+
+    let cluster = Cluster::shared();
+    let client = cluster.client(ADMIN).await;
+    let ns = cluster.namespace("sidecar-explain").await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let at = |offset: i64| {
+        jiff::Timestamp::from_second(now + offset)
+            .unwrap()
+            .to_string()
+    };
+    let pod = objects::pod_with_status(
+        &client,
+        &ns,
+        json!({"metadata": {"name": "web"}, "spec": {"nodeName": "node-1",
+            "initContainers": [
+                {"name": "istio-proxy", "image": "docker.io/istio/proxyv2:1.27.0", "restartPolicy": "Always",
+                 "startupProbe": {"httpGet": {"path": "/healthz/ready", "port": 15021}, "periodSeconds": 1, "failureThreshold": 600}},
+                {"name": "db-migrate", "image": "registry.example/migrate:1.0"}],
+            "containers": [{"name": "app", "image": "registry.example/app:1.0"}]}}),
+        json!({"phase": "Running",
+            "conditions": [
+                {"type": "PodScheduled", "status": "True", "lastTransitionTime": at(1)},
+                {"type": "PodReadyToStartContainers", "status": "True", "lastTransitionTime": at(3)},
+                {"type": "Initialized", "status": "True", "lastTransitionTime": at(21)},
+                {"type": "ContainersReady", "status": "False", "lastTransitionTime": at(45)},
+                {"type": "Ready", "status": "False", "lastTransitionTime": at(45)}],
+            "initContainerStatuses": [
+                {"name": "istio-proxy", "image": "docker.io/istio/proxyv2:1.27.0", "imageID": "", "ready": false, "started": true, "restartCount": 0,
+                 "state": {"running": {"startedAt": at(4)}}},
+                {"name": "db-migrate", "image": "registry.example/migrate:1.0", "imageID": "", "ready": true, "restartCount": 0,
+                 "state": {"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": at(16), "finishedAt": at(20)}}}],
+            "containerStatuses": [
+                {"name": "app", "image": "registry.example/app:1.0", "imageID": "", "ready": true, "started": true, "restartCount": 1,
+                 "state": {"running": {"startedAt": at(41)}},
+                 "lastState": {"terminated": {"exitCode": 137, "reason": "OOMKilled", "startedAt": at(22), "finishedAt": at(40)}}}]}),
+    )
+    .await;
+    let uid = pod.metadata.uid.clone().unwrap();
+    let involved = |path: &str| json!({"kind": "Pod", "namespace": ns, "name": "web", "uid": uid, "apiVersion": "v1", "fieldPath": path});
+    // The kubelet's legacy recorder: core/v1.
+    for (name, reason, path, message, first, last, count) in [
+        (
+            "web.pulling",
+            "Pulling",
+            "spec.initContainers{db-migrate}",
+            "Pulling image \"registry.example/migrate:1.0\"",
+            14,
+            14,
+            1,
+        ),
+        (
+            "web.pulled",
+            "Pulled",
+            "spec.initContainers{db-migrate}",
+            "Successfully pulled image \"registry.example/migrate:1.0\" in 1.2s (1.2s including waiting)",
+            15,
+            15,
+            1,
+        ),
+        (
+            "web.backoff",
+            "BackOff",
+            "spec.containers{app}",
+            "Back-off restarting failed container app in pod web",
+            40,
+            40,
+            1,
+        ),
+    ] {
+        objects::core_event(&client, &ns, json!({"metadata": {"name": name}, "involvedObject": involved(path), "reason": reason, "message": message,
+            "type": if reason == "BackOff" { "Warning" } else { "Normal" }, "source": {"component": "kubelet", "host": "node-1"},
+            "firstTimestamp": at(first), "lastTimestamp": at(last), "count": count})).await;
+    }
+    // A newer reporter: events.k8s.io/v1 with a series.
+    objects::events_v1_event(&client, &ns, json!({"metadata": {"name": "web.unhealthy"}, "regarding": involved("spec.initContainers{istio-proxy}"),
+        "reason": "Unhealthy", "note": "Startup probe failed: Get \"http://10.0.0.5:15021/healthz/ready\": connect: connection refused",
+        "type": "Warning", "action": "Probe", "reportingController": "kubelet", "reportingInstance": "node-1",
+        "eventTime": format!("{}.000000Z", at(6).trim_end_matches('Z')),
+        "series": {"count": 4, "lastObservedTime": format!("{}.000000Z", at(9).trim_end_matches('Z'))}})).await;
+
+    let mut args: Vec<String> = vec![
+        "explain".into(),
+        "pod/web".into(),
+        "-n".into(),
+        ns.clone(),
+        "-o".into(),
+        "json".into(),
+    ];
+    args.extend(cluster.args(ADMIN));
+    let out = sidecar(&args.iter().map(String::as_str).collect::<Vec<_>>(), None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let t: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(t["kind"], "SidecarTimeline");
+    let gate = &t["gates"][0];
+    assert_eq!(gate["sidecar"], "istio-proxy");
+    assert_eq!(
+        gate["delaySeconds"], 12,
+        "started at +4, db-migrate started at +16: {t}"
+    );
+    let causes = gate["causes"].to_string();
+    assert!(causes.contains("4 failed startup probe(s)"), "{causes}");
+    assert!(
+        causes.contains("pulling the image of db-migrate"),
+        "{causes}"
+    );
+    assert_eq!(
+        t["restarts"][0],
+        json!({"container": "app", "count": 1, "lastExitCode": 137, "lastReason": "OOMKilled"})
+    );
+    assert_eq!(t["unreadySidecars"], json!(["istio-proxy"]));
+    let whats: Vec<&str> = t["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["what"].as_str().unwrap())
+        .collect();
+    assert!(
+        whats
+            .iter()
+            .any(|w| w.starts_with("Unhealthy: Startup probe failed") && w.ends_with("(×4)")),
+        "{whats:?}"
+    );
+    assert!(whats.iter().any(|w| w.starts_with("BackOff:")), "{whats:?}");
+    assert!(whats.contains(&"scheduled to node-1"), "{whats:?}");
+
+    // The human form names the gate and its causes.
+    let mut human: Vec<String> = vec!["explain".into(), "web".into(), "-n".into(), ns.clone()];
+    human.extend(cluster.args(ADMIN));
+    let out = sidecar(&human.iter().map(String::as_str).collect::<Vec<_>>(), None);
+    let shown = text(&out.stdout);
+    assert!(
+        shown.contains("istio-proxy held the next container 12s: 4 failed startup probe(s)"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("unready sidecars (they keep the Pod NotReady): istio-proxy"),
+        "{shown}"
+    );
+}
