@@ -585,3 +585,108 @@ async fn explain_reads_status_and_events_of_both_apis() {
         "{shown}"
     );
 }
+
+/// `fix --apply` on live objects: a Deployment's legacy proxy becomes a
+/// gating native sidecar and a CronJob's sidecar gets its startupProbe; a
+/// bare Pod's probes are immutable, so the dry run refuses and nothing changes.
+#[tokio::test]
+async fn fix_apply_patches_live_objects_after_a_dry_run() {
+    let cluster = Cluster::shared();
+    let ns = cluster.namespace("sidecar-apply").await;
+    let dir = workspace_root().join("plugins/kubectl-sidecar/tests/scenarios");
+    for f in [
+        "24-legacy-proxy-after-app.yaml",
+        "29-cronjob-readiness-only.yaml",
+        "01-readiness-only.yaml",
+    ] {
+        let created = kubectl(
+            cluster,
+            &["create", "-n", &ns, "-f", dir.join(f).to_str().unwrap()],
+            None,
+            None,
+        );
+        assert!(created.status.success(), "{f}: {}", text(&created.stderr));
+    }
+    let run = |extra: &[&str]| {
+        let mut args: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        args.extend(["-n".to_string(), ns.clone()]);
+        args.extend(cluster.args(ADMIN));
+        sidecar(&args.iter().map(String::as_str).collect::<Vec<_>>(), None)
+    };
+    let out = run(&[
+        "fix",
+        "deploy/legacy-proxy-after-app",
+        "cronjob/cronjob-readiness-only",
+        "--migrate-legacy",
+        "--apply",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let said = text(&out.stdout);
+    assert!(
+        said.contains("deployments/legacy-proxy-after-app patched")
+            && said.contains("rolls the Deployment"),
+        "{said}"
+    );
+    assert!(
+        said.contains("cronjobs/cronjob-readiness-only patched"),
+        "{said}"
+    );
+
+    let after = run(&[
+        "analyze",
+        "deploy/legacy-proxy-after-app",
+        "cronjob/cronjob-readiness-only",
+        "-o",
+        "json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&after.stdout).unwrap();
+    let verdicts: Vec<(String, String, String)> = v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|i| i["containers"].as_array().unwrap().iter())
+        .filter(|c| c["role"] == "sidecar")
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap().into(),
+                c["verdict"].as_str().unwrap().into(),
+                c["gate"].as_str().unwrap_or("").into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        verdicts,
+        [
+            ("envoy".into(), "GATED".into(), "startupProbe".into()),
+            ("proxy".into(), "GATED".into(), "startupProbe".into())
+        ],
+        "{v}"
+    );
+
+    let refused = run(&["fix", "pod/readiness-only", "--apply"]);
+    assert_eq!(refused.status.code(), Some(3), "{}", text(&refused.stderr));
+    let err = text(&refused.stderr);
+    assert!(
+        err.contains("refused the change in a dry run") && err.contains("recreate the Pod"),
+        "{err}"
+    );
+    let unchanged = kubectl(
+        cluster,
+        &[
+            "get",
+            "pod/readiness-only",
+            "-n",
+            &ns,
+            "-o",
+            "jsonpath={.spec.initContainers[0].startupProbe}",
+        ],
+        None,
+        None,
+    );
+    assert_eq!(text(&unchanged.stdout), "", "the Pod is untouched");
+}

@@ -37,8 +37,21 @@ enum FixOutput {
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Manifest file, directory (recursive) or - for stdin; repeatable
-    #[arg(short = 'f', long = "filename", value_name = "FILE", required = true)]
+    #[arg(
+        short = 'f',
+        long = "filename",
+        value_name = "FILE",
+        required_unless_present = "targets"
+    )]
     pub files: Vec<PathBuf>,
+
+    /// Live objects instead of files: TYPE, TYPE/NAME or all (with -n, -A, -l)
+    #[arg(value_name = "TYPE[/NAME]", conflicts_with = "files")]
+    pub targets: Vec<String>,
+
+    /// Patch the live objects: a server-side dry run first, then the change
+    #[arg(long, requires = "targets")]
+    pub apply: bool,
 
     /// Also turn legacy sidecars (in containers) into native ones
     #[arg(long)]
@@ -73,7 +86,34 @@ pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
             }
         ))),
     };
-    let objects = load_objects(&args.files)?;
+    let live = !args.targets.is_empty();
+    let runtime = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("starting the async runtime")
+    };
+    let (objects, version) = if live {
+        let targets = super::live::parse_targets(&args.targets)?;
+        let fetched = runtime()?.block_on(super::live::fetch(kube, &targets))?;
+        let objects = fetched
+            .objects
+            .into_iter()
+            .map(|value| Object {
+                value,
+                source: Default::default(),
+            })
+            .collect();
+        (
+            objects,
+            args.version
+                .kube_version
+                .or(fetched.version)
+                .unwrap_or_default(),
+        )
+    } else {
+        (load_objects(&args.files)?, args.version.get())
+    };
     let budget = args.budget.map(|d| d.as_secs() as i64);
     let templates: Vec<(usize, PodTemplate)> = objects
         .iter()
@@ -81,7 +121,7 @@ pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
         .filter_map(|(i, o)| PodTemplate::from_object(o).map(|t| (i, t)))
         .collect();
     let only: Vec<PodTemplate> = templates.iter().map(|(_, t)| t.clone()).collect();
-    let reports = analysis::analyze_all(&only, &[], args.version.get());
+    let reports = analysis::analyze_all(&only, &[], version);
     let fixes: Vec<(usize, TemplateFix)> = templates
         .iter()
         .zip(&reports)
@@ -98,6 +138,14 @@ pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
             );
             refused = true;
         }
+    }
+    if args.apply {
+        let failed = runtime()?.block_on(apply(kube, &objects, &fixes, &mut out))?;
+        return Ok(if failed || refused {
+            kplug::Code::Problems
+        } else {
+            kplug::Code::Success
+        });
     }
     match format {
         FixOutput::Patch => patches(&objects, &fixes, &mut out)?,
@@ -139,7 +187,64 @@ fn describe(f: &TemplateFix) -> Vec<String> {
 }
 
 fn heading(o: &Object) -> String {
-    format!("{}/{} ({})", o.kind(), o.name(), o.source)
+    match (o.source.file.is_empty(), o.namespace()) {
+        (true, Some(ns)) => format!("{}/{} -n {ns}", o.kind(), o.name()),
+        (true, None) => format!("{}/{}", o.kind(), o.name()),
+        (false, _) => format!("{}/{} ({})", o.kind(), o.name(), o.source),
+    }
+}
+
+/// Patch each live object: dry run, then for real. Returns whether any failed.
+async fn apply(
+    kube: &KubectlArgs,
+    objects: &[Object],
+    fixes: &[(usize, TemplateFix)],
+    out: &mut dyn Write,
+) -> anyhow::Result<bool> {
+    use kube::api::{Api, DynamicObject, Patch, PatchParams};
+    let config = kplug::client::config(kube).await?;
+    let server = config.cluster_url.to_string();
+    let client = kplug::client::client_from_config(config)?;
+    let mut failed = false;
+    for (i, f) in fixes.iter().filter(|(_, f)| !f.is_empty()) {
+        let o = &objects[*i];
+        let kind = kplug::workload::type_of_kind(o.kind()).context("a workload kind")?;
+        let api: Api<DynamicObject> = Api::namespaced_with(
+            client.clone(),
+            o.namespace().unwrap_or("default"),
+            &super::live::resource(&kind),
+        );
+        let patch = Patch::Strategic(f.strategic_patch(&o.value));
+        let name = format!("{}/{}", kind.plural, o.name());
+        let dry = PatchParams {
+            dry_run: true,
+            ..Default::default()
+        };
+        if let Err(e) =
+            kplug::client::request(kube, &server, api.patch(o.name(), &dry, &patch)).await
+        {
+            failed = true;
+            eprintln!(
+                "{name}: the server refused the change in a dry run, nothing was changed: {e}"
+            );
+            for s in f.side_effects() {
+                eprintln!("  {s}");
+            }
+            continue;
+        }
+        kplug::client::request(
+            kube,
+            &server,
+            api.patch(o.name(), &PatchParams::default(), &patch),
+        )
+        .await
+        .with_context(|| format!("patching {name}"))?;
+        writeln!(out, "{name} patched")?;
+        for line in describe(f) {
+            writeln!(out, "  {line}")?;
+        }
+    }
+    Ok(failed)
 }
 
 fn patches(

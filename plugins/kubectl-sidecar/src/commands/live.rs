@@ -43,7 +43,7 @@ pub fn parse_targets(args: &[String]) -> anyhow::Result<Vec<Target>> {
     Ok(out)
 }
 
-fn resource(kind: &WorkloadType) -> ApiResource {
+pub fn resource(kind: &WorkloadType) -> ApiResource {
     ApiResource::from_gvk_with_plural(
         &GroupVersionKind::gvk(kind.group, kind.version, kind.kind),
         kind.plural,
@@ -61,6 +61,8 @@ fn to_value(kind: &WorkloadType, o: DynamicObject) -> anyhow::Result<Value> {
 /// The live objects, and (separately) the controllers of the Pods among
 /// them, for the drift check. Also the server's version.
 pub struct Fetched {
+    /// The objects read, as the server returned them.
+    pub objects: Vec<Value>,
     pub templates: Vec<PodTemplate>,
     pub owners: Vec<PodTemplate>,
     pub version: Option<KubeVersion>,
@@ -140,6 +142,7 @@ pub async fn fetch(kube: &KubectlArgs, targets: &[Target]) -> anyhow::Result<Fet
         }
     }
     Ok(Fetched {
+        objects: values,
         templates,
         owners,
         version,
