@@ -301,7 +301,13 @@ fn sidecar(t: &PodTemplate, c: &Container, r: &mut ContainerReport) {
         r.gate = Some(Gate::StartupProbe);
         r.verdict = Some(Verdict::Gated);
         r.max_wait_seconds = Some(p.budget());
-        let handler = p.handler().expect("validated: exactly one handler");
+        // Validation rejects other handler counts, but a body that does not
+        // decode stops validation before it reaches this container.
+        let Some(handler) = p.handler() else {
+            r.verdict = Some(Verdict::Invalid);
+            r.max_wait_seconds = None;
+            return;
+        };
         if let Handler::Exec(cmd) = handler
             && let Some(secs) = sleep_seconds(cmd)
         {

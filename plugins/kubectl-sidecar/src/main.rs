@@ -17,14 +17,27 @@ Examples:
   # The machine-readable SidecarReport
   kubectl sidecar analyze -f k8s/ -o json
 
+  # Live objects: one workload, or everything in a namespace
+  kubectl sidecar analyze deploy/web -n shop
+  kubectl sidecar analyze all -A
+
   # Judge a manifest by the rules of an older API server
-  kubectl sidecar analyze -f deploy.yaml --kube-version 1.33";
+  kubectl sidecar analyze -f deploy.yaml --kube-version 1.33
+
+  # Give every sidecar that does not gate a startupProbe
+  kubectl sidecar fix -f deploy.yaml                      # kubectl patch commands
+  kubectl sidecar fix -f k8s/ -o manifest > fixed.yaml     # the whole input, fixed
+  kubectl sidecar fix -f deploy.yaml -o kustomize          # patch files for kustomization.yaml
+  kubectl sidecar fix deploy/web --migrate-legacy --apply  # live, after a server dry run
+
+  # How a running Pod started, and what each sidecar held up
+  kubectl sidecar explain pod/web-6d4f9-x7k2p";
 
 #[derive(Debug, Parser)]
 #[command(
     name = "kubectl-sidecar",
     version,
-    about = "Native sidecars: does the app really wait for its sidecar? Start-order analysis and lint",
+    about = "Native sidecars: does the app really wait for its sidecar? Start-order analysis, lint, fixes and startup timelines",
     after_help = EXAMPLES
 )]
 struct Cli {
