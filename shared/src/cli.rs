@@ -150,7 +150,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let invalid = || {
         format!(
-            "invalid duration \"{text}\": use a number of seconds or a value like 30s, 1m, 1h30m"
+            "invalid duration \"{text}\": use a number of seconds or a value like 30s, 1m, 1h30m, 3d"
         )
     };
     if text.is_empty() {
@@ -174,6 +174,8 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             .find(|c: char| c.is_ascii_digit() || c == '.')
             .unwrap_or(rest.len());
         let scale = match &rest[..unit_len] {
+            "w" => 604_800.0,
+            "d" => 86_400.0,
             "h" => 3600.0,
             "m" => 60.0,
             "s" => 1.0,

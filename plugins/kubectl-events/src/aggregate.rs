@@ -1,0 +1,184 @@
+//! Counting occurrences per group and per time bucket. A stored row may
+//! stand for many occurrences spread over days (a BackOff counted 70,944
+//! times over eleven days); they are spread evenly over the row's span, so
+//! buckets show when things happened, and totals stay exact.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::store::Span;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Bucket {
+    /// Start of the bucket, RFC 3339.
+    pub start: String,
+    pub count: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Group {
+    pub key: BTreeMap<String, String>,
+    pub count: i64,
+    pub buckets: Vec<Bucket>,
+}
+
+/// Groups sorted by count (then key), with `window`-sized buckets from
+/// `start_ms` to `end_ms`.
+pub fn aggregate(
+    columns: &[&str],
+    spans: &[Span],
+    start_ms: i64,
+    end_ms: i64,
+    window_ms: i64,
+) -> Vec<Group> {
+    let window_ms = window_ms.max(1);
+    let n = (((end_ms - start_ms).max(0) + window_ms - 1) / window_ms).max(1) as usize;
+    let mut groups: BTreeMap<Vec<String>, Vec<i64>> = BTreeMap::new();
+    for s in spans {
+        let counts = groups.entry(s.key.clone()).or_insert_with(|| vec![0; n]);
+        spread(s, start_ms, window_ms, counts);
+    }
+    let mut out: Vec<Group> = groups
+        .into_iter()
+        .map(|(key, counts)| Group {
+            key: columns.iter().map(|c| c.to_string()).zip(key).collect(),
+            count: counts.iter().sum(),
+            buckets: counts
+                .iter()
+                .enumerate()
+                .map(|(i, c)| Bucket {
+                    start: jiff::Timestamp::from_millisecond(start_ms + i as i64 * window_ms)
+                        .map(|t| t.to_string())
+                        .unwrap_or_default(),
+                    count: *c,
+                })
+                .collect(),
+        })
+        .filter(|g| g.count > 0)
+        .collect();
+    out.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.key.cmp(&b.key)));
+    out
+}
+
+/// Add `s`'s occurrences to `counts`: evenly over its span, clipped to the
+/// buckets, rounding by largest remainder so the total is exact.
+fn spread(s: &Span, start_ms: i64, window_ms: i64, counts: &mut [i64]) {
+    let end_ms = start_ms + window_ms * counts.len() as i64;
+    let last = s.last_ms.or(s.first_ms).unwrap_or(start_ms);
+    let first = s.first_ms.unwrap_or(last).min(last);
+    let bucket = |t: i64| (((t - start_ms) / window_ms).clamp(0, counts.len() as i64 - 1)) as usize;
+    if last == first {
+        if (start_ms..end_ms).contains(&last) {
+            counts[bucket(last)] += s.occurrences;
+        }
+        return;
+    }
+    let span = (last - first) as f64;
+    let mut shares: Vec<(usize, f64)> = Vec::new();
+    let (lo, hi) = (first.max(start_ms), last.min(end_ms));
+    if lo > hi {
+        return;
+    }
+    let mut t = lo;
+    while t < hi {
+        let b = bucket(t);
+        let bucket_end = (start_ms + (b as i64 + 1) * window_ms).min(hi);
+        shares.push((b, s.occurrences as f64 * (bucket_end - t) as f64 / span));
+        t = bucket_end;
+    }
+    let whole: i64 = shares.iter().map(|(_, x)| x.floor() as i64).sum();
+    let inside = (s.occurrences as f64 * (hi - lo) as f64 / span).round() as i64;
+    let mut left = inside - whole;
+    let mut order: Vec<usize> = (0..shares.len()).collect();
+    order.sort_by(|a, b| (shares[*b].1.fract()).total_cmp(&shares[*a].1.fract()));
+    for (b, x) in &shares {
+        counts[*b] += x.floor() as i64;
+    }
+    for i in order {
+        if left <= 0 {
+            break;
+        }
+        counts[shares[i].0] += 1;
+        left -= 1;
+    }
+}
+
+/// `▁▃█▅` for the buckets' counts.
+pub fn sparkline(counts: &[i64]) -> String {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let max = counts.iter().copied().max().unwrap_or(0);
+    counts
+        .iter()
+        .map(|&c| {
+            if c == 0 || max == 0 {
+                ' '
+            } else {
+                BARS[((c * 7) / max).min(7) as usize]
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn span(key: &str, first: i64, last: i64, n: i64) -> Span {
+        Span {
+            key: vec![key.into()],
+            first_ms: Some(first),
+            last_ms: Some(last),
+            occurrences: n,
+        }
+    }
+
+    #[test]
+    fn long_spans_are_spread_and_totals_stay_exact() {
+        let h = 3_600_000;
+        let groups = aggregate(
+            &["reason"],
+            &[
+                span("BackOff", 0, 4 * h, 10),
+                span("Pulled", h / 2, h / 2, 3),
+            ],
+            0,
+            4 * h,
+            h,
+        );
+        assert_eq!(groups[0].key["reason"], "BackOff");
+        assert_eq!(groups[0].count, 10);
+        let counts: Vec<i64> = groups[0].buckets.iter().map(|b| b.count).collect();
+        assert_eq!(counts.iter().sum::<i64>(), 10);
+        assert!(counts.iter().all(|c| (2..=3).contains(c)), "{counts:?}");
+        assert_eq!(
+            groups[1]
+                .buckets
+                .iter()
+                .map(|b| b.count)
+                .collect::<Vec<_>>(),
+            [3, 0, 0, 0]
+        );
+        assert_eq!(groups[0].buckets[1].start, "1970-01-01T01:00:00Z");
+    }
+
+    #[test]
+    fn clipping_to_the_window_keeps_the_part_inside() {
+        let h = 3_600_000;
+        // 8 occurrences over 8 hours; the window sees the last 2 hours.
+        let groups = aggregate(
+            &["reason"],
+            &[span("BackOff", 0, 8 * h, 8)],
+            6 * h,
+            8 * h,
+            h,
+        );
+        assert_eq!(groups[0].count, 2);
+    }
+
+    #[test]
+    fn sparklines_scale_to_the_maximum() {
+        assert_eq!(sparkline(&[0, 1, 4, 8]), " ▁▄█");
+        assert_eq!(sparkline(&[]), "");
+    }
+}

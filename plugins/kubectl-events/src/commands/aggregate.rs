@@ -1,0 +1,122 @@
+//! `kubectl eventlog aggregate`.
+
+use std::io::{IsTerminal, Write};
+
+use anyhow::bail;
+use jiff::Timestamp;
+use kplug::cli::{KubectlArgs, OutputFormat};
+use kplug::output::table::{Cell, Table, TableOptions};
+use kplug_eventlog::aggregate::{self, sparkline};
+use kplug_eventlog::store::GROUP_COLUMNS;
+
+use super::query::FilterArgs;
+use super::store::StoreArgs;
+
+/// Occurrences (not objects) per group and per time bucket, most first
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// What to group by (comma-separated): reason, kind, namespace, category, severity, node, fingerprint, type, cluster, name
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "reason",
+        value_name = "FIELDS"
+    )]
+    pub by: Vec<String>,
+
+    /// Bucket size, e.g. 1h, 15m, 1d
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = kplug::cli::parse_duration)]
+    pub window: std::time::Duration,
+
+    #[command(flatten)]
+    pub filters: FilterArgs,
+
+    /// Only events about KIND/NAME (and what it owns)
+    #[arg(long = "for", value_name = "KIND/NAME")]
+    pub for_object: Option<String>,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+pub fn run(kube: &KubectlArgs, mut args: Args) -> anyhow::Result<kplug::Code> {
+    kube.check_output(&[])?;
+    let mut columns = Vec::new();
+    for field in &args.by {
+        match GROUP_COLUMNS.iter().find(|(name, _)| name == field) {
+            Some((_, column)) => columns.push(*column),
+            None => bail!(kplug::Error::Usage(format!(
+                "cannot group by \"{field}\"; use {}",
+                GROUP_COLUMNS
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+        }
+    }
+    // Without --since: the last 7 days.
+    let until = args.filters.until.unwrap_or_else(Timestamp::now);
+    let since = *args
+        .filters
+        .since
+        .get_or_insert(until - jiff::SignedDuration::from_hours(24 * 7));
+    let store = args.store.open()?;
+    let filter = args.filters.filter(kube, args.for_object.as_deref())?;
+    let spans = store.spans(&columns, &filter)?;
+    let window_ms = args.window.as_millis().max(1) as i64;
+    let groups = aggregate::aggregate(
+        &args.by.iter().map(String::as_str).collect::<Vec<_>>(),
+        &spans,
+        since.as_millisecond(),
+        until.as_millisecond(),
+        window_ms,
+    );
+    let mut out = std::io::stdout().lock();
+    match kube.output {
+        Some(OutputFormat::Json) => {
+            serde_json::to_writer_pretty(&mut out, &serde_json::json!({"groups": groups}))?;
+            writeln!(out)?;
+        }
+        Some(OutputFormat::Yaml) => {
+            out.write_all(
+                kplug::output::format::to_yaml(&serde_json::json!({"groups": groups}))?.as_bytes(),
+            )?;
+        }
+        _ if groups.is_empty() => eprintln!("No events found."),
+        _ => {
+            let mut headers: Vec<String> = args.by.iter().map(|b| b.to_uppercase()).collect();
+            headers.push("COUNT".into());
+            let spark = std::io::stdout().is_terminal();
+            if spark {
+                headers.push(format!(
+                    "PER {}",
+                    kplug::output::age::human_duration(args.window).to_uppercase()
+                ));
+            }
+            let mut t = Table::new(&headers);
+            for g in &groups {
+                let mut cells: Vec<Cell> = args
+                    .by
+                    .iter()
+                    .map(|b| Cell::from(g.key.get(b).cloned().unwrap_or_default()))
+                    .collect();
+                cells.push(Cell::from(g.count.to_string()));
+                if spark {
+                    cells.push(Cell::from(sparkline(
+                        &g.buckets.iter().map(|b| b.count).collect::<Vec<_>>(),
+                    )));
+                }
+                t.push(cells);
+            }
+            t.render(
+                TableOptions {
+                    no_headers: kube.no_headers,
+                    ..Default::default()
+                },
+                &mut out,
+            )?;
+        }
+    }
+    Ok(kplug::Code::Success)
+}

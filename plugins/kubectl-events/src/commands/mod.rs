@@ -1,0 +1,4 @@
+pub mod aggregate;
+pub mod import;
+pub mod query;
+pub mod store;

@@ -1,0 +1,196 @@
+//! `kubectl eventlog query`.
+
+use std::io::Write;
+
+use anyhow::bail;
+use jiff::Timestamp;
+use kplug::cli::{KubectlArgs, OutputFormat};
+use kplug::output::table::{Cell, Table, TableOptions};
+use kplug_eventlog::classify::{Category, Severity};
+use kplug_eventlog::store::{EventRow, Filter};
+
+use super::store::{StoreArgs, parse_time};
+
+/// The stored Events, newest first: what `kubectl events` shows, for as far
+/// back as the store goes
+///
+/// Each row is one Event object with the occurrences recorded in the time
+/// window. `--for deploy/web` includes the events of its ReplicaSets and
+/// Pods, also of ones deleted long ago.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Only events about KIND/NAME (and what it owns)
+    #[arg(long = "for", value_name = "KIND/NAME")]
+    pub for_object: Option<String>,
+
+    #[command(flatten)]
+    pub filters: FilterArgs,
+
+    /// At most this many events
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// Filters shared by query and aggregate.
+#[derive(Debug, Clone, clap::Args)]
+pub struct FilterArgs {
+    /// Occurrences since: a duration (3d, 12h) or a time (RFC 3339)
+    #[arg(long, value_name = "WHEN", value_parser = parse_time)]
+    pub since: Option<Timestamp>,
+
+    /// Occurrences until: a duration ago or a time
+    #[arg(long, value_name = "WHEN", value_parser = parse_time)]
+    pub until: Option<Timestamp>,
+
+    /// Only these reasons (comma-separated)
+    #[arg(long, value_delimiter = ',', value_name = "REASON")]
+    pub reason: Vec<String>,
+
+    /// Normal or Warning
+    #[arg(long = "type", value_name = "TYPE")]
+    pub event_type: Option<String>,
+
+    /// Only these categories (comma-separated): scheduling, image, lifecycle, crash, probes, volumes, storage, networking, node-health, node-problem, pressure, oom, autoscaling, workloads, jobs, disruption, configuration, other
+    #[arg(long, value_delimiter = ',', value_name = "CATEGORY", value_parser = parse_category)]
+    pub category: Vec<Category>,
+
+    /// At least this severe: info, low, medium, high, critical
+    #[arg(long, value_name = "SEVERITY", value_parser = parse_severity)]
+    pub severity: Option<Severity>,
+
+    /// Only events from or about this node
+    #[arg(long, value_name = "NODE")]
+    pub node: Option<String>,
+
+    /// Only messages containing this text (case-insensitive)
+    #[arg(long, value_name = "TEXT")]
+    pub grep: Option<String>,
+}
+
+fn parse_category(s: &str) -> Result<Category, String> {
+    Category::parse(s).ok_or_else(|| {
+        format!(
+            "unknown category \"{s}\"; use one of {}",
+            Category::ALL.map(Category::as_str).join(", ")
+        )
+    })
+}
+
+fn parse_severity(s: &str) -> Result<Severity, String> {
+    Severity::parse(s)
+        .ok_or_else(|| format!("unknown severity \"{s}\"; use info, low, medium, high or critical"))
+}
+
+/// The kind kubectl means by a `--for` type name.
+fn for_object(text: &str) -> anyhow::Result<(String, String)> {
+    let Some((kind, name)) = text.split_once('/') else {
+        bail!(kplug::Error::Usage(format!(
+            "--for wants KIND/NAME, e.g. deploy/web, not \"{text}\""
+        )));
+    };
+    let kind = kplug::workload::resolve_type(kind).map_or_else(
+        || {
+            // Nodes, PVCs, Services …: take the kind as written, capitalised.
+            let mut k = kind.trim_end_matches('s').to_string();
+            if let Some(first) = k.get_mut(..1) {
+                first.make_ascii_uppercase();
+            }
+            match k.as_str() {
+                "No" | "Node" => "Node".to_string(),
+                "Pvc" | "Persistentvolumeclaim" => "PersistentVolumeClaim".to_string(),
+                "Pv" | "Persistentvolume" => "PersistentVolume".to_string(),
+                "Svc" | "Service" => "Service".to_string(),
+                _ => k,
+            }
+        },
+        |t| t.kind.to_string(),
+    );
+    Ok((kind, name.to_string()))
+}
+
+impl FilterArgs {
+    pub fn filter(&self, kube: &KubectlArgs, for_object: Option<&str>) -> anyhow::Result<Filter> {
+        Ok(Filter {
+            namespace: if kube.all_namespaces {
+                None
+            } else {
+                kube.namespace.clone()
+            },
+            for_object: for_object.map(self::for_object).transpose()?,
+            since: self.since,
+            until: self.until,
+            reasons: self.reason.clone(),
+            event_type: self.event_type.clone(),
+            categories: self.category.clone(),
+            severity: self.severity,
+            node: self.node.clone(),
+            cluster: kube.cluster.clone(),
+            grep: self.grep.clone(),
+        })
+    }
+}
+
+pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
+    kube.check_output(&[])?;
+    let store = args.store.open()?;
+    let filter = args.filters.filter(kube, args.for_object.as_deref())?;
+    let rows = store.query(&filter, args.limit)?;
+    let mut out = std::io::stdout().lock();
+    match kube.output {
+        Some(OutputFormat::Json) => {
+            serde_json::to_writer_pretty(
+                &mut out,
+                &serde_json::json!({"apiVersion": "v1", "kind": "List", "items": rows}),
+            )?;
+            writeln!(out)?;
+        }
+        Some(OutputFormat::Yaml) => {
+            let v = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": rows});
+            out.write_all(kplug::output::format::to_yaml(&v)?.as_bytes())?;
+        }
+        _ if rows.is_empty() => eprintln!("No events found."),
+        _ => table(kube, &rows, &mut out)?,
+    }
+    Ok(kplug::Code::Success)
+}
+
+fn table(kube: &KubectlArgs, rows: &[EventRow], out: &mut dyn Write) -> std::io::Result<()> {
+    let mut t = Table::new(&["LAST SEEN", "TYPE", "REASON", "OBJECT", "COUNT", "MESSAGE"])
+        .wide_column("CATEGORY")
+        .wide_column("SEVERITY")
+        .wide_column("NODE")
+        .wide_column("FIRST SEEN");
+    for r in rows {
+        let object = if r.field_path.is_empty() {
+            format!("{}/{}", r.kind.to_lowercase(), r.name)
+        } else {
+            format!("{}/{} {}", r.kind.to_lowercase(), r.name, r.field_path)
+        };
+        t.push_in(
+            &r.namespace,
+            [
+                Cell::from(kplug::output::age::age(r.last_seen)),
+                Cell::from(r.event_type.as_str()),
+                Cell::from(r.reason.as_str()),
+                Cell::from(object),
+                Cell::from(r.count.to_string()),
+                Cell::from(r.message.replace('\n', " ")),
+                Cell::from(r.category.as_str()),
+                Cell::from(r.severity.as_str()),
+                Cell::from(r.node.as_str()),
+                Cell::from(kplug::output::age::age(r.first_seen)),
+            ],
+        );
+    }
+    t.render(
+        TableOptions {
+            wide: matches!(kube.output, Some(OutputFormat::Wide)),
+            no_headers: kube.no_headers,
+            namespace_column: kube.all_namespaces || kube.namespace.is_none(),
+        },
+        out,
+    )
+}

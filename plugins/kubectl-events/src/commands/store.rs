@@ -1,0 +1,77 @@
+//! `--store`, `--rules` and time flags shared by the commands.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use jiff::Timestamp;
+use kplug_eventlog::classify::Classifier;
+use kplug_eventlog::store::sqlite::SqliteStore;
+
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Store")]
+pub struct StoreArgs {
+    /// Where events are kept: sqlite:PATH (default under the user's data
+    /// directory) or postgres://…
+    #[arg(long, value_name = "URL", env = "KPLUG_EVENTLOG_STORE")]
+    pub store: Option<String>,
+}
+
+/// The default SQLite file: `$XDG_DATA_HOME/kplug/eventlog.db` or
+/// `~/.local/share/kplug/eventlog.db`.
+fn default_path() -> anyhow::Result<PathBuf> {
+    let base = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .context("no HOME or XDG_DATA_HOME to put the store in; pass --store sqlite:PATH")?;
+    Ok(base.join("kplug").join("eventlog.db"))
+}
+
+impl StoreArgs {
+    pub fn open(&self) -> anyhow::Result<SqliteStore> {
+        let path = match self.store.as_deref() {
+            None => default_path()?,
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                bail!(kplug::Error::Usage(
+                    "the PostgreSQL store is not available in this build yet; use --store sqlite:PATH".into()
+                ))
+            }
+            Some(url) => PathBuf::from(url.strip_prefix("sqlite:").unwrap_or(url)),
+        };
+        SqliteStore::open(&path).with_context(|| format!("opening the store {}", path.display()))
+    }
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct RulesArgs {
+    /// Extra classification rules (YAML `rules: [{reason, type, component,
+    /// kind, message, category, severity}]`), tried before the built-in ones
+    #[arg(long, value_name = "FILE")]
+    pub rules: Option<PathBuf>,
+}
+
+impl RulesArgs {
+    pub fn classifier(&self) -> anyhow::Result<Classifier> {
+        match &self.rules {
+            None => Ok(Classifier::default()),
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                Classifier::with_rules(&text).map_err(|e| {
+                    anyhow::anyhow!(kplug::Error::Usage(format!("{}: {e}", path.display())))
+                })
+            }
+        }
+    }
+}
+
+/// `3d` (that long ago) or an RFC 3339 time.
+pub fn parse_time(text: &str) -> Result<Timestamp, String> {
+    if let Ok(t) = text.parse::<Timestamp>() {
+        return Ok(t);
+    }
+    let d = kplug::cli::parse_duration(text).map_err(|_| {
+        format!("\"{text}\" is neither a duration like 3d nor a time like 2026-11-20T10:00:00Z")
+    })?;
+    let ago = jiff::SignedDuration::try_from(d).map_err(|e| e.to_string())?;
+    Timestamp::now().checked_sub(ago).map_err(|e| e.to_string())
+}

@@ -1,0 +1,11 @@
+//! `kplug_eventlog`: the domain logic of `kubectl eventlog` — classifying
+//! Events ([`classify`]), templating and fingerprinting them ([`template`]),
+//! the occurrence ledger that makes ingestion lossless and duplicate-free
+//! ([`ledger`]) and the stores ([`store`]).
+
+pub mod aggregate;
+pub mod classify;
+pub mod ledger;
+pub mod record;
+pub mod store;
+pub mod template;

@@ -1,0 +1,65 @@
+//! `kubectl eventlog`: Kubernetes Events kept beyond the API server's hour.
+//! (`kubectl events` is a kubectl built-in, which always wins over a plugin.)
+
+mod commands;
+
+use clap::{Parser, Subcommand};
+use kplug::cli::KubectlArgs;
+
+const EXAMPLES: &str = "\
+Examples:
+  # Keep events from saved dumps (importing twice adds nothing)
+  kubectl get events -A -o json > events.json
+  kubectl eventlog import events.json
+
+  # What happened to a Deployment, its ReplicaSets and Pods in the last 3 days
+  kubectl eventlog query --for deploy/web -n shop --since 3d
+
+  # Serious problems anywhere, with categories
+  kubectl eventlog query -A --severity high -o wide
+
+  # Which reasons dominate, hour by hour, this week
+  kubectl eventlog aggregate --by reason,namespace --window 1h --since 7d";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kubectl-eventlog",
+    version,
+    about = "Kubernetes Events kept beyond the API server's hour: stored, classified, queried and aggregated",
+    after_help = EXAMPLES
+)]
+struct Cli {
+    #[command(flatten)]
+    kube: KubectlArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Import(commands::import::Args),
+    Query(commands::query::Args),
+    Aggregate(commands::aggregate::Args),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
+    Completion {
+        shell: clap_complete::Shell,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    kplug::init_tls();
+    let cli: Cli = kplug::cli::parse();
+    kplug::exit::finish(run(cli))
+}
+
+fn run(cli: Cli) -> anyhow::Result<kplug::Code> {
+    match cli.command {
+        Command::Import(args) => commands::import::run(&cli.kube, args),
+        Command::Query(args) => commands::query::run(&cli.kube, args),
+        Command::Aggregate(args) => commands::aggregate::run(&cli.kube, args),
+        Command::Completion { shell } => {
+            kplug::cli::write_completions::<Cli>(shell, "kubectl-eventlog", &mut std::io::stdout());
+            Ok(kplug::Code::Success)
+        }
+    }
+}

@@ -1,0 +1,302 @@
+//! Where occurrences are kept. SQLite and PostgreSQL share the schema and
+//! the SQL built here, so the same query gives the same answer on both.
+
+pub mod sqlite;
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use crate::classify::{Category, Severity};
+
+/// Schema version written by this build; older stores are migrated on open.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// The tables (portable SQL: SQLite and PostgreSQL; `{ID}` is each one's
+/// auto-increment key).
+pub const SCHEMA_V1: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS ledger (
+        key TEXT PRIMARY KEY,
+        resource_version TEXT NOT NULL,
+        count BIGINT NOT NULL,
+        last_ms BIGINT)",
+    "CREATE TABLE IF NOT EXISTS occurrences (
+        id {ID},
+        event_key TEXT NOT NULL,
+        cluster TEXT NOT NULL,
+        namespace TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        name TEXT NOT NULL,
+        object_uid TEXT NOT NULL,
+        field_path TEXT NOT NULL,
+        owner_root TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        type TEXT NOT NULL,
+        message TEXT NOT NULL,
+        reporting_controller TEXT NOT NULL,
+        node TEXT NOT NULL,
+        first_ms BIGINT,
+        last_ms BIGINT,
+        occurrences BIGINT NOT NULL,
+        category TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        template TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        raw TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS occurrences_last ON occurrences (last_ms)",
+    "CREATE INDEX IF NOT EXISTS occurrences_object ON occurrences (namespace, kind, name)",
+    "CREATE INDEX IF NOT EXISTS occurrences_root ON occurrences (namespace, owner_root)",
+    "CREATE INDEX IF NOT EXISTS occurrences_fingerprint ON occurrences (fingerprint)",
+    "CREATE INDEX IF NOT EXISTS occurrences_event ON occurrences (event_key)",
+];
+
+/// What `ingest` did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IngestStats {
+    /// Events looked at.
+    pub events: u64,
+    /// Rows written (events with new occurrences).
+    pub written: u64,
+    /// Occurrences added.
+    pub occurrences: u64,
+    /// Events that added nothing (already recorded).
+    pub duplicates: u64,
+}
+
+impl std::ops::AddAssign for IngestStats {
+    fn add_assign(&mut self, o: Self) {
+        self.events += o.events;
+        self.written += o.written;
+        self.occurrences += o.occurrences;
+        self.duplicates += o.duplicates;
+    }
+}
+
+/// Which occurrences a query or aggregate looks at.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// `None`: every namespace.
+    pub namespace: Option<String>,
+    /// `KIND/NAME`, including what it owns (by owner root).
+    pub for_object: Option<(String, String)>,
+    pub since: Option<Timestamp>,
+    pub until: Option<Timestamp>,
+    pub reasons: Vec<String>,
+    pub event_type: Option<String>,
+    pub categories: Vec<Category>,
+    /// At least this severe.
+    pub severity: Option<Severity>,
+    pub node: Option<String>,
+    pub cluster: Option<String>,
+    /// Substring of the message, case-insensitive.
+    pub grep: Option<String>,
+}
+
+/// A bound parameter.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Param {
+    Text(String),
+    Int(i64),
+}
+
+/// The kinds whose Pods (and ReplicaSets/Jobs) carry their name as owner root.
+const OWNING_KINDS: &[&str] = &[
+    "Deployment",
+    "StatefulSet",
+    "DaemonSet",
+    "ReplicaSet",
+    "Job",
+    "CronJob",
+    "ReplicationController",
+];
+
+impl Filter {
+    /// `WHERE …` (or empty) and its parameters; `placeholder(n)` writes the
+    /// n-th (1-based) placeholder: `?` for SQLite, `$n` for PostgreSQL.
+    pub fn to_sql(&self, placeholder: &dyn Fn(usize) -> String) -> (String, Vec<Param>) {
+        let mut clauses = Vec::new();
+        let mut params = Vec::new();
+        let mut bind = |p: Param| {
+            params.push(p);
+            placeholder(params.len())
+        };
+        if let Some(ns) = &self.namespace {
+            clauses.push(format!("namespace = {}", bind(Param::Text(ns.clone()))));
+        }
+        if let Some((kind, name)) = &self.for_object {
+            let mut c = format!(
+                "(kind = {} AND name = {})",
+                bind(Param::Text(kind.clone())),
+                bind(Param::Text(name.clone()))
+            );
+            if OWNING_KINDS.contains(&kind.as_str()) {
+                c = format!(
+                    "({c} OR (owner_root = {} AND kind IN ('Pod', 'ReplicaSet', 'Job')))",
+                    bind(Param::Text(name.clone()))
+                );
+            }
+            clauses.push(c);
+        }
+        if let Some(t) = self.since {
+            clauses.push(format!(
+                "last_ms >= {}",
+                bind(Param::Int(t.as_millisecond()))
+            ));
+        }
+        if let Some(t) = self.until {
+            clauses.push(format!(
+                "first_ms <= {}",
+                bind(Param::Int(t.as_millisecond()))
+            ));
+        }
+        if !self.reasons.is_empty() {
+            let list: Vec<String> = self
+                .reasons
+                .iter()
+                .map(|r| bind(Param::Text(r.clone())))
+                .collect();
+            clauses.push(format!("reason IN ({})", list.join(", ")));
+        }
+        if let Some(t) = &self.event_type {
+            clauses.push(format!("type = {}", bind(Param::Text(t.clone()))));
+        }
+        if !self.categories.is_empty() {
+            let list: Vec<String> = self
+                .categories
+                .iter()
+                .map(|c| bind(Param::Text(c.as_str().into())))
+                .collect();
+            clauses.push(format!("category IN ({})", list.join(", ")));
+        }
+        if let Some(min) = self.severity {
+            let list: Vec<String> = [
+                Severity::Info,
+                Severity::Low,
+                Severity::Medium,
+                Severity::High,
+                Severity::Critical,
+            ]
+            .into_iter()
+            .filter(|s| *s >= min)
+            .map(|s| bind(Param::Text(s.as_str().into())))
+            .collect();
+            clauses.push(format!("severity IN ({})", list.join(", ")));
+        }
+        if let Some(n) = &self.node {
+            clauses.push(format!("node = {}", bind(Param::Text(n.clone()))));
+        }
+        if let Some(c) = &self.cluster {
+            clauses.push(format!("cluster = {}", bind(Param::Text(c.clone()))));
+        }
+        if let Some(g) = &self.grep {
+            let escaped = g
+                .to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            clauses.push(format!(
+                "LOWER(message) LIKE {} ESCAPE '\\'",
+                bind(Param::Text(format!("%{escaped}%")))
+            ));
+        }
+        let sql = if clauses.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", clauses.join(" AND "))
+        };
+        (sql, params)
+    }
+}
+
+/// One Event as a query shows it: its latest state and every occurrence
+/// recorded in the window.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventRow {
+    pub cluster: String,
+    pub namespace: String,
+    pub kind: String,
+    pub name: String,
+    pub field_path: String,
+    pub reason: String,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub message: String,
+    pub reporting_controller: String,
+    pub node: String,
+    pub first_seen: Option<Timestamp>,
+    pub last_seen: Option<Timestamp>,
+    pub count: i64,
+    pub category: String,
+    pub severity: String,
+    pub fingerprint: String,
+}
+
+/// The columns [`EventRow`] is read from, over the latest row `o` of each
+/// Event and its group `g`.
+pub fn query_sql(where_sql: &str, limit: Option<usize>) -> String {
+    format!(
+        "SELECT o.cluster, o.namespace, o.kind, o.name, o.field_path, o.reason, o.type, o.message,
+                o.reporting_controller, o.node, g.first_ms, g.last_ms, g.total, o.category, o.severity, o.fingerprint
+         FROM occurrences o JOIN (
+             SELECT event_key, MAX(id) AS id, SUM(occurrences) AS total, MIN(first_ms) AS first_ms, MAX(last_ms) AS last_ms
+             FROM occurrences {where_sql} GROUP BY event_key) g ON o.id = g.id
+         ORDER BY g.last_ms DESC, o.id DESC{}",
+        limit.map(|n| format!(" LIMIT {n}")).unwrap_or_default()
+    )
+}
+
+/// A slice of occurrences for aggregation: the group columns asked for,
+/// the time span and how many.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Span {
+    pub key: Vec<String>,
+    pub first_ms: Option<i64>,
+    pub last_ms: Option<i64>,
+    pub occurrences: i64,
+}
+
+/// The columns `--by` may group on.
+pub const GROUP_COLUMNS: &[(&str, &str)] = &[
+    ("reason", "reason"),
+    ("kind", "kind"),
+    ("namespace", "namespace"),
+    ("category", "category"),
+    ("severity", "severity"),
+    ("node", "node"),
+    ("fingerprint", "fingerprint"),
+    ("type", "type"),
+    ("cluster", "cluster"),
+    ("name", "name"),
+];
+
+pub fn span_sql(columns: &[&str], where_sql: &str) -> String {
+    format!(
+        "SELECT {}, first_ms, last_ms, occurrences FROM occurrences {where_sql}",
+        if columns.is_empty() {
+            "''".to_string()
+        } else {
+            columns.join(", ")
+        }
+    )
+}
+
+/// A store could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{path}: {message}")]
+    Open { path: String, message: String },
+    #[error(
+        "the store was written by a newer kplug (schema {found}, this build knows {known}); upgrade kplug"
+    )]
+    TooNew { found: i64, known: i64 },
+    #[error("store: {0}")]
+    Sql(String),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Sql(e.to_string())
+    }
+}

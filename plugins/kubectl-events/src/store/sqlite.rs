@@ -1,0 +1,226 @@
+//! The SQLite store: one file, WAL, batched writes in one transaction.
+
+use std::path::{Path, PathBuf};
+
+use jiff::Timestamp;
+use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
+
+use super::{EventRow, Filter, IngestStats, Param, SCHEMA_V1, SCHEMA_VERSION, Span, StoreError};
+use crate::ledger::{self, Decision, Seen};
+use crate::record::Record;
+
+pub struct SqliteStore {
+    conn: Connection,
+    path: PathBuf,
+}
+
+fn ms(t: Option<Timestamp>) -> Option<i64> {
+    t.map(|t| t.as_millisecond())
+}
+
+fn ts(ms: Option<i64>) -> Option<Timestamp> {
+    ms.and_then(|m| Timestamp::from_millisecond(m).ok())
+}
+
+impl rusqlite::ToSql for Param {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        match self {
+            Param::Text(s) => s.to_sql(),
+            Param::Int(i) => i.to_sql(),
+        }
+    }
+}
+
+impl SqliteStore {
+    /// Open (creating it and its directory if needed) and migrate.
+    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        let open_err = |message: String| StoreError::Open {
+            path: path.display().to_string(),
+            message,
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| open_err(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        let conn = Connection::open(path).map_err(|e| open_err(e.to_string()))?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| open_err(e.to_string()))?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        let mut store = SqliteStore {
+            conn,
+            path: path.to_path_buf(),
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        tx.execute_batch(
+            "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        )?;
+        let found: i64 = tx
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'schema_version'",
+                [],
+                |r| r.get::<_, String>(0),
+            )
+            .optional()?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::TooNew {
+                found,
+                known: SCHEMA_VERSION,
+            });
+        }
+        if found < 1 {
+            for stmt in SCHEMA_V1 {
+                tx.execute_batch(&stmt.replace("{ID}", "INTEGER PRIMARY KEY"))?;
+            }
+        }
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES ('schema_version', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![SCHEMA_VERSION.to_string()],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Record a batch in one transaction: every Event is checked against the
+    /// ledger and only new occurrences are written.
+    pub fn ingest(&mut self, batch: &[Record]) -> Result<IngestStats, StoreError> {
+        let tx = self.conn.transaction()?;
+        let mut stats = IngestStats::default();
+        {
+            let mut get = tx.prepare_cached(
+                "SELECT resource_version, count, last_ms FROM ledger WHERE key = ?1",
+            )?;
+            let mut put = tx.prepare_cached(
+                "INSERT INTO ledger (key, resource_version, count, last_ms) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (key) DO UPDATE SET resource_version = excluded.resource_version, count = excluded.count, last_ms = excluded.last_ms",
+            )?;
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO occurrences (event_key, cluster, namespace, kind, name, object_uid, field_path, owner_root, reason, type,
+                     message, reporting_controller, node, first_ms, last_ms, occurrences, category, severity, template, fingerprint, raw)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
+            )?;
+            for r in batch {
+                let e = &r.event;
+                let key = format!("{}/{}", r.cluster, ledger::key(e));
+                let prev: Option<Seen> = get
+                    .query_row(params![key], |row| {
+                        Ok(Seen {
+                            resource_version: row.get(0)?,
+                            count: row.get::<_, i64>(1)? as u64,
+                            last_observed: ts(row.get(2)?),
+                        })
+                    })
+                    .optional()?;
+                stats.events += 1;
+                let decision = ledger::decide(prev.as_ref(), e);
+                let next = ledger::seen(prev.as_ref(), e);
+                put.execute(params![
+                    key,
+                    next.resource_version,
+                    next.count as i64,
+                    ms(next.last_observed)
+                ])?;
+                match decision {
+                    Decision::Skip => stats.duplicates += 1,
+                    Decision::Record {
+                        occurrences,
+                        from,
+                        to,
+                    } => {
+                        stats.written += 1;
+                        stats.occurrences += occurrences;
+                        // Events about cluster-scoped objects live in `default`
+                        // but belong to no namespace.
+                        insert.execute(params![
+                            key,
+                            r.cluster,
+                            e.regarding.namespace,
+                            e.regarding.kind,
+                            e.regarding.name,
+                            e.regarding.uid,
+                            e.regarding.field_path,
+                            r.owner_root,
+                            e.reason,
+                            e.event_type,
+                            e.note,
+                            e.reporting_controller,
+                            r.node,
+                            ms(from),
+                            ms(to),
+                            occurrences as i64,
+                            r.category.as_str(),
+                            r.severity.as_str(),
+                            r.template,
+                            r.fingerprint,
+                            e.raw.to_string(),
+                        ])?;
+                    }
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(stats)
+    }
+
+    /// The Events matching `filter`, newest first.
+    pub fn query(
+        &self,
+        filter: &Filter,
+        limit: Option<usize>,
+    ) -> Result<Vec<EventRow>, StoreError> {
+        let (where_sql, params) = filter.to_sql(&|n| format!("?{n}"));
+        let sql = super::query_sql(&where_sql, limit);
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt.query_map(params_from_iter(params.iter()), |r| {
+            Ok(EventRow {
+                cluster: r.get(0)?,
+                namespace: r.get(1)?,
+                kind: r.get(2)?,
+                name: r.get(3)?,
+                field_path: r.get(4)?,
+                reason: r.get(5)?,
+                event_type: r.get(6)?,
+                message: r.get(7)?,
+                reporting_controller: r.get(8)?,
+                node: r.get(9)?,
+                first_seen: ts(r.get(10)?),
+                last_seen: ts(r.get(11)?),
+                count: r.get(12)?,
+                category: r.get(13)?,
+                severity: r.get(14)?,
+                fingerprint: r.get(15)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Occurrence spans for aggregation, grouped by `columns`.
+    pub fn spans(&self, columns: &[&str], filter: &Filter) -> Result<Vec<Span>, StoreError> {
+        let (where_sql, params) = filter.to_sql(&|n| format!("?{n}"));
+        let sql = super::span_sql(columns, &where_sql);
+        let mut stmt = self.conn.prepare(&sql)?;
+        let width = columns.len().max(1);
+        let rows = stmt.query_map(params_from_iter(params.iter()), |r| {
+            Ok(Span {
+                key: (0..columns.len())
+                    .map(|i| r.get::<_, String>(i))
+                    .collect::<Result<_, _>>()?,
+                first_ms: r.get(width)?,
+                last_ms: r.get(width + 1)?,
+                occurrences: r.get(width + 2)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
