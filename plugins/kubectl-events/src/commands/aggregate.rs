@@ -65,13 +65,12 @@ pub fn run(kube: &KubectlArgs, mut args: Args) -> anyhow::Result<kplug::Code> {
     let filter = args.filters.filter(kube, args.for_object.as_deref())?;
     let spans = store.spans(&columns, &filter)?;
     let window_ms = args.window.as_millis().max(1) as i64;
-    let groups = aggregate::aggregate(
-        &args.by.iter().map(String::as_str).collect::<Vec<_>>(),
-        &spans,
-        since.as_millisecond(),
-        until.as_millisecond(),
-        window_ms,
-    );
+    // `--since 7d` is read a moment before `until`: round the span to whole
+    // seconds so 7d in 1d windows is 7 buckets, not 8.
+    let span_ms = (until.as_millisecond() - since.as_millisecond() + 500) / 1000 * 1000;
+    let end = until.as_millisecond();
+    let by: Vec<&str> = args.by.iter().map(String::as_str).collect();
+    let groups = aggregate::aggregate(&by, &spans, end - span_ms, end, window_ms);
     let mut out = std::io::stdout().lock();
     match kube.output {
         Some(OutputFormat::Json) => {

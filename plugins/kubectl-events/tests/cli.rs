@@ -1,0 +1,302 @@
+//! The real `kubectl-eventlog` binary: import with dedup across runs and
+//! count bumps, queries with every filter, aggregates, and the real dumps in
+//! ../shared/data/events.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::{Value, json};
+
+fn run(store: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kubectl-eventlog"))
+        .args(args)
+        .arg("--store")
+        .arg(format!("sqlite:{}", store.display()))
+        .output()
+        .expect("kubectl-eventlog runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn ok(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "{}{}",
+        stdout(o),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    stdout(o)
+}
+
+/// A timestamp `hours` ago, RFC 3339.
+fn ago(hours: i64) -> String {
+    (jiff::Timestamp::now() - jiff::SignedDuration::from_hours(hours))
+        .round(jiff::Unit::Second)
+        .unwrap()
+        .to_string()
+}
+
+fn core(
+    uid: &str,
+    rv: &str,
+    kind: &str,
+    name: &str,
+    reason: &str,
+    message: &str,
+    kind_type: &str,
+    count: u64,
+    first: i64,
+    last: i64,
+) -> Value {
+    json!({
+        "apiVersion": "v1", "kind": "Event",
+        "metadata": {"name": format!("{name}.{uid}"), "namespace": "shop", "uid": uid, "resourceVersion": rv},
+        "involvedObject": {"kind": kind, "namespace": "shop", "name": name, "uid": format!("{name}-uid")},
+        "reason": reason, "message": message, "type": kind_type,
+        "source": {"component": "kubelet", "host": "node-1"},
+        "firstTimestamp": ago(first), "lastTimestamp": ago(last), "count": count
+    })
+}
+
+fn write(dir: &Path, name: &str, v: &Value) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, serde_json::to_string_pretty(v).unwrap()).unwrap();
+    p
+}
+
+#[test]
+fn import_records_each_occurrence_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store/events.db");
+    let first = write(
+        dir.path(),
+        "first.json",
+        &json!({"apiVersion": "v1", "kind": "EventList", "items": [
+            core("u1", "1", "Pod", "web-6d4f9c8b7-x7k2p", "BackOff", "Back-off restarting failed container app in pod web-6d4f9c8b7-x7k2p", "Warning", 5, 30, 20),
+            core("u2", "1", "ReplicaSet", "web-6d4f9c8b7", "SuccessfulCreate", "Created pod: web-6d4f9c8b7-x7k2p", "Normal", 1, 30, 30),
+            core("u3", "1", "Pod", "db-0", "Unhealthy", "Readiness probe failed: 503", "Warning", 2, 100, 90),
+        ]}),
+    );
+    let out = ok(&run(&store, &["import", first.to_str().unwrap()]));
+    assert!(
+        out.contains("imported 3 events") && out.contains("8 new occurrences"),
+        "{out}"
+    );
+    let again = ok(&run(&store, &["import", first.to_str().unwrap()]));
+    assert!(
+        again.contains("0 new occurrences, 3 already recorded"),
+        "{again}"
+    );
+
+    // The BackOff went on: the same Event, a new version with count 9, in
+    // the events.k8s.io/v1 shape (deprecatedCount), plus a Node event.
+    let later = write(
+        dir.path(),
+        "later.json",
+        &json!({"apiVersion": "events.k8s.io/v1", "kind": "EventList", "items": [
+            {"apiVersion": "events.k8s.io/v1", "kind": "Event",
+             "metadata": {"name": "web-6d4f9c8b7-x7k2p.u1", "namespace": "shop", "uid": "u1", "resourceVersion": "7"},
+             "regarding": {"kind": "Pod", "namespace": "shop", "name": "web-6d4f9c8b7-x7k2p", "uid": "web-6d4f9c8b7-x7k2p-uid"},
+             "reason": "BackOff", "note": "Back-off restarting failed container app in pod web-6d4f9c8b7-x7k2p", "type": "Warning",
+             "deprecatedSource": {"component": "kubelet", "host": "node-1"},
+             "deprecatedFirstTimestamp": ago(30), "deprecatedLastTimestamp": ago(1), "deprecatedCount": 9},
+            {"apiVersion": "events.k8s.io/v1", "kind": "Event",
+             "metadata": {"name": "node-1.n1", "namespace": "default", "uid": "n1", "resourceVersion": "3"},
+             "regarding": {"kind": "Node", "name": "node-1", "uid": "node-1"},
+             "reason": "NodeHasInsufficientMemory", "note": "Node node-1 status is now: NodeHasInsufficientMemory", "type": "Normal",
+             "action": "NodeStatus", "reportingController": "kubelet", "reportingInstance": "node-1",
+             "eventTime": format!("{}", ago(2)), "series": {"count": 3, "lastObservedTime": ago(1)}}
+        ]}),
+    );
+    let out = ok(&run(&store, &["import", later.to_str().unwrap()]));
+    assert!(
+        out.contains("7 new occurrences"),
+        "4 more BackOffs and 3 pressure events: {out}"
+    );
+
+    // --for a Deployment takes in its ReplicaSet's and Pods' events.
+    let q = ok(&run(
+        &store,
+        &["query", "-n", "shop", "--for", "deploy/web", "-o", "json"],
+    ));
+    let v: Value = serde_json::from_str(&q).unwrap();
+    let items = v["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{q}");
+    assert_eq!(items[0]["reason"], "BackOff");
+    assert_eq!(items[0]["count"], 9, "5 + 4, each once");
+    assert_eq!(items[0]["category"], "crash");
+    assert_eq!(items[1]["kind"], "ReplicaSet");
+
+    // Filters.
+    let count = |args: &[&str]| -> usize {
+        let mut all = vec!["query", "-A", "-o", "json"];
+        all.extend_from_slice(args);
+        serde_json::from_str::<Value>(&ok(&run(&store, &all))).unwrap()["items"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    assert_eq!(count(&[]), 4);
+    assert_eq!(
+        count(&["--since", "48h"]),
+        3,
+        "db-0's probe failures are older"
+    );
+    assert_eq!(count(&["--until", "80h"]), 1);
+    assert_eq!(
+        count(&["--severity", "high"]),
+        2,
+        "BackOff and the Normal-but-serious memory pressure"
+    );
+    assert_eq!(count(&["--category", "pressure,probes"]), 2);
+    assert_eq!(count(&["--type", "Normal"]), 2);
+    assert_eq!(count(&["--reason", "Unhealthy,SuccessfulCreate"]), 2);
+    assert_eq!(count(&["--grep", "READINESS"]), 1);
+    assert_eq!(count(&["--node", "node-1"]), 4);
+    assert_eq!(count(&["--for", "node/node-1"]), 1);
+    assert_eq!(count(&["--cluster", "elsewhere"]), 0);
+
+    // The table, like kubectl's.
+    let t = ok(&run(&store, &["query", "-A"]));
+    let header = t.lines().next().unwrap();
+    assert!(
+        header.starts_with("NAMESPACE")
+            && header.contains("LAST SEEN")
+            && header.ends_with("MESSAGE"),
+        "{t}"
+    );
+    assert!(
+        t.contains("pod/web-6d4f9c8b7-x7k2p") && t.contains("   9   "),
+        "{t}"
+    );
+
+    // Aggregate: occurrences, not objects.
+    let a = ok(&run(
+        &store,
+        &[
+            "aggregate",
+            "-A",
+            "--by",
+            "category,severity",
+            "--since",
+            "7d",
+            "--window",
+            "1d",
+            "-o",
+            "json",
+        ],
+    ));
+    let v: Value = serde_json::from_str(&a).unwrap();
+    let groups = v["groups"].as_array().unwrap();
+    assert_eq!(
+        groups[0]["key"],
+        json!({"category": "crash", "severity": "high"})
+    );
+    assert_eq!(groups[0]["count"], 9);
+    assert_eq!(groups[0]["buckets"].as_array().unwrap().len(), 7);
+    let total: i64 = groups.iter().map(|g| g["count"].as_i64().unwrap()).sum();
+    assert_eq!(total, 15);
+}
+
+#[test]
+fn bad_input_and_flags_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("e.db");
+    let bad = dir.path().join("bad.json");
+    std::fs::write(
+        &bad,
+        r#"{"kind": "EventList", "items": [{"metadata": {"name": "x"}, "reason": "R"}]}"#,
+    )
+    .unwrap();
+    let out = run(&store, &["import", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "bad.json: document 1, item 0: Event x: has neither regarding nor involvedObject"
+        ),
+        "{err}"
+    );
+    let broken = dir.path().join("broken.json");
+    std::fs::write(&broken, "{").unwrap();
+    assert_eq!(
+        run(&store, &["import", broken.to_str().unwrap()])
+            .status
+            .code(),
+        Some(1)
+    );
+    assert_eq!(
+        run(&store, &["query", "--severity", "urgent"])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        run(&store, &["aggregate", "--by", "colour"]).status.code(),
+        Some(2)
+    );
+    assert_eq!(
+        run(&store, &["query", "--for", "web"]).status.code(),
+        Some(2)
+    );
+    let rules = dir.path().join("rules.yaml");
+    std::fs::write(
+        &rules,
+        "rules:\n- reason: X\n  categroy: crash\n  severity: low\n",
+    )
+    .unwrap();
+    let out = run(
+        &store,
+        &[
+            "import",
+            "--rules",
+            rules.to_str().unwrap(),
+            bad.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("rules.yaml"),
+        "names the file"
+    );
+}
+
+#[test]
+fn the_real_dumps_import_once() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/events");
+    if !dir.exists() {
+        eprintln!("skipped: the real event dumps are not at {}", dir.display());
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("e.db");
+    let files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .map(|p| p.display().to_string())
+        .collect();
+    let mut args = vec!["import"];
+    args.extend(files.iter().map(String::as_str));
+    let out = ok(&run(&store, &args));
+    assert!(
+        out.contains("imported 496 events") && out.contains("0 already recorded"),
+        "{out}"
+    );
+    let again = ok(&run(&store, &args));
+    assert!(
+        again.contains("0 new occurrences, 496 already recorded"),
+        "{again}"
+    );
+    // The AKS dump's BackOff counted 70,944 times is one Event.
+    let q: Value = serde_json::from_str(&ok(&run(
+        &store,
+        &[
+            "query", "-A", "--reason", "BackOff", "--limit", "1", "-o", "json",
+        ],
+    )))
+    .unwrap();
+    assert_eq!(q["items"][0]["count"], 70944);
+}
