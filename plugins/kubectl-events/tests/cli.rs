@@ -38,23 +38,21 @@ fn ago(hours: i64) -> String {
         .to_string()
 }
 
+/// A core/v1 Event in namespace shop: `object` is (kind, name), `what`
+/// (reason, message, type), `times` (count, first and last in hours ago).
 fn core(
     uid: &str,
     rv: &str,
-    kind: &str,
-    name: &str,
-    reason: &str,
-    message: &str,
-    kind_type: &str,
-    count: u64,
-    first: i64,
-    last: i64,
+    object: (&str, &str),
+    what: (&str, &str, &str),
+    times: (u64, i64, i64),
 ) -> Value {
+    let ((kind, name), (reason, message, event_type), (count, first, last)) = (object, what, times);
     json!({
         "apiVersion": "v1", "kind": "Event",
         "metadata": {"name": format!("{name}.{uid}"), "namespace": "shop", "uid": uid, "resourceVersion": rv},
         "involvedObject": {"kind": kind, "namespace": "shop", "name": name, "uid": format!("{name}-uid")},
-        "reason": reason, "message": message, "type": kind_type,
+        "reason": reason, "message": message, "type": event_type,
         "source": {"component": "kubelet", "host": "node-1"},
         "firstTimestamp": ago(first), "lastTimestamp": ago(last), "count": count
     })
@@ -74,9 +72,9 @@ fn import_records_each_occurrence_once() {
         dir.path(),
         "first.json",
         &json!({"apiVersion": "v1", "kind": "EventList", "items": [
-            core("u1", "1", "Pod", "web-6d4f9c8b7-x7k2p", "BackOff", "Back-off restarting failed container app in pod web-6d4f9c8b7-x7k2p", "Warning", 5, 30, 20),
-            core("u2", "1", "ReplicaSet", "web-6d4f9c8b7", "SuccessfulCreate", "Created pod: web-6d4f9c8b7-x7k2p", "Normal", 1, 30, 30),
-            core("u3", "1", "Pod", "db-0", "Unhealthy", "Readiness probe failed: 503", "Warning", 2, 100, 90),
+            core("u1", "1", ("Pod", "web-6d4f9c8b7-x7k2p"), ("BackOff", "Back-off restarting failed container app in pod web-6d4f9c8b7-x7k2p", "Warning"), (5, 30, 20)),
+            core("u2", "1", ("ReplicaSet", "web-6d4f9c8b7"), ("SuccessfulCreate", "Created pod: web-6d4f9c8b7-x7k2p", "Normal"), (1, 30, 30)),
+            core("u3", "1", ("Pod", "db-0"), ("Unhealthy", "Readiness probe failed: 503", "Warning"), (2, 100, 90)),
         ]}),
     );
     let out = ok(&run(&store, &["import", first.to_str().unwrap()]));
