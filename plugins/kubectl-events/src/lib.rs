@@ -5,6 +5,7 @@
 
 pub mod aggregate;
 pub mod classify;
+pub mod health;
 pub mod ledger;
 pub mod record;
 pub mod store;

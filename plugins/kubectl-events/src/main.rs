@@ -8,6 +8,9 @@ use kplug::cli::KubectlArgs;
 
 const EXAMPLES: &str = "\
 Examples:
+  # Watch the cluster's events and keep every occurrence (Ctrl-C to stop)
+  kubectl eventlog collect -A --metrics-addr 127.0.0.1:9464
+
   # Keep events from saved dumps (importing twice adds nothing)
   kubectl get events -A -o json > events.json
   kubectl eventlog import events.json
@@ -37,6 +40,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    Collect(commands::collect::Args),
     Import(commands::import::Args),
     Query(commands::query::Args),
     Aggregate(commands::aggregate::Args),
@@ -54,6 +58,7 @@ fn main() -> std::process::ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<kplug::Code> {
     match cli.command {
+        Command::Collect(args) => commands::collect::run(&cli.kube, args),
         Command::Import(args) => commands::import::run(&cli.kube, args),
         Command::Query(args) => commands::query::run(&cli.kube, args),
         Command::Aggregate(args) => commands::aggregate::run(&cli.kube, args),

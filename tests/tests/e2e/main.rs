@@ -6,6 +6,7 @@
 
 mod cluster;
 mod compat;
+mod eventlog;
 mod nfd;
 mod plugins;
 mod postgres;

@@ -1,0 +1,230 @@
+//! `kubectl eventlog collect`: watch Events and store every occurrence once.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use anyhow::Context;
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Event as CoreEvent;
+use kplug::cli::KubectlArgs;
+use kplug::event::Event;
+use kplug_eventlog::classify::Classifier;
+use kplug_eventlog::health::Health;
+use kplug_eventlog::record::Record;
+use kplug_eventlog::store::sqlite::SqliteStore;
+use kube::api::Api;
+use kube::runtime::{WatchStreamExt, watcher};
+
+use super::store::{RulesArgs, StoreArgs};
+
+/// Watch Events (all namespaces, or -n) and store every occurrence exactly
+/// once — across restarts, relists and 410 Gone — until SIGTERM or Ctrl-C
+///
+/// Memory stays bounded: no cache of Events is kept, only the batch being
+/// written; the store's ledger remembers what was recorded. On restart the
+/// relist is reconciled against the ledger, so occurrences that happened
+/// while the collector was down are recorded (if the API server still has
+/// the Event) and nothing is recorded twice.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Only Events matching this field selector (e.g. type=Warning)
+    #[arg(long, value_name = "SELECTOR")]
+    pub field_selector: Option<String>,
+
+    /// The name recorded with every event (default: "default")
+    #[arg(long, value_name = "NAME", default_value = "default")]
+    pub cluster_name: String,
+
+    /// Serve Prometheus metrics on this address, e.g. 127.0.0.1:9464
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
+
+    /// Write a batch at least this often
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = kplug::cli::parse_duration)]
+    pub flush_interval: Duration,
+
+    /// Log the collector's health this often (0 for never)
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = kplug::cli::parse_duration)]
+    pub log_interval: Duration,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
+
+    #[command(flatten)]
+    pub rules: RulesArgs,
+}
+
+/// Write at most this many events per transaction; also the bound on what
+/// is held in memory.
+const BATCH: usize = 1000;
+
+pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
+    let classifier = args.rules.classifier()?;
+    let store = args.store.open()?;
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?
+        .block_on(collect(kube, args, classifier, store))
+}
+
+async fn collect(
+    kube: &KubectlArgs,
+    args: Args,
+    classifier: Classifier,
+    mut store: SqliteStore,
+) -> anyhow::Result<kplug::Code> {
+    let health = Arc::new(Health::default());
+    if let Some(addr) = args.metrics_addr {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("listening on {addr} for metrics"))?;
+        eprintln!("metrics on http://{}/metrics", listener.local_addr()?);
+        tokio::spawn(serve_metrics(listener, health.clone()));
+    }
+    let client = kplug::client::client(kube).await?;
+    let api: Api<CoreEvent> = match (&kube.namespace, kube.all_namespaces) {
+        (Some(ns), false) => Api::namespaced(client, ns),
+        _ => Api::all(client),
+    };
+    let mut config = watcher::Config::default().page_size(500);
+    if let Some(f) = &args.field_selector {
+        config = config.fields(f);
+    }
+    let mut events = watcher(api, config).default_backoff().boxed();
+    let mut batch: Vec<Record> = Vec::with_capacity(BATCH);
+    let mut flush = tokio::time::interval(args.flush_interval.max(Duration::from_millis(10)));
+    let mut log = tokio::time::interval(if args.log_interval.is_zero() {
+        Duration::from_secs(u64::MAX / 4)
+    } else {
+        args.log_interval
+    });
+    let mut listed = 0u64;
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("watching for SIGTERM")?;
+    eprintln!("collecting events into {}", store.path().display());
+    loop {
+        tokio::select! {
+            item = events.next() => match item {
+                None => break,
+                Some(Ok(watcher::Event::Init)) => listed = 0,
+                Some(Ok(watcher::Event::InitDone)) => health.relist_size.store(listed, Ordering::Relaxed),
+                Some(Ok(watcher::Event::InitApply(e))) => {
+                    listed += 1;
+                    accept(e, &args.cluster_name, &classifier, &health, &mut batch);
+                }
+                Some(Ok(watcher::Event::Apply(e))) => accept(e, &args.cluster_name, &classifier, &health, &mut batch),
+                // DELETED means the TTL expired, not that something happened.
+                Some(Ok(watcher::Event::Delete(_))) => {}
+                Some(Err(e)) => {
+                    health.watch_restarts.fetch_add(1, Ordering::Relaxed);
+                    if is_gone(&e) {
+                        health.gone.fetch_add(1, Ordering::Relaxed);
+                    }
+                    eprintln!("watch: {e}; retrying with backoff");
+                }
+            },
+            _ = flush.tick() => write(&mut store, &mut batch, &health),
+            _ = log.tick() => eprintln!("eventlog: {}", health.line()),
+            _ = tokio::signal::ctrl_c() => break,
+            _ = term.recv() => break,
+        }
+        if batch.len() >= BATCH {
+            write(&mut store, &mut batch, &health);
+        }
+    }
+    write(&mut store, &mut batch, &health);
+    eprintln!("eventlog: stopped; {}", health.line());
+    Ok(if batch.is_empty() {
+        kplug::Code::Success
+    } else {
+        kplug::Code::Error
+    })
+}
+
+fn is_gone(e: &watcher::Error) -> bool {
+    match e {
+        watcher::Error::WatchError(status) => status.code == 410,
+        other => {
+            other.to_string().contains("410")
+                || other.to_string().contains("too old resource version")
+        }
+    }
+}
+
+fn accept(
+    e: CoreEvent,
+    cluster: &str,
+    classifier: &Classifier,
+    health: &Health,
+    batch: &mut Vec<Record>,
+) {
+    health.events_received.fetch_add(1, Ordering::Relaxed);
+    let value = match serde_json::to_value(e) {
+        Ok(v) => v,
+        Err(err) => return eprintln!("skipping an event that does not serialise: {err}"),
+    };
+    match Event::from_value(&value) {
+        Ok(mut event) => {
+            event.cluster = Some(cluster.to_string());
+            batch.push(Record::new(event, cluster, classifier));
+        }
+        Err(err) => eprintln!("skipping: {err}"),
+    }
+}
+
+/// Write the batch; on failure keep it (bounded by the caller's flushes)
+/// and try again at the next tick.
+fn write(store: &mut SqliteStore, batch: &mut Vec<Record>, health: &Health) {
+    if batch.is_empty() {
+        return;
+    }
+    match store.ingest(batch) {
+        Ok(stats) => {
+            health
+                .occurrences_written
+                .fetch_add(stats.occurrences, Ordering::Relaxed);
+            health
+                .dedup_hits
+                .fetch_add(stats.duplicates, Ordering::Relaxed);
+            if let Some(last) = batch.iter().filter_map(|r| r.event.last_observed).max() {
+                health.lag_seconds.store(
+                    jiff::Timestamp::now().as_second() - last.as_second(),
+                    Ordering::Relaxed,
+                );
+            }
+            batch.clear();
+        }
+        Err(e) => {
+            health.store_errors.fetch_add(1, Ordering::Relaxed);
+            eprintln!("store: {e}; keeping {} events and retrying", batch.len());
+        }
+    }
+}
+
+/// A minimal HTTP server for `GET /metrics`.
+async fn serve_metrics(listener: tokio::net::TcpListener, health: Arc<Health>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    loop {
+        let Ok((mut sock, _)) = listener.accept().await else {
+            continue;
+        };
+        let health = health.clone();
+        tokio::spawn(async move {
+            let mut buf = [0u8; 1024];
+            let n = sock.read(&mut buf).await.unwrap_or(0);
+            let request = String::from_utf8_lossy(&buf[..n]);
+            let (status, body) = if request.starts_with("GET /metrics") {
+                ("200 OK", health.prometheus())
+            } else {
+                ("404 Not Found", "not found\n".to_string())
+            };
+            let response = format!(
+                "HTTP/1.1 {status}\r\ncontent-type: text/plain; version=0.0.4\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = sock.write_all(response.as_bytes()).await;
+        });
+    }
+}
