@@ -132,7 +132,7 @@ async fn collect_records_every_occurrence_once_across_kills_and_restarts() {
         .unwrap();
     objects::core_event(&client, &ns, core("e3", "FailedMount", 1)).await;
 
-    let mut collector = start(cluster, &ns, &store, metrics);
+    let collector = start(cluster, &ns, &store, metrics);
     wait_for("catching up after the restart", || {
         let c = counts(&store, &ns);
         c.get("BackOff/web-6d4f9c8b7-x7k2p") == Some(&6)
