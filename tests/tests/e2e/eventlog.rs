@@ -174,3 +174,145 @@ async fn collect_records_every_occurrence_once_across_kills_and_restarts() {
         text(&out.stderr)
     );
 }
+
+/// The same imports and queries on SQLite and on PostgreSQL give the same
+/// results, and re-importing adds nothing on either.
+#[test]
+fn sqlite_and_postgresql_answer_alike() {
+    use kplug_tests::e2e::postgres::Postgres;
+
+    let pg = Postgres::start();
+    pg.psql("CREATE DATABASE eventlog");
+    let dir = tempfile::tempdir().unwrap();
+    let stores = [
+        format!("sqlite:{}", dir.path().join("e.db").display()),
+        pg.url("eventlog"),
+    ];
+    let data = kplug_tests::e2e::workspace_root().join("../shared/data/events");
+    let mut files: Vec<String> = std::fs::read_dir(&data)
+        .map(|d| {
+            d.map(|e| e.unwrap().path().display().to_string())
+                .filter(|p| p.ends_with(".json"))
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    assert!(
+        !files.is_empty(),
+        "the real event dumps are at {}",
+        data.display()
+    );
+    let run = |store: &str, args: &[&str]| {
+        let out = Command::new(eventlog())
+            .args(args)
+            .args(["--store", store])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?} on {store}: {}",
+            text(&out.stderr)
+        );
+        text(&out.stdout)
+    };
+    let queries: Vec<Vec<&str>> = vec![
+        vec!["query", "-A", "-o", "json"],
+        vec!["query", "-A", "--severity", "high", "-o", "json"],
+        vec![
+            "query",
+            "-n",
+            "kube-system",
+            "--for",
+            "deploy/coredns-autoscaler",
+            "-o",
+            "json",
+        ],
+        vec![
+            "query",
+            "-A",
+            "--grep",
+            "probe",
+            "--category",
+            "probes",
+            "--limit",
+            "5",
+            "-o",
+            "json",
+        ],
+        vec![
+            "query",
+            "-A",
+            "--since",
+            "2020-06-01T00:00:00Z",
+            "--until",
+            "2020-07-01T00:00:00Z",
+            "-o",
+            "json",
+        ],
+        vec![
+            "aggregate",
+            "-A",
+            "--by",
+            "reason,category,severity",
+            "--since",
+            "2019-01-01T00:00:00Z",
+            "--until",
+            "2020-12-31T00:00:00Z",
+            "--window",
+            "30d",
+            "-o",
+            "json",
+        ],
+        vec![
+            "aggregate",
+            "-A",
+            "--by",
+            "node,fingerprint",
+            "--since",
+            "2019-01-01T00:00:00Z",
+            "--until",
+            "2020-12-31T00:00:00Z",
+            "--window",
+            "7d",
+            "-o",
+            "json",
+        ],
+    ];
+    let mut answers: Vec<Vec<String>> = Vec::new();
+    for store in &stores {
+        let mut import = vec!["import"];
+        import.extend(files.iter().map(String::as_str));
+        assert!(run(store, &import).contains("imported 496 events"));
+        assert!(
+            run(store, &import).contains("0 new occurrences, 496 already recorded"),
+            "{store}"
+        );
+        answers.push(queries.iter().map(|q| run(store, q)).collect());
+    }
+    for (q, (a, b)) in queries.iter().zip(answers[0].iter().zip(&answers[1])) {
+        assert_eq!(a, b, "{q:?} differs between SQLite and PostgreSQL");
+        let v: Value = serde_json::from_str(a).unwrap();
+        let found = v
+            .get("items")
+            .or_else(|| v.get("groups"))
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len);
+        assert!(found > 0, "{q:?} found nothing: {a}");
+    }
+    // Credentials in a URL never show in messages.
+    let out = Command::new(eventlog())
+        .args([
+            "query",
+            "--store",
+            "postgres://kplug:hunter2@127.0.0.1:1/none",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        !text(&out.stderr).contains("hunter2")
+            && text(&out.stderr).contains("postgres://kplug@127.0.0.1:1/none"),
+        "{}",
+        text(&out.stderr)
+    );
+}

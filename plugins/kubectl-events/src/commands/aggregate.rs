@@ -61,7 +61,7 @@ pub fn run(kube: &KubectlArgs, mut args: Args) -> anyhow::Result<kplug::Code> {
         .filters
         .since
         .get_or_insert(until - jiff::SignedDuration::from_hours(24 * 7));
-    let store = args.store.open()?;
+    let mut store = args.store.open()?;
     let filter = args.filters.filter(kube, args.for_object.as_deref())?;
     let spans = store.spans(&columns, &filter)?;
     let window_ms = args.window.as_millis().max(1) as i64;

@@ -12,7 +12,7 @@ use kplug::event::Event;
 use kplug_eventlog::classify::Classifier;
 use kplug_eventlog::health::Health;
 use kplug_eventlog::record::Record;
-use kplug_eventlog::store::sqlite::SqliteStore;
+use kplug_eventlog::store::Store;
 use kube::api::Api;
 use kube::runtime::{WatchStreamExt, watcher};
 
@@ -73,7 +73,7 @@ async fn collect(
     kube: &KubectlArgs,
     args: Args,
     classifier: Classifier,
-    mut store: SqliteStore,
+    mut store: Store,
 ) -> anyhow::Result<kplug::Code> {
     let health = Arc::new(Health::default());
     if let Some(addr) = args.metrics_addr {
@@ -103,7 +103,7 @@ async fn collect(
     let mut listed = 0u64;
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("watching for SIGTERM")?;
-    eprintln!("collecting events into {}", store.path().display());
+    eprintln!("collecting events into {}", store.describe());
     loop {
         tokio::select! {
             item = events.next() => match item {
@@ -176,7 +176,7 @@ fn accept(
 
 /// Write the batch; on failure keep it (bounded by the caller's flushes)
 /// and try again at the next tick.
-fn write(store: &mut SqliteStore, batch: &mut Vec<Record>, health: &Health) {
+fn write(store: &mut Store, batch: &mut Vec<Record>, health: &Health) {
     if batch.is_empty() {
         return;
     }

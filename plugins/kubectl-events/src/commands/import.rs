@@ -80,7 +80,7 @@ pub fn run(_kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
         out,
         "imported {} events into {}: {} new occurrences, {} already recorded",
         total.events,
-        store.path().display(),
+        store.describe(),
         total.occurrences,
         total.duplicates
     )?;

@@ -135,7 +135,7 @@ impl FilterArgs {
 
 pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
     kube.check_output(&[])?;
-    let store = args.store.open()?;
+    let mut store = args.store.open()?;
     let filter = args.filters.filter(kube, args.for_object.as_deref())?;
     let rows = store.query(&filter, args.limit)?;
     let mut out = std::io::stdout().lock();

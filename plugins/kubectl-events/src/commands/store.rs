@@ -2,10 +2,10 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use jiff::Timestamp;
 use kplug_eventlog::classify::Classifier;
-use kplug_eventlog::store::sqlite::SqliteStore;
+use kplug_eventlog::store::Store;
 
 #[derive(Debug, Clone, clap::Args)]
 #[command(next_help_heading = "Store")]
@@ -27,17 +27,13 @@ fn default_path() -> anyhow::Result<PathBuf> {
 }
 
 impl StoreArgs {
-    pub fn open(&self) -> anyhow::Result<SqliteStore> {
-        let path = match self.store.as_deref() {
-            None => default_path()?,
-            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-                bail!(kplug::Error::Usage(
-                    "the PostgreSQL store is not available in this build yet; use --store sqlite:PATH".into()
-                ))
-            }
-            Some(url) => PathBuf::from(url.strip_prefix("sqlite:").unwrap_or(url)),
+    pub fn open(&self) -> anyhow::Result<Store> {
+        let url = match self.store.as_deref() {
+            None => format!("sqlite:{}", default_path()?.display()),
+            Some(url) => url.to_string(),
         };
-        SqliteStore::open(&path).with_context(|| format!("opening the store {}", path.display()))
+        let shown = kplug_eventlog::store::postgres::redact(&url);
+        Store::open(&url).with_context(|| format!("opening the store {shown}"))
     }
 }
 

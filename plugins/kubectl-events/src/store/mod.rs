@@ -1,6 +1,7 @@
 //! Where occurrences are kept. SQLite and PostgreSQL share the schema and
 //! the SQL built here, so the same query gives the same answer on both.
 
+pub mod postgres;
 pub mod sqlite;
 
 use jiff::Timestamp;
@@ -240,7 +241,7 @@ pub fn query_sql(where_sql: &str, limit: Option<usize>) -> String {
         "SELECT o.cluster, o.namespace, o.kind, o.name, o.field_path, o.reason, o.type, o.message,
                 o.reporting_controller, o.node, g.first_ms, g.last_ms, g.total, o.category, o.severity, o.fingerprint
          FROM occurrences o JOIN (
-             SELECT event_key, MAX(id) AS id, SUM(occurrences) AS total, MIN(first_ms) AS first_ms, MAX(last_ms) AS last_ms
+             SELECT event_key, MAX(id) AS id, CAST(SUM(occurrences) AS BIGINT) AS total, MIN(first_ms) AS first_ms, MAX(last_ms) AS last_ms
              FROM occurrences {where_sql} GROUP BY event_key) g ON o.id = g.id
          ORDER BY g.last_ms DESC, o.id DESC{}",
         limit.map(|n| format!(" LIMIT {n}")).unwrap_or_default()
@@ -295,8 +296,72 @@ pub enum StoreError {
     Sql(String),
 }
 
+impl From<::postgres::Error> for StoreError {
+    fn from(e: ::postgres::Error) -> Self {
+        // The server's message is in the source; the outer text is generic.
+        let detail = e
+            .as_db_error()
+            .map(|d| d.message().to_string())
+            .unwrap_or_else(|| e.to_string());
+        StoreError::Sql(detail)
+    }
+}
+
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
         StoreError::Sql(e.to_string())
+    }
+}
+
+/// Either store, chosen by URL.
+pub enum Store {
+    Sqlite(sqlite::SqliteStore),
+    Postgres(postgres::PostgresStore),
+}
+
+impl Store {
+    /// `postgres://…` / `postgresql://…`, else `sqlite:PATH` or a path.
+    pub fn open(url: &str) -> Result<Store, StoreError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Store::Postgres(postgres::PostgresStore::open(url)?))
+        } else {
+            let path = url.strip_prefix("sqlite:").unwrap_or(url);
+            Ok(Store::Sqlite(sqlite::SqliteStore::open(
+                std::path::Path::new(path),
+            )?))
+        }
+    }
+
+    /// Where it is, for messages (no password).
+    pub fn describe(&self) -> String {
+        match self {
+            Store::Sqlite(s) => s.path().display().to_string(),
+            Store::Postgres(p) => p.shown().to_string(),
+        }
+    }
+
+    pub fn ingest(&mut self, batch: &[crate::record::Record]) -> Result<IngestStats, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.ingest(batch),
+            Store::Postgres(p) => p.ingest(batch),
+        }
+    }
+
+    pub fn query(
+        &mut self,
+        filter: &Filter,
+        limit: Option<usize>,
+    ) -> Result<Vec<EventRow>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.query(filter, limit),
+            Store::Postgres(p) => p.query(filter, limit),
+        }
+    }
+
+    pub fn spans(&mut self, columns: &[&str], filter: &Filter) -> Result<Vec<Span>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.spans(columns, filter),
+            Store::Postgres(p) => p.spans(columns, filter),
+        }
     }
 }

@@ -1,0 +1,247 @@
+//! The PostgreSQL store, for many clusters and long history: the same
+//! schema and SQL as SQLite, so the same queries give the same results.
+
+use jiff::Timestamp;
+use postgres::types::ToSql;
+use postgres::{Client, NoTls};
+
+use super::{EventRow, Filter, IngestStats, Param, SCHEMA_V1, SCHEMA_VERSION, Span, StoreError};
+use crate::ledger::{self, Decision, Seen};
+use crate::record::Record;
+
+pub struct PostgresStore {
+    client: Client,
+    /// The URL without its password, for messages.
+    shown: String,
+}
+
+fn ms(t: Option<Timestamp>) -> Option<i64> {
+    t.map(|t| t.as_millisecond())
+}
+
+fn ts(ms: Option<i64>) -> Option<Timestamp> {
+    ms.and_then(|m| Timestamp::from_millisecond(m).ok())
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user@host/db`.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let userinfo = &url[s + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{user}@{}", &url[..s + 3], &url[at + 1..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+fn params(p: &[Param]) -> Vec<Box<dyn ToSql + Sync>> {
+    p.iter()
+        .map(|p| -> Box<dyn ToSql + Sync> {
+            match p {
+                Param::Text(s) => Box::new(s.clone()),
+                Param::Int(i) => Box::new(*i),
+            }
+        })
+        .collect()
+}
+
+impl PostgresStore {
+    /// Connect and migrate. TLS is used when the URL asks for it
+    /// (`sslmode=require`) — not yet supported, refused clearly.
+    pub fn open(url: &str) -> Result<PostgresStore, StoreError> {
+        let shown = redact(url);
+        if url.contains("sslmode=require") || url.contains("sslmode=verify") {
+            return Err(StoreError::Open { path: shown, message: "TLS connections to PostgreSQL are not supported yet; use sslmode=disable on a trusted network".into() });
+        }
+        let client = Client::connect(url, NoTls).map_err(|e| StoreError::Open {
+            path: shown.clone(),
+            message: e.to_string(),
+        })?;
+        let mut store = PostgresStore { client, shown };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    pub fn shown(&self) -> &str {
+        &self.shown
+    }
+
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let mut tx = self.client.transaction()?;
+        // One migrator at a time.
+        tx.batch_execute("SELECT pg_advisory_xact_lock(7734001)")?;
+        tx.batch_execute(
+            "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        )?;
+        let found: i64 = tx
+            .query_opt("SELECT value FROM meta WHERE key = 'schema_version'", &[])?
+            .and_then(|r| r.get::<_, String>(0).parse().ok())
+            .unwrap_or(0);
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::TooNew {
+                found,
+                known: SCHEMA_VERSION,
+            });
+        }
+        if found < 1 {
+            for stmt in SCHEMA_V1 {
+                tx.batch_execute(
+                    &stmt.replace("{ID}", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"),
+                )?;
+            }
+        }
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES ('schema_version', $1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            &[&SCHEMA_VERSION.to_string()],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Record a batch in one transaction, through the ledger.
+    pub fn ingest(&mut self, batch: &[Record]) -> Result<IngestStats, StoreError> {
+        let mut tx = self.client.transaction()?;
+        let get = tx.prepare(
+            "SELECT resource_version, count, last_ms FROM ledger WHERE key = $1 FOR UPDATE",
+        )?;
+        let put = tx.prepare(
+            "INSERT INTO ledger (key, resource_version, count, last_ms) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (key) DO UPDATE SET resource_version = excluded.resource_version, count = excluded.count, last_ms = excluded.last_ms",
+        )?;
+        let insert = tx.prepare(
+            "INSERT INTO occurrences (event_key, cluster, namespace, kind, name, object_uid, field_path, owner_root, reason, type,
+                 message, reporting_controller, node, first_ms, last_ms, occurrences, category, severity, template, fingerprint, raw)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)",
+        )?;
+        let mut stats = IngestStats::default();
+        for r in batch {
+            let e = &r.event;
+            let key = format!("{}/{}", r.cluster, ledger::key(e));
+            let prev = tx.query_opt(&get, &[&key])?.map(|row| Seen {
+                resource_version: row.get(0),
+                count: row.get::<_, i64>(1) as u64,
+                last_observed: ts(row.get(2)),
+            });
+            stats.events += 1;
+            let decision = ledger::decide(prev.as_ref(), e);
+            let next = ledger::seen(prev.as_ref(), e);
+            tx.execute(
+                &put,
+                &[
+                    &key,
+                    &next.resource_version,
+                    &(next.count as i64),
+                    &ms(next.last_observed),
+                ],
+            )?;
+            match decision {
+                Decision::Skip => stats.duplicates += 1,
+                Decision::Record {
+                    occurrences,
+                    from,
+                    to,
+                } => {
+                    stats.written += 1;
+                    stats.occurrences += occurrences;
+                    tx.execute(
+                        &insert,
+                        &[
+                            &key,
+                            &r.cluster,
+                            &e.regarding.namespace,
+                            &e.regarding.kind,
+                            &e.regarding.name,
+                            &e.regarding.uid,
+                            &e.regarding.field_path,
+                            &r.owner_root,
+                            &e.reason,
+                            &e.event_type,
+                            &e.note,
+                            &e.reporting_controller,
+                            &r.node,
+                            &ms(from),
+                            &ms(to),
+                            &(occurrences as i64),
+                            &r.category.as_str(),
+                            &r.severity.as_str(),
+                            &r.template,
+                            &r.fingerprint,
+                            &e.raw.to_string(),
+                        ],
+                    )?;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(stats)
+    }
+
+    pub fn query(
+        &mut self,
+        filter: &Filter,
+        limit: Option<usize>,
+    ) -> Result<Vec<EventRow>, StoreError> {
+        let (where_sql, p) = filter.to_sql(&|n| format!("${n}"));
+        let sql = super::query_sql(&where_sql, limit);
+        let owned = params(&p);
+        let refs: Vec<&(dyn ToSql + Sync)> = owned.iter().map(|b| b.as_ref()).collect();
+        Ok(self
+            .client
+            .query(&sql, &refs)?
+            .into_iter()
+            .map(|r| EventRow {
+                cluster: r.get(0),
+                namespace: r.get(1),
+                kind: r.get(2),
+                name: r.get(3),
+                field_path: r.get(4),
+                reason: r.get(5),
+                event_type: r.get(6),
+                message: r.get(7),
+                reporting_controller: r.get(8),
+                node: r.get(9),
+                first_seen: ts(r.get(10)),
+                last_seen: ts(r.get(11)),
+                count: r.get(12),
+                category: r.get(13),
+                severity: r.get(14),
+                fingerprint: r.get(15),
+            })
+            .collect())
+    }
+
+    pub fn spans(&mut self, columns: &[&str], filter: &Filter) -> Result<Vec<Span>, StoreError> {
+        let (where_sql, p) = filter.to_sql(&|n| format!("${n}"));
+        let sql = super::span_sql(columns, &where_sql);
+        let owned = params(&p);
+        let refs: Vec<&(dyn ToSql + Sync)> = owned.iter().map(|b| b.as_ref()).collect();
+        let width = columns.len().max(1);
+        Ok(self
+            .client
+            .query(&sql, &refs)?
+            .into_iter()
+            .map(|r| Span {
+                key: (0..columns.len()).map(|i| r.get::<_, String>(i)).collect(),
+                first_ms: r.get(width),
+                last_ms: r.get(width + 1),
+                occurrences: r.get(width + 2),
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_never_show() {
+        assert_eq!(
+            super::redact("postgres://kplug:s3cret@db:5432/events"),
+            "postgres://kplug@db:5432/events"
+        );
+        assert_eq!(
+            super::redact("postgresql://db/events"),
+            "postgresql://db/events"
+        );
+    }
+}
