@@ -44,6 +44,7 @@ enum Command {
     Import(commands::import::Args),
     Query(commands::query::Args),
     Aggregate(commands::aggregate::Args),
+    Prune(commands::prune::Args),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     Completion {
         shell: clap_complete::Shell,
@@ -62,6 +63,7 @@ fn run(cli: Cli) -> anyhow::Result<kplug::Code> {
         Command::Import(args) => commands::import::run(&cli.kube, args),
         Command::Query(args) => commands::query::run(&cli.kube, args),
         Command::Aggregate(args) => commands::aggregate::run(&cli.kube, args),
+        Command::Prune(args) => commands::prune::run(&cli.kube, args),
         Command::Completion { shell } => {
             kplug::cli::write_completions::<Cli>(shell, "kubectl-eventlog", &mut std::io::stdout());
             Ok(kplug::Code::Success)

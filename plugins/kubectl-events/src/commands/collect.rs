@@ -16,7 +16,7 @@ use kplug_eventlog::store::Store;
 use kube::api::Api;
 use kube::runtime::{WatchStreamExt, watcher};
 
-use super::store::{RulesArgs, StoreArgs};
+use super::store::{RetentionArgs, RulesArgs, StoreArgs};
 
 /// Watch Events (all namespaces, or -n) and store every occurrence exactly
 /// once — across restarts, relists and 410 Gone — until SIGTERM or Ctrl-C
@@ -53,6 +53,9 @@ pub struct Args {
 
     #[command(flatten)]
     pub rules: RulesArgs,
+
+    #[command(flatten)]
+    pub retention: RetentionArgs,
 }
 
 /// Write at most this many events per transaction; also the bound on what
@@ -101,6 +104,13 @@ async fn collect(
         args.log_interval
     });
     let mut listed = 0u64;
+    let policy = args.retention.policy();
+    // Retention runs in small steps between writes, never holding them up.
+    let mut prune = tokio::time::interval(Duration::from_secs(if policy.is_empty() {
+        u64::MAX / 4
+    } else {
+        5
+    }));
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("watching for SIGTERM")?;
     eprintln!("collecting events into {}", store.describe());
@@ -127,6 +137,16 @@ async fn collect(
             },
             _ = flush.tick() => write(&mut store, &mut batch, &health),
             _ = log.tick() => eprintln!("eventlog: {}", health.line()),
+            _ = prune.tick(), if !policy.is_empty() => {
+                match store.prune_step(&policy, jiff::Timestamp::now().as_millisecond(), 5000) {
+                    Ok(0) => {}
+                    Ok(n) => {
+                        eprintln!("eventlog: retention deleted {n} old occurrences");
+                        prune.reset_immediately();
+                    }
+                    Err(e) => eprintln!("eventlog: retention: {e}"),
+                }
+            }
             _ = tokio::signal::ctrl_c() => break,
             _ = term.recv() => break,
         }

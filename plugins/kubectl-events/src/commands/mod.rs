@@ -1,5 +1,6 @@
 pub mod aggregate;
 pub mod collect;
 pub mod import;
+pub mod prune;
 pub mod query;
 pub mod store;

@@ -71,3 +71,24 @@ pub fn parse_time(text: &str) -> Result<Timestamp, String> {
     let ago = jiff::SignedDuration::try_from(d).map_err(|e| e.to_string())?;
     Timestamp::now().checked_sub(ago).map_err(|e| e.to_string())
 }
+
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Retention")]
+pub struct RetentionArgs {
+    /// Delete occurrences last seen longer ago than this, e.g. 30d
+    #[arg(long, value_name = "DURATION", value_parser = kplug::cli::parse_duration)]
+    pub retain: Option<std::time::Duration>,
+
+    /// Delete the oldest occurrences while the store is bigger than this, e.g. 2GB
+    #[arg(long, value_name = "SIZE", value_parser = kplug_eventlog::store::parse_size)]
+    pub max_size: Option<u64>,
+}
+
+impl RetentionArgs {
+    pub fn policy(&self) -> kplug_eventlog::store::Retention {
+        kplug_eventlog::store::Retention {
+            max_age_ms: self.retain.map(|d| d.as_millis() as i64),
+            max_bytes: self.max_size,
+        }
+    }
+}

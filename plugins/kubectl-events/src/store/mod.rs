@@ -358,10 +358,117 @@ impl Store {
         }
     }
 
+    pub fn used_bytes(&mut self) -> Result<u64, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.used_bytes(),
+            Store::Postgres(p) => p.used_bytes(),
+        }
+    }
+
+    pub fn prune_chunk(&mut self, cutoff_ms: Option<i64>, chunk: usize) -> Result<u64, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.prune_chunk(cutoff_ms, chunk),
+            Store::Postgres(p) => p.prune_chunk(cutoff_ms, chunk),
+        }
+    }
+
+    /// One step of retention: at most `chunk` rows, so a caller that also
+    /// writes is never held up long. Returns rows deleted (0: done).
+    pub fn prune_step(
+        &mut self,
+        policy: &Retention,
+        now_ms: i64,
+        chunk: usize,
+    ) -> Result<u64, StoreError> {
+        if let Some(age) = policy.max_age_ms {
+            let n = self.prune_chunk(Some(now_ms - age), chunk)?;
+            if n > 0 {
+                return Ok(n);
+            }
+        }
+        if let Some(max) = policy.max_bytes
+            && self.used_bytes()? > max
+        {
+            return self.prune_chunk(None, chunk);
+        }
+        Ok(0)
+    }
+
     pub fn spans(&mut self, columns: &[&str], filter: &Filter) -> Result<Vec<Span>, StoreError> {
         match self {
             Store::Sqlite(s) => s.spans(columns, filter),
             Store::Postgres(p) => p.spans(columns, filter),
         }
+    }
+}
+
+/// `--retain` and `--max-size`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Retention {
+    pub max_age_ms: Option<i64>,
+    pub max_bytes: Option<u64>,
+}
+
+impl Retention {
+    pub fn is_empty(&self) -> bool {
+        self.max_age_ms.is_none() && self.max_bytes.is_none()
+    }
+}
+
+/// `2GB`, `500MiB`, `1.5G`, `1000000` (bytes).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("\"{text}\" is not a size like 2GB or 500MiB"))?;
+    let scale: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" => 1e3,
+        "m" | "mb" => 1e6,
+        "g" | "gb" => 1e9,
+        "t" | "tb" => 1e12,
+        "ki" | "kib" => 1024.0,
+        "mi" | "mib" => 1024.0 * 1024.0,
+        "gi" | "gib" => 1024.0 * 1024.0 * 1024.0,
+        _ => {
+            return Err(format!(
+                "\"{text}\" has an unknown unit; use B, KB, MB, GB, TB, KiB, MiB or GiB"
+            ));
+        }
+    };
+    Ok((n * scale) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse() {
+        assert_eq!(parse_size("2GB"), Ok(2_000_000_000));
+        assert_eq!(parse_size("500MiB"), Ok(500 * 1024 * 1024));
+        assert_eq!(parse_size("1000"), Ok(1000));
+        assert!(parse_size("2 parsecs").is_err());
+    }
+
+    #[test]
+    fn filters_bind_every_value() {
+        let f = Filter {
+            namespace: Some("shop".into()),
+            for_object: Some(("Deployment".into(), "web".into())),
+            grep: Some("50%_off".into()),
+            severity: Some(Severity::High),
+            ..Default::default()
+        };
+        let (sql, params) = f.to_sql(&|n| format!("${n}"));
+        assert_eq!(
+            sql,
+            "WHERE namespace = $1 AND ((kind = $2 AND name = $3) OR (owner_root = $4 AND kind IN ('Pod', 'ReplicaSet', 'Job'))) AND severity IN ($5, $6) AND LOWER(message) LIKE $7 ESCAPE '\\'"
+        );
+        assert_eq!(params[6], Param::Text("%50\\%\\_off%".into()));
     }
 }

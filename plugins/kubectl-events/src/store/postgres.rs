@@ -211,6 +211,33 @@ impl PostgresStore {
             .collect())
     }
 
+    /// Bytes the tables take.
+    pub fn used_bytes(&mut self) -> Result<u64, StoreError> {
+        let row = self.client.query_one(
+            "SELECT (pg_total_relation_size('occurrences') + pg_total_relation_size('ledger'))::bigint",
+            &[],
+        )?;
+        Ok(row.get::<_, i64>(0).max(0) as u64)
+    }
+
+    /// See [`super::sqlite::SqliteStore::prune_chunk`].
+    pub fn prune_chunk(&mut self, cutoff_ms: Option<i64>, chunk: usize) -> Result<u64, StoreError> {
+        let mut tx = self.client.transaction()?;
+        let chunk = chunk as i64;
+        let deleted = match cutoff_ms {
+            Some(c) => tx.execute(
+                "DELETE FROM occurrences WHERE id IN (SELECT id FROM occurrences WHERE COALESCE(last_ms, 0) < $1 ORDER BY last_ms LIMIT $2)",
+                &[&c, &chunk],
+            )?,
+            None => tx.execute("DELETE FROM occurrences WHERE id IN (SELECT id FROM occurrences ORDER BY last_ms LIMIT $1)", &[&chunk])?,
+        };
+        if let Some(c) = cutoff_ms {
+            tx.execute("DELETE FROM ledger WHERE COALESCE(last_ms, 0) < $1", &[&c])?;
+        }
+        tx.commit()?;
+        Ok(deleted)
+    }
+
     pub fn spans(&mut self, columns: &[&str], filter: &Filter) -> Result<Vec<Span>, StoreError> {
         let (where_sql, p) = filter.to_sql(&|n| format!("${n}"));
         let sql = super::span_sql(columns, &where_sql);

@@ -205,6 +205,37 @@ impl SqliteStore {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Bytes in use (pages not on the free list).
+    pub fn used_bytes(&self) -> Result<u64, StoreError> {
+        let pages: i64 = self.conn.query_row("SELECT (SELECT page_count FROM pragma_page_count()) - (SELECT freelist_count FROM pragma_freelist_count())", [], |r| r.get(0))?;
+        let size: i64 =
+            self.conn
+                .query_row("SELECT page_size FROM pragma_page_size()", [], |r| r.get(0))?;
+        Ok((pages.max(0) * size) as u64)
+    }
+
+    /// Delete up to `chunk` of the oldest occurrences last seen before
+    /// `cutoff_ms` (or simply the oldest, without a cutoff), and ledger
+    /// entries older than the cutoff. Returns how many occurrences went.
+    pub fn prune_chunk(&mut self, cutoff_ms: Option<i64>, chunk: usize) -> Result<u64, StoreError> {
+        let tx = self.conn.transaction()?;
+        let deleted = match cutoff_ms {
+            Some(c) => tx.execute(
+                &format!("DELETE FROM occurrences WHERE id IN (SELECT id FROM occurrences WHERE COALESCE(last_ms, 0) < ?1 ORDER BY last_ms LIMIT {chunk})"),
+                params![c],
+            )?,
+            None => tx.execute(&format!("DELETE FROM occurrences WHERE id IN (SELECT id FROM occurrences ORDER BY last_ms LIMIT {chunk})"), [])?,
+        };
+        if let Some(c) = cutoff_ms {
+            tx.execute(
+                "DELETE FROM ledger WHERE COALESCE(last_ms, 0) < ?1",
+                params![c],
+            )?;
+        }
+        tx.commit()?;
+        Ok(deleted as u64)
+    }
+
     /// Occurrence spans for aggregation, grouped by `columns`.
     pub fn spans(&self, columns: &[&str], filter: &Filter) -> Result<Vec<Span>, StoreError> {
         let (where_sql, params) = filter.to_sql(&|n| format!("?{n}"));
