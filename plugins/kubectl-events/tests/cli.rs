@@ -327,3 +327,62 @@ fn prune_applies_retention_by_age_and_size() {
     assert!(out.starts_with("deleted 2 occurrences"), "{out}");
     assert_eq!(run(&store, &["prune"]).status.code(), Some(2));
 }
+
+#[test]
+fn query_watch_prints_what_is_stored_later() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("e.db");
+    let first = write(
+        dir.path(),
+        "a.json",
+        &json!({"apiVersion": "v1", "kind": "EventList", "items": [
+            core("u1", "1", ("Pod", "web-6d4f9c8b7-x7k2p"), ("BackOff", "Back-off restarting failed container", "Warning"), (5, 3, 2)),
+        ]}),
+    );
+    ok(&run(&store, &["import", first.to_str().unwrap()]));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kubectl-eventlog"))
+        .args(["query", "-A", "--watch", "-o", "json", "--store"])
+        .arg(format!("sqlite:{}", store.display()))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    // The initial list ends with the closing brace of the List.
+    for line in lines.by_ref() {
+        if line.unwrap() == "}" {
+            break;
+        }
+    }
+    let later = write(
+        dir.path(),
+        "b.json",
+        &json!({"apiVersion": "v1", "kind": "EventList", "items": [
+            core("u1", "2", ("Pod", "web-6d4f9c8b7-x7k2p"), ("BackOff", "Back-off restarting failed container", "Warning"), (7, 3, 0)),
+            core("u9", "1", ("Pod", "api-0"), ("FailedMount", "MountVolume.SetUp failed", "Warning"), (1, 0, 0)),
+        ]}),
+    );
+    ok(&run(&store, &["import", later.to_str().unwrap()]));
+    let mut seen: Vec<Value> = Vec::new();
+    while seen.len() < 2 {
+        let line = lines.next().expect("more output").unwrap();
+        seen.push(serde_json::from_str(&line).unwrap());
+    }
+    child.kill().unwrap();
+    let _ = child.wait();
+    let mut got: Vec<(String, i64)> = seen
+        .iter()
+        .map(|v| {
+            (
+                v["reason"].as_str().unwrap().to_string(),
+                v["count"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [("BackOff".to_string(), 2), ("FailedMount".to_string(), 1)],
+        "new occurrences only"
+    );
+}

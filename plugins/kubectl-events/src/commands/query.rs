@@ -30,6 +30,11 @@ pub struct Args {
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
 
+    /// After the matching events, keep printing new ones as they are stored
+    /// (COUNT is then the new occurrences); Ctrl-C to stop
+    #[arg(short = 'w', long)]
+    pub watch: bool,
+
     #[command(flatten)]
     pub store: StoreArgs,
 }
@@ -129,6 +134,7 @@ impl FilterArgs {
             node: self.node.clone(),
             cluster: kube.cluster.clone(),
             grep: self.grep.clone(),
+            after_id: None,
         })
     }
 }
@@ -136,7 +142,8 @@ impl FilterArgs {
 pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
     kube.check_output(&[])?;
     let mut store = args.store.open()?;
-    let filter = args.filters.filter(kube, args.for_object.as_deref())?;
+    let mut filter = args.filters.filter(kube, args.for_object.as_deref())?;
+    let mut last = store.last_id()?;
     let rows = store.query(&filter, args.limit)?;
     let mut out = std::io::stdout().lock();
     match kube.output {
@@ -152,12 +159,50 @@ pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
             out.write_all(kplug::output::format::to_yaml(&v)?.as_bytes())?;
         }
         _ if rows.is_empty() => eprintln!("No events found."),
-        _ => table(kube, &rows, &mut out)?,
+        _ => table(kube, &rows, &mut out, true)?,
+    }
+    if args.watch {
+        let mut header_shown = !rows.is_empty();
+        out.flush()?;
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(1));
+            filter.after_id = Some(last);
+            last = store.last_id()?;
+            let mut new = store.query(&filter, None)?;
+            new.reverse();
+            match kube.output {
+                Some(OutputFormat::Json) => {
+                    for r in &new {
+                        writeln!(out, "{}", serde_json::to_string(r)?)?;
+                    }
+                }
+                Some(OutputFormat::Yaml) => {
+                    for r in &new {
+                        writeln!(
+                            out,
+                            "---\n{}",
+                            kplug::output::format::to_yaml(&serde_json::to_value(r)?)?.trim_end()
+                        )?;
+                    }
+                }
+                _ if new.is_empty() => {}
+                _ => {
+                    table(kube, &new, &mut out, !header_shown)?;
+                    header_shown = true;
+                }
+            }
+            out.flush()?;
+        }
     }
     Ok(kplug::Code::Success)
 }
 
-fn table(kube: &KubectlArgs, rows: &[EventRow], out: &mut dyn Write) -> std::io::Result<()> {
+fn table(
+    kube: &KubectlArgs,
+    rows: &[EventRow],
+    out: &mut dyn Write,
+    headers: bool,
+) -> std::io::Result<()> {
     let mut t = Table::new(&["LAST SEEN", "TYPE", "REASON", "OBJECT", "COUNT", "MESSAGE"])
         .wide_column("CATEGORY")
         .wide_column("SEVERITY")
@@ -188,7 +233,7 @@ fn table(kube: &KubectlArgs, rows: &[EventRow], out: &mut dyn Write) -> std::io:
     t.render(
         TableOptions {
             wide: matches!(kube.output, Some(OutputFormat::Wide)),
-            no_headers: kube.no_headers,
+            no_headers: kube.no_headers || !headers,
             namespace_column: kube.all_namespaces || kube.namespace.is_none(),
         },
         out,

@@ -92,6 +92,8 @@ pub struct Filter {
     pub cluster: Option<String>,
     /// Substring of the message, case-insensitive.
     pub grep: Option<String>,
+    /// Only rows stored after this one (for following new events).
+    pub after_id: Option<i64>,
 }
 
 /// A bound parameter.
@@ -200,6 +202,9 @@ impl Filter {
                 "LOWER(message) LIKE {} ESCAPE '\\'",
                 bind(Param::Text(format!("%{escaped}%")))
             ));
+        }
+        if let Some(id) = self.after_id {
+            clauses.push(format!("id > {}", bind(Param::Int(id))));
         }
         let sql = if clauses.is_empty() {
             String::new()
@@ -355,6 +360,14 @@ impl Store {
         match self {
             Store::Sqlite(s) => s.query(filter, limit),
             Store::Postgres(p) => p.query(filter, limit),
+        }
+    }
+
+    /// The newest row's id (0 when empty).
+    pub fn last_id(&mut self) -> Result<i64, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.last_id(),
+            Store::Postgres(p) => p.last_id(),
         }
     }
 

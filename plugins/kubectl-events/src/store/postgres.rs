@@ -211,6 +211,13 @@ impl PostgresStore {
             .collect())
     }
 
+    pub fn last_id(&mut self) -> Result<i64, StoreError> {
+        Ok(self
+            .client
+            .query_one("SELECT COALESCE(MAX(id), 0)::bigint FROM occurrences", &[])?
+            .get(0))
+    }
+
     /// Bytes the tables take.
     pub fn used_bytes(&mut self) -> Result<u64, StoreError> {
         let row = self.client.query_one(

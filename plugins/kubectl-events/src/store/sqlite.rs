@@ -205,6 +205,14 @@ impl SqliteStore {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    pub fn last_id(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT COALESCE(MAX(id), 0) FROM occurrences", [], |r| {
+                r.get(0)
+            })?)
+    }
+
     /// Bytes in use (pages not on the free list).
     pub fn used_bytes(&self) -> Result<u64, StoreError> {
         let pages: i64 = self.conn.query_row("SELECT (SELECT page_count FROM pragma_page_count()) - (SELECT freelist_count FROM pragma_freelist_count())", [], |r| r.get(0))?;
