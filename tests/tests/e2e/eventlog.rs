@@ -316,3 +316,39 @@ fn sqlite_and_postgresql_answer_alike() {
         text(&out.stderr)
     );
 }
+
+/// deploy/eventlog applies to a real API server, and the collector's
+/// ServiceAccount may list and watch Events of both APIs everywhere and
+/// nothing else.
+#[test]
+fn the_in_cluster_manifests_apply_with_least_privilege() {
+    use kplug_tests::e2e::peers;
+    let cluster = Cluster::shared();
+    let kubectl = |args: &[&str]| {
+        Command::new(peers::path("KUBECTL"))
+            .args(cluster.args(ADMIN))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let dir = kplug_tests::e2e::workspace_root().join("deploy/eventlog");
+    let ns = kubectl(&["apply", "-f", dir.join("namespace.yaml").to_str().unwrap()]);
+    assert!(ns.status.success(), "{}", text(&ns.stderr));
+    let out = kubectl(&["apply", "-f", dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let sa = "system:serviceaccount:kplug-eventlog:eventlog";
+    let can = |verb: &str, resource: &str| {
+        let o = kubectl(&[
+            "auth",
+            "can-i",
+            verb,
+            resource,
+            "--all-namespaces",
+            "--as",
+            sa,
+        ]);
+        text(&o.stdout).trim() == "yes"
+    };
+    assert!(can("watch", "events") && can("list", "events.events.k8s.io"));
+    assert!(!can("get", "secrets") && !can("create", "events") && !can("list", "pods"));
+}
