@@ -6,6 +6,7 @@
 pub mod aggregate;
 pub mod classify;
 pub mod health;
+pub mod input;
 pub mod ledger;
 pub mod record;
 pub mod store;

@@ -53,7 +53,8 @@ pub fn run(_kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
                 file.display().to_string(),
             )
         };
-        let documents = documents(&text, &name)?;
+        let documents =
+            kplug_eventlog::input::documents(&text).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
         let mut batch = Vec::with_capacity(BATCH);
         for (doc, value) in documents.iter().enumerate() {
             for (i, e) in event::from_document(value).into_iter().enumerate() {
@@ -89,21 +90,4 @@ pub fn run(_kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
     } else {
         kplug::Code::Success
     })
-}
-
-/// JSON documents (one, or a stream) or YAML documents, as JSON values.
-/// Events are read leniently (the dump spelling is not a Kubernetes object),
-/// so this does not use the manifest loader's object checks.
-fn documents(text: &str, name: &str) -> anyhow::Result<Vec<serde_json::Value>> {
-    let trimmed = text.trim_start();
-    if trimmed.starts_with('{') || trimmed.starts_with('[') {
-        let mut out = Vec::new();
-        for v in serde_json::Deserializer::from_str(text).into_iter::<serde_json::Value>() {
-            out.push(v.with_context(|| format!("{name}: not valid JSON"))?);
-        }
-        return Ok(out);
-    }
-    let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(text)
-        .map_err(|e| anyhow::anyhow!("{name}: {}", e.to_string().lines().next().unwrap_or("")))?;
-    Ok(docs.into_iter().filter(|d| !d.is_null()).collect())
 }
