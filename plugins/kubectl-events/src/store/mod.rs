@@ -9,6 +9,15 @@ use serde::Serialize;
 
 use crate::classify::{Category, Severity};
 
+/// Times are stored as Unix milliseconds in both databases.
+fn ms(t: Option<Timestamp>) -> Option<i64> {
+    t.map(|t| t.as_millisecond())
+}
+
+fn ts(ms: Option<i64>) -> Option<Timestamp> {
+    ms.and_then(|m| Timestamp::from_millisecond(m).ok())
+}
+
 /// Schema version written by this build; older stores are migrated on open.
 pub const SCHEMA_VERSION: i64 = 1;
 

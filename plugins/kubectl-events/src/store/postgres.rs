@@ -1,11 +1,12 @@
 //! The PostgreSQL store, for many clusters and long history: the same
 //! schema and SQL as SQLite, so the same queries give the same results.
 
-use jiff::Timestamp;
 use postgres::types::ToSql;
 use postgres::{Client, NoTls};
 
-use super::{EventRow, Filter, IngestStats, Param, SCHEMA_V1, SCHEMA_VERSION, Span, StoreError};
+use super::{
+    EventRow, Filter, IngestStats, Param, SCHEMA_V1, SCHEMA_VERSION, Span, StoreError, ms, ts,
+};
 use crate::ledger::{self, Decision, Seen};
 use crate::record::Record;
 
@@ -13,14 +14,6 @@ pub struct PostgresStore {
     client: Client,
     /// The URL without its password, for messages.
     shown: String,
-}
-
-fn ms(t: Option<Timestamp>) -> Option<i64> {
-    t.map(|t| t.as_millisecond())
-}
-
-fn ts(ms: Option<i64>) -> Option<Timestamp> {
-    ms.and_then(|m| Timestamp::from_millisecond(m).ok())
 }
 
 /// `postgres://user:secret@host/db` → `postgres://user@host/db`.

@@ -2,24 +2,17 @@
 
 use std::path::{Path, PathBuf};
 
-use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
-use super::{EventRow, Filter, IngestStats, Param, SCHEMA_V1, SCHEMA_VERSION, Span, StoreError};
+use super::{
+    EventRow, Filter, IngestStats, Param, SCHEMA_V1, SCHEMA_VERSION, Span, StoreError, ms, ts,
+};
 use crate::ledger::{self, Decision, Seen};
 use crate::record::Record;
 
 pub struct SqliteStore {
     conn: Connection,
     path: PathBuf,
-}
-
-fn ms(t: Option<Timestamp>) -> Option<i64> {
-    t.map(|t| t.as_millisecond())
-}
-
-fn ts(ms: Option<i64>) -> Option<Timestamp> {
-    ms.and_then(|m| Timestamp::from_millisecond(m).ok())
 }
 
 impl rusqlite::ToSql for Param {
