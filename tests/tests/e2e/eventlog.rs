@@ -352,3 +352,63 @@ fn the_in_cluster_manifests_apply_with_least_privilege() {
     assert!(can("watch", "events") && can("list", "events.events.k8s.io"));
     assert!(!can("get", "secrets") && !can("create", "events") && !can("list", "pods"));
 }
+
+/// The API server goes away mid-watch and comes back: the collector retries
+/// with backoff, relists, and records what happened — once.
+#[tokio::test]
+async fn collect_survives_an_api_server_restart() {
+    use k8s_openapi::api::core::v1::Event as CoreEvent;
+    use kube::api::{Api, Patch, PatchParams};
+
+    if std::env::var_os("KPLUG_E2E_KUBECONFIG").is_some() {
+        eprintln!("skipped: cannot restart the API server of an existing cluster");
+        return;
+    }
+    let cluster = Cluster::private();
+    let ns = cluster.namespace("eventlog-restart").await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("events.db");
+    let event = |count: i64| {
+        json!({"metadata": {"name": "e1"}, "involvedObject": {"kind": "Pod", "namespace": ns, "name": "api-0", "uid": "api-0-uid"},
+               "reason": "Unhealthy", "message": "Liveness probe failed: timeout", "type": "Warning",
+               "source": {"component": "kubelet", "host": "node-1"}, "firstTimestamp": now(-10), "lastTimestamp": now(0), "count": count})
+    };
+    objects::core_event(&cluster.client(ADMIN).await, &ns, event(2)).await;
+    let metrics = free_port();
+    let mut collector = start(&cluster, &ns, &store, metrics);
+    wait_for("the first occurrences", || {
+        counts(&store, &ns).get("Unhealthy/api-0") == Some(&2)
+    });
+
+    cluster.stop_apiserver();
+    std::thread::sleep(Duration::from_secs(2));
+    cluster.start_apiserver();
+    let events: Api<CoreEvent> = Api::namespaced(cluster.client(ADMIN).await, &ns);
+    events
+        .patch(
+            "e1",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"count": 5, "lastTimestamp": now(0)})),
+        )
+        .await
+        .unwrap();
+    wait_for("the occurrences after the restart", || {
+        counts(&store, &ns).get("Unhealthy/api-0") == Some(&5)
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        counts(&store, &ns).get("Unhealthy/api-0"),
+        Some(&5),
+        "nothing twice"
+    );
+    let m = kplug_tests::e2e::http::get(&format!("127.0.0.1:{metrics}"), "/metrics", &[]).unwrap();
+    let body = String::from_utf8_lossy(&m.body).into_owned();
+    let restarts: u64 = body
+        .lines()
+        .find_map(|l| l.strip_prefix("kplug_eventlog_watch_restarts_total "))
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    assert!(restarts >= 1, "the lost watch was counted: {body}");
+    collector.kill().unwrap();
+    let _ = collector.wait();
+}
