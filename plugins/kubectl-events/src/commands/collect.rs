@@ -62,6 +62,9 @@ pub struct Args {
 /// is held in memory.
 const BATCH: usize = 1000;
 
+/// Events held while the store is unavailable, at most.
+const MAX_PENDING: usize = 50_000;
+
 pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
     let classifier = args.rules.classifier()?;
     let store = args.store.open()?;
@@ -116,7 +119,10 @@ async fn collect(
     eprintln!("collecting events into {}", store.describe());
     loop {
         tokio::select! {
-            item = events.next() => match item {
+            // While the store refuses writes the batch would grow without
+            // end: stop reading (the watch backs up, a relist later catches up
+            // through the ledger) until it drains.
+            item = events.next(), if batch.len() < MAX_PENDING => match item {
                 None => break,
                 Some(Ok(watcher::Event::Init)) => listed = 0,
                 Some(Ok(watcher::Event::InitDone)) => health.relist_size.store(listed, Ordering::Relaxed),
