@@ -33,7 +33,7 @@ pub struct Args {
     pub rules: RulesArgs,
 }
 
-const BATCH: usize = 5000;
+const BATCH: usize = 20_000;
 
 pub fn run(_kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
     let classifier = args.rules.classifier()?;

@@ -19,7 +19,7 @@ fn ts(ms: Option<i64>) -> Option<Timestamp> {
 }
 
 /// Schema version written by this build; older stores are migrated on open.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// The tables (portable SQL: SQLite and PostgreSQL; `{ID}` is each one's
 /// auto-increment key).
@@ -59,6 +59,21 @@ pub const SCHEMA_V1: &[&str] = &[
     "CREATE INDEX IF NOT EXISTS occurrences_fingerprint ON occurrences (fingerprint)",
     "CREATE INDEX IF NOT EXISTS occurrences_event ON occurrences (event_key)",
 ];
+
+/// Version 2: two indexes every insert paid for and no query used (grouping
+/// by event or fingerprint scans the filtered rows anyway).
+pub const SCHEMA_V2: &[&str] = &[
+    "DROP INDEX IF EXISTS occurrences_fingerprint",
+    "DROP INDEX IF EXISTS occurrences_event",
+];
+
+/// The statements that bring a store from version `found` to the newest.
+pub fn migrations(found: i64) -> impl Iterator<Item = &'static str> {
+    [(1, SCHEMA_V1), (2, SCHEMA_V2)]
+        .into_iter()
+        .filter(move |(v, _)| *v > found)
+        .flat_map(|(_, stmts)| stmts.iter().copied())
+}
 
 /// What `ingest` did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]

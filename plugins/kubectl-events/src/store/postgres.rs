@@ -4,9 +4,7 @@
 use postgres::types::ToSql;
 use postgres::{Client, NoTls};
 
-use super::{
-    EventRow, Filter, IngestStats, Param, SCHEMA_V1, SCHEMA_VERSION, Span, StoreError, ms, ts,
-};
+use super::{EventRow, Filter, IngestStats, Param, SCHEMA_VERSION, Span, StoreError, ms, ts};
 use crate::ledger::{self, Decision, Seen};
 use crate::record::Record;
 
@@ -77,12 +75,10 @@ impl PostgresStore {
                 known: SCHEMA_VERSION,
             });
         }
-        if found < 1 {
-            for stmt in SCHEMA_V1 {
-                tx.batch_execute(
-                    &stmt.replace("{ID}", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"),
-                )?;
-            }
+        for stmt in super::migrations(found) {
+            tx.batch_execute(
+                &stmt.replace("{ID}", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"),
+            )?;
         }
         tx.execute(
             "INSERT INTO meta (key, value) VALUES ('schema_version', $1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",

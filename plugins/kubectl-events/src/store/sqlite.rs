@@ -4,9 +4,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
-use super::{
-    EventRow, Filter, IngestStats, Param, SCHEMA_V1, SCHEMA_VERSION, Span, StoreError, ms, ts,
-};
+use super::{EventRow, Filter, IngestStats, Param, SCHEMA_VERSION, Span, StoreError, ms, ts};
 use crate::ledger::{self, Decision, Seen};
 use crate::record::Record;
 
@@ -42,6 +40,8 @@ impl SqliteStore {
         // Index pages of a large store do not fit SQLite's default 2 MB cache.
         conn.pragma_update(None, "cache_size", -65_536)?;
         conn.pragma_update(None, "temp_store", "MEMORY")?;
+        // Checkpoint the WAL less often than every 1,000 pages: batches are big.
+        conn.pragma_update(None, "wal_autocheckpoint", 10_000)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         let mut store = SqliteStore {
             conn,
@@ -75,10 +75,8 @@ impl SqliteStore {
                 known: SCHEMA_VERSION,
             });
         }
-        if found < 1 {
-            for stmt in SCHEMA_V1 {
-                tx.execute_batch(&stmt.replace("{ID}", "INTEGER PRIMARY KEY"))?;
-            }
+        for stmt in super::migrations(found) {
+            tx.execute_batch(&stmt.replace("{ID}", "INTEGER PRIMARY KEY"))?;
         }
         tx.execute(
             "INSERT INTO meta (key, value) VALUES ('schema_version', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -257,5 +255,70 @@ impl SqliteStore {
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A store as version 1 of kplug wrote it.
+    fn version_one(path: &Path) {
+        let conn = Connection::open(path).unwrap();
+        for stmt in super::super::SCHEMA_V1 {
+            conn.execute_batch(&stmt.replace("{ID}", "INTEGER PRIMARY KEY"))
+                .unwrap();
+        }
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('schema_version', '1')",
+            [],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO occurrences (event_key, cluster, namespace, kind, name, object_uid, field_path, owner_root, reason, type, message,
+                 reporting_controller, node, first_ms, last_ms, occurrences, category, severity, template, fingerprint, raw)
+             VALUES ('c/u1', 'c', 'shop', 'Pod', 'web-0', '', '', 'web', 'BackOff', 'Warning', 'm', 'kubelet', 'n', 1, 2, 7, 'crash', 'high', 'm', 'f', '{}')",
+            [],
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn an_older_store_is_migrated_and_a_newer_one_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        version_one(&path);
+        let store = SqliteStore::open(&path).unwrap();
+        let version: String = store
+            .conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'schema_version'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION.to_string());
+        let indexes: i64 = store
+            .conn
+            .query_row("SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name IN ('occurrences_event', 'occurrences_fingerprint')", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(indexes, 0);
+        let rows = store.query(&Filter::default(), None).unwrap();
+        assert_eq!(
+            (rows.len(), rows[0].count),
+            (1, 7),
+            "the old data is still there"
+        );
+        drop(store);
+
+        let conn = Connection::open(&path).unwrap();
+        conn.execute(
+            "UPDATE meta SET value = '99' WHERE key = 'schema_version'",
+            [],
+        )
+        .unwrap();
+        drop(conn);
+        let err = SqliteStore::open(&path).err().unwrap();
+        assert!(err.to_string().contains("schema 99"), "{err}");
     }
 }
