@@ -245,6 +245,33 @@ pub fn write_completions<T: CommandFactory>(
     clap_complete::generate(shell, &mut cmd, bin_name, out);
 }
 
+/// The whole `main` of a plugin: the TLS provider, the flags, and `run`'s
+/// result as the exit code (errors printed as one sentence).
+pub fn plugin_main<T: Parser>(
+    run: impl FnOnce(T) -> anyhow::Result<crate::Code>,
+) -> std::process::ExitCode {
+    crate::init_tls();
+    crate::exit::finish(run(parse()))
+}
+
+/// The `completion SHELL` subcommand every plugin has: the script on stdout.
+pub fn completion<T: CommandFactory>(
+    shell: clap_complete::Shell,
+    bin_name: &str,
+) -> anyhow::Result<crate::Code> {
+    write_completions::<T>(shell, bin_name, &mut std::io::stdout());
+    Ok(crate::Code::Success)
+}
+
+/// The single-threaded runtime a command's few API calls run on.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    use anyhow::Context;
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -69,9 +69,7 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
-    kplug::init_tls();
-    let cli: Cli = kplug::cli::parse();
-    kplug::exit::finish(run(cli))
+    kplug::cli::plugin_main(run)
 }
 
 fn run(cli: Cli) -> anyhow::Result<kplug::Code> {
@@ -110,9 +108,6 @@ fn dispatch(cli: Cli) -> anyhow::Result<kplug::Code> {
         Command::Remove(args) => commands::attach::remove(&cli.kube, args),
         Command::Discover(args) => commands::discover::discover(&cli.kube, args),
         Command::Get(args) => commands::discover::get(&cli.kube, args),
-        Command::Completion { shell } => {
-            kplug::cli::write_completions::<Cli>(shell, "kubectl-compat", &mut std::io::stdout());
-            Ok(kplug::Code::Success)
-        }
+        Command::Completion { shell } => kplug::cli::completion::<Cli>(shell, "kubectl-compat"),
     }
 }

@@ -52,9 +52,7 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
-    kplug::init_tls();
-    let cli: Cli = kplug::cli::parse();
-    kplug::exit::finish(run(cli))
+    kplug::cli::plugin_main(run)
 }
 
 fn run(cli: Cli) -> anyhow::Result<kplug::Code> {
@@ -64,9 +62,6 @@ fn run(cli: Cli) -> anyhow::Result<kplug::Code> {
         Command::Query(args) => commands::query::run(&cli.kube, args),
         Command::Aggregate(args) => commands::aggregate::run(&cli.kube, args),
         Command::Prune(args) => commands::prune::run(&cli.kube, args),
-        Command::Completion { shell } => {
-            kplug::cli::write_completions::<Cli>(shell, "kubectl-eventlog", &mut std::io::stdout());
-            Ok(kplug::Code::Success)
-        }
+        Command::Completion { shell } => kplug::cli::completion::<Cli>(shell, "kubectl-eventlog"),
     }
 }

@@ -59,9 +59,7 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
-    kplug::init_tls();
-    let cli: Cli = kplug::cli::parse();
-    kplug::exit::finish(run(cli))
+    kplug::cli::plugin_main(run)
 }
 
 fn run(cli: Cli) -> anyhow::Result<kplug::Code> {
@@ -69,9 +67,6 @@ fn run(cli: Cli) -> anyhow::Result<kplug::Code> {
         Command::Analyze(args) => commands::analyze::run(&cli.kube, args),
         Command::Fix(args) => commands::fix::run(&cli.kube, args),
         Command::Explain(args) => commands::explain::run(&cli.kube, args),
-        Command::Completion { shell } => {
-            kplug::cli::write_completions::<Cli>(shell, "kubectl-sidecar", &mut std::io::stdout());
-            Ok(kplug::Code::Success)
-        }
+        Command::Completion { shell } => kplug::cli::completion::<Cli>(shell, "kubectl-sidecar"),
     }
 }

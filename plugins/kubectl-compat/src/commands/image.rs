@@ -181,12 +181,7 @@ pub fn parse_reference(text: &str) -> anyhow::Result<Reference> {
     Ok(Reference::parse(text).map_err(|e| kplug::Error::Usage(e.to_string()))?)
 }
 
-pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")
-}
+pub use kplug::cli::runtime;
 
 /// The spec of `image`: from the artifact `digest`, or the newest one found
 /// on the index and this platform's manifest. Says on stderr which it used.

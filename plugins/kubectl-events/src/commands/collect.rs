@@ -68,11 +68,7 @@ const MAX_PENDING: usize = 50_000;
 pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
     let classifier = args.rules.classifier()?;
     let store = args.store.open()?;
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?
-        .block_on(collect(kube, args, classifier, store))
+    kplug::cli::runtime()?.block_on(collect(kube, args, classifier, store))
 }
 
 async fn collect(

@@ -82,11 +82,7 @@ pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
         analysis::analyze_all(&templates, &[], args.version.get())
     } else {
         let targets = super::live::parse_targets(&args.targets)?;
-        let fetched = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .context("starting the async runtime")?
-            .block_on(super::live::fetch(kube, &targets))?;
+        let fetched = kplug::cli::runtime()?.block_on(super::live::fetch(kube, &targets))?;
         // The server's own rules unless the user asks for another version.
         let version = args
             .version

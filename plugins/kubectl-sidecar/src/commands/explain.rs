@@ -48,11 +48,7 @@ pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
                 .strip_prefix("pod/")
                 .or_else(|| name.strip_prefix("pods/"))
                 .unwrap_or(name);
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .context("starting the async runtime")?
-                .block_on(live(kube, name))?
+            kplug::cli::runtime()?.block_on(live(kube, name))?
         }
         (None, None) => unreachable!("clap requires a Pod or -f"),
     };

@@ -87,15 +87,9 @@ pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
         ))),
     };
     let live = !args.targets.is_empty();
-    let runtime = || {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .context("starting the async runtime")
-    };
     let (objects, version) = if live {
         let targets = super::live::parse_targets(&args.targets)?;
-        let fetched = runtime()?.block_on(super::live::fetch(kube, &targets))?;
+        let fetched = kplug::cli::runtime()?.block_on(super::live::fetch(kube, &targets))?;
         let objects = fetched
             .objects
             .into_iter()
@@ -140,7 +134,7 @@ pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
         }
     }
     if args.apply {
-        let failed = runtime()?.block_on(apply(kube, &objects, &fixes, &mut out))?;
+        let failed = kplug::cli::runtime()?.block_on(apply(kube, &objects, &fixes, &mut out))?;
         return Ok(if failed || refused {
             kplug::Code::Problems
         } else {
