@@ -8,6 +8,8 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use crate::classify::{Category, Severity};
+use crate::ledger::{Decision, Seen};
+use crate::record::Record;
 
 /// Times are stored as Unix milliseconds in both databases.
 fn ms(t: Option<Timestamp>) -> Option<i64> {
@@ -98,6 +100,88 @@ impl std::ops::AddAssign for IngestStats {
     }
 }
 
+/// The ledger columns, in `INSERT INTO ledger` order.
+pub const LEDGER_INSERT: &str = "INSERT INTO ledger (key, resource_version, count, last_ms) VALUES ({1}, {2}, {3}, {4})
+     ON CONFLICT (key) DO UPDATE SET resource_version = excluded.resource_version, count = excluded.count, last_ms = excluded.last_ms";
+
+/// The occurrence columns, in the order [`Step::row`] gives the values.
+pub const OCCURRENCE_INSERT: &str = "INSERT INTO occurrences (event_key, cluster, namespace, kind, name, object_uid, field_path, owner_root, reason, type,
+     message, reporting_controller, node, first_ms, last_ms, occurrences, category, severity, template, fingerprint, raw)
+     VALUES ({1}, {2}, {3}, {4}, {5}, {6}, {7}, {8}, {9}, {10}, {11}, {12}, {13}, {14}, {15}, {16}, {17}, {18}, {19}, {20}, {21})";
+
+/// `{n}` placeholders in the statements above, written for one driver.
+pub fn with_placeholders(sql: &str, placeholder: &dyn Fn(usize) -> String) -> String {
+    (1..=21).rev().fold(sql.to_string(), |s, n| {
+        s.replace(&format!("{{{n}}}"), &placeholder(n))
+    })
+}
+
+/// The ledger key of a record.
+pub fn ledger_key(r: &Record) -> String {
+    format!("{}/{}", r.cluster, crate::ledger::key(&r.event))
+}
+
+/// What one record does to the store, whichever it is: the new ledger
+/// entry, and the occurrence row to insert when it adds occurrences.
+pub struct Step {
+    pub ledger: [Param; 4],
+    pub row: Option<Vec<Param>>,
+}
+
+/// Decide `r` against its ledger entry `prev` and count it in `stats`.
+pub fn step(r: &Record, key: &str, prev: Option<&Seen>, stats: &mut IngestStats) -> Step {
+    let e = &r.event;
+    stats.events += 1;
+    let next = crate::ledger::seen(prev, e);
+    let ledger = [
+        Param::Text(key.to_string()),
+        Param::Text(next.resource_version),
+        Param::Int(next.count as i64),
+        Param::OptInt(ms(next.last_observed)),
+    ];
+    let row = match crate::ledger::decide(prev, e) {
+        Decision::Skip => {
+            stats.duplicates += 1;
+            None
+        }
+        Decision::Record {
+            occurrences,
+            from,
+            to,
+        } => {
+            stats.written += 1;
+            stats.occurrences += occurrences;
+            // Events about cluster-scoped objects live in `default` but
+            // belong to no namespace: the regarding object's namespace is kept.
+            let text = |s: &str| Param::Text(s.to_string());
+            Some(vec![
+                text(key),
+                text(&r.cluster),
+                text(&e.regarding.namespace),
+                text(&e.regarding.kind),
+                text(&e.regarding.name),
+                text(&e.regarding.uid),
+                text(&e.regarding.field_path),
+                text(&r.owner_root),
+                text(&e.reason),
+                text(&e.event_type),
+                text(&e.note),
+                text(&e.reporting_controller),
+                text(&r.node),
+                Param::OptInt(ms(from)),
+                Param::OptInt(ms(to)),
+                Param::Int(occurrences as i64),
+                text(r.category.as_str()),
+                text(r.severity.as_str()),
+                text(&r.template),
+                text(&r.fingerprint),
+                Param::Text(e.raw.to_string()),
+            ])
+        }
+    };
+    Step { ledger, row }
+}
+
 /// Which occurrences a query or aggregate looks at.
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
@@ -125,6 +209,8 @@ pub struct Filter {
 pub enum Param {
     Text(String),
     Int(i64),
+    /// An integer that may be NULL (times not known).
+    OptInt(Option<i64>),
 }
 
 /// The kinds whose Pods (and ReplicaSets/Jobs) carry their name as owner root.

@@ -4,8 +4,8 @@
 use postgres::types::ToSql;
 use postgres::{Client, NoTls};
 
-use super::{EventRow, Filter, IngestStats, Param, SCHEMA_VERSION, Span, StoreError, ms, ts};
-use crate::ledger::{self, Decision, Seen};
+use super::{EventRow, Filter, IngestStats, Param, SCHEMA_VERSION, Span, StoreError, ts};
+use crate::ledger::Seen;
 use crate::record::Record;
 
 pub struct PostgresStore {
@@ -26,12 +26,17 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+fn refs(values: &[Box<dyn ToSql + Sync>]) -> Vec<&(dyn ToSql + Sync)> {
+    values.iter().map(|b| b.as_ref()).collect()
+}
+
 fn params(p: &[Param]) -> Vec<Box<dyn ToSql + Sync>> {
     p.iter()
         .map(|p| -> Box<dyn ToSql + Sync> {
             match p {
                 Param::Text(s) => Box::new(s.clone()),
                 Param::Int(i) => Box::new(*i),
+                Param::OptInt(i) => Box::new(*i),
             }
         })
         .collect()
@@ -91,75 +96,26 @@ impl PostgresStore {
     /// Record a batch in one transaction, through the ledger.
     pub fn ingest(&mut self, batch: &[Record]) -> Result<IngestStats, StoreError> {
         let mut tx = self.client.transaction()?;
+        let q = |n: usize| format!("${n}");
         let get = tx.prepare(
             "SELECT resource_version, count, last_ms FROM ledger WHERE key = $1 FOR UPDATE",
         )?;
-        let put = tx.prepare(
-            "INSERT INTO ledger (key, resource_version, count, last_ms) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (key) DO UPDATE SET resource_version = excluded.resource_version, count = excluded.count, last_ms = excluded.last_ms",
-        )?;
-        let insert = tx.prepare(
-            "INSERT INTO occurrences (event_key, cluster, namespace, kind, name, object_uid, field_path, owner_root, reason, type,
-                 message, reporting_controller, node, first_ms, last_ms, occurrences, category, severity, template, fingerprint, raw)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)",
-        )?;
+        let put = tx.prepare(&super::with_placeholders(super::LEDGER_INSERT, &q))?;
+        let insert = tx.prepare(&super::with_placeholders(super::OCCURRENCE_INSERT, &q))?;
         let mut stats = IngestStats::default();
         for r in batch {
-            let e = &r.event;
-            let key = format!("{}/{}", r.cluster, ledger::key(e));
+            let key = super::ledger_key(r);
             let prev = tx.query_opt(&get, &[&key])?.map(|row| Seen {
                 resource_version: row.get(0),
                 count: row.get::<_, i64>(1) as u64,
                 last_observed: ts(row.get(2)),
             });
-            stats.events += 1;
-            let decision = ledger::decide(prev.as_ref(), e);
-            let next = ledger::seen(prev.as_ref(), e);
-            tx.execute(
-                &put,
-                &[
-                    &key,
-                    &next.resource_version,
-                    &(next.count as i64),
-                    &ms(next.last_observed),
-                ],
-            )?;
-            match decision {
-                Decision::Skip => stats.duplicates += 1,
-                Decision::Record {
-                    occurrences,
-                    from,
-                    to,
-                } => {
-                    stats.written += 1;
-                    stats.occurrences += occurrences;
-                    tx.execute(
-                        &insert,
-                        &[
-                            &key,
-                            &r.cluster,
-                            &e.regarding.namespace,
-                            &e.regarding.kind,
-                            &e.regarding.name,
-                            &e.regarding.uid,
-                            &e.regarding.field_path,
-                            &r.owner_root,
-                            &e.reason,
-                            &e.event_type,
-                            &e.note,
-                            &e.reporting_controller,
-                            &r.node,
-                            &ms(from),
-                            &ms(to),
-                            &(occurrences as i64),
-                            &r.category.as_str(),
-                            &r.severity.as_str(),
-                            &r.template,
-                            &r.fingerprint,
-                            &e.raw.to_string(),
-                        ],
-                    )?;
-                }
+            let step = super::step(r, &key, prev.as_ref(), &mut stats);
+            let values = params(&step.ledger);
+            tx.execute(&put, &refs(&values))?;
+            if let Some(row) = step.row {
+                let values = params(&row);
+                tx.execute(&insert, &refs(&values))?;
             }
         }
         tx.commit()?;
@@ -174,7 +130,7 @@ impl PostgresStore {
         let (where_sql, p) = filter.to_sql(&|n| format!("${n}"));
         let sql = super::query_sql(&where_sql, limit);
         let owned = params(&p);
-        let refs: Vec<&(dyn ToSql + Sync)> = owned.iter().map(|b| b.as_ref()).collect();
+        let refs = refs(&owned);
         Ok(self
             .client
             .query(&sql, &refs)?
@@ -238,7 +194,7 @@ impl PostgresStore {
         let (where_sql, p) = filter.to_sql(&|n| format!("${n}"));
         let sql = super::span_sql(columns, &where_sql);
         let owned = params(&p);
-        let refs: Vec<&(dyn ToSql + Sync)> = owned.iter().map(|b| b.as_ref()).collect();
+        let refs = refs(&owned);
         let width = columns.len().max(1);
         Ok(self
             .client

@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
-use super::{EventRow, Filter, IngestStats, Param, SCHEMA_VERSION, Span, StoreError, ms, ts};
-use crate::ledger::{self, Decision, Seen};
+use super::{EventRow, Filter, IngestStats, Param, SCHEMA_VERSION, Span, StoreError, ts};
+use crate::ledger::Seen;
 use crate::record::Record;
 
 pub struct SqliteStore {
@@ -18,6 +18,7 @@ impl rusqlite::ToSql for Param {
         match self {
             Param::Text(s) => s.to_sql(),
             Param::Int(i) => i.to_sql(),
+            Param::OptInt(i) => i.to_sql(),
         }
     }
 }
@@ -92,21 +93,15 @@ impl SqliteStore {
         let tx = self.conn.transaction()?;
         let mut stats = IngestStats::default();
         {
+            let q = |n: usize| format!("?{n}");
             let mut get = tx.prepare_cached(
                 "SELECT resource_version, count, last_ms FROM ledger WHERE key = ?1",
             )?;
-            let mut put = tx.prepare_cached(
-                "INSERT INTO ledger (key, resource_version, count, last_ms) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (key) DO UPDATE SET resource_version = excluded.resource_version, count = excluded.count, last_ms = excluded.last_ms",
-            )?;
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO occurrences (event_key, cluster, namespace, kind, name, object_uid, field_path, owner_root, reason, type,
-                     message, reporting_controller, node, first_ms, last_ms, occurrences, category, severity, template, fingerprint, raw)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
-            )?;
+            let mut put = tx.prepare_cached(&super::with_placeholders(super::LEDGER_INSERT, &q))?;
+            let mut insert =
+                tx.prepare_cached(&super::with_placeholders(super::OCCURRENCE_INSERT, &q))?;
             for r in batch {
-                let e = &r.event;
-                let key = format!("{}/{}", r.cluster, ledger::key(e));
+                let key = super::ledger_key(r);
                 let prev: Option<Seen> = get
                     .query_row(params![key], |row| {
                         Ok(Seen {
@@ -116,50 +111,10 @@ impl SqliteStore {
                         })
                     })
                     .optional()?;
-                stats.events += 1;
-                let decision = ledger::decide(prev.as_ref(), e);
-                let next = ledger::seen(prev.as_ref(), e);
-                put.execute(params![
-                    key,
-                    next.resource_version,
-                    next.count as i64,
-                    ms(next.last_observed)
-                ])?;
-                match decision {
-                    Decision::Skip => stats.duplicates += 1,
-                    Decision::Record {
-                        occurrences,
-                        from,
-                        to,
-                    } => {
-                        stats.written += 1;
-                        stats.occurrences += occurrences;
-                        // Events about cluster-scoped objects live in `default`
-                        // but belong to no namespace.
-                        insert.execute(params![
-                            key,
-                            r.cluster,
-                            e.regarding.namespace,
-                            e.regarding.kind,
-                            e.regarding.name,
-                            e.regarding.uid,
-                            e.regarding.field_path,
-                            r.owner_root,
-                            e.reason,
-                            e.event_type,
-                            e.note,
-                            e.reporting_controller,
-                            r.node,
-                            ms(from),
-                            ms(to),
-                            occurrences as i64,
-                            r.category.as_str(),
-                            r.severity.as_str(),
-                            r.template,
-                            r.fingerprint,
-                            e.raw.to_string(),
-                        ])?;
-                    }
+                let step = super::step(r, &key, prev.as_ref(), &mut stats);
+                put.execute(params_from_iter(step.ledger.iter()))?;
+                if let Some(row) = step.row {
+                    insert.execute(params_from_iter(row.iter()))?;
                 }
             }
         }
