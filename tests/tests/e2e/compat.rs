@@ -517,6 +517,25 @@ fn attach_is_read_by_oras_and_nfd() {
     }
 }
 
+/// `kubectl compat validate-cluster --spec SPEC -l kplug-test=GROUP EXTRA…`
+/// against the test cluster as admin.
+fn validate_cluster(
+    cluster: &kplug_tests::e2e::cluster::Cluster,
+    spec: &Path,
+    group: &str,
+    extra: &[&str],
+) -> std::process::Output {
+    Command::new(compat())
+        .arg("validate-cluster")
+        .args(extra)
+        .arg("--spec")
+        .arg(spec)
+        .args(cluster.args(kplug_tests::e2e::cluster::ADMIN))
+        .args(["-l", &format!("kplug-test={group}")])
+        .output()
+        .unwrap()
+}
+
 /// Cluster mode on NodeFeature objects in the test API server: a node with a
 /// GPU, one without, one without data; two objects for one node merged.
 #[tokio::test]
@@ -579,18 +598,7 @@ async fn validate_cluster_reads_node_features() {
     let dir = tempfile::tempdir().unwrap();
     let spec = dir.path().join("spec.yaml");
     std::fs::write(&spec, "version: v1alpha1\ncompatibilities:\n- description: gpu\n  weight: 80\n  rules:\n  - name: nvidia\n    matchFeatures:\n    - feature: pci.device\n      matchExpressions:\n        vendor: {op: In, value: [\"10de\"]}\n- description: x86\n  weight: 20\n  rules:\n  - name: vendor\n    matchFeatures:\n    - feature: cpu.model\n      matchExpressions:\n        vendor_id: {op: In, value: [Intel, AMD]}\n").unwrap();
-    let selector = format!("kplug-test={group}");
-    let run_cluster = |extra: &[&str]| {
-        Command::new(compat())
-            .arg("validate-cluster")
-            .arg("--spec")
-            .arg(&spec)
-            .args(cluster.args(ADMIN))
-            .args(["-l", &selector])
-            .args(extra)
-            .output()
-            .unwrap()
-    };
+    let run_cluster = |extra: &[&str]| validate_cluster(cluster, &spec, &group, extra);
     let out = run_cluster(&[]);
     assert_eq!(
         out.status.code(),
@@ -639,13 +647,7 @@ async fn validate_cluster_reads_node_features() {
     // No node fits: exit 3.
     let none = dir.path().join("none.yaml");
     std::fs::write(&none, "compatibilities:\n- rules:\n  - name: never\n    matchFeatures:\n    - feature: nope.nope\n").unwrap();
-    let out = Command::new(compat())
-        .args(["validate-cluster", "--spec"])
-        .arg(&none)
-        .args(cluster.args(ADMIN))
-        .args(["-l", &selector])
-        .output()
-        .unwrap();
+    let out = validate_cluster(cluster, &none, &group, &[]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
 }
 
@@ -670,13 +672,7 @@ async fn validate_cluster_on_what_nfd_worker_publishes() {
         .into_iter()
         .find(|p| p.ends_with("06-version.yaml"))
         .unwrap();
-    let cluster_out = Command::new(compat())
-        .args(["validate-cluster", "-o", "json", "--spec"])
-        .arg(&spec)
-        .args(cluster.args(ADMIN))
-        .args(["-l", &format!("kplug-test={group}")])
-        .output()
-        .unwrap();
+    let cluster_out = validate_cluster(cluster, &spec, &group, &["-o", "json"]);
     let v: Value = serde_json::from_str(&text(&cluster_out.stdout))
         .unwrap_or_else(|e| panic!("{e}: {}", text(&cluster_out.stderr)));
     let nodes = v["nodes"].as_array().unwrap();
@@ -907,13 +903,7 @@ async fn validate_cluster_on_many_nodes() {
     let spec = dir.path().join("fleet.yaml");
     std::fs::write(&spec, FLEET_SPEC).unwrap();
 
-    let out = Command::new(compat())
-        .args(["validate-cluster", "-o", "json", "--spec"])
-        .arg(&spec)
-        .args(cluster.args(ADMIN))
-        .args(["-l", &format!("kplug-test={group}")])
-        .output()
-        .unwrap();
+    let out = validate_cluster(cluster, &spec, &group, &["-o", "json"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let v: Value = serde_json::from_str(&text(&out.stdout)).unwrap();
     let names = |pred: &dyn Fn(usize) -> bool| -> Vec<String> {
@@ -951,13 +941,7 @@ async fn validate_cluster_on_many_nodes() {
         "one report per node with data"
     );
 
-    let aff = Command::new(compat())
-        .args(["validate-cluster", "--emit", "affinity", "--spec"])
-        .arg(&spec)
-        .args(cluster.args(ADMIN))
-        .args(["-l", &format!("kplug-test={group}")])
-        .output()
-        .unwrap();
+    let aff = validate_cluster(cluster, &spec, &group, &["--emit", "affinity"]);
     let yaml = ok(&aff, "validate-cluster --emit affinity");
     assert!(yaml.contains("pool") && yaml.contains("gpu"), "{yaml}");
 }
