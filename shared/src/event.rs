@@ -88,9 +88,12 @@ pub enum EventError {
 fn field<'a>(obj: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
     obj.get(name)
         .or_else(|| {
-            let mut go = name.to_string();
-            go[..1].make_ascii_uppercase();
-            obj.get(&go)
+            // On the stack: this runs for every absent field of every Event.
+            let mut go = [0u8; 32];
+            let go = go.get_mut(..name.len())?;
+            go.copy_from_slice(name.as_bytes());
+            go[0].make_ascii_uppercase();
+            obj.get(std::str::from_utf8(go).ok()?)
         })
         .filter(|v| !v.is_null())
 }
@@ -136,6 +139,17 @@ fn reference(obj: &Map<String, Value>, name: &str) -> Option<Reference> {
 impl Event {
     /// Normalise an Event of either API (or the Go-field dump variant).
     pub fn from_value(v: &Value) -> Result<Event, EventError> {
+        Self::from_owned(v.clone())
+    }
+
+    /// [`Event::from_value`] keeping `v` itself as the raw object (no copy).
+    pub fn from_owned(v: Value) -> Result<Event, EventError> {
+        let mut e = Self::read(&v)?;
+        e.raw = v;
+        Ok(e)
+    }
+
+    fn read(v: &Value) -> Result<Event, EventError> {
         let obj = v.as_object().ok_or(EventError::NotAnObject)?;
         // The dump variant inlines metadata.
         let meta = field(obj, "metadata")
@@ -205,7 +219,7 @@ impl Event {
             last_observed,
             count,
             cluster: None,
-            raw: v.clone(),
+            raw: Value::Null,
             regarding,
             name,
         })

@@ -11,7 +11,7 @@ use kplug::cli::KubectlArgs;
 use kplug::event::Event;
 use kplug_eventlog::classify::Classifier;
 use kplug_eventlog::health::Health;
-use kplug_eventlog::record::Record;
+use kplug_eventlog::record::{Preparer, Record};
 use kplug_eventlog::store::Store;
 use kube::api::Api;
 use kube::runtime::{WatchStreamExt, watcher};
@@ -95,6 +95,7 @@ async fn collect(
         config = config.fields(f);
     }
     let mut events = watcher(api, config).default_backoff().boxed();
+    let mut prepare = Preparer::new(&args.cluster_name, &classifier);
     let mut batch: Vec<Record> = Vec::with_capacity(BATCH);
     let mut flush = tokio::time::interval(args.flush_interval.max(Duration::from_millis(10)));
     let mut log = tokio::time::interval(if args.log_interval.is_zero() {
@@ -124,9 +125,9 @@ async fn collect(
                 Some(Ok(watcher::Event::InitDone)) => health.relist_size.store(listed, Ordering::Relaxed),
                 Some(Ok(watcher::Event::InitApply(e))) => {
                     listed += 1;
-                    accept(e, &args.cluster_name, &classifier, &health, &mut batch);
+                    accept(e, &mut prepare, &health, &mut batch);
                 }
-                Some(Ok(watcher::Event::Apply(e))) => accept(e, &args.cluster_name, &classifier, &health, &mut batch),
+                Some(Ok(watcher::Event::Apply(e))) => accept(e, &mut prepare, &health, &mut batch),
                 // DELETED means the TTL expired, not that something happened.
                 Some(Ok(watcher::Event::Delete(_))) => {}
                 Some(Err(e)) => {
@@ -175,23 +176,14 @@ fn is_gone(e: &watcher::Error) -> bool {
     }
 }
 
-fn accept(
-    e: CoreEvent,
-    cluster: &str,
-    classifier: &Classifier,
-    health: &Health,
-    batch: &mut Vec<Record>,
-) {
+fn accept(e: CoreEvent, prepare: &mut Preparer, health: &Health, batch: &mut Vec<Record>) {
     health.events_received.fetch_add(1, Ordering::Relaxed);
     let value = match serde_json::to_value(e) {
         Ok(v) => v,
         Err(err) => return eprintln!("skipping an event that does not serialise: {err}"),
     };
-    match Event::from_value(&value) {
-        Ok(mut event) => {
-            event.cluster = Some(cluster.to_string());
-            batch.push(Record::new(event, cluster, classifier));
-        }
+    match Event::from_owned(value) {
+        Ok(event) => batch.push(prepare.record(event)),
         Err(err) => eprintln!("skipping: {err}"),
     }
 }

@@ -3,10 +3,16 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+use std::io::Read;
+use std::sync::mpsc::SyncSender;
+
 use anyhow::Context;
+use indicatif::ProgressBar;
 use kplug::cli::KubectlArgs;
-use kplug::event;
-use kplug_eventlog::record::Record;
+use kplug::event::Event;
+use kplug_eventlog::classify::Classifier;
+use kplug_eventlog::input;
+use kplug_eventlog::record::{Preparer, Record};
 
 use super::store::{RulesArgs, StoreArgs};
 
@@ -35,47 +41,37 @@ pub struct Args {
 
 const BATCH: usize = 20_000;
 
+/// One thread reads, normalises and classifies while this one writes: on
+/// two cores the store and the parser each get one.
 pub fn run(_kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
     let classifier = args.rules.classifier()?;
     let mut store = args.store.open()?;
+    let bytes: u64 = args
+        .files
+        .iter()
+        .filter_map(|f| std::fs::metadata(f).ok())
+        .map(|m| m.len())
+        .sum();
+    let bar = kplug::output::progress::progress_bar(bytes, "importing (bytes)");
     let mut total = kplug_eventlog::store::IngestStats::default();
-    let mut bad = 0usize;
-    for file in &args.files {
-        let (text, name) = if file.as_os_str() == "-" {
-            let mut s = String::new();
-            std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
-                .context("reading stdin")?;
-            (s, "<stdin>".to_string())
-        } else {
-            (
-                std::fs::read_to_string(file)
-                    .with_context(|| format!("reading {}", file.display()))?,
-                file.display().to_string(),
-            )
-        };
-        let documents =
-            kplug_eventlog::input::documents(&text).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
-        let mut batch = Vec::with_capacity(BATCH);
-        for (doc, value) in documents.iter().enumerate() {
-            for (i, e) in event::from_document(value).into_iter().enumerate() {
-                match e {
-                    Ok(mut e) => {
-                        e.cluster = Some(args.cluster_name.clone());
-                        batch.push(Record::new(e, &args.cluster_name, &classifier));
-                    }
-                    Err(err) => {
-                        bad += 1;
-                        eprintln!("{name}: document {}, item {i}: {err}", doc + 1);
-                    }
-                }
-                if batch.len() >= BATCH {
-                    total += store.ingest(&batch)?;
-                    batch.clear();
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Record>>(2);
+    let (bad, written) = std::thread::scope(|s| {
+        let reader = s.spawn(|| read_all(&args, &classifier, &bar, tx));
+        let mut written = Ok(());
+        for batch in rx {
+            match store.ingest(&batch) {
+                Ok(stats) => total += stats,
+                Err(e) => {
+                    // Dropping the receiver stops the reader at its next batch.
+                    written = Err(e);
+                    break;
                 }
             }
         }
-        total += store.ingest(&batch)?;
-    }
+        (reader.join().expect("the reader does not panic"), written)
+    });
+    bar.finish_and_clear();
+    written.with_context(|| format!("writing to {}", store.describe()))?;
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
@@ -90,4 +86,57 @@ pub fn run(_kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
     } else {
         kplug::Code::Success
     })
+}
+
+/// Read every file and send its Records in batches; report what cannot be
+/// read and count it.
+fn read_all(
+    args: &Args,
+    classifier: &Classifier,
+    bar: &ProgressBar,
+    tx: SyncSender<Vec<Record>>,
+) -> usize {
+    let mut prepare = Preparer::new(&args.cluster_name, classifier);
+    let mut bad = 0;
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut stopped = false;
+    for file in &args.files {
+        let (reader, name): (Box<dyn Read>, String) = if file.as_os_str() == "-" {
+            (Box::new(std::io::stdin().lock()), "<stdin>".into())
+        } else {
+            match std::fs::File::open(file) {
+                Ok(f) => (Box::new(bar.wrap_read(f)), file.display().to_string()),
+                Err(e) => {
+                    eprintln!("error: {}: {e}", file.display());
+                    bad += 1;
+                    continue;
+                }
+            }
+        };
+        let read = input::for_each_event(reader, &mut |at, value| {
+            if stopped {
+                return;
+            }
+            match Event::from_owned(value) {
+                Ok(e) => batch.push(prepare.record(e)),
+                Err(err) => {
+                    bad += 1;
+                    eprintln!("{name}: document {}, item {}: {err}", at.document, at.item);
+                }
+            }
+            if batch.len() >= BATCH {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                stopped = tx.send(full).is_err();
+            }
+        });
+        if let Err(e) = read {
+            bad += 1;
+            eprintln!("error: {name}: {e}");
+        }
+        if stopped {
+            return bad;
+        }
+    }
+    let _ = tx.send(batch);
+    bad
 }

@@ -21,7 +21,7 @@ fn ts(ms: Option<i64>) -> Option<Timestamp> {
 }
 
 /// Schema version written by this build; older stores are migrated on open.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// The tables (portable SQL: SQLite and PostgreSQL; `{ID}` is each one's
 /// auto-increment key).
@@ -69,9 +69,26 @@ pub const SCHEMA_V2: &[&str] = &[
     "DROP INDEX IF EXISTS occurrences_event",
 ];
 
+/// Version 3: the ledger is keyed by its key alone (`{WITHOUT_ROWID}` is
+/// SQLite's `WITHOUT ROWID`: one B-tree instead of a table and an index),
+/// and `--for` looks rows up by owner root: one index serves every kind.
+pub const SCHEMA_V3: &[&str] = &[
+    "CREATE TABLE ledger_v3 (
+        key TEXT PRIMARY KEY,
+        resource_version TEXT NOT NULL,
+        count BIGINT NOT NULL,
+        last_ms BIGINT){WITHOUT_ROWID}",
+    "INSERT INTO ledger_v3 (key, resource_version, count, last_ms) SELECT key, resource_version, count, last_ms FROM ledger",
+    "DROP TABLE ledger",
+    "ALTER TABLE ledger_v3 RENAME TO ledger",
+    "DROP INDEX IF EXISTS occurrences_object",
+    "DROP INDEX IF EXISTS occurrences_root",
+    "CREATE INDEX IF NOT EXISTS occurrences_owner ON occurrences (owner_root, namespace, last_ms)",
+];
+
 /// The statements that bring a store from version `found` to the newest.
 pub fn migrations(found: i64) -> impl Iterator<Item = &'static str> {
-    [(1, SCHEMA_V1), (2, SCHEMA_V2)]
+    [(1, SCHEMA_V1), (2, SCHEMA_V2), (3, SCHEMA_V3)]
         .into_iter()
         .filter(move |(v, _)| *v > found)
         .flat_map(|(_, stmts)| stmts.iter().copied())
@@ -100,20 +117,36 @@ impl std::ops::AddAssign for IngestStats {
     }
 }
 
-/// The ledger columns, in `INSERT INTO ledger` order.
-pub const LEDGER_INSERT: &str = "INSERT INTO ledger (key, resource_version, count, last_ms) VALUES ({1}, {2}, {3}, {4})
-     ON CONFLICT (key) DO UPDATE SET resource_version = excluded.resource_version, count = excluded.count, last_ms = excluded.last_ms";
+/// The ledger's columns, in the order [`Plan::ledger`] gives the values.
+pub const LEDGER_COLUMNS: &str = "key, resource_version, count, last_ms";
 
-/// The occurrence columns, in the order [`Step::row`] gives the values.
-pub const OCCURRENCE_INSERT: &str = "INSERT INTO occurrences (event_key, cluster, namespace, kind, name, object_uid, field_path, owner_root, reason, type,
-     message, reporting_controller, node, first_ms, last_ms, occurrences, category, severity, template, fingerprint, raw)
-     VALUES ({1}, {2}, {3}, {4}, {5}, {6}, {7}, {8}, {9}, {10}, {11}, {12}, {13}, {14}, {15}, {16}, {17}, {18}, {19}, {20}, {21})";
+/// Writing a ledger entry replaces the one before.
+pub const LEDGER_UPSERT: &str = "ON CONFLICT (key) DO UPDATE SET resource_version = excluded.resource_version, count = excluded.count, last_ms = excluded.last_ms";
 
-/// `{n}` placeholders in the statements above, written for one driver.
-pub fn with_placeholders(sql: &str, placeholder: &dyn Fn(usize) -> String) -> String {
-    (1..=21).rev().fold(sql.to_string(), |s, n| {
-        s.replace(&format!("{{{n}}}"), &placeholder(n))
-    })
+/// The occurrence columns, in the order [`Plan::rows`] gives the values.
+pub const OCCURRENCE_COLUMNS: &str = "event_key, cluster, namespace, kind, name, object_uid, field_path, owner_root, reason, type, \
+     message, reporting_controller, node, first_ms, last_ms, occurrences, category, severity, template, fingerprint, raw";
+
+/// `INSERT INTO table (columns) VALUES (…), (…) tail` for `rows` rows,
+/// with `placeholder(n)` for the n-th value.
+pub fn insert_sql(
+    table: &str,
+    columns: &str,
+    tail: &str,
+    rows: usize,
+    placeholder: &dyn Fn(usize) -> String,
+) -> String {
+    let width = columns.split(',').count();
+    let values: Vec<String> = (0..rows)
+        .map(|r| {
+            let row: Vec<String> = (1..=width).map(|c| placeholder(r * width + c)).collect();
+            format!("({})", row.join(", "))
+        })
+        .collect();
+    format!(
+        "INSERT INTO {table} ({columns}) VALUES {} {tail}",
+        values.join(", ")
+    )
 }
 
 /// The ledger key of a record.
@@ -121,25 +154,78 @@ pub fn ledger_key(r: &Record) -> String {
     format!("{}/{}", r.cluster, crate::ledger::key(&r.event))
 }
 
-/// What one record does to the store, whichever it is: the new ledger
-/// entry, and the occurrence row to insert when it adds occurrences.
-pub struct Step {
-    pub ledger: [Param; 4],
-    pub row: Option<Vec<Param>>,
+/// What a batch does to the store, whichever it is: the ledger entries to
+/// write (one per Event, its state after the batch) and the occurrence rows
+/// to insert, in order.
+#[derive(Debug, Default)]
+pub struct Plan {
+    pub ledger: Vec<[Param; 4]>,
+    pub rows: Vec<Vec<Param>>,
 }
 
-/// Decide `r` against its ledger entry `prev` and count it in `stats`.
-pub fn step(r: &Record, key: &str, prev: Option<&Seen>, stats: &mut IngestStats) -> Step {
+/// The distinct ledger keys of `batch`, in first-seen order.
+pub fn batch_keys(batch: &[Record]) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    batch
+        .iter()
+        .map(ledger_key)
+        .filter(|k| seen.insert(k.clone()))
+        .collect()
+}
+
+/// Decide every record of `batch` against the ledger entries `found` (the
+/// stored ones for [`batch_keys`]), in order — an Event may come several
+/// times in one batch — and count the outcome in `stats`.
+pub fn plan(
+    batch: &[Record],
+    mut found: std::collections::HashMap<String, Seen>,
+    stats: &mut IngestStats,
+) -> Plan {
+    let before = found.clone();
+    let mut plan = Plan::default();
+    let mut order = Vec::new();
+    let mut listed = std::collections::HashSet::new();
+    for r in batch {
+        let key = ledger_key(r);
+        let prev = found.get(&key);
+        if let Some(row) = occurrence_row(r, &key, prev, stats) {
+            plan.rows.push(row);
+        }
+        let next = crate::ledger::seen(prev, &r.event);
+        found.insert(key.clone(), next);
+        // Each key once: a statement may not upsert the same row twice.
+        if listed.insert(key.clone()) {
+            order.push(key);
+        }
+    }
+    // In key order: neighbouring keys share B-tree pages.
+    order.sort_unstable();
+    for key in order {
+        let next = &found[&key];
+        // A relist repeats what the ledger holds: nothing to write.
+        if before.get(&key) == Some(next) {
+            continue;
+        }
+        plan.ledger.push([
+            Param::Text(key.clone()),
+            Param::Text(next.resource_version.clone()),
+            Param::Int(next.count as i64),
+            Param::OptInt(ms(next.last_observed)),
+        ]);
+    }
+    plan
+}
+
+/// The occurrence row `r` adds after its ledger entry `prev`, if any.
+fn occurrence_row(
+    r: &Record,
+    key: &str,
+    prev: Option<&Seen>,
+    stats: &mut IngestStats,
+) -> Option<Vec<Param>> {
     let e = &r.event;
     stats.events += 1;
-    let next = crate::ledger::seen(prev, e);
-    let ledger = [
-        Param::Text(key.to_string()),
-        Param::Text(next.resource_version),
-        Param::Int(next.count as i64),
-        Param::OptInt(ms(next.last_observed)),
-    ];
-    let row = match crate::ledger::decide(prev, e) {
+    match crate::ledger::decide(prev, e) {
         Decision::Skip => {
             stats.duplicates += 1;
             None
@@ -175,11 +261,16 @@ pub fn step(r: &Record, key: &str, prev: Option<&Seen>, stats: &mut IngestStats)
                 text(r.severity.as_str()),
                 text(&r.template),
                 text(&r.fingerprint),
-                Param::Text(e.raw.to_string()),
+                // The whole object once per Event: a later row repeats it
+                // but for what the other columns already hold.
+                Param::Text(if prev.is_none() {
+                    r.raw.clone()
+                } else {
+                    String::new()
+                }),
             ])
         }
-    };
-    Step { ledger, row }
+    }
 }
 
 /// Which occurrences a query or aggregate looks at.
@@ -238,18 +329,22 @@ impl Filter {
             clauses.push(format!("namespace = {}", bind(Param::Text(ns.clone()))));
         }
         if let Some((kind, name)) = &self.for_object {
+            // Every row of the object and of what it owns shares its owner
+            // root, which leads the index; what it owns is named after it.
+            let root = crate::template::owner_root(kind, name);
             let mut c = format!(
-                "(kind = {} AND name = {})",
+                "owner_root = {} AND ((kind = {} AND name = {})",
+                bind(Param::Text(root)),
                 bind(Param::Text(kind.clone())),
                 bind(Param::Text(name.clone()))
             );
             if OWNING_KINDS.contains(&kind.as_str()) {
-                c = format!(
-                    "({c} OR (owner_root = {} AND kind IN ('Pod', 'ReplicaSet', 'Job')))",
-                    bind(Param::Text(name.clone()))
+                c += &format!(
+                    " OR (kind IN ('Pod', 'ReplicaSet', 'Job') AND name LIKE {} ESCAPE '\\')",
+                    bind(Param::Text(format!("{}-%", like_escape(name))))
                 );
             }
-            clauses.push(c);
+            clauses.push(format!("({c}))"));
         }
         if let Some(t) = self.since {
             clauses.push(format!(
@@ -303,14 +398,9 @@ impl Filter {
             clauses.push(format!("cluster = {}", bind(Param::Text(c.clone()))));
         }
         if let Some(g) = &self.grep {
-            let escaped = g
-                .to_lowercase()
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_");
             clauses.push(format!(
                 "LOWER(message) LIKE {} ESCAPE '\\'",
-                bind(Param::Text(format!("%{escaped}%")))
+                bind(Param::Text(format!("%{}%", like_escape(&g.to_lowercase()))))
             ));
         }
         if let Some(id) = self.after_id {
@@ -323,6 +413,13 @@ impl Filter {
         };
         (sql, params)
     }
+}
+
+/// `text` matched literally inside a `LIKE … ESCAPE '\'` pattern.
+fn like_escape(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
 }
 
 /// One Event as a query shows it: its latest state and every occurrence
@@ -570,6 +667,42 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 mod tests {
     use super::*;
 
+    fn record(rv: &str, count: u64) -> Record {
+        let e = kplug::event::Event::from_value(&serde_json::json!({
+            "metadata": {"name": "web.1", "namespace": "shop", "uid": "u1", "resourceVersion": rv},
+            "involvedObject": {"kind": "Pod", "name": "web"},
+            "reason": "BackOff", "message": "m", "count": count,
+            "lastTimestamp": "2026-11-27T10:00:00Z"
+        }))
+        .unwrap();
+        Record::new(e, "c", &crate::classify::Classifier::default())
+    }
+
+    #[test]
+    fn a_batch_with_an_event_twice_writes_its_ledger_entry_once() {
+        let batch = [record("1", 1), record("2", 3), record("2", 3)];
+        let mut stats = IngestStats::default();
+        let plan = plan(&batch, Default::default(), &mut stats);
+        assert_eq!(
+            (stats.occurrences, stats.duplicates, plan.rows.len()),
+            (3, 1, 2)
+        );
+        assert_eq!(plan.ledger.len(), 1);
+        assert_eq!(plan.ledger[0][2], Param::Int(3));
+        assert_ne!(plan.rows[0][20], Param::Text(String::new()), "raw kept");
+        assert_eq!(plan.rows[1][20], Param::Text(String::new()), "once");
+
+        // The same batch again (a relist): nothing to write at all.
+        let key = ledger_key(&batch[0]);
+        let seen = crate::ledger::seen(None, &batch[2].event);
+        let mut again = IngestStats::default();
+        let plan = super::plan(&batch, [(key, seen)].into(), &mut again);
+        assert_eq!(
+            (again.duplicates, plan.rows.len(), plan.ledger.len()),
+            (3, 0, 0)
+        );
+    }
+
     #[test]
     fn sizes_parse() {
         assert_eq!(parse_size("2GB"), Ok(2_000_000_000));
@@ -590,8 +723,9 @@ mod tests {
         let (sql, params) = f.to_sql(&|n| format!("${n}"));
         assert_eq!(
             sql,
-            "WHERE namespace = $1 AND ((kind = $2 AND name = $3) OR (owner_root = $4 AND kind IN ('Pod', 'ReplicaSet', 'Job'))) AND severity IN ($5, $6) AND LOWER(message) LIKE $7 ESCAPE '\\'"
+            "WHERE namespace = $1 AND (owner_root = $2 AND ((kind = $3 AND name = $4) OR (kind IN ('Pod', 'ReplicaSet', 'Job') AND name LIKE $5 ESCAPE '\\'))) AND severity IN ($6, $7) AND LOWER(message) LIKE $8 ESCAPE '\\'"
         );
-        assert_eq!(params[6], Param::Text("%50\\%\\_off%".into()));
+        assert_eq!(params[4], Param::Text("web-%".into()));
+        assert_eq!(params[7], Param::Text("%50\\%\\_off%".into()));
     }
 }

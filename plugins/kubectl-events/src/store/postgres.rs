@@ -42,6 +42,56 @@ fn params(p: &[Param]) -> Vec<Box<dyn ToSql + Sync>> {
         .collect()
 }
 
+/// Insert `rows` in one statement: each column goes as one array, and
+/// `UNNEST` turns the arrays back into rows.
+fn insert_all<R: AsRef<[Param]>>(
+    tx: &mut postgres::Transaction,
+    table: &str,
+    columns: &str,
+    tail: &str,
+    rows: &[R],
+) -> Result<(), StoreError> {
+    let Some(first) = rows.first() else {
+        return Ok(());
+    };
+    let mut arrays: Vec<Box<dyn ToSql + Sync>> = Vec::new();
+    let mut casts = Vec::new();
+    for (j, kind) in first.as_ref().iter().enumerate() {
+        let n = j + 1;
+        match kind {
+            Param::Text(_) => {
+                casts.push(format!("${n}::text[]"));
+                arrays.push(Box::new(
+                    rows.iter()
+                        .map(|r| match &r.as_ref()[j] {
+                            Param::Text(s) => s.clone(),
+                            _ => String::new(),
+                        })
+                        .collect::<Vec<String>>(),
+                ));
+            }
+            Param::Int(_) | Param::OptInt(_) => {
+                casts.push(format!("${n}::bigint[]"));
+                arrays.push(Box::new(
+                    rows.iter()
+                        .map(|r| match &r.as_ref()[j] {
+                            Param::Int(i) => Some(*i),
+                            Param::OptInt(i) => *i,
+                            Param::Text(_) => None,
+                        })
+                        .collect::<Vec<Option<i64>>>(),
+                ));
+            }
+        }
+    }
+    let sql = format!(
+        "INSERT INTO {table} ({columns}) SELECT * FROM UNNEST({}) {tail}",
+        casts.join(", ")
+    );
+    tx.execute(&sql, &refs(&arrays))?;
+    Ok(())
+}
+
 impl PostgresStore {
     /// Connect and migrate. TLS is used when the URL asks for it
     /// (`sslmode=require`) — not yet supported, refused clearly.
@@ -82,7 +132,9 @@ impl PostgresStore {
         }
         for stmt in super::migrations(found) {
             tx.batch_execute(
-                &stmt.replace("{ID}", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"),
+                &stmt
+                    .replace("{ID}", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY")
+                    .replace("{WITHOUT_ROWID}", ""),
             )?;
         }
         tx.execute(
@@ -93,31 +145,43 @@ impl PostgresStore {
         Ok(())
     }
 
-    /// Record a batch in one transaction, through the ledger.
+    /// Record a batch in one transaction, through the ledger: one
+    /// statement reads (and locks) the batch's ledger entries, one writes
+    /// them and one inserts the occurrences, whatever the batch's size.
     pub fn ingest(&mut self, batch: &[Record]) -> Result<IngestStats, StoreError> {
         let mut tx = self.client.transaction()?;
-        let q = |n: usize| format!("${n}");
-        let get = tx.prepare(
-            "SELECT resource_version, count, last_ms FROM ledger WHERE key = $1 FOR UPDATE",
-        )?;
-        let put = tx.prepare(&super::with_placeholders(super::LEDGER_INSERT, &q))?;
-        let insert = tx.prepare(&super::with_placeholders(super::OCCURRENCE_INSERT, &q))?;
+        let keys = super::batch_keys(batch);
+        let found = tx
+            .query(
+                "SELECT key, resource_version, count, last_ms FROM ledger WHERE key = ANY($1) ORDER BY key FOR UPDATE",
+                &[&keys],
+            )?
+            .into_iter()
+            .map(|row| {
+                let seen = Seen {
+                    resource_version: row.get(1),
+                    count: row.get::<_, i64>(2) as u64,
+                    last_observed: ts(row.get(3)),
+                };
+                (row.get::<_, String>(0), seen)
+            })
+            .collect();
         let mut stats = IngestStats::default();
-        for r in batch {
-            let key = super::ledger_key(r);
-            let prev = tx.query_opt(&get, &[&key])?.map(|row| Seen {
-                resource_version: row.get(0),
-                count: row.get::<_, i64>(1) as u64,
-                last_observed: ts(row.get(2)),
-            });
-            let step = super::step(r, &key, prev.as_ref(), &mut stats);
-            let values = params(&step.ledger);
-            tx.execute(&put, &refs(&values))?;
-            if let Some(row) = step.row {
-                let values = params(&row);
-                tx.execute(&insert, &refs(&values))?;
-            }
-        }
+        let plan = super::plan(batch, found, &mut stats);
+        insert_all(
+            &mut tx,
+            "ledger",
+            super::LEDGER_COLUMNS,
+            super::LEDGER_UPSERT,
+            &plan.ledger,
+        )?;
+        insert_all(
+            &mut tx,
+            "occurrences",
+            super::OCCURRENCE_COLUMNS,
+            "",
+            &plan.rows,
+        )?;
         tx.commit()?;
         Ok(stats)
     }

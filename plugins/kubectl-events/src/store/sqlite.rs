@@ -1,5 +1,6 @@
 //! The SQLite store: one file, WAL, batched writes in one transaction.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
@@ -23,6 +24,28 @@ impl rusqlite::ToSql for Param {
     }
 }
 
+/// Ledger keys looked up per statement.
+const KEYS: usize = 500;
+
+/// Insert `rows` with one prepared statement. (A statement of many rows is
+/// slower here: SQLite then keeps a statement journal to undo a half-done
+/// statement.)
+fn insert_all<R: AsRef<[Param]>>(
+    tx: &rusqlite::Transaction,
+    table: &str,
+    columns: &str,
+    tail: &str,
+    rows: &[R],
+) -> Result<(), StoreError> {
+    let mut insert = tx.prepare_cached(&super::insert_sql(table, columns, tail, 1, &|n| {
+        format!("?{n}")
+    }))?;
+    for row in rows {
+        insert.execute(params_from_iter(row.as_ref()))?;
+    }
+    Ok(())
+}
+
 impl SqliteStore {
     /// Open (creating it and its directory if needed) and migrate.
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
@@ -35,6 +58,9 @@ impl SqliteStore {
                 .map_err(|e| open_err(format!("cannot create {}: {e}", dir.display())))?;
         }
         let conn = Connection::open(path).map_err(|e| open_err(e.to_string()))?;
+        // Bigger pages for a new store: rows are wide and written in bulk.
+        conn.pragma_update(None, "page_size", 16_384)
+            .map_err(|e| open_err(e.to_string()))?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(|e| open_err(e.to_string()))?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
@@ -77,7 +103,11 @@ impl SqliteStore {
             });
         }
         for stmt in super::migrations(found) {
-            tx.execute_batch(&stmt.replace("{ID}", "INTEGER PRIMARY KEY"))?;
+            tx.execute_batch(
+                &stmt
+                    .replace("{ID}", "INTEGER PRIMARY KEY")
+                    .replace("{WITHOUT_ROWID}", " WITHOUT ROWID"),
+            )?;
         }
         tx.execute(
             "INSERT INTO meta (key, value) VALUES ('schema_version', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -93,30 +123,38 @@ impl SqliteStore {
         let tx = self.conn.transaction()?;
         let mut stats = IngestStats::default();
         {
-            let q = |n: usize| format!("?{n}");
-            let mut get = tx.prepare_cached(
-                "SELECT resource_version, count, last_ms FROM ledger WHERE key = ?1",
-            )?;
-            let mut put = tx.prepare_cached(&super::with_placeholders(super::LEDGER_INSERT, &q))?;
-            let mut insert =
-                tx.prepare_cached(&super::with_placeholders(super::OCCURRENCE_INSERT, &q))?;
-            for r in batch {
-                let key = super::ledger_key(r);
-                let prev: Option<Seen> = get
-                    .query_row(params![key], |row| {
-                        Ok(Seen {
-                            resource_version: row.get(0)?,
-                            count: row.get::<_, i64>(1)? as u64,
-                            last_observed: ts(row.get(2)?),
-                        })
-                    })
-                    .optional()?;
-                let step = super::step(r, &key, prev.as_ref(), &mut stats);
-                put.execute(params_from_iter(step.ledger.iter()))?;
-                if let Some(row) = step.row {
-                    insert.execute(params_from_iter(row.iter()))?;
+            let keys = super::batch_keys(batch);
+            let mut found = HashMap::new();
+            for chunk in keys.chunks(KEYS) {
+                let marks = vec!["?"; chunk.len()].join(", ");
+                let mut get = tx.prepare_cached(&format!(
+                    "SELECT key, resource_version, count, last_ms FROM ledger WHERE key IN ({marks})"
+                ))?;
+                let mut rows = get.query(params_from_iter(chunk.iter()))?;
+                while let Some(row) = rows.next()? {
+                    let seen = Seen {
+                        resource_version: row.get(1)?,
+                        count: row.get::<_, i64>(2)? as u64,
+                        last_observed: ts(row.get(3)?),
+                    };
+                    found.insert(row.get::<_, String>(0)?, seen);
                 }
             }
+            let plan = super::plan(batch, found, &mut stats);
+            insert_all(
+                &tx,
+                "ledger",
+                super::LEDGER_COLUMNS,
+                super::LEDGER_UPSERT,
+                &plan.ledger,
+            )?;
+            insert_all(
+                &tx,
+                "occurrences",
+                super::OCCURRENCE_COLUMNS,
+                "",
+                &plan.rows,
+            )?;
         }
         tx.commit()?;
         Ok(stats)
@@ -230,6 +268,11 @@ mod tests {
         )
         .unwrap();
         conn.execute(
+            "INSERT INTO ledger (key, resource_version, count, last_ms) VALUES ('c/u1', '9', 7, 2)",
+            [],
+        )
+        .unwrap();
+        conn.execute(
             "INSERT INTO occurrences (event_key, cluster, namespace, kind, name, object_uid, field_path, owner_root, reason, type, message,
                  reporting_controller, node, first_ms, last_ms, occurrences, category, severity, template, fingerprint, raw)
              VALUES ('c/u1', 'c', 'shop', 'Pod', 'web-0', '', '', 'web', 'BackOff', 'Warning', 'm', 'kubelet', 'n', 1, 2, 7, 'crash', 'high', 'm', 'f', '{}')",
@@ -258,6 +301,15 @@ mod tests {
             .query_row("SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name IN ('occurrences_event', 'occurrences_fingerprint')", [], |r| r.get(0))
             .unwrap();
         assert_eq!(indexes, 0);
+        let ledger: (String, i64) = store
+            .conn
+            .query_row(
+                "SELECT resource_version, count FROM ledger WHERE key = 'c/u1'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(ledger, ("9".to_string(), 7), "the ledger survives its move");
         let rows = store.query(&Filter::default(), None).unwrap();
         assert_eq!(
             (rows.len(), rows[0].count),
