@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::store::Span;
+use crate::store::{Buckets, Span};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Bucket {
@@ -25,13 +25,12 @@ pub struct Group {
 
 /// Groups sorted by count (then key), with `window`-sized buckets from
 /// `start_ms` to `end_ms`.
-pub fn aggregate(
-    columns: &[&str],
-    spans: &[Span],
-    start_ms: i64,
-    end_ms: i64,
-    window_ms: i64,
-) -> Vec<Group> {
+pub fn aggregate(columns: &[&str], spans: &[Span], buckets: Buckets) -> Vec<Group> {
+    let Buckets {
+        start_ms,
+        end_ms,
+        window_ms,
+    } = buckets;
     let window_ms = window_ms.max(1);
     let n = (((end_ms - start_ms).max(0) + window_ms - 1) / window_ms).max(1) as usize;
     let mut groups: BTreeMap<Vec<String>, Vec<i64>> = BTreeMap::new();
@@ -142,9 +141,11 @@ mod tests {
                 span("BackOff", 0, 4 * h, 10),
                 span("Pulled", h / 2, h / 2, 3),
             ],
-            0,
-            4 * h,
-            h,
+            Buckets {
+                start_ms: 0,
+                end_ms: 4 * h,
+                window_ms: h,
+            },
         );
         assert_eq!(groups[0].key["reason"], "BackOff");
         assert_eq!(groups[0].count, 10);
@@ -169,9 +170,11 @@ mod tests {
         let groups = aggregate(
             &["reason"],
             &[span("BackOff", 0, 8 * h, 8)],
-            6 * h,
-            8 * h,
-            h,
+            Buckets {
+                start_ms: 6 * h,
+                end_ms: 8 * h,
+                window_ms: h,
+            },
         );
         assert_eq!(groups[0].count, 2);
     }

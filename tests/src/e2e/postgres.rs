@@ -1,7 +1,7 @@
 //! PostgreSQL from Debian with a throwaway data directory on a free port.
 //! The server refuses to run as root, so as root it runs as `postgres`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -39,20 +39,6 @@ impl Postgres {
                 .status();
             let _ = Command::new("chmod").arg("755").arg(&dir).status();
         }
-        let as_user = |program: PathBuf, args: Vec<String>| -> (PathBuf, Vec<String>) {
-            if root {
-                let mut all = vec![
-                    "-u".to_string(),
-                    "postgres".into(),
-                    "--".into(),
-                    program.display().to_string(),
-                ];
-                all.extend(args);
-                (PathBuf::from("runuser"), all)
-            } else {
-                (program, args)
-            }
-        };
         let (program, args) = as_user(
             bin.join("initdb"),
             vec![
@@ -75,26 +61,40 @@ impl Postgres {
             String::from_utf8_lossy(&out.stderr)
         );
         let port = free_port();
+        let process = serve(&dir, port);
+        Postgres { port, dir, process }
+    }
+
+    /// Stop the server the way an outage looks to clients (the data
+    /// stays): a fast shutdown ends every session at once. (SIGTERM would
+    /// wait for sessions to end, and SIGKILL leaves them running.)
+    pub fn stop(&mut self) {
         let (program, args) = as_user(
-            bin.join("postgres"),
+            peers::path("POSTGRES_BIN").join("pg_ctl"),
             vec![
+                "stop".into(),
                 "-D".into(),
-                data.display().to_string(),
-                "-p".into(),
-                port.to_string(),
-                "-k".into(),
-                dir.display().to_string(),
-                "-c".into(),
-                "listen_addresses=127.0.0.1".into(),
-                "-c".into(),
-                "fsync=off".into(),
+                self.dir.join("data").display().to_string(),
+                "-m".into(),
+                "fast".into(),
+                "-w".into(),
             ],
         );
-        let mut process = Process::start("postgres", &program, &args, &dir, &[]);
-        process.wait_until(Duration::from_secs(30), || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
-        Postgres { port, dir, process }
+        let out = Command::new(&program)
+            .args(&args)
+            .output()
+            .expect("run pg_ctl");
+        assert!(
+            out.status.success(),
+            "pg_ctl stop: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        self.process.stop();
+    }
+
+    /// Start the stopped server again, on the same port with the same data.
+    pub fn restart(&mut self) {
+        self.process = serve(&self.dir, self.port);
     }
 
     /// A libpq URL for the superuser.
@@ -125,6 +125,48 @@ impl Postgres {
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+}
+
+/// Run the server of `dir/data` on `port` until it accepts connections.
+fn serve(dir: &Path, port: u16) -> Process {
+    let data = dir.join("data");
+    let (program, args) = as_user(
+        peers::path("POSTGRES_BIN").join("postgres"),
+        vec![
+            "-D".into(),
+            data.display().to_string(),
+            "-p".into(),
+            port.to_string(),
+            "-k".into(),
+            dir.display().to_string(),
+            "-c".into(),
+            "listen_addresses=127.0.0.1".into(),
+            "-c".into(),
+            "fsync=off".into(),
+        ],
+    );
+    let mut process = Process::start("postgres", &program, &args, dir, &[]);
+    process.wait_until(Duration::from_secs(30), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    process
+}
+
+/// `program args` as the `postgres` user when running as root (the server
+/// refuses to run as root).
+fn as_user(program: PathBuf, args: Vec<String>) -> (PathBuf, Vec<String>) {
+    if is_root() {
+        let mut all = vec![
+            "-u".to_string(),
+            "postgres".into(),
+            "--".into(),
+            program.display().to_string(),
+        ];
+        all.extend(args);
+        (PathBuf::from("runuser"), all)
+    } else {
+        (program, args)
     }
 }
 

@@ -17,7 +17,12 @@ fn eventlog() -> std::path::PathBuf {
     workspace_bin("kubectl-eventlog").expect("kubectl-eventlog is built by cargo test --workspace")
 }
 
-fn start(cluster: &Cluster, ns: &str, store: &Path, metrics: u16) -> Child {
+fn sqlite(path: &Path) -> String {
+    format!("sqlite:{}", path.display())
+}
+
+/// The collector on namespace `ns`, writing to the store URL `store`.
+fn start(cluster: &Cluster, ns: &str, store: &str, metrics: u16) -> Child {
     Command::new(eventlog())
         .args([
             "collect",
@@ -28,8 +33,7 @@ fn start(cluster: &Cluster, ns: &str, store: &Path, metrics: u16) -> Child {
             "--metrics-addr",
             &format!("127.0.0.1:{metrics}"),
         ])
-        .arg("--store")
-        .arg(format!("sqlite:{}", store.display()))
+        .args(["--store", store])
         .args(cluster.args(ADMIN))
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -38,10 +42,9 @@ fn start(cluster: &Cluster, ns: &str, store: &Path, metrics: u16) -> Child {
 }
 
 /// The stored count per Event name (from `query -o json`).
-fn counts(store: &Path, ns: &str) -> std::collections::BTreeMap<String, i64> {
+fn counts(store: &str, ns: &str) -> std::collections::BTreeMap<String, i64> {
     let out = Command::new(eventlog())
-        .args(["query", "-n", ns, "-o", "json", "--store"])
-        .arg(format!("sqlite:{}", store.display()))
+        .args(["query", "-n", ns, "-o", "json", "--store", store])
         .output()
         .unwrap();
     let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(json!({"items": []}));
@@ -62,13 +65,18 @@ fn counts(store: &Path, ns: &str) -> std::collections::BTreeMap<String, i64> {
         .collect()
 }
 
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+/// Wait until `done`; on time-out, fail with what the collector said.
+fn wait_for(collector: &mut Child, what: &str, mut done: impl FnMut() -> bool) {
     let start = Instant::now();
     while !done() {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "timed out waiting for {what}"
-        );
+        if start.elapsed() > Duration::from_secs(30) {
+            let _ = collector.kill();
+            let mut said = String::new();
+            if let Some(mut err) = collector.stderr.take() {
+                let _ = std::io::Read::read_to_string(&mut err, &mut said);
+            }
+            panic!("timed out waiting for {what}; the collector said:\n{said}");
+        }
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -88,7 +96,7 @@ async fn collect_records_every_occurrence_once_across_kills_and_restarts() {
     let client = cluster.client(ADMIN).await;
     let ns = cluster.namespace("eventlog").await;
     let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("events.db");
+    let store = sqlite(&dir.path().join("events.db"));
     let involved = |name: &str| json!({"kind": "Pod", "namespace": ns, "name": name, "uid": format!("{name}-uid"), "apiVersion": "v1"});
     let core = |name: &str, reason: &str, count: i64| {
         json!({"metadata": {"name": name}, "involvedObject": involved("web-6d4f9c8b7-x7k2p"), "reason": reason,
@@ -99,7 +107,7 @@ async fn collect_records_every_occurrence_once_across_kills_and_restarts() {
 
     let metrics = free_port();
     let mut collector = start(cluster, &ns, &store, metrics);
-    wait_for("the first event", || {
+    wait_for(&mut collector, "the first event", || {
         counts(&store, &ns).get("BackOff/web-6d4f9c8b7-x7k2p") == Some(&1)
     });
 
@@ -110,7 +118,7 @@ async fn collect_records_every_occurrence_once_across_kills_and_restarts() {
         .patch("e1", &PatchParams::default(), &bump(4))
         .await
         .unwrap();
-    wait_for("the count bump", || {
+    wait_for(&mut collector, "the count bump", || {
         counts(&store, &ns).get("BackOff/web-6d4f9c8b7-x7k2p") == Some(&4)
     });
     // A newer reporter: events.k8s.io/v1 with a series.
@@ -119,7 +127,7 @@ async fn collect_records_every_occurrence_once_across_kills_and_restarts() {
         "reportingController": "kubelet", "reportingInstance": "node-1",
         "eventTime": format!("{}", now(-30).replace('Z', ".000000Z")),
         "series": {"count": 2, "lastObservedTime": now(0).replace('Z', ".000000Z")}})).await;
-    wait_for("the series event", || {
+    wait_for(&mut collector, "the series event", || {
         counts(&store, &ns).get("Unhealthy/web-6d4f9c8b7-x7k2p") == Some(&2)
     });
 
@@ -132,8 +140,8 @@ async fn collect_records_every_occurrence_once_across_kills_and_restarts() {
         .unwrap();
     objects::core_event(&client, &ns, core("e3", "FailedMount", 1)).await;
 
-    let collector = start(cluster, &ns, &store, metrics);
-    wait_for("catching up after the restart", || {
+    let mut collector = start(cluster, &ns, &store, metrics);
+    wait_for(&mut collector, "catching up after the restart", || {
         let c = counts(&store, &ns);
         c.get("BackOff/web-6d4f9c8b7-x7k2p") == Some(&6)
             && c.get("FailedMount/web-6d4f9c8b7-x7k2p") == Some(&1)
@@ -367,7 +375,7 @@ async fn collect_survives_an_api_server_restart() {
     let cluster = Cluster::private();
     let ns = cluster.namespace("eventlog-restart").await;
     let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("events.db");
+    let store = sqlite(&dir.path().join("events.db"));
     let event = |count: i64| {
         json!({"metadata": {"name": "e1"}, "involvedObject": {"kind": "Pod", "namespace": ns, "name": "api-0", "uid": "api-0-uid"},
                "reason": "Unhealthy", "message": "Liveness probe failed: timeout", "type": "Warning",
@@ -376,7 +384,7 @@ async fn collect_survives_an_api_server_restart() {
     objects::core_event(&cluster.client(ADMIN).await, &ns, event(2)).await;
     let metrics = free_port();
     let mut collector = start(&cluster, &ns, &store, metrics);
-    wait_for("the first occurrences", || {
+    wait_for(&mut collector, "the first occurrences", || {
         counts(&store, &ns).get("Unhealthy/api-0") == Some(&2)
     });
 
@@ -392,7 +400,7 @@ async fn collect_survives_an_api_server_restart() {
         )
         .await
         .unwrap();
-    wait_for("the occurrences after the restart", || {
+    wait_for(&mut collector, "the occurrences after the restart", || {
         counts(&store, &ns).get("Unhealthy/api-0") == Some(&5)
     });
     std::thread::sleep(Duration::from_millis(500));
@@ -409,6 +417,135 @@ async fn collect_survives_an_api_server_restart() {
         .and_then(|v| v.parse().ok())
         .unwrap();
     assert!(restarts >= 1, "the lost watch was counted: {body}");
+    collector.kill().unwrap();
+    let _ = collector.wait();
+}
+
+/// A metric's value from the collector's `/metrics`.
+fn metric(port: u16, name: &str) -> u64 {
+    let m = kplug_tests::e2e::http::get(&format!("127.0.0.1:{port}"), "/metrics", &[]).unwrap();
+    let body = String::from_utf8_lossy(&m.body).into_owned();
+    body.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in {body}"))
+}
+
+/// etcd compacts away the history the collector's watch would resume from:
+/// the API server answers 410 Gone, the collector relists, and the store
+/// holds exactly the occurrences that happened.
+#[tokio::test]
+async fn collect_relists_after_410_gone() {
+    use k8s_openapi::api::core::v1::Event as CoreEvent;
+    use kube::api::{Api, Patch, PatchParams};
+
+    if std::env::var_os("KPLUG_E2E_KUBECONFIG").is_some() {
+        eprintln!("skipped: cannot compact the etcd of an existing cluster");
+        return;
+    }
+    let cluster = Cluster::private();
+    let client = cluster.client(ADMIN).await;
+    let ns = cluster.namespace("eventlog-gone").await;
+    let noise = cluster.namespace("eventlog-noise").await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = sqlite(&dir.path().join("events.db"));
+    let event = |name: &str, ns: &str, count: i64| {
+        json!({"metadata": {"name": name}, "involvedObject": {"kind": "Pod", "namespace": ns, "name": "db-0", "uid": "db-0-uid"},
+               "reason": "BackOff", "message": "Back-off restarting failed container db", "type": "Warning",
+               "source": {"component": "kubelet", "host": "node-1"}, "firstTimestamp": now(-10), "lastTimestamp": now(0), "count": count})
+    };
+    objects::core_event(&client, &ns, event("e1", &ns, 1)).await;
+    let metrics = free_port();
+    let mut collector = start(&cluster, &ns, &store, metrics);
+    wait_for(&mut collector, "the first occurrence", || {
+        counts(&store, &ns).get("BackOff/db-0") == Some(&1)
+    });
+
+    // History moves on where the collector does not look, and is compacted
+    // away; the restarted API server's watch cache starts after it.
+    for i in 0..20 {
+        objects::core_event(&client, &noise, event(&format!("n{i}"), &noise, 1)).await;
+    }
+    cluster.stop_apiserver();
+    let revision = cluster.compact_etcd();
+    cluster.start_apiserver();
+    let events: Api<CoreEvent> = Api::namespaced(cluster.client(ADMIN).await, &ns);
+    events
+        .patch(
+            "e1",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"count": 4, "lastTimestamp": now(0)})),
+        )
+        .await
+        .unwrap();
+    wait_for(&mut collector, "the occurrences after the 410", || {
+        counts(&store, &ns).get("BackOff/db-0") == Some(&4)
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        counts(&store, &ns),
+        [("BackOff/db-0".to_string(), 4)].into(),
+        "nothing twice, nothing from elsewhere"
+    );
+    assert!(
+        metric(metrics, "kplug_eventlog_watch_gone_total") >= 1,
+        "the watch from before revision {revision} got 410 Gone"
+    );
+    collector.kill().unwrap();
+    let _ = collector.wait();
+}
+
+/// PostgreSQL stops while the collector runs: writes fail and are kept,
+/// Events keep coming, and when the server is back the collector connects
+/// again and writes everything, once.
+#[tokio::test]
+async fn collect_keeps_its_batch_while_postgresql_is_down() {
+    use k8s_openapi::api::core::v1::Event as CoreEvent;
+    use kplug_tests::e2e::postgres::Postgres;
+    use kube::api::{Api, Patch, PatchParams};
+
+    let mut pg = Postgres::start();
+    pg.psql("CREATE DATABASE outage");
+    let store = pg.url("outage");
+    let cluster = Cluster::shared();
+    let client = cluster.client(ADMIN).await;
+    let ns = cluster.namespace("eventlog-pg").await;
+    let event = |name: &str, reason: &str, count: i64| {
+        json!({"metadata": {"name": name}, "involvedObject": {"kind": "Pod", "namespace": ns, "name": "api-0", "uid": "api-0-uid"},
+               "reason": reason, "message": format!("{reason} happened"), "type": "Warning",
+               "source": {"component": "kubelet", "host": "node-1"}, "firstTimestamp": now(-10), "lastTimestamp": now(0), "count": count})
+    };
+    objects::core_event(&client, &ns, event("e1", "BackOff", 1)).await;
+    let metrics = free_port();
+    let mut collector = start(cluster, &ns, &store, metrics);
+    wait_for(&mut collector, "the first occurrence", || {
+        counts(&store, &ns).get("BackOff/api-0") == Some(&1)
+    });
+
+    pg.stop();
+    let events: Api<CoreEvent> = Api::namespaced(client.clone(), &ns);
+    events
+        .patch(
+            "e1",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"count": 3, "lastTimestamp": now(0)})),
+        )
+        .await
+        .unwrap();
+    objects::core_event(&client, &ns, event("e2", "Unhealthy", 2)).await;
+    wait_for(&mut collector, "a failed write", || {
+        metric(metrics, "kplug_eventlog_store_errors_total") >= 1
+    });
+    pg.restart();
+    wait_for(&mut collector, "catching up after the outage", || {
+        let c = counts(&store, &ns);
+        c.get("BackOff/api-0") == Some(&3) && c.get("Unhealthy/api-0") == Some(&2)
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        counts(&store, &ns).values().sum::<i64>(),
+        5,
+        "3 + 2 occurrences, each once"
+    );
     collector.kill().unwrap();
     let _ = collector.wait();
 }

@@ -1,7 +1,7 @@
 //! `kubectl eventlog collect`: watch Events and store every occurrence once.
 
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -75,7 +75,7 @@ async fn collect(
     kube: &KubectlArgs,
     args: Args,
     classifier: Classifier,
-    mut store: Store,
+    store: Store,
 ) -> anyhow::Result<kplug::Code> {
     let health = Arc::new(Health::default());
     if let Some(addr) = args.metrics_addr {
@@ -114,6 +114,9 @@ async fn collect(
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("watching for SIGTERM")?;
     eprintln!("collecting events into {}", store.describe());
+    // The store runs on blocking threads: the PostgreSQL client blocks on
+    // a runtime of its own, which may not start inside this one.
+    let store = Arc::new(Mutex::new(store));
     loop {
         tokio::select! {
             // While the store refuses writes the batch would grow without
@@ -138,10 +141,11 @@ async fn collect(
                     eprintln!("watch: {e}; retrying with backoff");
                 }
             },
-            _ = flush.tick() => write(&mut store, &mut batch, &health),
+            _ = flush.tick() => write(&store, &mut batch, &health).await,
             _ = log.tick() => eprintln!("eventlog: {}", health.line()),
             _ = prune.tick(), if !policy.is_empty() => {
-                match store.prune_step(&policy, jiff::Timestamp::now().as_millisecond(), 5000) {
+                let step = with_store(&store, move |s| s.prune_step(&policy, jiff::Timestamp::now().as_millisecond(), 5000)).await;
+                match step {
                     Ok(0) => {}
                     Ok(n) => {
                         eprintln!("eventlog: retention deleted {n} old occurrences");
@@ -154,10 +158,10 @@ async fn collect(
             _ = term.recv() => break,
         }
         if batch.len() >= BATCH {
-            write(&mut store, &mut batch, &health);
+            write(&store, &mut batch, &health).await;
         }
     }
-    write(&mut store, &mut batch, &health);
+    write(&store, &mut batch, &health).await;
     eprintln!("eventlog: stopped; {}", health.line());
     Ok(if batch.is_empty() {
         kplug::Code::Success
@@ -190,11 +194,29 @@ fn accept(e: CoreEvent, prepare: &mut Preparer, health: &Health, batch: &mut Vec
 
 /// Write the batch; on failure keep it (bounded by the caller's flushes)
 /// and try again at the next tick.
-fn write(store: &mut Store, batch: &mut Vec<Record>, health: &Health) {
+/// Run `f` on the store on a blocking thread.
+async fn with_store<T: Send + 'static>(
+    store: &Arc<Mutex<Store>>,
+    f: impl FnOnce(&mut Store) -> T + Send + 'static,
+) -> T {
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || f(&mut store.lock().unwrap_or_else(|p| p.into_inner())))
+        .await
+        .expect("store calls do not panic")
+}
+
+async fn write(store: &Arc<Mutex<Store>>, batch: &mut Vec<Record>, health: &Health) {
     if batch.is_empty() {
         return;
     }
-    match store.ingest(batch) {
+    let taken = std::mem::take(batch);
+    let (taken, result) = with_store(store, move |s| {
+        let r = s.ingest(&taken);
+        (taken, r)
+    })
+    .await;
+    *batch = taken;
+    match result {
         Ok(stats) => {
             health
                 .occurrences_written

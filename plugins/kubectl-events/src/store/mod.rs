@@ -484,14 +484,46 @@ pub const GROUP_COLUMNS: &[(&str, &str)] = &[
     ("name", "name"),
 ];
 
-pub fn span_sql(columns: &[&str], where_sql: &str) -> String {
+/// The time buckets an aggregate counts into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Buckets {
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub window_ms: i64,
+}
+
+/// Spans to aggregate. Rows whose whole span lies in one bucket — nearly
+/// all of them — are summed by the database per group and bucket (as one
+/// span at the bucket's first such time); only rows spanning buckets come
+/// back one by one to be spread. `where_sql`'s numbered placeholders are
+/// used twice.
+pub fn span_sql(columns: &[&str], where_sql: &str, b: Buckets) -> String {
+    let cols = if columns.is_empty() {
+        "''".to_string()
+    } else {
+        columns.join(", ")
+    };
+    let Buckets {
+        start_ms: s,
+        end_ms: e,
+        window_ms: w,
+    } = b;
+    let w = w.max(1);
+    let first = "COALESCE(first_ms, last_ms)";
+    let one = format!(
+        "last_ms IS NOT NULL AND {first} >= {s} AND last_ms < {e} AND ({first} - {s}) / {w} = (last_ms - {s}) / {w}"
+    );
+    let and = if where_sql.is_empty() { "WHERE" } else { "AND" };
+    let group = if columns.is_empty() {
+        String::new()
+    } else {
+        format!("{cols}, ")
+    };
     format!(
-        "SELECT {}, first_ms, last_ms, occurrences FROM occurrences {where_sql}",
-        if columns.is_empty() {
-            "''".to_string()
-        } else {
-            columns.join(", ")
-        }
+        "SELECT {cols}, first_ms, last_ms, occurrences FROM occurrences {where_sql} {and} NOT ({one})
+         UNION ALL
+         SELECT {cols}, MIN(last_ms), MIN(last_ms), CAST(SUM(occurrences) AS BIGINT) FROM occurrences {where_sql} {and} {one}
+         GROUP BY {group}(last_ms - {s}) / {w}"
     )
 }
 
@@ -614,10 +646,15 @@ impl Store {
         Ok(0)
     }
 
-    pub fn spans(&mut self, columns: &[&str], filter: &Filter) -> Result<Vec<Span>, StoreError> {
+    pub fn spans(
+        &mut self,
+        columns: &[&str],
+        filter: &Filter,
+        buckets: Buckets,
+    ) -> Result<Vec<Span>, StoreError> {
         match self {
-            Store::Sqlite(s) => s.spans(columns, filter),
-            Store::Postgres(p) => p.spans(columns, filter),
+            Store::Sqlite(s) => s.spans(columns, filter, buckets),
+            Store::Postgres(p) => p.spans(columns, filter, buckets),
         }
     }
 }

@@ -4,12 +4,14 @@
 use postgres::types::ToSql;
 use postgres::{Client, NoTls};
 
-use super::{EventRow, Filter, IngestStats, Param, SCHEMA_VERSION, Span, StoreError, ts};
+use super::{Buckets, EventRow, Filter, IngestStats, Param, SCHEMA_VERSION, Span, StoreError, ts};
 use crate::ledger::Seen;
 use crate::record::Record;
 
 pub struct PostgresStore {
     client: Client,
+    /// To connect again when the server went away (restarts, failovers).
+    url: String,
     /// The URL without its password, for messages.
     shown: String,
 }
@@ -104,9 +106,23 @@ impl PostgresStore {
             path: shown.clone(),
             message: e.to_string(),
         })?;
-        let mut store = PostgresStore { client, shown };
+        let mut store = PostgresStore {
+            client,
+            url: url.to_string(),
+            shown,
+        };
         store.migrate()?;
         Ok(store)
+    }
+
+    /// The connection, made again if the server closed it: the caller's
+    /// statement then runs on the new one, or fails as before while the
+    /// server is away.
+    fn conn(&mut self) -> Result<&mut Client, StoreError> {
+        if self.client.is_closed() {
+            self.client = Client::connect(&self.url, NoTls)?;
+        }
+        Ok(&mut self.client)
     }
 
     pub fn shown(&self) -> &str {
@@ -114,7 +130,7 @@ impl PostgresStore {
     }
 
     fn migrate(&mut self) -> Result<(), StoreError> {
-        let mut tx = self.client.transaction()?;
+        let mut tx = self.conn()?.transaction()?;
         // One migrator at a time.
         tx.batch_execute("SELECT pg_advisory_xact_lock(7734001)")?;
         tx.batch_execute(
@@ -149,7 +165,7 @@ impl PostgresStore {
     /// statement reads (and locks) the batch's ledger entries, one writes
     /// them and one inserts the occurrences, whatever the batch's size.
     pub fn ingest(&mut self, batch: &[Record]) -> Result<IngestStats, StoreError> {
-        let mut tx = self.client.transaction()?;
+        let mut tx = self.conn()?.transaction()?;
         let keys = super::batch_keys(batch);
         let found = tx
             .query(
@@ -196,7 +212,7 @@ impl PostgresStore {
         let owned = params(&p);
         let refs = refs(&owned);
         Ok(self
-            .client
+            .conn()?
             .query(&sql, &refs)?
             .into_iter()
             .map(|r| EventRow {
@@ -222,14 +238,14 @@ impl PostgresStore {
 
     pub fn last_id(&mut self) -> Result<i64, StoreError> {
         Ok(self
-            .client
+            .conn()?
             .query_one("SELECT COALESCE(MAX(id), 0)::bigint FROM occurrences", &[])?
             .get(0))
     }
 
     /// Bytes the tables take.
     pub fn used_bytes(&mut self) -> Result<u64, StoreError> {
-        let row = self.client.query_one(
+        let row = self.conn()?.query_one(
             "SELECT (pg_total_relation_size('occurrences') + pg_total_relation_size('ledger'))::bigint",
             &[],
         )?;
@@ -238,7 +254,7 @@ impl PostgresStore {
 
     /// See [`super::sqlite::SqliteStore::prune_chunk`].
     pub fn prune_chunk(&mut self, cutoff_ms: Option<i64>, chunk: usize) -> Result<u64, StoreError> {
-        let mut tx = self.client.transaction()?;
+        let mut tx = self.conn()?.transaction()?;
         let chunk = chunk as i64;
         let deleted = match cutoff_ms {
             Some(c) => tx.execute(
@@ -254,14 +270,19 @@ impl PostgresStore {
         Ok(deleted)
     }
 
-    pub fn spans(&mut self, columns: &[&str], filter: &Filter) -> Result<Vec<Span>, StoreError> {
+    pub fn spans(
+        &mut self,
+        columns: &[&str],
+        filter: &Filter,
+        buckets: Buckets,
+    ) -> Result<Vec<Span>, StoreError> {
         let (where_sql, p) = filter.to_sql(&|n| format!("${n}"));
-        let sql = super::span_sql(columns, &where_sql);
+        let sql = super::span_sql(columns, &where_sql, buckets);
         let owned = params(&p);
         let refs = refs(&owned);
         let width = columns.len().max(1);
         Ok(self
-            .client
+            .conn()?
             .query(&sql, &refs)?
             .into_iter()
             .map(|r| Span {

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
-use super::{EventRow, Filter, IngestStats, Param, SCHEMA_VERSION, Span, StoreError, ts};
+use super::{Buckets, EventRow, Filter, IngestStats, Param, SCHEMA_VERSION, Span, StoreError, ts};
 use crate::ledger::Seen;
 use crate::record::Record;
 
@@ -232,9 +232,14 @@ impl SqliteStore {
     }
 
     /// Occurrence spans for aggregation, grouped by `columns`.
-    pub fn spans(&self, columns: &[&str], filter: &Filter) -> Result<Vec<Span>, StoreError> {
+    pub fn spans(
+        &self,
+        columns: &[&str],
+        filter: &Filter,
+        buckets: Buckets,
+    ) -> Result<Vec<Span>, StoreError> {
         let (where_sql, params) = filter.to_sql(&|n| format!("?{n}"));
-        let sql = super::span_sql(columns, &where_sql);
+        let sql = super::span_sql(columns, &where_sql, buckets);
         let mut stmt = self.conn.prepare(&sql)?;
         let width = columns.len().max(1);
         let rows = stmt.query_map(params_from_iter(params.iter()), |r| {
@@ -279,6 +284,74 @@ mod tests {
             [],
         )
         .unwrap();
+    }
+
+    #[test]
+    fn summing_in_sql_counts_what_spreading_every_row_counts() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = SqliteStore::open(&dir.path().join("a.db")).unwrap();
+        let classifier = crate::classify::Classifier::default();
+        let h = 3_600_000i64;
+        let at = |ms: i64| jiff::Timestamp::from_millisecond(ms).unwrap().to_string();
+        // Spans inside one hour, across hours, before the window, without a
+        // first time, and at the window's very end.
+        let spans = [
+            (10, 20, 3),
+            (h + 5, h + 9, 1),
+            (h / 2, 3 * h + 7, 9),
+            (-h, h / 3, 4),
+            (2 * h, 2 * h, 2),
+            (4 * h - 1, 4 * h - 1, 5),
+            (30, 40, 6),
+        ];
+        let batch: Vec<Record> = spans
+            .iter()
+            .enumerate()
+            .map(|(i, (first, last, count))| {
+                let mut v = serde_json::json!({
+                    "metadata": {"name": format!("e{i}"), "namespace": "a", "uid": format!("u{i}"), "resourceVersion": "1"},
+                    "involvedObject": {"kind": "Pod", "name": "web"},
+                    "reason": if i % 2 == 0 { "BackOff" } else { "Pulled" }, "message": "m",
+                    "lastTimestamp": at(*last), "count": count,
+                });
+                if i != 4 {
+                    v["firstTimestamp"] = at(*first).into();
+                }
+                Record::new(kplug::event::Event::from_owned(v).unwrap(), "c", &classifier)
+            })
+            .collect();
+        store.ingest(&batch).unwrap();
+        let buckets = Buckets {
+            start_ms: 0,
+            end_ms: 4 * h,
+            window_ms: h,
+        };
+        let filter = Filter {
+            since: jiff::Timestamp::from_millisecond(0).ok(),
+            ..Default::default()
+        };
+        let summed = store.spans(&["reason"], &filter, buckets).unwrap();
+        assert!(summed.len() < spans.len(), "some rows were summed");
+        let mut every = store
+            .conn
+            .prepare(
+                "SELECT reason, first_ms, last_ms, occurrences FROM occurrences WHERE last_ms >= 0",
+            )
+            .unwrap();
+        let every: Vec<Span> = every
+            .query_map([], |r| {
+                Ok(Span {
+                    key: vec![r.get(0)?],
+                    first_ms: r.get(1)?,
+                    last_ms: r.get(2)?,
+                    occurrences: r.get(3)?,
+                })
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let agg = |s: &[Span]| crate::aggregate::aggregate(&["reason"], s, buckets);
+        assert_eq!(agg(&summed), agg(&every));
     }
 
     #[test]
