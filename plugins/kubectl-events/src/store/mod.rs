@@ -560,14 +560,16 @@ impl From<rusqlite::Error> for StoreError {
 /// Either store, chosen by URL.
 pub enum Store {
     Sqlite(sqlite::SqliteStore),
-    Postgres(postgres::PostgresStore),
+    Postgres(Box<postgres::PostgresStore>),
 }
 
 impl Store {
     /// `postgres://…` / `postgresql://…`, else `sqlite:PATH` or a path.
     pub fn open(url: &str) -> Result<Store, StoreError> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Ok(Store::Postgres(postgres::PostgresStore::open(url)?))
+            Ok(Store::Postgres(Box::new(postgres::PostgresStore::open(
+                url,
+            )?)))
         } else {
             let path = url.strip_prefix("sqlite:").unwrap_or(url);
             Ok(Store::Sqlite(sqlite::SqliteStore::open(
