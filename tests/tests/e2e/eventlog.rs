@@ -103,6 +103,15 @@ async fn collect_records_every_occurrence_once_across_kills_and_restarts() {
                "message": format!("{reason} happened"), "type": "Warning", "source": {"component": "kubelet", "host": "node-1"},
                "firstTimestamp": now(-60), "lastTimestamp": now(0), "count": count})
     };
+    // The Pod exists, with labels: the collector reads them for `-l`.
+    objects::pod_with_status(
+        &client,
+        &ns,
+        json!({"metadata": {"name": "web-6d4f9c8b7-x7k2p", "labels": {"app": "web", "tier": "front"}},
+               "spec": {"containers": [{"name": "app", "image": "registry.example/app:1"}]}}),
+        json!({"phase": "Pending"}),
+    )
+    .await;
     objects::core_event(&client, &ns, core("e1", "BackOff", 1)).await;
 
     let metrics = free_port();
@@ -155,6 +164,22 @@ async fn collect_records_every_occurrence_once_across_kills_and_restarts() {
         9,
         "6 + 2 + 1 occurrences, each once: {c:?}"
     );
+
+    // `-l` on the labels the collector read.
+    let selected = |selector: &str| {
+        let out = Command::new(eventlog())
+            .args([
+                "query", "-n", &ns, "-o", "json", "-l", selector, "--store", &store,
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["items"].as_array().unwrap().len()
+    };
+    assert_eq!(selected("app=web,tier in (front,back)"), 3);
+    assert_eq!(selected("app=db"), 0);
+    assert_eq!(selected("!tier"), 0);
 
     // Health: the relist after the restart was all dedup hits but the two changes.
     let m = kplug_tests::e2e::http::get(&format!("127.0.0.1:{metrics}"), "/metrics", &[]).unwrap();
@@ -358,6 +383,10 @@ fn the_in_cluster_manifests_apply_with_least_privilege() {
         text(&o.stdout).trim() == "yes"
     };
     assert!(can("watch", "events") && can("list", "events.events.k8s.io"));
+    assert!(
+        can("get", "pods") && can("get", "deployments.apps"),
+        "labels for -l"
+    );
     assert!(!can("get", "secrets") && !can("create", "events") && !can("list", "pods"));
 }
 
@@ -514,6 +543,14 @@ async fn collect_keeps_its_batch_while_postgresql_is_down() {
                "reason": reason, "message": format!("{reason} happened"), "type": "Warning",
                "source": {"component": "kubelet", "host": "node-1"}, "firstTimestamp": now(-10), "lastTimestamp": now(0), "count": count})
     };
+    objects::pod_with_status(
+        &client,
+        &ns,
+        json!({"metadata": {"name": "api-0", "labels": {"app": "api"}},
+               "spec": {"containers": [{"name": "app", "image": "registry.example/api:1"}]}}),
+        json!({"phase": "Pending"}),
+    )
+    .await;
     objects::core_event(&client, &ns, event("e1", "BackOff", 1)).await;
     let metrics = free_port();
     let mut collector = start(cluster, &ns, &store, metrics);
@@ -546,6 +583,22 @@ async fn collect_keeps_its_batch_while_postgresql_is_down() {
         5,
         "3 + 2 occurrences, each once"
     );
+    // The labels read for `-l` are kept in PostgreSQL too.
+    let out = Command::new(eventlog())
+        .args([
+            "query", "-n", &ns, "-l", "app=api", "-o", "json", "--store", &store,
+        ])
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    if v["items"].as_array().map(Vec::len) != Some(2) {
+        let _ = collector.kill();
+        let said = collector.wait_with_output().unwrap();
+        panic!(
+            "-l app=api on PostgreSQL: {v}; the collector said: {}",
+            text(&said.stderr)
+        );
+    }
     collector.kill().unwrap();
     let _ = collector.wait();
 }

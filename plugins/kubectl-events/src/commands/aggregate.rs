@@ -62,7 +62,9 @@ pub fn run(kube: &KubectlArgs, mut args: Args) -> anyhow::Result<kplug::Code> {
         .since
         .get_or_insert(until - jiff::SignedDuration::from_hours(24 * 7));
     let mut store = args.store.open()?;
-    let filter = args.filters.filter(kube, args.for_object.as_deref())?;
+    let filter = args
+        .filters
+        .filter(kube, args.for_object.as_deref(), &mut store)?;
     let window_ms = args.window.as_millis().max(1) as i64;
     // `--since 7d` is read a moment before `until`: round the span to whole
     // seconds so 7d in 1d windows is 7 buckets, not 8.

@@ -12,10 +12,11 @@ use kplug::event::Event;
 use kplug_eventlog::classify::Classifier;
 use kplug_eventlog::health::Health;
 use kplug_eventlog::record::{Preparer, Record};
-use kplug_eventlog::store::Store;
+use kplug_eventlog::store::{ObjectInfo, Store};
 use kube::api::Api;
 use kube::runtime::{WatchStreamExt, watcher};
 
+use super::objects::Lookups;
 use super::store::{RetentionArgs, RulesArgs, StoreArgs};
 
 /// Watch Events (all namespaces, or -n) and store every occurrence exactly
@@ -43,6 +44,11 @@ pub struct Args {
     /// Write a batch at least this often
     #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = kplug::cli::parse_duration)]
     pub flush_interval: Duration,
+
+    /// Do not read the labels and controllers of the objects events are
+    /// about (for `query -l`); reading them needs `get` on those objects
+    #[arg(long)]
+    pub no_object_labels: bool,
 
     /// Log the collector's health this often (0 for never)
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = kplug::cli::parse_duration)]
@@ -86,6 +92,9 @@ async fn collect(
         tokio::spawn(serve_metrics(listener, health.clone()));
     }
     let client = kplug::client::client(kube).await?;
+    let (mut lookups, mut learnt) = Lookups::new(client.clone(), &args.cluster_name);
+    let mut lookups = (!args.no_object_labels).then_some(&mut lookups);
+    let mut objects: Vec<ObjectInfo> = Vec::new();
     let api: Api<CoreEvent> = match (&kube.namespace, kube.all_namespaces) {
         (Some(ns), false) => Api::namespaced(client, ns),
         _ => Api::all(client),
@@ -128,9 +137,9 @@ async fn collect(
                 Some(Ok(watcher::Event::InitDone)) => health.relist_size.store(listed, Ordering::Relaxed),
                 Some(Ok(watcher::Event::InitApply(e))) => {
                     listed += 1;
-                    accept(e, &mut prepare, &health, &mut batch);
+                    accept(e, &mut prepare, &health, &mut batch, lookups.as_deref_mut());
                 }
-                Some(Ok(watcher::Event::Apply(e))) => accept(e, &mut prepare, &health, &mut batch),
+                Some(Ok(watcher::Event::Apply(e))) => accept(e, &mut prepare, &health, &mut batch, lookups.as_deref_mut()),
                 // DELETED means the TTL expired, not that something happened.
                 Some(Ok(watcher::Event::Delete(_))) => {}
                 Some(Err(e)) => {
@@ -141,7 +150,23 @@ async fn collect(
                     eprintln!("watch: {e}; retrying with backoff");
                 }
             },
-            _ = flush.tick() => write(&store, &mut batch, &health).await,
+            Some(o) = learnt.recv(), if objects.len() < MAX_PENDING => objects.push(o),
+            _ = flush.tick() => {
+                write(&store, &mut batch, &health).await;
+                if !objects.is_empty() {
+                    // Kept until written, like the batch.
+                    let learnt = std::mem::take(&mut objects);
+                    let (learnt, result) = with_store(&store, move |s| {
+                        let r = s.record_objects(&learnt);
+                        (learnt, r)
+                    })
+                    .await;
+                    if let Err(e) = result {
+                        eprintln!("store: {e}; keeping {} objects and retrying", learnt.len());
+                        objects = learnt;
+                    }
+                }
+            }
             _ = log.tick() => eprintln!("eventlog: {}", health.line()),
             _ = prune.tick(), if !policy.is_empty() => {
                 let step = with_store(&store, move |s| s.prune_step(&policy, jiff::Timestamp::now().as_millisecond(), 5000)).await;
@@ -180,14 +205,25 @@ fn is_gone(e: &watcher::Error) -> bool {
     }
 }
 
-fn accept(e: CoreEvent, prepare: &mut Preparer, health: &Health, batch: &mut Vec<Record>) {
+fn accept(
+    e: CoreEvent,
+    prepare: &mut Preparer,
+    health: &Health,
+    batch: &mut Vec<Record>,
+    lookups: Option<&mut Lookups>,
+) {
     health.events_received.fetch_add(1, Ordering::Relaxed);
     let value = match serde_json::to_value(e) {
         Ok(v) => v,
         Err(err) => return eprintln!("skipping an event that does not serialise: {err}"),
     };
     match Event::from_owned(value) {
-        Ok(event) => batch.push(prepare.record(event)),
+        Ok(event) => {
+            if let Some(l) = lookups {
+                l.learn(&event.regarding);
+            }
+            batch.push(prepare.record(event));
+        }
         Err(err) => eprintln!("skipping: {err}"),
     }
 }

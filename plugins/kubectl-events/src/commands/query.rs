@@ -6,8 +6,9 @@ use anyhow::bail;
 use jiff::Timestamp;
 use kplug::cli::{KubectlArgs, OutputFormat};
 use kplug::output::table::{Cell, Table, TableOptions};
+use kplug::selector::Selector;
 use kplug_eventlog::classify::{Category, Severity};
-use kplug_eventlog::store::{EventRow, Filter};
+use kplug_eventlog::store::{EventRow, Filter, Store};
 
 use super::store::{StoreArgs, parse_time};
 
@@ -117,13 +118,38 @@ fn for_object(text: &str) -> anyhow::Result<(String, String)> {
 }
 
 impl FilterArgs {
-    pub fn filter(&self, kube: &KubectlArgs, for_object: Option<&str>) -> anyhow::Result<Filter> {
+    /// The filter these flags ask for; `-l` is resolved through what
+    /// `store` knows of the objects' labels.
+    pub fn filter(
+        &self,
+        kube: &KubectlArgs,
+        for_object: Option<&str>,
+        store: &mut Store,
+    ) -> anyhow::Result<Filter> {
+        let namespace = if kube.all_namespaces {
+            None
+        } else {
+            kube.namespace.clone()
+        };
+        let objects = match &kube.selector {
+            None => None,
+            Some(text) => {
+                let selector = Selector::parse(text)
+                    .map_err(|e| kplug::Error::Usage(format!("-l {text}: {e}")))?;
+                let known = store.objects(namespace.as_deref())?;
+                Some(
+                    known
+                        .into_iter()
+                        .filter(|o| kube.cluster.as_ref().is_none_or(|c| *c == o.cluster))
+                        .filter(|o| selector.matches(&o.labels))
+                        .map(|o| o.key)
+                        .collect(),
+                )
+            }
+        };
         Ok(Filter {
-            namespace: if kube.all_namespaces {
-                None
-            } else {
-                kube.namespace.clone()
-            },
+            namespace,
+            objects,
             for_object: for_object.map(self::for_object).transpose()?,
             since: self.since,
             until: self.until,
@@ -142,7 +168,9 @@ impl FilterArgs {
 pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
     kube.check_output(&[])?;
     let mut store = args.store.open()?;
-    let mut filter = args.filters.filter(kube, args.for_object.as_deref())?;
+    let mut filter = args
+        .filters
+        .filter(kube, args.for_object.as_deref(), &mut store)?;
     let mut last = store.last_id()?;
     let rows = store.query(&filter, args.limit)?;
     let mut out = std::io::stdout().lock();

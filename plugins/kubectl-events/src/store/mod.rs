@@ -84,6 +84,17 @@ pub const SCHEMA_V3: &[&str] = &[
     "DROP INDEX IF EXISTS occurrences_object",
     "DROP INDEX IF EXISTS occurrences_root",
     "CREATE INDEX IF NOT EXISTS occurrences_owner ON occurrences (owner_root, namespace, last_ms)",
+    // What the collector learnt of the objects events are about, for `-l`.
+    "CREATE TABLE IF NOT EXISTS objects (
+        cluster TEXT NOT NULL,
+        namespace TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        name TEXT NOT NULL,
+        uid TEXT NOT NULL,
+        labels TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        seen_ms BIGINT NOT NULL,
+        PRIMARY KEY (cluster, namespace, kind, name))",
 ];
 
 /// The statements that bring a store from version `found` to the newest.
@@ -293,6 +304,96 @@ pub struct Filter {
     pub grep: Option<String>,
     /// Only rows stored after this one (for following new events).
     pub after_id: Option<i64>,
+    /// Only events about these objects (`-l`, resolved through the
+    /// objects table); empty matches nothing.
+    pub objects: Option<Vec<ObjectKey>>,
+}
+
+/// An object by namespace, kind and name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjectKey {
+    pub namespace: String,
+    pub kind: String,
+    pub name: String,
+}
+
+/// What is known of an object events are about: its labels and its
+/// controller, as the collector last read them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObjectInfo {
+    pub cluster: String,
+    pub key: ObjectKey,
+    pub uid: String,
+    pub labels: std::collections::BTreeMap<String, String>,
+    /// `Kind/name` of the controlling owner, or empty.
+    pub owner: String,
+    pub seen_ms: i64,
+}
+
+pub const OBJECT_COLUMNS: &str = "cluster, namespace, kind, name, uid, labels, owner, seen_ms";
+
+/// An object read again replaces what was known.
+pub const OBJECT_UPSERT: &str = "ON CONFLICT (cluster, namespace, kind, name) DO UPDATE SET uid = excluded.uid, labels = excluded.labels, owner = excluded.owner, seen_ms = excluded.seen_ms";
+
+/// The rows to upsert for `objects`: each object once (the last wins), in
+/// key order.
+pub fn object_rows(objects: &[ObjectInfo]) -> Vec<Vec<Param>> {
+    let mut last = std::collections::BTreeMap::new();
+    for o in objects {
+        last.insert((o.cluster.clone(), o.key.clone()), o);
+    }
+    last.into_values()
+        .map(|o| {
+            vec![
+                Param::Text(o.cluster.clone()),
+                Param::Text(o.key.namespace.clone()),
+                Param::Text(o.key.kind.clone()),
+                Param::Text(o.key.name.clone()),
+                Param::Text(o.uid.clone()),
+                Param::Text(serde_json::to_string(&o.labels).unwrap_or_default()),
+                Param::Text(o.owner.clone()),
+                Param::Int(o.seen_ms),
+            ]
+        })
+        .collect()
+}
+
+/// `SELECT` of the known objects, optionally of one namespace (`{1}`).
+pub fn objects_sql(namespace: bool, placeholder: &dyn Fn(usize) -> String) -> String {
+    format!(
+        "SELECT cluster, namespace, kind, name, uid, labels, owner, seen_ms FROM objects{} ORDER BY cluster, namespace, kind, name",
+        if namespace {
+            format!(" WHERE namespace = {}", placeholder(1))
+        } else {
+            String::new()
+        }
+    )
+}
+
+/// An objects row read back.
+#[allow(clippy::too_many_arguments)]
+pub fn object_info(
+    cluster: String,
+    namespace: String,
+    kind: String,
+    name: String,
+    uid: String,
+    labels: &str,
+    owner: String,
+    seen_ms: i64,
+) -> ObjectInfo {
+    ObjectInfo {
+        cluster,
+        key: ObjectKey {
+            namespace,
+            kind,
+            name,
+        },
+        uid,
+        labels: serde_json::from_str(labels).unwrap_or_default(),
+        owner,
+        seen_ms,
+    }
 }
 
 /// A bound parameter.
@@ -402,6 +503,24 @@ impl Filter {
                 "LOWER(message) LIKE {} ESCAPE '\\'",
                 bind(Param::Text(format!("%{}%", like_escape(&g.to_lowercase()))))
             ));
+        }
+        if let Some(objects) = &self.objects {
+            if objects.is_empty() {
+                clauses.push("1 = 0".into());
+            } else {
+                let list: Vec<String> = objects
+                    .iter()
+                    .map(|o| {
+                        format!(
+                            "({}, {}, {})",
+                            bind(Param::Text(o.namespace.clone())),
+                            bind(Param::Text(o.kind.clone())),
+                            bind(Param::Text(o.name.clone()))
+                        )
+                    })
+                    .collect();
+                clauses.push(format!("(namespace, kind, name) IN ({})", list.join(", ")));
+            }
         }
         if let Some(id) = self.after_id {
             clauses.push(format!("id > {}", bind(Param::Int(id))));
@@ -601,6 +720,22 @@ impl Store {
         match self {
             Store::Sqlite(s) => s.query(filter, limit),
             Store::Postgres(p) => p.query(filter, limit),
+        }
+    }
+
+    /// Remember what is known of these objects.
+    pub fn record_objects(&mut self, objects: &[ObjectInfo]) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(s) => s.record_objects(objects),
+            Store::Postgres(p) => p.record_objects(objects),
+        }
+    }
+
+    /// The known objects (of one namespace).
+    pub fn objects(&mut self, namespace: Option<&str>) -> Result<Vec<ObjectInfo>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.objects(namespace),
+            Store::Postgres(p) => p.objects(namespace),
         }
     }
 

@@ -4,7 +4,9 @@
 use postgres::types::ToSql;
 use postgres::{Client, NoTls};
 
-use super::{Buckets, EventRow, Filter, IngestStats, Param, SCHEMA_VERSION, Span, StoreError, ts};
+use super::{
+    Buckets, EventRow, Filter, IngestStats, ObjectInfo, Param, SCHEMA_VERSION, Span, StoreError, ts,
+};
 use crate::ledger::Seen;
 use crate::record::Record;
 
@@ -232,6 +234,42 @@ impl PostgresStore {
                 category: r.get(13),
                 severity: r.get(14),
                 fingerprint: r.get(15),
+            })
+            .collect())
+    }
+
+    pub fn record_objects(&mut self, objects: &[ObjectInfo]) -> Result<(), StoreError> {
+        let mut tx = self.conn()?.transaction()?;
+        insert_all(
+            &mut tx,
+            "objects",
+            super::OBJECT_COLUMNS,
+            super::OBJECT_UPSERT,
+            &super::object_rows(objects),
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn objects(&mut self, namespace: Option<&str>) -> Result<Vec<ObjectInfo>, StoreError> {
+        let sql = super::objects_sql(namespace.is_some(), &|n| format!("${n}"));
+        let rows = match namespace {
+            Some(ns) => self.conn()?.query(&sql, &[&ns])?,
+            None => self.conn()?.query(&sql, &[])?,
+        };
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                super::object_info(
+                    r.get(0),
+                    r.get(1),
+                    r.get(2),
+                    r.get(3),
+                    r.get(4),
+                    r.get::<_, &str>(5),
+                    r.get(6),
+                    r.get(7),
+                )
             })
             .collect())
     }

@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
-use super::{Buckets, EventRow, Filter, IngestStats, Param, SCHEMA_VERSION, Span, StoreError, ts};
+use super::{
+    Buckets, EventRow, Filter, IngestStats, ObjectInfo, Param, SCHEMA_VERSION, Span, StoreError, ts,
+};
 use crate::ledger::Seen;
 use crate::record::Record;
 
@@ -188,6 +190,40 @@ impl SqliteStore {
                 severity: r.get(14)?,
                 fingerprint: r.get(15)?,
             })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn record_objects(&mut self, objects: &[ObjectInfo]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        insert_all(
+            &tx,
+            "objects",
+            super::OBJECT_COLUMNS,
+            super::OBJECT_UPSERT,
+            &super::object_rows(objects),
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn objects(&self, namespace: Option<&str>) -> Result<Vec<ObjectInfo>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(&super::objects_sql(namespace.is_some(), &|n| {
+                format!("?{n}")
+            }))?;
+        let rows = stmt.query_map(params_from_iter(namespace.iter()), |r| {
+            Ok(super::object_info(
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                &r.get::<_, String>(5)?,
+                r.get(6)?,
+                r.get(7)?,
+            ))
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
