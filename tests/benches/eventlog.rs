@@ -1,15 +1,26 @@
-//! `kubectl eventlog import` into SQLite and into PostgreSQL, same generated
-//! file, same run: events per second end to end (reading, normalising,
-//! classifying, the ledger and the writes). Needs the e2e peers (PostgreSQL).
+//! `kubectl eventlog` against its peers, same run, same data:
+//! - `import` of a generated file of 1,000,000 Events into SQLite and into
+//!   PostgreSQL: events per second end to end, and the importer's peak RSS;
+//! - the collector's memory (RSS, sampled) while a real API server receives
+//!   20,000 new Events: target flat, under 100 MB;
+//! - listing those Events: `kubectl get events -A -o json` and `kubectl
+//!   events -A` against the API server, `kubectl eventlog query -A` against
+//!   the store.
+//!
+//! Needs the e2e peers (kube-apiserver, etcd, PostgreSQL, kubectl).
 
-use std::process::Command;
-use std::time::Instant;
+use std::io::Write;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
+use kplug_tests::e2e::cluster::{ADMIN, Cluster};
 use kplug_tests::e2e::postgres::Postgres;
-use kplug_tests::e2e::{peers, workspace_bin};
+use kplug_tests::e2e::{objects, peers, workspace_bin};
 use serde_json::json;
 
-const EVENTS: usize = 200_000;
+const IMPORTED: usize = 1_000_000;
+const COLLECTED: usize = 20_000;
 const REASONS: [&str; 5] = [
     "BackOff",
     "Unhealthy",
@@ -20,64 +31,240 @@ const REASONS: [&str; 5] = [
 
 fn main() {
     if !peers::cache_dir().join("peers.env").exists() {
-        println!("skipped: eventlog import bench: no e2e peers (run `make peers`)");
+        println!("skipped: eventlog bench: no e2e peers (run `make peers`)");
         return;
     }
     let Some(bin) = workspace_bin("kubectl-eventlog") else {
         println!(
-            "skipped: eventlog import bench: kubectl-eventlog is not built in this profile (cargo bench --workspace builds it)"
+            "skipped: eventlog bench: kubectl-eventlog is not built in this profile (cargo bench --workspace builds it)"
         );
         return;
     };
     let dir = tempfile::tempdir().expect("temp dir");
-    let file = dir.path().join("events.json");
-    // 40,000 Events, each seen five times with a growing count.
-    let items: Vec<_> = (0..EVENTS)
-        .map(|i| {
-            let (uid, round) = (i % 40_000, i / 40_000);
-            json!({"metadata": {"name": format!("web-{uid}.{uid:x}"), "namespace": format!("ns-{}", uid % 50), "uid": format!("uid-{uid}"), "resourceVersion": (round + 1).to_string()},
-                   "involvedObject": {"kind": "Pod", "namespace": format!("ns-{}", uid % 50), "name": format!("web-{}-6d4f9c8b7-x7k2p", uid % 400)},
-                   "reason": REASONS[uid % 5],
-                   "message": "Back-off restarting failed container app in pod", "type": "Warning",
-                   "source": {"component": "kubelet", "host": format!("node-{}", uid % 30)},
-                   "firstTimestamp": "2026-11-20T10:00:00Z", "lastTimestamp": format!("2026-11-2{}T10:00:00Z", round + 1), "count": round + 1})
+    import(&bin, dir.path());
+    collect(&bin, dir.path());
+}
+
+/// Peak RSS in MB of a running process (VmHWM), or 0 once it is gone.
+fn peak_mb(pid: u32) -> f64 {
+    status_kb(pid, "VmHWM:") / 1024.0
+}
+
+fn rss_mb(pid: u32) -> f64 {
+    status_kb(pid, "VmRSS:") / 1024.0
+}
+
+fn status_kb(pid: u32, field: &str) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix(field))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         })
-        .collect();
-    std::fs::write(
-        &file,
-        serde_json::to_vec(&json!({"apiVersion": "v1", "kind": "EventList", "items": items}))
-            .unwrap(),
+        .unwrap_or(0.0)
+}
+
+/// Run `child` to its end, sampling its peak RSS; seconds and MB.
+fn measure(mut child: Child) -> (f64, f64, std::process::Output) {
+    let start = Instant::now();
+    let mut peak = 0f64;
+    while child.try_wait().expect("wait").is_none() {
+        peak = peak.max(peak_mb(child.id()));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let out = child.wait_with_output().expect("output");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (secs, peak, out)
+}
+
+/// 200,000 Events, each seen five times with a growing count, as
+/// `kubectl get events -A -o json` writes them; streamed to disk.
+fn write_corpus(path: &Path) {
+    let mut w = std::io::BufWriter::new(std::fs::File::create(path).expect("create corpus"));
+    write!(
+        w,
+        "{{\"apiVersion\": \"v1\", \"kind\": \"EventList\", \"items\": ["
     )
     .unwrap();
+    for i in 0..IMPORTED {
+        let (uid, round) = (i % 200_000, i / 200_000);
+        let item = json!({"metadata": {"name": format!("web-{uid}.{uid:x}"), "namespace": format!("ns-{}", uid % 50), "uid": format!("uid-{uid}"), "resourceVersion": (round + 1).to_string()},
+               "involvedObject": {"kind": "Pod", "namespace": format!("ns-{}", uid % 50), "name": format!("web-{}-6d4f9c8b7-x7k2p", uid % 400), "apiVersion": "v1"},
+               "reason": REASONS[uid % 5],
+               "message": format!("Back-off restarting failed container app-{} in pod", uid % 7), "type": "Warning",
+               "source": {"component": "kubelet", "host": format!("node-{}", uid % 30)},
+               "firstTimestamp": "2026-11-20T10:00:00Z", "lastTimestamp": format!("2026-11-2{}T10:00:00Z", round + 1), "count": round + 1});
+        if i > 0 {
+            w.write_all(b",\n").unwrap();
+        }
+        serde_json::to_writer(&mut w, &item).unwrap();
+    }
+    w.write_all(b"]}\n").unwrap();
+}
+
+fn import(bin: &Path, dir: &Path) {
+    let file = dir.join("events.json");
+    write_corpus(&file);
+    let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
     let pg = Postgres::start();
     pg.psql("CREATE DATABASE bench");
     let stores = [
-        (
-            "SQLite",
-            format!("sqlite:{}", dir.path().join("e.db").display()),
-        ),
+        ("SQLite", format!("sqlite:{}", dir.join("e.db").display())),
         ("PostgreSQL", pg.url("bench")),
     ];
     let mut rates = Vec::new();
     for (name, store) in &stores {
-        let start = Instant::now();
-        let out = Command::new(&bin)
+        let child = Command::new(bin)
             .arg("import")
             .arg(&file)
             .args(["--store", store])
-            .output()
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
             .expect("import runs");
-        let secs = start.elapsed().as_secs_f64();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        rates.push(EVENTS as f64 / secs);
+        let (secs, peak, _) = measure(child);
+        let rate = IMPORTED as f64 / secs;
+        rates.push(rate);
         println!(
-            "import {EVENTS} events into {name}: {secs:.1} s = {:.0} events/s (target >= 50,000 into SQLite)",
-            EVENTS as f64 / secs
+            "import {IMPORTED} events ({} MB of JSON) into {name}: {secs:.1} s = {rate:.0} events/s, peak RSS {peak:.0} MB (target >= 50,000 events/s into SQLite)",
+            size / 1_000_000
         );
     }
     println!("  PostgreSQL / SQLite: {:.2}x", rates[1] / rates[0]);
+    let _ = std::fs::remove_file(&file);
+}
+
+fn collect(bin: &Path, dir: &Path) {
+    let cluster = Cluster::private();
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let client = rt.block_on(cluster.client(ADMIN));
+    let namespaces: Vec<String> = (0..10)
+        .map(|i| rt.block_on(cluster.namespace(&format!("bench-{i}"))))
+        .collect();
+    let store = dir.join("collected.db");
+    let mut collector = Command::new(bin)
+        .args(["collect", "-A", "--no-object-labels", "--log-interval", "0"])
+        .arg("--store")
+        .arg(format!("sqlite:{}", store.display()))
+        .args(cluster.args(ADMIN))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("collector starts");
+    std::thread::sleep(Duration::from_secs(1));
+    let pid = collector.id();
+    let idle = rss_mb(pid);
+
+    // Create the Events 32 at a time while sampling the collector's RSS.
+    let sampler = std::thread::spawn(move || {
+        let mut samples = Vec::new();
+        while status_kb(pid, "VmRSS:") > 0.0 && samples.len() < 2400 {
+            samples.push(rss_mb(pid));
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        samples
+    });
+    let start = Instant::now();
+    rt.block_on(async {
+        use futures::StreamExt;
+        futures::stream::iter(0..COLLECTED)
+            .map(|i| {
+                let (client, ns) = (client.clone(), namespaces[i % namespaces.len()].clone());
+                async move {
+                    objects::core_event(&client, &ns, json!({
+                        "metadata": {"name": format!("e{i}")},
+                        "involvedObject": {"kind": "Pod", "namespace": ns, "name": format!("web-{}-6d4f9c8b7-x7k2p", i % 400), "apiVersion": "v1"},
+                        "reason": REASONS[i % 5], "message": format!("Back-off restarting failed container app-{} in pod", i % 7),
+                        "type": "Warning", "source": {"component": "kubelet", "host": format!("node-{}", i % 30)},
+                        "firstTimestamp": "2026-11-20T10:00:00Z", "lastTimestamp": "2026-11-20T10:00:00Z", "count": 1 + i % 3}))
+                    .await
+                }
+            })
+            .buffer_unordered(32)
+            .collect::<Vec<_>>()
+            .await
+    });
+    let created = start.elapsed().as_secs_f64();
+    // Until every occurrence is stored.
+    let expected: usize = (0..COLLECTED).map(|i| 1 + i % 3).sum();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while occurrences(bin, &store) < expected && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let stored = occurrences(bin, &store);
+    let last = rss_mb(pid);
+    let peak = peak_mb(pid);
+    Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .expect("kill");
+    let _ = collector.wait();
+    let samples = sampler.join().expect("sampler");
+    let quarter = |q: usize| samples.get(samples.len() * q / 4).copied().unwrap_or(0.0);
+    println!(
+        "collector RSS while the API server received {COLLECTED} Events in {created:.1} s: idle {idle:.0} MB, at 25/50/75% {:.0}/{:.0}/{:.0} MB, after {last:.0} MB, peak {peak:.0} MB (target flat, < 100 MB); {stored} of {expected} occurrences stored",
+        quarter(1),
+        quarter(2),
+        quarter(3)
+    );
+
+    // Listing the same Events: the API server against the store.
+    let kubectl = peers::path("KUBECTL");
+    let time = |program: &Path, args: &[&str], extra: &[String]| -> f64 {
+        let mut best = f64::MAX;
+        for _ in 0..3 {
+            let start = Instant::now();
+            let out = Command::new(program)
+                .args(args)
+                .args(extra)
+                .output()
+                .expect("runs");
+            assert!(
+                out.status.success(),
+                "{args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            best = best.min(start.elapsed().as_secs_f64());
+        }
+        best
+    };
+    let access = cluster.args(ADMIN);
+    let store_arg = vec!["--store".to_string(), format!("sqlite:{}", store.display())];
+    let get_json = time(&kubectl, &["get", "events", "-A", "-o", "json"], &access);
+    let events = time(&kubectl, &["events", "-A"], &access);
+    let query_json = time(bin, &["query", "-A", "-o", "json"], &store_arg);
+    let query = time(bin, &["query", "-A"], &store_arg);
+    println!(
+        "listing {COLLECTED} Events (best of 3): kubectl get events -A -o json {get_json:.2} s, kubectl events -A {events:.2} s; \
+         kubectl eventlog query -A -o json {query_json:.2} s ({:.2}x of get -o json), query -A {query:.2} s ({:.2}x of kubectl events)",
+        query_json / get_json,
+        query / events
+    );
+}
+
+/// Occurrences stored so far.
+fn occurrences(bin: &Path, store: &Path) -> usize {
+    let out = Command::new(bin)
+        .args([
+            "aggregate",
+            "-A",
+            "--by",
+            "cluster",
+            "--since",
+            "2026-11-19T00:00:00Z",
+            "-o",
+            "json",
+            "--store",
+        ])
+        .arg(format!("sqlite:{}", store.display()))
+        .output();
+    let Ok(out) = out else { return 0 };
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    v["groups"][0]["count"].as_u64().unwrap_or(0) as usize
 }
