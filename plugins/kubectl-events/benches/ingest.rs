@@ -15,7 +15,7 @@ use kplug_eventlog::store::{Buckets, Filter, Store};
 use serde_json::json;
 
 const EVENTS: usize = 1_000_000;
-const BATCH: usize = 5000;
+const BATCH: usize = 20_000;
 const OCCURRENCES: usize = 10_000_000;
 
 /// The i-th Event of the corpus: 200,000 distinct Events, each seen about
@@ -64,6 +64,7 @@ fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("bench.db");
     let mut store = Store::open(path.to_str().unwrap()).expect("store opens");
+    store.bulk().expect("bulk");
     let classifier = Classifier::default();
     let mut prepare = Preparer::new("bench", &classifier);
     let base = jiff::Timestamp::now().as_second() - 86_400 * 7;

@@ -1,19 +1,24 @@
-//! Any file is read, normalised, classified and templated without a panic.
+//! Any file is read (streamed, as `import` reads it), normalised,
+//! classified, templated and planned against the ledger without a panic.
 #![no_main]
 
 use kplug_eventlog::classify::Classifier;
-use kplug_eventlog::record::Record;
+use kplug_eventlog::record::Preparer;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
-    let Ok(docs) = kplug_eventlog::input::documents(text) else { return };
     let classifier = Classifier::default();
-    for doc in &docs {
-        for e in kplug::event::from_document(doc).into_iter().flatten() {
-            let r = Record::new(e, "fuzz", &classifier);
-            let _ = serde_json::to_string(&r);
-            let _ = kplug_eventlog::ledger::decide(None, &r.event);
+    let mut prepare = Preparer::new("fuzz", &classifier);
+    let mut records = Vec::new();
+    let mut items = 0;
+    let streamed = kplug_eventlog::input::for_each_event(data, &mut |_, value| {
+        items += 1;
+        if let Ok(e) = kplug::event::Event::from_owned(value) {
+            records.push(prepare.record(e));
         }
-    }
+    });
+    let mut stats = Default::default();
+    let plan = kplug_eventlog::store::plan(&records, Default::default(), &mut stats);
+    assert!(plan.ledger.len() <= records.len() && plan.rows.len() <= records.len());
+    let _ = streamed;
 });

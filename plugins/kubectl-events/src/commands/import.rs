@@ -46,6 +46,7 @@ const BATCH: usize = 20_000;
 pub fn run(_kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
     let classifier = args.rules.classifier()?;
     let mut store = args.store.open()?;
+    store.bulk()?;
     let bytes: u64 = args
         .files
         .iter()

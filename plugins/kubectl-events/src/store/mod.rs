@@ -723,6 +723,14 @@ impl Store {
         }
     }
 
+    /// Get ready to write much at once (SQLite: a 256 MB page cache).
+    pub fn bulk(&mut self) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(s) => s.bulk(),
+            Store::Postgres(_) => Ok(()),
+        }
+    }
+
     /// Remember what is known of these objects.
     pub fn record_objects(&mut self, objects: &[ObjectInfo]) -> Result<(), StoreError> {
         match self {
