@@ -164,6 +164,13 @@ async fn collect_records_every_occurrence_once_across_kills_and_restarts() {
         9,
         "6 + 2 + 1 occurrences, each once: {c:?}"
     );
+    // Deleted (as the API server's TTL does): the history stays as it was.
+    events
+        .delete("e3", &kube::api::DeleteParams::default())
+        .await
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(counts(&store, &ns), c, "a deletion records nothing");
 
     // `-l` on the labels the collector read.
     let selected = |selector: &str| {
