@@ -26,6 +26,75 @@ pub struct Group {
 /// Groups sorted by count (then key), with `window`-sized buckets from
 /// `start_ms` to `end_ms`.
 pub fn aggregate(columns: &[&str], spans: &[Span], buckets: Buckets) -> Vec<Group> {
+    groups(columns, count(spans, buckets), buckets)
+}
+
+/// Millionths of an occurrence: the unit of the hourly rollup, so that a
+/// row spread over hours sums back exactly, in any order, on any database.
+pub const MICRO: i64 = 1_000_000;
+
+/// [`aggregate`] of spans counted in [`MICRO`]s (the hourly rollup): each
+/// group's total is rounded once, and its buckets by largest remainder.
+pub fn aggregate_micro(columns: &[&str], spans: &[Span], buckets: Buckets) -> Vec<Group> {
+    let counts = count(spans, buckets)
+        .into_iter()
+        .map(|(k, v)| (k, whole(&v)))
+        .collect();
+    groups(columns, counts, buckets)
+}
+
+/// The hour a time is in (its start), in ms.
+pub fn hour_of(ms: i64) -> i64 {
+    ms.div_euclid(HOUR) * HOUR
+}
+
+pub const HOUR: i64 = 3_600_000;
+
+/// `occurrences` between `first` and `last` as [`MICRO`]s per hour (start
+/// of the hour, amount): spread evenly like [`aggregate`] does, summing
+/// exactly to `occurrences` millions. Nothing without a time.
+pub fn hourly_shares(first: Option<i64>, last: Option<i64>, occurrences: i64) -> Vec<(i64, i64)> {
+    let Some(last) = last.or(first) else {
+        return Vec::new();
+    };
+    let first = first.unwrap_or(last).min(last);
+    let start = hour_of(first);
+    let mut counts = vec![0; ((hour_of(last) - start) / HOUR + 1) as usize];
+    let s = Span {
+        key: Vec::new(),
+        first_ms: Some(first),
+        last_ms: Some(last),
+        occurrences: occurrences * MICRO,
+    };
+    spread(&s, start, HOUR, &mut counts);
+    counts
+        .into_iter()
+        .enumerate()
+        .filter(|(_, c)| *c != 0)
+        .map(|(i, c)| (start + i as i64 * HOUR, c))
+        .collect()
+}
+
+/// Whole occurrences from micro ones: the total rounded, the buckets by
+/// largest remainder.
+fn whole(micro: &[i64]) -> Vec<i64> {
+    let total: i64 = micro.iter().sum();
+    let target = (total + MICRO / 2).div_euclid(MICRO);
+    let mut out: Vec<i64> = micro.iter().map(|m| m.div_euclid(MICRO)).collect();
+    let mut left = target - out.iter().sum::<i64>();
+    let mut order: Vec<usize> = (0..micro.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(micro[i].rem_euclid(MICRO)));
+    for i in order {
+        if left <= 0 {
+            break;
+        }
+        out[i] += 1;
+        left -= 1;
+    }
+    out
+}
+
+fn count(spans: &[Span], buckets: Buckets) -> BTreeMap<Vec<String>, Vec<i64>> {
     let Buckets {
         start_ms,
         end_ms,
@@ -38,7 +107,16 @@ pub fn aggregate(columns: &[&str], spans: &[Span], buckets: Buckets) -> Vec<Grou
         let counts = groups.entry(s.key.clone()).or_insert_with(|| vec![0; n]);
         spread(s, start_ms, window_ms, counts);
     }
-    let mut out: Vec<Group> = groups
+    groups
+}
+
+fn groups(
+    columns: &[&str],
+    counts: BTreeMap<Vec<String>, Vec<i64>>,
+    buckets: Buckets,
+) -> Vec<Group> {
+    let window_ms = buckets.window_ms.max(1);
+    let mut out: Vec<Group> = counts
         .into_iter()
         .map(|(key, counts)| Group {
             key: columns.iter().map(|c| c.to_string()).zip(key).collect(),
@@ -47,9 +125,11 @@ pub fn aggregate(columns: &[&str], spans: &[Span], buckets: Buckets) -> Vec<Grou
                 .iter()
                 .enumerate()
                 .map(|(i, c)| Bucket {
-                    start: jiff::Timestamp::from_millisecond(start_ms + i as i64 * window_ms)
-                        .map(|t| t.to_string())
-                        .unwrap_or_default(),
+                    start: jiff::Timestamp::from_millisecond(
+                        buckets.start_ms + i as i64 * window_ms,
+                    )
+                    .map(|t| t.to_string())
+                    .unwrap_or_default(),
                     count: *c,
                 })
                 .collect(),

@@ -6,7 +6,7 @@ use anyhow::bail;
 use jiff::Timestamp;
 use kplug::cli::{KubectlArgs, OutputFormat};
 use kplug::output::table::{Cell, Table, TableOptions};
-use kplug_eventlog::aggregate::{self, sparkline};
+use kplug_eventlog::aggregate::sparkline;
 use kplug_eventlog::store::{Buckets, GROUP_COLUMNS};
 
 use super::query::FilterArgs;
@@ -62,22 +62,15 @@ pub fn run(kube: &KubectlArgs, mut args: Args) -> anyhow::Result<kplug::Code> {
         .since
         .get_or_insert(until - jiff::SignedDuration::from_hours(24 * 7));
     let mut store = args.store.open()?;
-    let filter = args
+    let mut filter = args
         .filters
         .filter(kube, args.for_object.as_deref(), &mut store)?;
     let window_ms = args.window.as_millis().max(1) as i64;
-    // `--since 7d` is read a moment before `until`: round the span to whole
-    // seconds so 7d in 1d windows is 7 buckets, not 8.
-    let span_ms = (until.as_millisecond() - since.as_millisecond() + 500) / 1000 * 1000;
-    let end = until.as_millisecond();
-    let buckets = Buckets {
-        start_ms: end - span_ms,
-        end_ms: end,
-        window_ms,
-    };
-    let spans = store.spans(&columns, &filter, buckets)?;
-    let by: Vec<&str> = args.by.iter().map(String::as_str).collect();
-    let groups = aggregate::aggregate(&by, &spans, buckets);
+    let buckets = Buckets::covering(since.as_millisecond(), until.as_millisecond(), window_ms);
+    // What the buckets cover, exactly (windows of hours start on the hour).
+    filter.since = Timestamp::from_millisecond(buckets.start_ms).ok();
+    filter.until = Timestamp::from_millisecond(buckets.end_ms).ok();
+    let groups = store.aggregate(&columns, &filter, buckets)?;
     let mut out = std::io::stdout().lock();
     match kube.output {
         Some(OutputFormat::Json) => {

@@ -95,7 +95,76 @@ pub const SCHEMA_V3: &[&str] = &[
         owner TEXT NOT NULL,
         seen_ms BIGINT NOT NULL,
         PRIMARY KEY (cluster, namespace, kind, name))",
+    // Occurrences per hour (in millionths: a row's occurrences are spread
+    // over the hours of its span) by the low-cardinality columns, kept up
+    // to date at ingest so aggregates over days read hours, not rows.
+    "CREATE TABLE IF NOT EXISTS hourly (
+        hour_ms BIGINT NOT NULL,
+        cluster TEXT NOT NULL,
+        namespace TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        type TEXT NOT NULL,
+        category TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        micro BIGINT NOT NULL,
+        PRIMARY KEY (hour_ms, cluster, namespace, kind, reason, type, category, severity))",
 ];
+
+/// The columns the hourly rollup is kept by (and may be grouped by).
+pub const HOURLY_KEY: &[&str] = &[
+    "cluster",
+    "namespace",
+    "kind",
+    "reason",
+    "type",
+    "category",
+    "severity",
+];
+
+pub const HOURLY_COLUMNS: &str =
+    "hour_ms, cluster, namespace, kind, reason, type, category, severity, micro";
+
+/// More of the same hour adds to it.
+pub const HOURLY_UPSERT: &str = "ON CONFLICT (hour_ms, cluster, namespace, kind, reason, type, category, severity) DO UPDATE SET micro = hourly.micro + excluded.micro";
+
+/// The occurrence columns the rollup is computed from, for rebuilding it.
+pub const HOURLY_SOURCE: &str = "SELECT cluster, namespace, kind, reason, type, category, severity, first_ms, last_ms, occurrences FROM occurrences";
+
+/// Adds occurrences to hours, by the [`HOURLY_KEY`] columns.
+#[derive(Debug, Default)]
+pub struct Hourly(std::collections::BTreeMap<(i64, [String; 7]), i64>);
+
+impl Hourly {
+    pub fn add(
+        &mut self,
+        key: [String; 7],
+        first: Option<i64>,
+        last: Option<i64>,
+        occurrences: i64,
+    ) {
+        for (hour, micro) in crate::aggregate::hourly_shares(first, last, occurrences) {
+            *self.0.entry((hour, key.clone())).or_default() += micro;
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Rows for [`HOURLY_COLUMNS`], each key once.
+    pub fn rows(&self) -> Vec<Vec<Param>> {
+        self.0
+            .iter()
+            .map(|((hour, key), micro)| {
+                let mut row = vec![Param::Int(*hour)];
+                row.extend(key.iter().map(|k| Param::Text(k.clone())));
+                row.push(Param::Int(*micro));
+                row
+            })
+            .collect()
+    }
+}
 
 /// The statements that bring a store from version `found` to the newest.
 pub fn migrations(found: i64) -> impl Iterator<Item = &'static str> {
@@ -172,6 +241,8 @@ pub fn ledger_key(r: &Record) -> String {
 pub struct Plan {
     pub ledger: Vec<[Param; 4]>,
     pub rows: Vec<Vec<Param>>,
+    /// What the rows add to the hourly rollup.
+    pub hourly: Vec<Vec<Param>>,
 }
 
 /// The distinct ledger keys of `batch`, in first-seen order.
@@ -196,10 +267,30 @@ pub fn plan(
     let mut plan = Plan::default();
     let mut order = Vec::new();
     let mut listed = std::collections::HashSet::new();
+    let mut hourly = Hourly::default();
     for r in batch {
         let key = ledger_key(r);
         let prev = found.get(&key);
         if let Some(row) = occurrence_row(r, &key, prev, stats) {
+            let (first, last, occurrences) = match (&row[13], &row[14], &row[15]) {
+                (Param::OptInt(f), Param::OptInt(l), Param::Int(n)) => (*f, *l, *n),
+                _ => unreachable!("occurrence_row writes times and a count there"),
+            };
+            let e = &r.event;
+            hourly.add(
+                [
+                    r.cluster.clone(),
+                    e.regarding.namespace.clone(),
+                    e.regarding.kind.clone(),
+                    e.reason.clone(),
+                    e.event_type.clone(),
+                    r.category.as_str().to_string(),
+                    r.severity.as_str().to_string(),
+                ],
+                first,
+                last,
+                occurrences,
+            );
             plan.rows.push(row);
         }
         let next = crate::ledger::seen(prev, &r.event);
@@ -211,6 +302,7 @@ pub fn plan(
     }
     // In key order: neighbouring keys share B-tree pages.
     order.sort_unstable();
+    plan.hourly = hourly.rows();
     for key in order {
         let next = &found[&key];
         // A relist repeats what the ledger holds: nothing to write.
@@ -646,6 +738,96 @@ pub fn span_sql(columns: &[&str], where_sql: &str, b: Buckets) -> String {
     )
 }
 
+impl Buckets {
+    /// The buckets of `window_ms` covering `since_ms..until_ms`. Windows of
+    /// whole hours are aligned to the hour (the last bucket ends at the
+    /// next full hour), which lets aggregates read the hourly rollup.
+    pub fn covering(since_ms: i64, until_ms: i64, window_ms: i64) -> Buckets {
+        let window_ms = window_ms.max(1);
+        // `--since 7d` is read a moment before `until`: round the span to
+        // whole seconds so 7d in 1d windows is 7 buckets, not 8.
+        let span_ms = (until_ms - since_ms + 500) / 1000 * 1000;
+        if window_ms % crate::aggregate::HOUR == 0 {
+            // As many buckets, moved forward to end on the next full hour.
+            let end = crate::aggregate::hour_of(until_ms - 1) + crate::aggregate::HOUR;
+            let n = (span_ms.max(1) + window_ms - 1) / window_ms;
+            return Buckets {
+                start_ms: end - n * window_ms,
+                end_ms: end,
+                window_ms,
+            };
+        }
+        Buckets {
+            start_ms: until_ms - span_ms,
+            end_ms: until_ms,
+            window_ms,
+        }
+    }
+
+    /// Whether these buckets are whole hours of the hourly rollup.
+    fn hourly(&self) -> bool {
+        let h = crate::aggregate::HOUR;
+        self.window_ms % h == 0 && self.start_ms.rem_euclid(h) == 0
+    }
+}
+
+/// Whether an aggregate can be counted from the hourly rollup: hour
+/// buckets, and only the rollup's columns grouped by and filtered on.
+pub fn hourly_applies(columns: &[&str], filter: &Filter, buckets: Buckets) -> bool {
+    buckets.hourly()
+        && columns.iter().all(|c| HOURLY_KEY.contains(c))
+        && filter.for_object.is_none()
+        && filter.node.is_none()
+        && filter.grep.is_none()
+        && filter.after_id.is_none()
+        && filter.objects.is_none()
+}
+
+/// The rollup's hours of `buckets` grouped by `columns`, with the filter's
+/// rollup clauses: `(SQL, parameters)`; rows are the columns, the hour and
+/// its micro-occurrences.
+pub fn hourly_sql(
+    columns: &[&str],
+    filter: &Filter,
+    buckets: Buckets,
+    placeholder: &dyn Fn(usize) -> String,
+) -> (String, Vec<Param>) {
+    let only = Filter {
+        namespace: filter.namespace.clone(),
+        reasons: filter.reasons.clone(),
+        event_type: filter.event_type.clone(),
+        categories: filter.categories.clone(),
+        severity: filter.severity,
+        cluster: filter.cluster.clone(),
+        ..Default::default()
+    };
+    let (where_sql, mut params) = only.to_sql(placeholder);
+    let n = params.len();
+    params.push(Param::Int(buckets.start_ms));
+    params.push(Param::Int(buckets.end_ms));
+    let time = format!(
+        "hour_ms >= {} AND hour_ms < {}",
+        placeholder(n + 1),
+        placeholder(n + 2)
+    );
+    let where_sql = if where_sql.is_empty() {
+        format!("WHERE {time}")
+    } else {
+        format!("{where_sql} AND {time}")
+    };
+    let (cols, group) = if columns.is_empty() {
+        ("''".to_string(), String::new())
+    } else {
+        (columns.join(", "), format!("{}, ", columns.join(", ")))
+    };
+    (
+        format!(
+            "SELECT {cols}, hour_ms, CAST(SUM(micro) AS BIGINT) FROM hourly {where_sql} GROUP BY {group}hour_ms"
+        ),
+        params,
+    )
+}
+
 /// A store could not do what was asked.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -789,6 +971,34 @@ impl Store {
             return self.prune_chunk(None, chunk);
         }
         Ok(0)
+    }
+
+    /// Compute the hourly rollup again from the stored rows (after rows
+    /// were written around the store, as the benchmark does).
+    pub fn rebuild_hourly(&mut self) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(s) => s.rebuild_hourly(),
+            Store::Postgres(p) => p.rebuild_hourly(),
+        }
+    }
+
+    /// Occurrences per group and bucket: from the hourly rollup when it
+    /// can answer, else from the rows.
+    pub fn aggregate(
+        &mut self,
+        columns: &[&str],
+        filter: &Filter,
+        buckets: Buckets,
+    ) -> Result<Vec<crate::aggregate::Group>, StoreError> {
+        if hourly_applies(columns, filter, buckets) {
+            let spans = match self {
+                Store::Sqlite(s) => s.hourly_spans(columns, filter, buckets),
+                Store::Postgres(p) => p.hourly_spans(columns, filter, buckets),
+            }?;
+            return Ok(crate::aggregate::aggregate_micro(columns, &spans, buckets));
+        }
+        let spans = self.spans(columns, filter, buckets)?;
+        Ok(crate::aggregate::aggregate(columns, &spans, buckets))
     }
 
     pub fn spans(

@@ -46,6 +46,22 @@ fn params(p: &[Param]) -> Vec<Box<dyn ToSql + Sync>> {
         .collect()
 }
 
+/// Fill the hourly rollup from the stored rows.
+fn fill_hourly(tx: &mut postgres::Transaction) -> Result<(), StoreError> {
+    let mut hourly = super::Hourly::default();
+    for r in tx.query(super::HOURLY_SOURCE, &[])? {
+        let key: [String; 7] = std::array::from_fn(|i| r.get(i));
+        hourly.add(key, r.get(7), r.get(8), r.get(9));
+    }
+    insert_all(
+        tx,
+        "hourly",
+        super::HOURLY_COLUMNS,
+        super::HOURLY_UPSERT,
+        &hourly.rows(),
+    )
+}
+
 /// Insert `rows` in one statement: each column goes as one array, and
 /// `UNNEST` turns the arrays back into rows.
 fn insert_all<R: AsRef<[Param]>>(
@@ -155,6 +171,9 @@ impl PostgresStore {
                     .replace("{WITHOUT_ROWID}", ""),
             )?;
         }
+        if (1..3).contains(&found) {
+            fill_hourly(&mut tx)?;
+        }
         tx.execute(
             "INSERT INTO meta (key, value) VALUES ('schema_version', $1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             &[&SCHEMA_VERSION.to_string()],
@@ -199,6 +218,13 @@ impl PostgresStore {
             super::OCCURRENCE_COLUMNS,
             "",
             &plan.rows,
+        )?;
+        insert_all(
+            &mut tx,
+            "hourly",
+            super::HOURLY_COLUMNS,
+            super::HOURLY_UPSERT,
+            &plan.hourly,
         )?;
         tx.commit()?;
         Ok(stats)
@@ -303,9 +329,48 @@ impl PostgresStore {
         };
         if let Some(c) = cutoff_ms {
             tx.execute("DELETE FROM ledger WHERE COALESCE(last_ms, 0) < $1", &[&c])?;
+            tx.execute(
+                "DELETE FROM hourly WHERE hour_ms < $1",
+                &[&crate::aggregate::hour_of(c)],
+            )?;
         }
         tx.commit()?;
         Ok(deleted)
+    }
+
+    /// Compute the hourly rollup again from the stored rows.
+    pub fn rebuild_hourly(&mut self) -> Result<(), StoreError> {
+        let mut tx = self.conn()?.transaction()?;
+        tx.execute("DELETE FROM hourly", &[])?;
+        fill_hourly(&mut tx)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn hourly_spans(
+        &mut self,
+        columns: &[&str],
+        filter: &Filter,
+        buckets: Buckets,
+    ) -> Result<Vec<Span>, StoreError> {
+        let (sql, p) = super::hourly_sql(columns, filter, buckets, &|n| format!("${n}"));
+        let owned = params(&p);
+        let refs = refs(&owned);
+        let width = columns.len().max(1);
+        Ok(self
+            .conn()?
+            .query(&sql, &refs)?
+            .into_iter()
+            .map(|r| {
+                let hour: i64 = r.get(width);
+                Span {
+                    key: (0..columns.len()).map(|i| r.get::<_, String>(i)).collect(),
+                    first_ms: Some(hour),
+                    last_ms: Some(hour),
+                    occurrences: r.get(width + 1),
+                }
+            })
+            .collect())
     }
 
     pub fn spans(

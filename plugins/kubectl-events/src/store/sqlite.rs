@@ -118,6 +118,9 @@ impl SqliteStore {
                     .replace("{WITHOUT_ROWID}", " WITHOUT ROWID"),
             )?;
         }
+        if (1..3).contains(&found) {
+            Self::fill_hourly(&tx)?;
+        }
         tx.execute(
             "INSERT INTO meta (key, value) VALUES ('schema_version', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             params![SCHEMA_VERSION.to_string()],
@@ -163,6 +166,13 @@ impl SqliteStore {
                 super::OCCURRENCE_COLUMNS,
                 "",
                 &plan.rows,
+            )?;
+            insert_all(
+                &tx,
+                "hourly",
+                super::HOURLY_COLUMNS,
+                super::HOURLY_UPSERT,
+                &plan.hourly,
             )?;
         }
         tx.commit()?;
@@ -269,9 +279,73 @@ impl SqliteStore {
                 "DELETE FROM ledger WHERE COALESCE(last_ms, 0) < ?1",
                 params![c],
             )?;
+            // Whole hours only: the hour the cutoff falls in stays.
+            tx.execute(
+                "DELETE FROM hourly WHERE hour_ms < ?1",
+                params![crate::aggregate::hour_of(c)],
+            )?;
         }
         tx.commit()?;
         Ok(deleted as u64)
+    }
+
+    /// Hours of the rollup as spans of micro-occurrences.
+    pub fn hourly_spans(
+        &self,
+        columns: &[&str],
+        filter: &Filter,
+        buckets: Buckets,
+    ) -> Result<Vec<Span>, StoreError> {
+        let (sql, params) = super::hourly_sql(columns, filter, buckets, &|n| format!("?{n}"));
+        let mut stmt = self.conn.prepare(&sql)?;
+        let width = columns.len().max(1);
+        let rows = stmt.query_map(params_from_iter(params.iter()), |r| {
+            let hour: i64 = r.get(width)?;
+            Ok(Span {
+                key: (0..columns.len())
+                    .map(|i| r.get::<_, String>(i))
+                    .collect::<Result<_, _>>()?,
+                first_ms: Some(hour),
+                last_ms: Some(hour),
+                occurrences: r.get(width + 1)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Compute the hourly rollup again from the stored rows.
+    pub fn rebuild_hourly(&mut self) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        tx.execute("DELETE FROM hourly", [])?;
+        Self::fill_hourly(&tx)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Fill the hourly rollup from the stored rows (a store older than it).
+    fn fill_hourly(tx: &rusqlite::Transaction) -> Result<(), StoreError> {
+        let mut hourly = super::Hourly::default();
+        let mut stmt = tx.prepare(super::HOURLY_SOURCE)?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let key: [String; 7] = [
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+            ];
+            hourly.add(key, r.get(7)?, r.get(8)?, r.get(9)?);
+        }
+        insert_all(
+            tx,
+            "hourly",
+            super::HOURLY_COLUMNS,
+            super::HOURLY_UPSERT,
+            &hourly.rows(),
+        )
     }
 
     /// Occurrence spans for aggregation, grouped by `columns`.
@@ -301,6 +375,7 @@ impl SqliteStore {
 
 #[cfg(test)]
 mod tests {
+    use super::super::Store;
     use super::*;
 
     /// A store as version 1 of kplug wrote it.
@@ -398,6 +473,85 @@ mod tests {
     }
 
     #[test]
+    fn the_hourly_rollup_counts_what_the_rows_count() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::Sqlite(SqliteStore::open(&dir.path().join("h.db")).unwrap());
+        let classifier = crate::classify::Classifier::default();
+        let h = crate::aggregate::HOUR;
+        let base = 1_700_000_000_000 / h * h;
+        let at = |ms: i64| {
+            jiff::Timestamp::from_millisecond(base + ms)
+                .unwrap()
+                .to_string()
+        };
+        // Within an hour, across hours and days, and partly before the window.
+        let spans = [
+            (10, 20, 3, "BackOff"),
+            (h + 5, h + 9, 1, "Pulled"),
+            (h / 2, 30 * h + 7, 97, "BackOff"),
+            (-3 * h, 2 * h, 10, "Pulled"),
+            (5 * h, 5 * h, 2, "Failed"),
+            (40 * h, 47 * h, 1000, "BackOff"),
+        ];
+        let batch: Vec<Record> = spans
+            .iter()
+            .enumerate()
+            .map(|(i, (first, last, count, reason))| {
+                let v = serde_json::json!({
+                    "metadata": {"name": format!("e{i}"), "namespace": "a", "uid": format!("u{i}"), "resourceVersion": "1"},
+                    "involvedObject": {"kind": "Pod", "name": "web"},
+                    "reason": reason, "message": "m", "count": count,
+                    "firstTimestamp": at(*first), "lastTimestamp": at(*last),
+                });
+                Record::new(kplug::event::Event::from_owned(v).unwrap(), "c", &classifier)
+            })
+            .collect();
+        store.ingest(&batch).unwrap();
+        let buckets = Buckets::covering(base, base + 48 * h, 6 * h);
+        assert_eq!((buckets.start_ms, buckets.end_ms), (base, base + 48 * h));
+        let filter = Filter {
+            since: jiff::Timestamp::from_millisecond(buckets.start_ms).ok(),
+            until: jiff::Timestamp::from_millisecond(buckets.end_ms).ok(),
+            ..Default::default()
+        };
+        assert!(super::super::hourly_applies(&["reason"], &filter, buckets));
+        let rolled = store.aggregate(&["reason"], &filter, buckets).unwrap();
+        let rows = crate::aggregate::aggregate(
+            &["reason"],
+            &store.spans(&["reason"], &filter, buckets).unwrap(),
+            buckets,
+        );
+        assert_eq!(rolled.len(), rows.len());
+        for (a, b) in rolled.iter().zip(&rows) {
+            assert_eq!((&a.key, a.count), (&b.key, b.count), "totals agree");
+            for (x, y) in a.buckets.iter().zip(&b.buckets) {
+                assert!((x.count - y.count).abs() <= 1, "{a:?} vs {b:?}");
+            }
+        }
+        // Everything inside the window is counted whole: 3 + 97 + 1000.
+        assert_eq!(rolled[0].count, 1100);
+
+        // A filter the rollup does not have falls back to the rows.
+        let by_node = Filter {
+            node: Some("n".into()),
+            ..filter.clone()
+        };
+        assert!(!super::super::hourly_applies(
+            &["reason"],
+            &by_node,
+            buckets
+        ));
+        // Retention trims the rollup by whole hours.
+        store.prune_chunk(Some(base + 46 * h + 1), 1000).unwrap();
+        let later = store.aggregate(&["reason"], &filter, buckets).unwrap();
+        assert!(
+            later
+                .iter()
+                .all(|g| g.buckets[..7].iter().all(|b| b.count == 0))
+        );
+    }
+
+    #[test]
     fn an_older_store_is_migrated_and_a_newer_one_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("old.db");
@@ -426,6 +580,11 @@ mod tests {
             )
             .unwrap();
         assert_eq!(ledger, ("9".to_string(), 7), "the ledger survives its move");
+        let micro: i64 = store
+            .conn
+            .query_row("SELECT SUM(micro) FROM hourly", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(micro, 7_000_000, "the rollup is built from the old rows");
         let rows = store.query(&Filter::default(), None).unwrap();
         assert_eq!(
             (rows.len(), rows[0].count),
