@@ -50,6 +50,9 @@ pub fn hour_of(ms: i64) -> i64 {
 
 pub const HOUR: i64 = 3_600_000;
 
+/// The longest span the rollup spreads a row over.
+pub const MAX_SPAN: i64 = 90 * 24 * HOUR;
+
 /// `occurrences` between `first` and `last` as [`MICRO`]s per hour (start
 /// of the hour, amount): spread evenly like [`aggregate`] does, summing
 /// exactly to `occurrences` millions. Nothing without a time.
@@ -57,7 +60,12 @@ pub fn hourly_shares(first: Option<i64>, last: Option<i64>, occurrences: i64) ->
     let Some(last) = last.or(first) else {
         return Vec::new();
     };
-    let first = first.unwrap_or(last).min(last);
+    // A row spanning years (a hand-made first time, or none kept) would
+    // fill the rollup with hours; such a row counts over its last 90 days.
+    let first = first
+        .unwrap_or(last)
+        .min(last)
+        .max(last.saturating_sub(MAX_SPAN));
     let start = hour_of(first);
     let mut counts = vec![0; ((hour_of(last) - start) / HOUR + 1) as usize];
     let s = Span {
@@ -257,6 +265,19 @@ mod tests {
             },
         );
         assert_eq!(groups[0].count, 2);
+    }
+
+    #[test]
+    fn hourly_shares_are_exact_and_bounded() {
+        let shares = hourly_shares(Some(HOUR / 2), Some(3 * HOUR + 7), 7);
+        assert_eq!(shares.len(), 4);
+        assert_eq!(shares.iter().map(|(_, m)| m).sum::<i64>(), 7 * MICRO);
+        assert_eq!(shares[0].0, 0);
+        // Ten thousand years collapse to the last 90 days, still exact.
+        let long = hourly_shares(Some(-300_000_000_000_000), Some(0), 5);
+        assert!((MAX_SPAN / HOUR..=MAX_SPAN / HOUR + 1).contains(&(long.len() as i64)));
+        assert_eq!(long.iter().map(|(_, m)| m).sum::<i64>(), 5 * MICRO);
+        assert!(hourly_shares(None, None, 3).is_empty());
     }
 
     #[test]

@@ -259,6 +259,17 @@ fn bad_input_and_flags_are_clear_errors() {
         String::from_utf8_lossy(&out.stderr).contains("rules.yaml"),
         "names the file"
     );
+    // Ten years of one-second buckets is refused, not attempted.
+    let out = run(
+        &store,
+        &["aggregate", "-A", "--since", "3650d", "--window", "1s"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("use a bigger --window"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]

@@ -12,6 +12,9 @@ use kplug_eventlog::store::{Buckets, GROUP_COLUMNS};
 use super::query::FilterArgs;
 use super::store::StoreArgs;
 
+/// Buckets one aggregate may have (a week of minutes is 10,080).
+const MAX_BUCKETS: i64 = 100_000;
+
 /// Occurrences (not objects) per group and per time bucket, most first
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -67,6 +70,12 @@ pub fn run(kube: &KubectlArgs, mut args: Args) -> anyhow::Result<kplug::Code> {
         .filter(kube, args.for_object.as_deref(), &mut store)?;
     let window_ms = args.window.as_millis().max(1) as i64;
     let buckets = Buckets::covering(since.as_millisecond(), until.as_millisecond(), window_ms);
+    let n = (buckets.end_ms - buckets.start_ms) / buckets.window_ms;
+    if n > MAX_BUCKETS {
+        bail!(kplug::Error::Usage(format!(
+            "--since and --window make {n} buckets (at most {MAX_BUCKETS}); use a bigger --window"
+        )));
+    }
     // What the buckets cover, exactly (windows of hours start on the hour).
     filter.since = Timestamp::from_millisecond(buckets.start_ms).ok();
     filter.until = Timestamp::from_millisecond(buckets.end_ms).ok();
