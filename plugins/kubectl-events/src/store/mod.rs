@@ -131,34 +131,47 @@ pub const HOURLY_UPSERT: &str = "ON CONFLICT (hour_ms, cluster, namespace, kind,
 /// The occurrence columns the rollup is computed from, for rebuilding it.
 pub const HOURLY_SOURCE: &str = "SELECT cluster, namespace, kind, reason, type, category, severity, first_ms, last_ms, occurrences FROM occurrences";
 
-/// Adds occurrences to hours, by the [`HOURLY_KEY`] columns.
+/// Adds occurrences to hours, by the [`HOURLY_KEY`] columns. A row of an
+/// import may span days, so it adds to many hours: each key is stored once
+/// and hours are counted by its number.
 #[derive(Debug, Default)]
-pub struct Hourly(std::collections::BTreeMap<(i64, [String; 7]), i64>);
+pub struct Hourly {
+    ids: std::collections::HashMap<String, usize>,
+    keys: Vec<[String; 7]>,
+    micro: std::collections::HashMap<(i64, usize), i64>,
+}
 
 impl Hourly {
-    pub fn add(
-        &mut self,
-        key: [String; 7],
-        first: Option<i64>,
-        last: Option<i64>,
-        occurrences: i64,
-    ) {
+    pub fn add(&mut self, key: [&str; 7], first: Option<i64>, last: Option<i64>, occurrences: i64) {
+        let joined = key.join("\u{1f}");
+        let id = match self.ids.get(&joined) {
+            Some(id) => *id,
+            None => {
+                self.keys.push(key.map(str::to_string));
+                self.ids.insert(joined, self.keys.len() - 1);
+                self.keys.len() - 1
+            }
+        };
         for (hour, micro) in crate::aggregate::hourly_shares(first, last, occurrences) {
-            *self.0.entry((hour, key.clone())).or_default() += micro;
+            *self.micro.entry((hour, id)).or_default() += micro;
         }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.micro.is_empty()
     }
 
-    /// Rows for [`HOURLY_COLUMNS`], each key once.
+    /// Rows for [`HOURLY_COLUMNS`], each key once, in primary key order.
     pub fn rows(&self) -> Vec<Vec<Param>> {
-        self.0
-            .iter()
-            .map(|((hour, key), micro)| {
+        let mut cells: Vec<_> = self.micro.iter().collect();
+        cells.sort_by(|((h1, k1), _), ((h2, k2), _)| {
+            h1.cmp(h2).then_with(|| self.keys[*k1].cmp(&self.keys[*k2]))
+        });
+        cells
+            .into_iter()
+            .map(|((hour, id), micro)| {
                 let mut row = vec![Param::Int(*hour)];
-                row.extend(key.iter().map(|k| Param::Text(k.clone())));
+                row.extend(self.keys[*id].iter().map(|k| Param::Text(k.clone())));
                 row.push(Param::Int(*micro));
                 row
             })
@@ -279,13 +292,13 @@ pub fn plan(
             let e = &r.event;
             hourly.add(
                 [
-                    r.cluster.clone(),
-                    e.regarding.namespace.clone(),
-                    e.regarding.kind.clone(),
-                    e.reason.clone(),
-                    e.event_type.clone(),
-                    r.category.as_str().to_string(),
-                    r.severity.as_str().to_string(),
+                    &r.cluster,
+                    &e.regarding.namespace,
+                    &e.regarding.kind,
+                    &e.reason,
+                    &e.event_type,
+                    r.category.as_str(),
+                    r.severity.as_str(),
                 ],
                 first,
                 last,

@@ -51,7 +51,12 @@ fn fill_hourly(tx: &mut postgres::Transaction) -> Result<(), StoreError> {
     let mut hourly = super::Hourly::default();
     for r in tx.query(super::HOURLY_SOURCE, &[])? {
         let key: [String; 7] = std::array::from_fn(|i| r.get(i));
-        hourly.add(key, r.get(7), r.get(8), r.get(9));
+        hourly.add(
+            key.each_ref().map(String::as_str),
+            r.get(7),
+            r.get(8),
+            r.get(9),
+        );
     }
     insert_all(
         tx,

@@ -337,7 +337,12 @@ impl SqliteStore {
                 r.get(5)?,
                 r.get(6)?,
             ];
-            hourly.add(key, r.get(7)?, r.get(8)?, r.get(9)?);
+            hourly.add(
+                key.each_ref().map(String::as_str),
+                r.get(7)?,
+                r.get(8)?,
+                r.get(9)?,
+            );
         }
         insert_all(
             tx,
