@@ -116,8 +116,13 @@ fn main() {
         "query --for deploy/web-7 --since 24h on {OCCURRENCES} occurrences: p50 {p50:.1} ms, p99 {p99:.1} ms (target p99 < 100 ms)"
     );
     // Aggregates read the hourly rollup (grouped by its columns) or the rows
-    // (grouped by node, which the rollup does not keep).
-    for by in [&["reason"][..], &["namespace", "reason"], &["node"]] {
+    // (grouped by fingerprint, which the rollup does not keep).
+    for by in [
+        &["reason"][..],
+        &["namespace", "reason"],
+        &["node"],
+        &["fingerprint"],
+    ] {
         let (p50, p99) = time(20, &mut || {
             let buckets = Buckets::covering(now - 7 * 86_400_000, now, 3_600_000);
             let f = Filter {

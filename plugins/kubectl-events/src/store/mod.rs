@@ -107,8 +107,9 @@ pub const SCHEMA_V3: &[&str] = &[
         type TEXT NOT NULL,
         category TEXT NOT NULL,
         severity TEXT NOT NULL,
+        node TEXT NOT NULL,
         micro BIGINT NOT NULL,
-        PRIMARY KEY (hour_ms, cluster, namespace, kind, reason, type, category, severity))",
+        PRIMARY KEY (hour_ms, cluster, namespace, kind, reason, type, category, severity, node))",
 ];
 
 /// The columns the hourly rollup is kept by (and may be grouped by).
@@ -120,16 +121,17 @@ pub const HOURLY_KEY: &[&str] = &[
     "type",
     "category",
     "severity",
+    "node",
 ];
 
 pub const HOURLY_COLUMNS: &str =
-    "hour_ms, cluster, namespace, kind, reason, type, category, severity, micro";
+    "hour_ms, cluster, namespace, kind, reason, type, category, severity, node, micro";
 
 /// More of the same hour adds to it.
-pub const HOURLY_UPSERT: &str = "ON CONFLICT (hour_ms, cluster, namespace, kind, reason, type, category, severity) DO UPDATE SET micro = hourly.micro + excluded.micro";
+pub const HOURLY_UPSERT: &str = "ON CONFLICT (hour_ms, cluster, namespace, kind, reason, type, category, severity, node) DO UPDATE SET micro = hourly.micro + excluded.micro";
 
 /// The occurrence columns the rollup is computed from, for rebuilding it.
-pub const HOURLY_SOURCE: &str = "SELECT cluster, namespace, kind, reason, type, category, severity, first_ms, last_ms, occurrences FROM occurrences";
+pub const HOURLY_SOURCE: &str = "SELECT cluster, namespace, kind, reason, type, category, severity, node, first_ms, last_ms, occurrences FROM occurrences";
 
 /// Adds occurrences to hours, by the [`HOURLY_KEY`] columns. A row of an
 /// import may span days, so it adds to many hours: each key is stored once
@@ -137,12 +139,12 @@ pub const HOURLY_SOURCE: &str = "SELECT cluster, namespace, kind, reason, type, 
 #[derive(Debug, Default)]
 pub struct Hourly {
     ids: std::collections::HashMap<String, usize>,
-    keys: Vec<[String; 7]>,
+    keys: Vec<[String; 8]>,
     micro: std::collections::HashMap<(i64, usize), i64>,
 }
 
 impl Hourly {
-    pub fn add(&mut self, key: [&str; 7], first: Option<i64>, last: Option<i64>, occurrences: i64) {
+    pub fn add(&mut self, key: [&str; 8], first: Option<i64>, last: Option<i64>, occurrences: i64) {
         let joined = key.join("\u{1f}");
         let id = match self.ids.get(&joined) {
             Some(id) => *id,
@@ -299,6 +301,7 @@ pub fn plan(
                     &e.event_type,
                     r.category.as_str(),
                     r.severity.as_str(),
+                    &r.node,
                 ],
                 first,
                 last,
@@ -790,7 +793,6 @@ pub fn hourly_applies(columns: &[&str], filter: &Filter, buckets: Buckets) -> bo
     buckets.hourly()
         && columns.iter().all(|c| HOURLY_KEY.contains(c))
         && filter.for_object.is_none()
-        && filter.node.is_none()
         && filter.grep.is_none()
         && filter.after_id.is_none()
         && filter.objects.is_none()
@@ -812,6 +814,7 @@ pub fn hourly_sql(
         categories: filter.categories.clone(),
         severity: filter.severity,
         cluster: filter.cluster.clone(),
+        node: filter.node.clone(),
         ..Default::default()
     };
     let (where_sql, mut params) = only.to_sql(placeholder);

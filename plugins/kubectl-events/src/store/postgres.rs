@@ -50,12 +50,12 @@ fn params(p: &[Param]) -> Vec<Box<dyn ToSql + Sync>> {
 fn fill_hourly(tx: &mut postgres::Transaction) -> Result<(), StoreError> {
     let mut hourly = super::Hourly::default();
     for r in tx.query(super::HOURLY_SOURCE, &[])? {
-        let key: [String; 7] = std::array::from_fn(|i| r.get(i));
+        let key: [String; 8] = std::array::from_fn(|i| r.get(i));
         hourly.add(
             key.each_ref().map(String::as_str),
-            r.get(7),
             r.get(8),
             r.get(9),
+            r.get(10),
         );
     }
     insert_all(

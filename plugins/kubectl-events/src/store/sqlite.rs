@@ -328,7 +328,7 @@ impl SqliteStore {
         let mut stmt = tx.prepare(super::HOURLY_SOURCE)?;
         let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {
-            let key: [String; 7] = [
+            let key: [String; 8] = [
                 r.get(0)?,
                 r.get(1)?,
                 r.get(2)?,
@@ -336,12 +336,13 @@ impl SqliteStore {
                 r.get(4)?,
                 r.get(5)?,
                 r.get(6)?,
+                r.get(7)?,
             ];
             hourly.add(
                 key.each_ref().map(String::as_str),
-                r.get(7)?,
                 r.get(8)?,
                 r.get(9)?,
+                r.get(10)?,
             );
         }
         insert_all(
@@ -537,13 +538,18 @@ mod tests {
         assert_eq!(rolled[0].count, 1100);
 
         // A filter the rollup does not have falls back to the rows.
-        let by_node = Filter {
-            node: Some("n".into()),
+        let by_text = Filter {
+            grep: Some("m".into()),
             ..filter.clone()
         };
         assert!(!super::super::hourly_applies(
             &["reason"],
-            &by_node,
+            &by_text,
+            buckets
+        ));
+        assert!(!super::super::hourly_applies(
+            &["fingerprint"],
+            &filter,
             buckets
         ));
         // Retention trims the rollup by whole hours.
