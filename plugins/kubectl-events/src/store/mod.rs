@@ -798,10 +798,27 @@ pub fn hourly_applies(columns: &[&str], filter: &Filter, buckets: Buckets) -> bo
         && filter.objects.is_none()
 }
 
+/// The query for spans to aggregate, `(SQL, parameters)`: rows are the
+/// group columns, the first and last time and the occurrences — from the
+/// rows, or from the hourly rollup (an hour as a span of one instant, in
+/// micro-occurrences) when `hourly`.
+pub fn spans_query(
+    columns: &[&str],
+    filter: &Filter,
+    buckets: Buckets,
+    hourly: bool,
+    placeholder: &dyn Fn(usize) -> String,
+) -> (String, Vec<Param>) {
+    if hourly {
+        return hourly_sql(columns, filter, buckets, placeholder);
+    }
+    let (where_sql, params) = filter.to_sql(placeholder);
+    (span_sql(columns, &where_sql, buckets), params)
+}
+
 /// The rollup's hours of `buckets` grouped by `columns`, with the filter's
-/// rollup clauses: `(SQL, parameters)`; rows are the columns, the hour and
-/// its micro-occurrences.
-pub fn hourly_sql(
+/// rollup clauses: `(SQL, parameters)`.
+fn hourly_sql(
     columns: &[&str],
     filter: &Filter,
     buckets: Buckets,
@@ -838,7 +855,7 @@ pub fn hourly_sql(
     };
     (
         format!(
-            "SELECT {cols}, hour_ms, CAST(SUM(micro) AS BIGINT) FROM hourly {where_sql} GROUP BY {group}hour_ms"
+            "SELECT {cols}, hour_ms, hour_ms, CAST(SUM(micro) AS BIGINT) FROM hourly {where_sql} GROUP BY {group}hour_ms"
         ),
         params,
     )
@@ -1006,26 +1023,26 @@ impl Store {
         filter: &Filter,
         buckets: Buckets,
     ) -> Result<Vec<crate::aggregate::Group>, StoreError> {
-        if hourly_applies(columns, filter, buckets) {
-            let spans = match self {
-                Store::Sqlite(s) => s.hourly_spans(columns, filter, buckets),
-                Store::Postgres(p) => p.hourly_spans(columns, filter, buckets),
-            }?;
-            return Ok(crate::aggregate::aggregate_micro(columns, &spans, buckets));
-        }
-        let spans = self.spans(columns, filter, buckets)?;
-        Ok(crate::aggregate::aggregate(columns, &spans, buckets))
+        let hourly = hourly_applies(columns, filter, buckets);
+        let spans = self.spans(columns, filter, buckets, hourly)?;
+        Ok(if hourly {
+            crate::aggregate::aggregate_micro(columns, &spans, buckets)
+        } else {
+            crate::aggregate::aggregate(columns, &spans, buckets)
+        })
     }
 
+    /// See [`spans_query`].
     pub fn spans(
         &mut self,
         columns: &[&str],
         filter: &Filter,
         buckets: Buckets,
+        hourly: bool,
     ) -> Result<Vec<Span>, StoreError> {
         match self {
-            Store::Sqlite(s) => s.spans(columns, filter, buckets),
-            Store::Postgres(p) => p.spans(columns, filter, buckets),
+            Store::Sqlite(s) => s.spans(columns, filter, buckets, hourly),
+            Store::Postgres(p) => p.spans(columns, filter, buckets, hourly),
         }
     }
 }

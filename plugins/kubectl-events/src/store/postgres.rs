@@ -352,40 +352,14 @@ impl PostgresStore {
         Ok(())
     }
 
-    pub fn hourly_spans(
-        &mut self,
-        columns: &[&str],
-        filter: &Filter,
-        buckets: Buckets,
-    ) -> Result<Vec<Span>, StoreError> {
-        let (sql, p) = super::hourly_sql(columns, filter, buckets, &|n| format!("${n}"));
-        let owned = params(&p);
-        let refs = refs(&owned);
-        let width = columns.len().max(1);
-        Ok(self
-            .conn()?
-            .query(&sql, &refs)?
-            .into_iter()
-            .map(|r| {
-                let hour: i64 = r.get(width);
-                Span {
-                    key: (0..columns.len()).map(|i| r.get::<_, String>(i)).collect(),
-                    first_ms: Some(hour),
-                    last_ms: Some(hour),
-                    occurrences: r.get(width + 1),
-                }
-            })
-            .collect())
-    }
-
     pub fn spans(
         &mut self,
         columns: &[&str],
         filter: &Filter,
         buckets: Buckets,
+        hourly: bool,
     ) -> Result<Vec<Span>, StoreError> {
-        let (where_sql, p) = filter.to_sql(&|n| format!("${n}"));
-        let sql = super::span_sql(columns, &where_sql, buckets);
+        let (sql, p) = super::spans_query(columns, filter, buckets, hourly, &|n| format!("${n}"));
         let owned = params(&p);
         let refs = refs(&owned);
         let width = columns.len().max(1);

@@ -289,30 +289,6 @@ impl SqliteStore {
         Ok(deleted as u64)
     }
 
-    /// Hours of the rollup as spans of micro-occurrences.
-    pub fn hourly_spans(
-        &self,
-        columns: &[&str],
-        filter: &Filter,
-        buckets: Buckets,
-    ) -> Result<Vec<Span>, StoreError> {
-        let (sql, params) = super::hourly_sql(columns, filter, buckets, &|n| format!("?{n}"));
-        let mut stmt = self.conn.prepare(&sql)?;
-        let width = columns.len().max(1);
-        let rows = stmt.query_map(params_from_iter(params.iter()), |r| {
-            let hour: i64 = r.get(width)?;
-            Ok(Span {
-                key: (0..columns.len())
-                    .map(|i| r.get::<_, String>(i))
-                    .collect::<Result<_, _>>()?,
-                first_ms: Some(hour),
-                last_ms: Some(hour),
-                occurrences: r.get(width + 1)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
-
     /// Compute the hourly rollup again from the stored rows.
     pub fn rebuild_hourly(&mut self) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
@@ -360,9 +336,10 @@ impl SqliteStore {
         columns: &[&str],
         filter: &Filter,
         buckets: Buckets,
+        hourly: bool,
     ) -> Result<Vec<Span>, StoreError> {
-        let (where_sql, params) = filter.to_sql(&|n| format!("?{n}"));
-        let sql = super::span_sql(columns, &where_sql, buckets);
+        let (sql, params) =
+            super::spans_query(columns, filter, buckets, hourly, &|n| format!("?{n}"));
         let mut stmt = self.conn.prepare(&sql)?;
         let width = columns.len().max(1);
         let rows = stmt.query_map(params_from_iter(params.iter()), |r| {
@@ -454,7 +431,7 @@ mod tests {
             since: jiff::Timestamp::from_millisecond(0).ok(),
             ..Default::default()
         };
-        let summed = store.spans(&["reason"], &filter, buckets).unwrap();
+        let summed = store.spans(&["reason"], &filter, buckets, false).unwrap();
         assert!(summed.len() < spans.len(), "some rows were summed");
         let mut every = store
             .conn
@@ -524,7 +501,7 @@ mod tests {
         let rolled = store.aggregate(&["reason"], &filter, buckets).unwrap();
         let rows = crate::aggregate::aggregate(
             &["reason"],
-            &store.spans(&["reason"], &filter, buckets).unwrap(),
+            &store.spans(&["reason"], &filter, buckets, false).unwrap(),
             buckets,
         );
         assert_eq!(rolled.len(), rows.len());
