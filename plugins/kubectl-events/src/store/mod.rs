@@ -159,10 +159,6 @@ impl Hourly {
         }
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.micro.is_empty()
-    }
-
     /// Rows for [`HOURLY_COLUMNS`], each key once, in primary key order.
     pub fn rows(&self) -> Vec<Vec<Param>> {
         let mut cells: Vec<_> = self.micro.iter().collect();
