@@ -144,6 +144,10 @@ impl KubectlArgs {
     }
 }
 
+/// The longest duration accepted anywhere: Go's `time.Duration` (what kubectl
+/// parses into) ends at 2^63 - 1 nanoseconds.
+pub const MAX_DURATION: Duration = Duration::from_nanos(i64::MAX as u64);
+
 /// Parse a kubectl duration: a bare integer is seconds, otherwise a sequence of
 /// `<number><unit>` with units h, m, s, ms (Go's `time.ParseDuration` subset kubectl users write).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -156,8 +160,19 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     if text.is_empty() {
         return Err(invalid());
     }
+    let too_long = || {
+        format!(
+            "duration \"{text}\" is out of range: the longest accepted is {}h (about 292 years, Go's limit)",
+            MAX_DURATION.as_secs() / 3600
+        )
+    };
     if let Ok(secs) = text.parse::<u64>() {
-        return Ok(Duration::from_secs(secs));
+        let d = Duration::from_secs(secs);
+        return if d > MAX_DURATION {
+            Err(too_long())
+        } else {
+            Ok(d)
+        };
     }
     let mut total = Duration::ZERO;
     let mut rest = text;
@@ -184,7 +199,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             "ns" => 0.000_000_001,
             _ => return Err(invalid()),
         };
-        total += Duration::from_secs_f64(number * scale);
+        let part = Duration::try_from_secs_f64(number * scale).map_err(|_| too_long())?;
+        total = total
+            .checked_add(part)
+            .filter(|t| *t <= MAX_DURATION)
+            .ok_or_else(too_long)?;
         rest = &rest[unit_len..];
     }
     Ok(total)
@@ -402,6 +421,31 @@ mod tests {
     fn durations() {
         assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
         assert_eq!(parse_duration("1h2m3s"), Ok(Duration::from_secs(3723)));
+        // Hostile values are range errors, never a panic or a wrap-around.
+        for huge in [
+            "99999999999999999999s",
+            "9223372036854775807s",
+            "18446744073709551615",
+            "1e400s",
+            "2562048h",
+            "106752d106752d",
+            "9999999999999999999w",
+        ] {
+            let err = parse_duration(huge).unwrap_err();
+            assert!(
+                err.contains("out of range") || err.contains("invalid duration"),
+                "{huge}: {err}"
+            );
+        }
+        assert!(
+            parse_duration("99999999999999999999s")
+                .unwrap_err()
+                .contains("out of range")
+        );
+        assert_eq!(
+            parse_duration("2540400h"),
+            Ok(Duration::from_secs(2540400 * 3600))
+        );
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
         for bad in ["", "s", "5x", "-1s", "1h 2m", "m5"] {

@@ -61,7 +61,11 @@ pub fn finish(result: anyhow::Result<Code>) -> ExitCode {
         Err(err) if is_broken_pipe(&err) => Code::Success.into(),
         Err(err) => {
             let mut stderr = std::io::stderr().lock();
-            let _ = writeln!(stderr, "error: {}", render_chain(&err));
+            let _ = writeln!(
+                stderr,
+                "error: {}",
+                crate::output::escape(&render_chain(&err))
+            );
             code_for(&err).into()
         }
     }

@@ -9,10 +9,12 @@ pub mod errors;
 pub mod event;
 pub mod exit;
 pub mod finding;
+pub mod limits;
 pub mod manifest;
 pub mod output;
 pub mod selector;
 pub mod workload;
+pub mod yaml;
 
 pub use errors::{Error, Result};
 pub use exit::Code;

@@ -197,9 +197,15 @@ fn files_under(path: &Path) -> Result<Vec<PathBuf>, Error> {
                 source,
             })?;
             let p = entry.path();
-            if p.is_dir() {
+            // As kubectl's `-f DIR`: links to directories are not followed
+            // (a link to `.` would loop), links to files are read.
+            let file_type = entry.file_type().map_err(|source| Error::Io {
+                path: p.clone(),
+                source,
+            })?;
+            if file_type.is_dir() {
                 stack.push(p);
-            } else if is_manifest_file(&p) {
+            } else if is_manifest_file(&p) && !(file_type.is_symlink() && p.is_dir()) {
                 files.push(p);
             }
         }
@@ -284,11 +290,11 @@ pub fn parse_str(text: &str, file: &str) -> Result<Vec<Object>, ManifestError> {
             line,
             message,
         };
-        let value: Value = serde_saphyr::from_str(&chunk.text).map_err(|e| {
+        let value: Value = crate::yaml::from_str(&chunk.text).map_err(|e| {
             let line = e.location().map_or(chunk.first_line, |l| {
                 chunk.first_line + l.line() as usize - 1
             });
-            error(line, yaml_message(&e))
+            error(line, crate::yaml::message(&e))
         })?;
         let source = Source {
             file: file.to_string(),
@@ -300,16 +306,6 @@ pub fn parse_str(text: &str, file: &str) -> Result<Vec<Object>, ManifestError> {
         push_objects(value, source, &mut out).map_err(|(line, message)| error(line, message))?;
     }
     Ok(out)
-}
-
-/// serde-saphyr's message without its source snippet and position (we print our own).
-fn yaml_message(e: &serde_saphyr::Error) -> String {
-    let text = e.without_snippet().to_string();
-    let first = text.lines().next().unwrap_or("invalid YAML").trim();
-    match first.rfind(" at line ") {
-        Some(i) => first[..i].to_string(),
-        None => first.to_string(),
-    }
 }
 
 fn first_content_line(chunk: &Chunk) -> usize {
@@ -583,6 +579,17 @@ metadata:
             ["a", "b", "c"]
         );
         assert!(objs[2].source.file.ends_with("b.json"));
+
+        // Links to directories are not followed: a loop reads nothing twice.
+        std::os::unix::fs::symlink(".", dir.path().join("nested/loop")).unwrap();
+        std::os::unix::fs::symlink("..", sub.join("up")).unwrap();
+        std::os::unix::fs::symlink("a.yaml", dir.path().join("link.yaml")).unwrap();
+        let objs = load(&[Input::Path(dir.path().to_path_buf())]).unwrap();
+        assert_eq!(
+            objs.iter().map(|o| o.name()).collect::<Vec<_>>(),
+            ["a", "b", "a", "b", "c"],
+            "the files once each, and the link to a file"
+        );
 
         let missing = load(&[Input::from("/nonexistent/x.yaml")]).unwrap_err();
         assert!(missing.to_string().contains("/nonexistent/x.yaml"));

@@ -563,6 +563,16 @@ fn is_qualified_name_part(s: &str) -> bool {
             .all(|c| alnum(c) || matches!(c, b'-' | b'_' | b'.'))
 }
 
+/// A valid `metadata.name` for most kinds: an RFC 1123 subdomain of at most 253 characters.
+pub fn is_object_name(s: &str) -> bool {
+    s.len() <= 253 && is_dns1123_subdomain(s)
+}
+
+/// A valid namespace name: an RFC 1123 label of at most 63 characters.
+pub fn is_namespace_name(s: &str) -> bool {
+    s.len() <= 63 && !s.contains('.') && is_dns1123_subdomain(s)
+}
+
 fn is_dns1123_subdomain(s: &str) -> bool {
     s.split('.').all(|label| {
         let b = label.as_bytes();

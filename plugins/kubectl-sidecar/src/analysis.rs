@@ -176,7 +176,9 @@ pub fn analyze(
         match r.role {
             Role::App => r.max_wait_seconds = waited,
             Role::Sidecar => {
-                waited = waited.zip(r.max_wait_seconds).map(|(a, b)| a + b);
+                waited = waited
+                    .zip(r.max_wait_seconds)
+                    .map(|(a, b)| a.saturating_add(b));
             }
             Role::Init if r.verdict == Some(Verdict::Stuck) => waited = None,
             Role::Init | Role::LegacySidecar => {}
@@ -211,7 +213,9 @@ fn finding(
 /// The API error code for a rejected container.
 fn api_code(e: &ApiError) -> &'static str {
     let m = &e.message;
-    if m.contains("grpc.port") {
+    if m.contains("between 1 and 65535") || m.contains("containerPort") {
+        "invalid-port"
+    } else if m.contains("grpc.port") {
         "grpc-named-port"
     } else if m.contains("Duplicate value") {
         "duplicate-container-name"

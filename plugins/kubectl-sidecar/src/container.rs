@@ -186,7 +186,9 @@ impl Probe {
     /// Seconds until the kubelet gives up: the initial delay plus one period
     /// per allowed failure (each attempt may also run up to its timeout).
     pub fn budget(&self) -> i64 {
-        self.initial_delay + self.period * self.failure
+        // Saturating: hostile values must not wrap into negative waits.
+        self.initial_delay
+            .saturating_add(self.period.saturating_mul(self.failure))
     }
 }
 

@@ -98,7 +98,7 @@ pub fn startup_probe(c: &Container, budget: Option<i64>) -> Result<Derived, Refu
     }
     let exec = handler.get("exec").is_some();
     let period = if exec { 2 } else { 1 };
-    let derived_budget = timing.map_or(MIN_BUDGET, |p| p.initial_delay + p.period * p.failure);
+    let derived_budget = timing.map_or(MIN_BUDGET, Probe::budget);
     let budget = budget.unwrap_or_else(|| {
         let vendor = known::family(c).and_then(|_| vendor_budget(c));
         vendor.unwrap_or(derived_budget.clamp(MIN_BUDGET, MAX_BUDGET))

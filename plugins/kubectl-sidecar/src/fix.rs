@@ -39,6 +39,19 @@ pub struct TemplateFix {
     pub refused: Vec<(String, String)>,
 }
 
+/// `--budget` in seconds as the API server can hold it: the derived probe
+/// polls at least once a second, and `failureThreshold` is an int32.
+pub fn check_budget(secs: u64) -> Result<i64, String> {
+    const MAX: u64 = i32::MAX as u64;
+    match secs {
+        0 => Err("--budget must be at least 1s: a startupProbe allows at least one attempt".into()),
+        s if s > MAX => Err(format!(
+            "--budget {s}s is out of range: at most {MAX}s, as failureThreshold is a 32-bit number"
+        )),
+        s => Ok(s as i64),
+    }
+}
+
 /// Plan the fixes of a template from its analysis.
 pub fn plan(
     t: &PodTemplate,

@@ -5,6 +5,7 @@
 use std::io::{self, Write};
 
 use kplug::finding::{Finding, ObjectRef, Severity};
+use kplug::output::Escaped;
 use kplug::output::color::{Palette, paint};
 use kplug::output::table::{Cell, Table, TableOptions};
 use serde::Serialize;
@@ -110,8 +111,8 @@ pub fn render(items: &[TemplateReport], palette: Palette, out: &mut dyn Write) -
         if i > 0 {
             writeln!(out)?;
         }
-        writeln!(out, "{}", heading(&t.object))?;
-        writeln!(out, "  start: {}", chain(t))?;
+        writeln!(out, "{}", Escaped(&heading(&t.object)))?;
+        writeln!(out, "  start: {}", Escaped(&chain(t)))?;
         let mut table = Table::new(&["CONTAINER", "ROLE", "VERDICT", "GATE", "MAX WAIT"]);
         for c in &t.containers {
             table.push([
@@ -145,11 +146,11 @@ pub fn render(items: &[TemplateReport], palette: Palette, out: &mut dyn Write) -
                 .object
                 .field
                 .as_deref()
-                .map(|p| format!(" {p}"))
+                .map(|p| format!(" {}", Escaped(p)))
                 .unwrap_or_default();
-            writeln!(out, "  {sev}{place} [{}]: {}", f.code, f.message)?;
+            writeln!(out, "  {sev}{place} [{}]: {}", f.code, Escaped(&f.message))?;
             if let Some(fix) = &f.fix {
-                writeln!(out, "      fix: {fix}")?;
+                writeln!(out, "      fix: {}", Escaped(fix))?;
             }
         }
     }

@@ -143,6 +143,7 @@ pub fn validate(t: &PodTemplate, version: KubeVersion) -> Vec<ApiError> {
             }
         }
     }
+    port_ranges(t, &mut out);
     out
 }
 
@@ -182,6 +183,7 @@ fn probes(t: &PodTemplate, c: &Container, out: &mut Vec<ApiError>) {
                 }
             }
         }
+        probe_ranges(t, c, field, p, out);
         if field != "readinessProbe" && p.success != 1 {
             push(
                 out,
@@ -205,8 +207,114 @@ fn probes(t: &PodTemplate, c: &Container, out: &mut Vec<ApiError>) {
     }
 }
 
-/// Values that do not even decode: a gRPC port must be an integer.
+/// The fields of a probe that must not be negative (the server's defaults
+/// replace zeros first).
+const PROBE_COUNTS: [&str; 5] = [
+    "initialDelaySeconds",
+    "timeoutSeconds",
+    "periodSeconds",
+    "successThreshold",
+    "failureThreshold",
+];
+
+/// The API server's range checks on a probe's numbers and ports.
+fn probe_ranges(t: &PodTemplate, c: &Container, field: &str, p: &Probe, out: &mut Vec<ApiError>) {
+    for name in PROBE_COUNTS {
+        if let Some(n) = p.raw.get(name).and_then(serde_json::Value::as_i64)
+            && n < 0
+        {
+            push(
+                out,
+                t,
+                c,
+                &format!("{field}.{name}"),
+                format!("Invalid value: {n}: must be greater than or equal to 0"),
+            );
+        }
+    }
+    if field != "readinessProbe"
+        && let Some(g) = p.termination_grace
+        && g <= 0
+    {
+        push(
+            out,
+            t,
+            c,
+            &format!("{field}.terminationGracePeriodSeconds"),
+            format!("Invalid value: {g}: must be greater than 0"),
+        );
+    }
+    for h in &p.handlers {
+        let number = match h {
+            Handler::Grpc { port } => port.as_i64(),
+            other => match other.port() {
+                Some(crate::container::Port::Number(n)) => Some(*n),
+                _ => None,
+            },
+        };
+        if let Some(n) = number.filter(|n| !(1..=65535).contains(n)) {
+            push(
+                out,
+                t,
+                c,
+                &format!("{field}.{}.port", h.field()),
+                format!("Invalid value: {n}: must be between 1 and 65535, inclusive"),
+            );
+        }
+    }
+}
+
+/// Declared container ports outside 1–65535.
+fn port_ranges(t: &PodTemplate, out: &mut Vec<ApiError>) {
+    for c in t.containers() {
+        for (i, p) in c.ports.iter().enumerate() {
+            if !(1..=65535).contains(&p.number) {
+                let detail = if p.number == 0 {
+                    "Required value".to_string()
+                } else {
+                    format!(
+                        "Invalid value: {}: must be between 1 and 65535, inclusive",
+                        p.number
+                    )
+                };
+                push(out, t, c, &format!("ports[{i}].containerPort"), detail);
+            }
+        }
+    }
+}
+
+/// Values that do not even decode: a gRPC port must be an integer, and the
+/// probes' numbers must fit Go's int32.
 fn decode_errors(t: &PodTemplate, out: &mut Vec<ApiError>) {
+    for c in t.containers() {
+        let list = match c.list {
+            List::Init => "initContainers",
+            List::Regular => "containers",
+        };
+        for (field, probe) in [
+            ("livenessProbe", &c.liveness),
+            ("readinessProbe", &c.readiness),
+            ("startupProbe", &c.startup),
+        ] {
+            let Some(p) = probe else { continue };
+            for name in PROBE_COUNTS {
+                let Some(n) = p.raw.get(name).filter(|v| v.is_number()) else {
+                    continue;
+                };
+                if n.as_i64().is_none_or(|n| i32::try_from(n).is_err()) {
+                    out.push(ApiError {
+                        container: c.name.clone(),
+                        message: format!(
+                            "{kind} in version \"{version}\" cannot be handled as a {kind}: json: cannot unmarshal number {n} into Go struct field Probe.{path}.{list}.{field}.{name} of type int32",
+                            kind = t.kind,
+                            version = t.api_version.rsplit('/').next().unwrap_or("v1"),
+                            path = t.spec_path,
+                        ),
+                    });
+                }
+            }
+        }
+    }
     for c in t.containers() {
         for (field, probe) in [
             ("livenessProbe", &c.liveness),

@@ -3,12 +3,14 @@
 
 pub mod age;
 pub mod color;
+pub mod escape;
 pub mod format;
 pub mod progress;
 pub mod table;
 
 pub use age::{age_since, human_duration};
 pub use color::{Palette, color_enabled};
+pub use escape::{Escaped, escape, escape_lines};
 pub use format::{Printer, object_name};
 pub use progress::progress_bar;
 pub use table::{Cell, Table};

@@ -18,11 +18,14 @@ pub struct Cell {
 }
 
 impl Cell {
+    /// A cell; control characters in `text` are escaped (cells hold cluster data).
     pub fn styled(text: impl Into<String>, style: Option<Style>) -> Self {
-        Cell {
-            text: text.into(),
-            style,
-        }
+        let text = text.into();
+        let text = match super::escape(&text) {
+            std::borrow::Cow::Borrowed(_) => text,
+            std::borrow::Cow::Owned(escaped) => escaped,
+        };
+        Cell { text, style }
     }
 }
 
@@ -40,7 +43,7 @@ impl From<String> for Cell {
 
 impl From<&String> for Cell {
     fn from(text: &String) -> Self {
-        Cell::styled(text.clone(), None)
+        Cell::styled(text.as_str(), None)
     }
 }
 

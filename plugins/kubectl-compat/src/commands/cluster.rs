@@ -107,7 +107,7 @@ async fn run_async(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code
     );
     bar.finish_and_clear();
     for w in &report.warnings {
-        eprintln!("warning: {w}");
+        eprintln!("warning: {}", kplug::output::Escaped(w));
     }
     let mut out = std::io::stdout().lock();
     if args.emit.is_some() {
@@ -129,7 +129,7 @@ async fn run_async(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code
             if !report.nodes_without_data.is_empty() {
                 eprintln!(
                     "nodes without NodeFeature data (is NFD running there?): {}",
-                    report.nodes_without_data.join(", ")
+                    kplug::output::escape(&report.nodes_without_data.join(", "))
                 );
             }
             for s in &report.sets {
@@ -140,7 +140,7 @@ async fn run_async(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code
                     if s.description.is_empty() {
                         String::new()
                     } else {
-                        format!(", {}", s.description)
+                        format!(", {}", kplug::output::Escaped(&s.description))
                     },
                     s.compatible_nodes.len()
                 );

@@ -40,7 +40,11 @@ pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
     };
     let found = sources::discover(&host, &args.sources);
     for w in &found.warnings {
-        eprintln!("warning: {}: {}", w.source, w.message);
+        eprintln!(
+            "warning: {}: {}",
+            w.source,
+            kplug::output::Escaped(&w.message)
+        );
     }
     let mut out = std::io::stdout().lock();
     match kube.output {
@@ -52,7 +56,7 @@ pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
         )?,
         Some(OutputFormat::Name) => {
             for name in found.features.names() {
-                writeln!(out, "{name}")?;
+                writeln!(out, "{}", kplug::output::Escaped(name))?;
             }
         }
         _ => Printer::from_args(kube).print_table(

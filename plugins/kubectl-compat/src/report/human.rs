@@ -4,6 +4,7 @@
 
 use std::io::{self, Write};
 
+use kplug::output::Escaped;
 use kplug::output::color::{Palette, paint};
 use kplug::output::table::{Cell, Table, TableOptions};
 
@@ -11,7 +12,7 @@ use crate::validate::{ExpressionReport, Report, SetReport};
 
 pub fn render(report: &Report, palette: Palette, out: &mut dyn Write) -> io::Result<()> {
     if let Some(node) = &report.node {
-        writeln!(out, "Node: {node}")?;
+        writeln!(out, "Node: {}", Escaped(node))?;
     }
     if report.sets.is_empty() {
         writeln!(
@@ -30,7 +31,7 @@ pub fn render(report: &Report, palette: Palette, out: &mut dyn Write) -> io::Res
         let mut text = paint("COMPATIBLE", palette.ok())
             + &format!(" — best set #{} (weight {})", best + 1, set.weight);
         if !set.description.is_empty() {
-            text.push_str(&format!(": {}", set.description));
+            text.push_str(&format!(": {}", Escaped(&set.description)));
         }
         text
     } else {
@@ -48,11 +49,11 @@ fn render_set(
 ) -> io::Result<()> {
     let mut header = format!("COMPATIBILITY SET #{}  weight {}", i + 1, set.weight);
     if !set.tag.is_empty() {
-        header.push_str(&format!("  tag {}", set.tag));
+        header.push_str(&format!("  tag {}", Escaped(&set.tag)));
     }
     writeln!(out, "{}", paint(&header, palette.bold()))?;
     if !set.description.is_empty() {
-        writeln!(out, "{}", set.description)?;
+        writeln!(out, "{}", Escaped(&set.description))?;
     }
     for rule in &set.rules {
         let status = status_cell(rule.matched, rule.error.is_some(), palette);
@@ -66,7 +67,7 @@ fn render_set(
             writeln!(
                 out,
                 "    {}",
-                paint(&format!("error: {e}"), palette.error())
+                paint(&format!("error: {}", Escaped(e)), palette.error())
             )?;
         }
         if rule.expressions.is_empty() {

@@ -138,7 +138,14 @@ async fn live(kube: &KubectlArgs, name: &str) -> anyhow::Result<(Value, Vec<Even
     Ok((pod, out))
 }
 
+/// The timeline for a person; its text comes from the cluster, so it is escaped.
 fn render(t: &Timeline, out: &mut dyn Write) -> std::io::Result<()> {
+    let mut text = Vec::new();
+    render_raw(t, &mut text)?;
+    out.write_all(kplug::output::escape_lines(&String::from_utf8_lossy(&text)).as_bytes())
+}
+
+fn render_raw(t: &Timeline, out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(
         out,
         "pod/{} -n {} ({})",

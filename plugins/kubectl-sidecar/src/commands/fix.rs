@@ -66,6 +66,10 @@ pub struct Args {
     #[arg(long, value_name = "DIR", default_value = "sidecar-fixes")]
     pub dir: PathBuf,
 
+    /// With -o kustomize: overwrite patch files that already exist
+    #[arg(long)]
+    pub force: bool,
+
     #[command(flatten)]
     pub version: KubeVersionArg,
 }
@@ -108,10 +112,24 @@ pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
     } else {
         (load_objects(&args.files)?, args.version.get())
     };
-    let budget = args.budget.map(|d| d.as_secs() as i64);
+    let budget = match args.budget {
+        None => None,
+        Some(d) => Some(fix::check_budget(d.as_secs()).map_err(kplug::Error::Usage)?),
+    };
+    let mut refused = false;
     let templates: Vec<(usize, PodTemplate)> = objects
         .iter()
         .enumerate()
+        .filter(|(_, o)| match unsafe_name(o) {
+            // Names become file names and shell commands: refuse what the API
+            // server would never have accepted.
+            Some(why) => {
+                eprintln!("cannot fix {}: {why}", kplug::output::Escaped(&heading(o)));
+                refused = true;
+                false
+            }
+            None => true,
+        })
         .filter_map(|(i, o)| PodTemplate::from_object(o).map(|t| (i, t)))
         .collect();
     let only: Vec<PodTemplate> = templates.iter().map(|(_, t)| t.clone()).collect();
@@ -122,7 +140,6 @@ pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
         .map(|((i, t), r)| (*i, fix::plan(t, r, args.migrate_legacy, budget)))
         .collect();
     let mut out = std::io::stdout().lock();
-    let mut refused = false;
     for (_, f) in &fixes {
         for (container, why) in &f.refused {
             eprintln!(
@@ -144,7 +161,7 @@ pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
     match format {
         FixOutput::Patch => patches(&objects, &fixes, &mut out)?,
         FixOutput::Manifest => manifest(&objects, &fixes, &mut out)?,
-        FixOutput::Kustomize => kustomize(&objects, &fixes, &args.dir, &mut out)?,
+        FixOutput::Kustomize => kustomize(&objects, &fixes, &args.dir, args.force, &mut out)?,
     }
     if fixes.iter().all(|(_, f)| f.is_empty()) && !refused {
         eprintln!("nothing to fix: no sidecar lacks a start gate that kplug can derive");
@@ -178,6 +195,26 @@ fn describe(f: &TemplateFix) -> Vec<String> {
             .map(|s| format!("side effect: {s}")),
     );
     lines
+}
+
+/// Why an object's kind, name or namespace is no valid Kubernetes name, if it is not.
+fn unsafe_name(o: &Object) -> Option<String> {
+    use kplug::selector::{is_namespace_name, is_object_name};
+    if !o.kind().chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Some(format!("kind {:?} is not a Kubernetes kind", o.kind()));
+    }
+    if !is_object_name(o.name()) {
+        return Some(format!(
+            "metadata.name {:?} is not a valid Kubernetes name (lower-case letters, digits, '-' and '.')",
+            o.name()
+        ));
+    }
+    match o.namespace() {
+        Some(ns) if !is_namespace_name(ns) => Some(format!(
+            "metadata.namespace {ns:?} is not a valid namespace name"
+        )),
+        _ => None,
+    }
 }
 
 fn heading(o: &Object) -> String {
@@ -312,41 +349,79 @@ fn rewrite(o: &Object, f: &TemplateFix) -> anyhow::Result<String> {
     yaml(&fixed)
 }
 
+/// The patch file of one object: unique per namespace, kind and name (a
+/// namespace holds no '.', a kind neither, so the parts cannot run together).
+fn patch_file_name(o: &Object) -> String {
+    let kind = o.kind().to_lowercase();
+    match o.namespace() {
+        Some(ns) => format!("{ns}.{kind}.{}.sidecar-startup.yaml", o.name()),
+        None => format!("{kind}.{}.sidecar-startup.yaml", o.name()),
+    }
+}
+
 fn kustomize(
     objects: &[Object],
     fixes: &[(usize, TemplateFix)],
     dir: &std::path::Path,
+    force: bool,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
     let todo: Vec<&(usize, TemplateFix)> = fixes.iter().filter(|(_, f)| !f.is_empty()).collect();
     if todo.is_empty() {
         return Ok(());
     }
+    // Every file is checked before any is written: a refusal leaves the directory as it was.
+    let mut names = std::collections::BTreeSet::new();
+    for (i, _) in &todo {
+        let o = &objects[*i];
+        let name = patch_file_name(o);
+        if !names.insert(name.clone()) {
+            anyhow::bail!(kplug::Error::Usage(format!(
+                "{} appears twice in the input; kustomize patches one object once",
+                heading(o)
+            )));
+        }
+        let path = dir.join(&name);
+        if !force && path.symlink_metadata().is_ok() {
+            anyhow::bail!(kplug::Error::Usage(format!(
+                "{} exists; pass --force to overwrite it",
+                path.display()
+            )));
+        }
+    }
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     writeln!(out, "# add to kustomization.yaml:")?;
     writeln!(out, "patches:")?;
     for (i, f) in todo {
         let o = &objects[*i];
-        let name = format!(
-            "{}-{}-sidecar-startup.yaml",
-            o.kind().to_lowercase(),
-            o.name()
-        );
-        let path = dir.join(&name);
+        let path = dir.join(patch_file_name(o));
         let mut patch = f.strategic_patch(&o.value);
         patch["apiVersion"] = o.api_version().into();
         patch["kind"] = o.kind().into();
         patch["metadata"] = serde_json::json!({"name": o.name()});
+        if let Some(ns) = o.namespace() {
+            patch["metadata"]["namespace"] = ns.into();
+        }
         let mut text = describe(f)
             .into_iter()
             .map(|l| format!("# {l}\n"))
             .collect::<String>();
         text.push_str(&yaml(&patch)?);
-        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+        // Replace, never write through a link planted where the file goes.
+        let _ = std::fs::remove_file(&path);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .and_then(|mut file| file.write_all(text.as_bytes()))
+            .with_context(|| format!("writing {}", path.display()))?;
         writeln!(out, "- path: {}", path.display())?;
         writeln!(out, "  target:")?;
         writeln!(out, "    kind: {}", o.kind())?;
         writeln!(out, "    name: {}", o.name())?;
+        if let Some(ns) = o.namespace() {
+            writeln!(out, "    namespace: {ns}")?;
+        }
     }
     Ok(())
 }
