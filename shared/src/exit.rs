@@ -37,10 +37,15 @@ impl From<Code> for ExitCode {
 /// True when the error chain holds a broken pipe: the reader went away
 /// (`kubectl foo | head`), which is not a failure worth reporting.
 pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    use std::io::ErrorKind::BrokenPipe;
     err.chain().any(|cause| {
+        // serde_json keeps the io::Error inside its own type, out of the chain.
         cause
             .downcast_ref::<std::io::Error>()
-            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+            .is_some_and(|e| e.kind() == BrokenPipe)
+            || cause
+                .downcast_ref::<serde_json::Error>()
+                .is_some_and(|e| e.io_error_kind() == Some(BrokenPipe))
     })
 }
 
@@ -101,11 +106,25 @@ mod tests {
         assert_eq!(Code::Problems.as_u8(), 3);
     }
 
+    struct BrokenWriter;
+    impl std::io::Write for BrokenWriter {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::ErrorKind::BrokenPipe.into())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
     #[test]
     fn broken_pipe_is_found_through_context() {
         let io = std::io::Error::new(std::io::ErrorKind::BrokenPipe, "pipe");
         let err = anyhow::Error::new(io).context("writing table");
         assert!(is_broken_pipe(&err));
+        let json = serde_json::to_writer(BrokenWriter, &[1, 2, 3]).unwrap_err();
+        assert!(is_broken_pipe(
+            &anyhow::Error::new(json).context("printing")
+        ));
         let other = anyhow::anyhow!("boom").context("x");
         assert!(!is_broken_pipe(&other));
     }

@@ -309,3 +309,149 @@ fn explain_a_saved_pod_termination_order_and_gates() {
     );
     assert!(text.contains("+330s"), "offsets from creation: {text}");
 }
+
+/// A Deployment whose sidecar can be fixed (readinessProbe, no startupProbe).
+fn fixable(name: &str, namespace: Option<&str>) -> String {
+    let ns = namespace.map_or(String::new(), |n| format!("\n  namespace: {n}"));
+    format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}{ns}\nspec:\n  selector: {{matchLabels: {{app: w}}}}\n  template:\n    metadata: {{labels: {{app: w}}}}\n    spec:\n      initContainers:\n      - name: proxy\n        image: registry.example/proxy:1\n        restartPolicy: Always\n        readinessProbe: {{tcpSocket: {{port: 9901}}}}\n      containers:\n      - name: app\n        image: registry.example/app:1\n---\n"
+    )
+}
+
+#[test]
+fn kustomize_files_are_unique_safe_and_never_overwritten_silently() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.yaml");
+    let fixes = dir.path().join("fixes");
+    std::fs::write(
+        &input,
+        fixable("web", Some("a")) + &fixable("web", Some("b")),
+    )
+    .unwrap();
+    let args = |extra: &[&str]| {
+        let mut a = vec![
+            "fix",
+            "-o",
+            "kustomize",
+            "-f",
+            input.to_str().unwrap(),
+            "--dir",
+            fixes.to_str().unwrap(),
+        ];
+        a.extend_from_slice(extra);
+        a.into_iter().map(str::to_string).collect::<Vec<_>>()
+    };
+    let run_owned = |a: Vec<String>| Command::new(bin()).args(a).output().unwrap();
+    let out = run_owned(args(&[]));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut files: Vec<String> = std::fs::read_dir(&fixes)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(
+        files,
+        [
+            "a.deployment.web.sidecar-startup.yaml",
+            "b.deployment.web.sidecar-startup.yaml"
+        ]
+    );
+    let snippet = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        snippet.contains("namespace: a") && snippet.contains("namespace: b"),
+        "{snippet}"
+    );
+    let patch =
+        std::fs::read_to_string(fixes.join("b.deployment.web.sidecar-startup.yaml")).unwrap();
+    assert!(patch.contains("namespace: b"), "{patch}");
+
+    // A second run refuses to overwrite, and --force does.
+    let again = run_owned(args(&[]));
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("--force"));
+    assert_eq!(run_owned(args(&["--force"])).status.code(), Some(0));
+
+    // Names that are no Kubernetes names never become paths or snippet lines.
+    for hostile in ["a/../../../escaped", "\"web\\n    kind: Secret\""] {
+        std::fs::write(&input, fixable(hostile, None)).unwrap();
+        let out = run_owned(args(&["--force"]));
+        assert_eq!(out.status.code(), Some(3), "{hostile}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("not a valid Kubernetes name"), "{err}");
+        assert!(!String::from_utf8_lossy(&out.stdout).contains("Secret"));
+    }
+    assert!(!dir.path().join("escaped").exists());
+    assert!(!dir.path().parent().unwrap().join("escaped").exists());
+}
+
+#[test]
+fn budgets_outside_what_a_probe_can_hold_are_usage_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.yaml");
+    std::fs::write(&input, fixable("web", None)).unwrap();
+    let file = input.to_str().unwrap();
+    for budget in ["0", "9223372036854775807s", "3000000000s"] {
+        let out = run(&["fix", "-f", file, "--budget", budget]);
+        assert_eq!(out.status.code(), Some(2), "--budget {budget}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("budget") || err.contains("out of range"),
+            "{err}"
+        );
+    }
+    let out = run(&["fix", "-f", file, "--budget", "2147483647s"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\"failureThreshold\":2147483647"));
+}
+
+#[test]
+fn a_closed_pipe_is_quiet_and_duplicate_keys_read_well() {
+    // The reader is gone before anything is written: the write must fail.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios");
+    let out = Command::new(bin())
+        .args(["analyze", "-o", "json", "-f", dir.to_str().unwrap()])
+        .stdout(writer)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+
+    let tmp = tempfile::tempdir().unwrap();
+    let dup = tmp.path().join("dup.yaml");
+    std::fs::write(&dup, "apiVersion: v1\nkind: Pod\nkind: Pod\n").unwrap();
+    let out = run(&["analyze", "-f", dup.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        err.contains("\"kind\" is defined twice") && !err.contains("Options"),
+        "{err}"
+    );
+}
+
+#[test]
+fn control_characters_from_manifests_never_reach_the_terminal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("esc.yaml");
+    std::fs::write(
+        &f,
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: \"x\\e]0;owned\\a\"}\nspec:\n  initContainers:\n  - {name: \"p\\e[2J\", image: i, restartPolicy: Always}\n  containers:\n  - {name: app, image: i}\n",
+    )
+    .unwrap();
+    let out = run(&["analyze", "-f", f.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains('\x1b') && !text.contains('\x07'), "{text:?}");
+    assert!(text.contains("^[]0;owned"), "{text}");
+    let json = run(&["analyze", "-o", "json", "-f", f.to_str().unwrap()]);
+    let v: Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(
+        v["items"][0]["object"]["name"], "x\x1b]0;owned\x07",
+        "JSON keeps the data"
+    );
+}
