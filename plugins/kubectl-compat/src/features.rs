@@ -229,8 +229,12 @@ pub fn parse(text: &str) -> Result<Loaded, LoadError> {
             if trimmed.starts_with('{') || trimmed.starts_with('[') {
                 return Err(LoadError::Syntax(format!("invalid JSON: {json_err}")));
             }
-            serde_saphyr::from_str(text)
-                .map_err(|e| LoadError::Syntax(format!("invalid YAML: {e}")))?
+            kplug::yaml::from_str(text).map_err(|e| {
+                let at = e
+                    .location()
+                    .map_or(String::new(), |l| format!(" at line {}", l.line()));
+                LoadError::Syntax(format!("invalid YAML{at}: {}", kplug::yaml::message(&e)))
+            })?
         }
     };
     from_value(value)

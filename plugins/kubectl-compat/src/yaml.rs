@@ -3,7 +3,7 @@
 //! a scalar was quoted, which decides its YAML 1.1 type in NFD's decoder.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use granit_parser::{Event, Parser, ScalarStyle};
 
@@ -88,14 +88,65 @@ pub fn parse_one(text: &str) -> Result<Node, SyntaxError> {
 
 enum Frame {
     Seq(Node, usize),
-    Map(Node, usize, Option<Node>),
+    /// The mapping, its anchor, a key waiting for its value, and the scalar
+    /// keys seen so far (a set: a linear scan is quadratic in the keys).
+    Map(Node, usize, Option<Node>, HashSet<String>),
+}
+
+/// Nesting deeper than this, reached through aliases, is refused (the
+/// parser itself stops plain nesting at 255 levels per kind).
+const MAX_DEPTH: usize = 512;
+
+/// An anchored node with its size in nodes and its depth, so an alias can
+/// be charged before it is copied.
+struct Anchor {
+    node: Node,
+    nodes: usize,
+    depth: usize,
 }
 
 #[derive(Default)]
 struct Builder {
     stack: Vec<Frame>,
-    anchors: HashMap<usize, Node>,
+    anchors: HashMap<usize, Anchor>,
     documents: Vec<Node>,
+    /// Nodes built, aliased copies included, and those that came from aliases:
+    /// go-yaml's `decodeCount` and `aliasCount`.
+    decoded: usize,
+    aliased: usize,
+}
+
+/// go-yaml's `allowedAliasRatio`: small documents may be almost all aliases,
+/// large ones only a tenth.
+fn allowed_alias_ratio(decoded: usize) -> f64 {
+    const LOW: f64 = 400_000.0;
+    const HIGH: f64 = 4_000_000.0;
+    let d = decoded as f64;
+    if d <= LOW {
+        0.99
+    } else if d >= HIGH {
+        0.10
+    } else {
+        0.99 - 0.89 * ((d - LOW) / (HIGH - LOW))
+    }
+}
+
+/// (nodes, depth) of a tree, without recursion.
+fn measure(node: &Node) -> (usize, usize) {
+    let (mut nodes, mut depth) = (0, 0);
+    let mut todo = vec![(node, 1)];
+    while let Some((n, d)) = todo.pop() {
+        nodes += 1;
+        depth = depth.max(d);
+        match &n.value {
+            Value::Scalar { .. } => {}
+            Value::Seq(items) => todo.extend(items.iter().map(|i| (i, d + 1))),
+            Value::Map(entries) => {
+                todo.extend(entries.iter().flat_map(|(k, v)| [(k, d + 1), (v, d + 1)]))
+            }
+        }
+    }
+    (nodes, depth)
 }
 
 impl Builder {
@@ -114,6 +165,7 @@ impl Builder {
                     line,
                     col,
                 };
+                self.decoded += 1;
                 self.finish(node, anchor, line)
             }
             Event::SequenceStart(_, anchor, _) => {
@@ -122,6 +174,7 @@ impl Builder {
                     line,
                     col,
                 };
+                self.decoded += 1;
                 self.stack.push(Frame::Seq(node, anchor));
                 Ok(())
             }
@@ -131,11 +184,13 @@ impl Builder {
                     line,
                     col,
                 };
-                self.stack.push(Frame::Map(node, anchor, None));
+                self.decoded += 1;
+                self.stack
+                    .push(Frame::Map(node, anchor, None, HashSet::new()));
                 Ok(())
             }
             Event::SequenceEnd | Event::MappingEnd => match self.stack.pop() {
-                Some(Frame::Seq(node, anchor)) | Some(Frame::Map(node, anchor, _)) => {
+                Some(Frame::Seq(node, anchor)) | Some(Frame::Map(node, anchor, _, _)) => {
                     self.finish(node, anchor, line)
                 }
                 None => Err(SyntaxError {
@@ -144,10 +199,32 @@ impl Builder {
                 }),
             },
             Event::Alias(id) => {
-                let node = self.anchors.get(&id).cloned().ok_or_else(|| SyntaxError {
+                let anchor = self.anchors.get(&id).ok_or_else(|| SyntaxError {
                     line,
                     message: "alias to an unknown anchor".into(),
                 })?;
+                // Charged before the copy, as go-yaml does, so an alias bomb
+                // stops before it takes memory.
+                self.decoded += anchor.nodes;
+                self.aliased += anchor.nodes;
+                if self.aliased > 100
+                    && self.decoded > 1000
+                    && self.aliased as f64 / self.decoded as f64 > allowed_alias_ratio(self.decoded)
+                {
+                    return Err(SyntaxError {
+                        line,
+                        message: "document contains excessive aliasing (more nodes come from aliases than go-yaml, and so NFD, allows)".into(),
+                    });
+                }
+                if self.stack.len() + anchor.depth > MAX_DEPTH {
+                    return Err(SyntaxError {
+                        line,
+                        message: format!(
+                            "aliases nest the document deeper than {MAX_DEPTH} levels"
+                        ),
+                    });
+                }
+                let node = anchor.node.clone();
                 self.finish(node, 0, line)
             }
             Event::UnresolvedAlias(name) => Err(SyntaxError {
@@ -160,7 +237,15 @@ impl Builder {
 
     fn finish(&mut self, node: Node, anchor: usize, _line: usize) -> Result<(), SyntaxError> {
         if anchor != 0 {
-            self.anchors.insert(anchor, node.clone());
+            let (nodes, depth) = measure(&node);
+            self.anchors.insert(
+                anchor,
+                Anchor {
+                    node: node.clone(),
+                    nodes,
+                    depth,
+                },
+            );
         }
         match self.stack.last_mut() {
             None => self.documents.push(node),
@@ -169,12 +254,12 @@ impl Builder {
                     items.push(node);
                 }
             }
-            Some(Frame::Map(map, _, pending)) => match pending.take() {
+            Some(Frame::Map(map, _, pending, keys)) => match pending.take() {
                 None => *pending = Some(node),
                 Some(key) => {
                     if let Value::Map(entries) = &mut map.value {
                         if let Some(text) = key.scalar()
-                            && entries.iter().any(|(k, _)| k.scalar() == Some(text))
+                            && !keys.insert(text.to_string())
                         {
                             return Err(SyntaxError {
                                 line: key.line,
@@ -236,6 +321,53 @@ mod tests {
             }
         );
         assert!(matches!(&entries[0].1.value, Value::Seq(v) if v.len() == 2));
+    }
+
+    /// Nine levels of nine aliases each (342 bytes): 9^9 nodes if expanded.
+    fn alias_bomb() -> String {
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..9 {
+            let p = i - 1;
+            text.push_str(&format!(
+                "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+            ));
+        }
+        text
+    }
+
+    #[test]
+    fn alias_bombs_stop_as_in_go_yaml() {
+        let start = std::time::Instant::now();
+        let err = parse_one(&alias_bomb()).unwrap_err();
+        assert!(err.message.contains("excessive aliasing"), "{err}");
+        assert!(start.elapsed().as_secs() < 2);
+        // Depth through aliases: each level wraps the previous one 200 deep.
+        let mut deep = String::new();
+        let open = "[".repeat(200);
+        let close = "]".repeat(200);
+        deep.push_str(&format!("a0: &a0 {open}x{close}\n"));
+        for i in 1..8 {
+            deep.push_str(&format!("a{i}: &a{i} {open}*a{}{close}\n", i - 1));
+        }
+        let err = parse_one(&deep).unwrap_err();
+        assert!(err.message.contains("deeper than"), "{err}");
+        // Ordinary reuse is fine.
+        let doc = parse_one("base: &b {k: v}\nx: *b\ny: *b\n").unwrap();
+        assert!(matches!(doc.value, Value::Map(ref e) if e.len() == 3));
+    }
+
+    #[test]
+    fn many_keys_are_checked_in_linear_time() {
+        let mut text = String::from("m:\n");
+        for i in 0..100_000 {
+            text.push_str(&format!("  k{i}: v\n"));
+        }
+        let start = std::time::Instant::now();
+        parse_one(&text).unwrap();
+        text.push_str("  k5: again\n");
+        let err = parse_one(&text).unwrap_err();
+        assert_eq!(err.line, 100_002);
+        assert!(start.elapsed().as_secs() < 10, "{:?}", start.elapsed());
     }
 
     #[test]

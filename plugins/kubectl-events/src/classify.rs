@@ -379,9 +379,9 @@ impl Default for Classifier {
 impl Classifier {
     /// The built-in rules with `yaml`'s rules (`rules: [...]`) tried first.
     pub fn with_rules(yaml: &str) -> Result<Classifier, RulesError> {
-        let file: RulesFile = serde_saphyr::from_str(yaml).map_err(|e| RulesError::Parse {
+        let file: RulesFile = kplug::yaml::from_str(yaml).map_err(|e| RulesError::Parse {
             line: e.location().map_or(0, |l| l.line() as usize),
-            message: e.to_string().lines().next().unwrap_or("").to_string(),
+            message: kplug::yaml::message(&e),
         })?;
         let mut user = Vec::new();
         for (index, rule) in file.rules.into_iter().enumerate() {

@@ -247,8 +247,12 @@ pub fn documents(text: &str) -> Result<Vec<Value>, String> {
         }
         return Ok(out);
     }
-    let docs: Vec<Value> = serde_saphyr::from_multiple(text)
-        .map_err(|e| e.to_string().lines().next().unwrap_or("").to_string())?;
+    let docs: Vec<Value> = kplug::yaml::from_multiple(text).map_err(|e| {
+        let at = e
+            .location()
+            .map_or(String::new(), |l| format!("line {}: ", l.line()));
+        format!("{at}{}", kplug::yaml::message(&e))
+    })?;
     Ok(docs.into_iter().filter(|d| !d.is_null()).collect())
 }
 

@@ -4,11 +4,29 @@
 //! trimming, with `missingkey=error`. Anything else is refused by name.
 //! The result is read as `key=value` lines, as NFD does.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
+
+use kplug::limits::{Limit, Unit};
 
 use super::rule::MatchedFeatures;
 
+/// NFD's own limit on a template's size.
 const MAX_TEMPLATE: usize = 64 * 1024;
+
+/// `{{if}}`/`{{range}}` blocks inside each other. Go's parser has no such
+/// limit (its stacks grow); within 64 KiB one could nest 9,000 deep, which
+/// would overflow ours. Real templates nest two or three deep.
+const MAX_NESTING: usize = 100;
+
+/// What one expansion may write: each `{{.}}` prints all matched data, so a
+/// short template over a large kernel config could otherwise fill memory.
+pub const OUTPUT_BYTES: Limit = Limit {
+    what: "of expanded varsTemplate output",
+    env: "KPLUG_MAX_TEMPLATE_OUTPUT_BYTES",
+    default: 4 << 20,
+    unit: Unit::Bytes,
+};
 
 #[derive(Debug, Clone, PartialEq)]
 enum Val {
@@ -71,12 +89,6 @@ pub fn expand_map(
     template: &str,
     data: &MatchedFeatures,
 ) -> Result<BTreeMap<String, String>, String> {
-    if template.len() > MAX_TEMPLATE {
-        return Err(format!(
-            "template exceeds maximum allowed size: {} bytes > {MAX_TEMPLATE} limit",
-            template.len()
-        ));
-    }
     let nodes = parse(template)?;
     let root = Val::Map(
         data.iter()
@@ -102,7 +114,7 @@ pub fn expand_map(
             .collect(),
     );
     let mut text = String::new();
-    run(&nodes, &root, &mut text)?;
+    run(&nodes, &root, &mut text, OUTPUT_BYTES.get_usize())?;
     let mut out = BTreeMap::new();
     for line in text.split('\n') {
         let line = line.trim();
@@ -111,7 +123,8 @@ pub fn expand_map(
         }
         let Some((k, v)) = line.split_once('=') else {
             return Err(format!(
-                "missing value in expanded template line {line:?}, (format must be '<key>=<value>')"
+                "missing value in expanded template line {}, (format must be '<key>=<value>')",
+                quote_prefix(line)
             ));
         };
         out.insert(k.to_string(), v.to_string());
@@ -119,9 +132,18 @@ pub fn expand_map(
     Ok(out)
 }
 
-/// Check that a template parses with the supported constructs.
+/// Check that a template parses with the supported constructs (the same
+/// checks, size included, as expansion makes).
 pub fn check(template: &str) -> Result<(), String> {
     parse(template).map(|_| ())
+}
+
+/// A line for an error message: quoted, and cut after 80 characters.
+fn quote_prefix(line: &str) -> String {
+    match line.char_indices().nth(80) {
+        None => format!("{line:?}"),
+        Some((at, _)) => format!("{:?}… ({} bytes)", &line[..at], line.len()),
+    }
 }
 
 enum Token {
@@ -163,9 +185,15 @@ fn tokenize(src: &str) -> Result<Vec<Token>, String> {
 }
 
 fn parse(src: &str) -> Result<Vec<Node>, String> {
+    if src.len() > MAX_TEMPLATE {
+        return Err(format!(
+            "template exceeds maximum allowed size: {} bytes > {MAX_TEMPLATE} limit",
+            src.len()
+        ));
+    }
     let tokens = tokenize(src)?;
     let mut pos = 0;
-    let (nodes, end) = parse_block(&tokens, &mut pos)?;
+    let (nodes, end) = parse_block(&tokens, &mut pos, 0)?;
     match end {
         None => Ok(nodes),
         Some(word) => Err(format!("unexpected {{{{{word}}}}}")),
@@ -173,7 +201,16 @@ fn parse(src: &str) -> Result<Vec<Node>, String> {
 }
 
 /// Parse until `end`/`else` (returned) or the end of input.
-fn parse_block(tokens: &[Token], pos: &mut usize) -> Result<(Vec<Node>, Option<String>), String> {
+fn parse_block(
+    tokens: &[Token],
+    pos: &mut usize,
+    depth: usize,
+) -> Result<(Vec<Node>, Option<String>), String> {
+    if depth > MAX_NESTING {
+        return Err(format!(
+            "template nests {{{{if}}}}/{{{{range}}}} deeper than {MAX_NESTING} levels"
+        ));
+    }
     let mut nodes = Vec::new();
     while *pos < tokens.len() {
         let token = &tokens[*pos];
@@ -200,11 +237,11 @@ fn parse_block(tokens: &[Token], pos: &mut usize) -> Result<(Vec<Node>, Option<S
                             ));
                         }
                         let arg = parse_pipeline(rest.trim())?;
-                        let (body, end) = parse_block(tokens, pos)?;
+                        let (body, end) = parse_block(tokens, pos, depth + 1)?;
                         let alt = match end.as_deref() {
                             Some("end") => Vec::new(),
                             Some("else") => {
-                                let (alt, end) = parse_block(tokens, pos)?;
+                                let (alt, end) = parse_block(tokens, pos, depth + 1)?;
                                 if end.as_deref() != Some("end") {
                                     return Err(format!("missing {{{{end}}}} for {{{{{word}}}}}"));
                                 }
@@ -319,9 +356,10 @@ fn parse_arg(word: &str) -> Result<Arg, String> {
     Err(format!("unsupported template construct: {word:?}"))
 }
 
-fn eval(arg: &Arg, dot: &Val) -> Result<Val, String> {
+/// An argument's value; fields are borrowed, never copied.
+fn eval<'a>(arg: &Arg, dot: &'a Val) -> Result<Cow<'a, Val>, String> {
     match arg {
-        Arg::Str(s) => Ok(Val::Str(s.clone())),
+        Arg::Str(s) => Ok(Cow::Owned(Val::Str(s.clone()))),
         Arg::Field(chain) => {
             let mut v = dot;
             for name in chain {
@@ -337,18 +375,18 @@ fn eval(arg: &Arg, dot: &Val) -> Result<Val, String> {
                     }
                 };
             }
-            Ok(v.clone())
+            Ok(Cow::Borrowed(v))
         }
         Arg::Call(func, args) => {
             let vals = args
                 .iter()
                 .map(|a| eval(a, dot))
                 .collect::<Result<Vec<_>, _>>()?;
-            Ok(Val::Bool(match func.as_str() {
+            Ok(Cow::Owned(Val::Bool(match func.as_str() {
                 "not" => !vals[0].truthy(),
                 "eq" => vals[0] == vals[1],
                 _ => vals[0] != vals[1],
-            }))
+            })))
         }
     }
 }
@@ -362,28 +400,37 @@ fn type_name(v: &Val) -> &'static str {
     }
 }
 
-fn run(nodes: &[Node], dot: &Val, out: &mut String) -> Result<(), String> {
+fn run(nodes: &[Node], dot: &Val, out: &mut String, limit: usize) -> Result<(), String> {
     for node in nodes {
         match node {
             Node::Text(t) => out.push_str(t),
             Node::Print(arg) => out.push_str(&eval(arg, dot)?.print()),
             Node::If(arg, body, alt) => {
                 let branch = if eval(arg, dot)?.truthy() { body } else { alt };
-                run(branch, dot, out)?;
+                run(branch, dot, out, limit)?;
             }
             Node::Range(arg, body, alt) => {
-                let items: Vec<Val> = match eval(arg, dot)? {
-                    Val::List(l) => l,
-                    Val::Map(m) => m.into_values().collect(),
-                    other => return Err(format!("range can't iterate over {}", other.print())),
+                let value = eval(arg, dot)?;
+                let items: Vec<&Val> = match value.as_ref() {
+                    Val::List(l) => l.iter().collect(),
+                    Val::Map(m) => m.values().collect(),
+                    other => {
+                        return Err(format!(
+                            "range can't iterate over {}",
+                            quote_prefix(&other.print())
+                        ));
+                    }
                 };
                 if items.is_empty() {
-                    run(alt, dot, out)?;
+                    run(alt, dot, out, limit)?;
                 }
-                for item in &items {
-                    run(body, item, out)?;
+                for item in items {
+                    run(body, item, out, limit)?;
                 }
             }
+        }
+        if out.len() > limit {
+            return Err(OUTPUT_BYTES.exceeded("the varsTemplate expands too far"));
         }
     }
     Ok(())
@@ -415,6 +462,38 @@ mod tests {
             vec![el(&[("Name", "major"), ("Value", "6")])],
         );
         d
+    }
+
+    #[test]
+    fn hostile_templates_are_refused_in_bounded_time_and_memory() {
+        // 40,000 nested blocks: an error from check (lint) and from expansion.
+        let deep = "{{if .}}".repeat(40_000) + &"{{end}}".repeat(40_000);
+        assert!(check(&deep).unwrap_err().contains("maximum allowed size"));
+        let nested = "{{if .}}".repeat(2000) + &"{{end}}".repeat(2000);
+        assert!(nested.len() < MAX_TEMPLATE);
+        assert!(check(&nested).unwrap_err().contains("deeper than 100 "));
+        assert!(expand_map(&nested, &data()).unwrap_err().contains("deeper"));
+        // Each {{.}} prints all matched data: the output is capped.
+        let mut big = MatchedFeatures::new();
+        big.entry("kernel".into()).or_default().insert(
+            "config".into(),
+            (0..20_000)
+                .map(|i| {
+                    [
+                        ("Name".to_string(), format!("CONFIG_{i}")),
+                        ("Value".to_string(), "y".into()),
+                    ]
+                    .into_iter()
+                    .collect()
+                })
+                .collect(),
+        );
+        let template = "{{.}}".repeat(13_000);
+        let err = expand_map(&template, &big).unwrap_err();
+        assert!(err.contains("KPLUG_MAX_TEMPLATE_OUTPUT_BYTES"), "{err}");
+        // A bad line is quoted by its start only.
+        let err = expand_map("{{range .kernel.config}}{{.Name}}{{end}}", &big).unwrap_err();
+        assert!(err.len() < 300 && err.contains("bytes)"), "{err}");
     }
 
     #[test]

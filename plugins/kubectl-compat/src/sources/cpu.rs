@@ -220,7 +220,7 @@ fn security(host: &Host, cpu: &Cpu) -> BTreeMap<String, String> {
         put("tdx.protected", "true".into());
     }
     let sev = |p: &str| {
-        std::fs::read(host.path(&format!("/sys/module/kvm_amd/parameters/{p}")))
+        host.read_bytes(&format!("/sys/module/kvm_amd/parameters/{p}"), 64)
             .is_ok_and(|c| matches!(c.first(), Some(b'1' | b'Y')))
     };
     if sev("sev") {

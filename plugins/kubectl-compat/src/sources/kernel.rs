@@ -2,7 +2,6 @@
 //! `kernel.enabledmodule`, `kernel.selinux`, `kernel.kvm`.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 
 use super::{Host, Sink, go_bool, map};
 
@@ -107,15 +106,19 @@ fn read_kconfig(host: &Host, version: Option<&str>) -> Option<String> {
         ]),
         None => paths.push("/usr/src/linux/.config".to_string()),
     }
+    let limit = super::hostfs::HOST_FILE_BYTES.get();
     paths.iter().find_map(|p| {
-        let bytes = std::fs::read(host.path(p)).ok()?;
+        let bytes = host.read_bytes(p, limit).ok()?;
         if p.ends_with(".gz") {
-            // Kernel configs are 100-300 KiB: allocate once.
-            let mut text = String::with_capacity(bytes.len() * 5);
-            flate2::read::GzDecoder::new(bytes.as_slice())
-                .read_to_string(&mut text)
-                .ok()?;
-            Some(text)
+            // Inflated under the same cap: a small file can hold gigabytes.
+            let inflated = flate2::read::GzDecoder::new(bytes.as_slice());
+            match super::hostfs::read_capped(inflated, limit, p) {
+                Ok(text) => String::from_utf8(text).ok(),
+                Err(e) => {
+                    host.skip(format!("{p} inflated: {e}"));
+                    None
+                }
+            }
         } else {
             String::from_utf8(bytes).ok()
         }
@@ -152,7 +155,7 @@ fn selinux(host: &Host) -> Result<bool, String> {
     if !host.exists("/sys/fs") {
         return Err(format!("{} does not exist", host.path("/sys/fs").display()));
     }
-    match std::fs::read(host.path("/sys/fs/selinux/enforce")) {
+    match host.read_bytes("/sys/fs/selinux/enforce", 64) {
         Ok(bytes) => Ok(bytes.first() == Some(&b'1')),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
         Err(e) => Err(e.to_string()),

@@ -5,7 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use super::{Host, Sink, list_dir};
+use super::hostfs::{HostFileError, Kind};
+use super::{Host, Sink};
 
 pub const FEATURES_DIR: &str = "/etc/kubernetes/node-feature-discovery/features.d";
 const MAX_FILE: u64 = 65536;
@@ -13,25 +14,32 @@ const MAX_FILE: u64 = 65536;
 pub fn discover(host: &Host, sink: &mut Sink) {
     let mut features = BTreeMap::new();
     let mut labels = BTreeMap::new();
-    let dir = host.path(FEATURES_DIR);
-    match list_dir(&dir) {
+    match host.list(FEATURES_DIR) {
         Ok(files) => {
             let now = crate::time::now();
             for name in files.iter().filter(|f| !f.starts_with('.')) {
-                let path = dir.join(name);
-                let Ok(meta) = std::fs::metadata(&path) else {
-                    continue;
-                };
-                if !meta.is_file() {
-                    continue;
+                let path = format!("{FEATURES_DIR}/{name}");
+                // Directories are skipped as NFD does; other non-files with a warning.
+                match host.fs_kind(&path) {
+                    Ok(Kind::File) => {}
+                    Ok(Kind::Dir) | Err(_) => continue,
+                    Ok(Kind::Other(what)) => {
+                        sink.warn(format!(
+                            "feature file {name}: not a regular file ({what}); skipped"
+                        ));
+                        continue;
+                    }
                 }
-                if meta.len() > MAX_FILE {
-                    sink.warn(format!(
-                        "feature file {name}: larger than {MAX_FILE} bytes, skipped"
-                    ));
-                    continue;
-                }
-                match std::fs::read_to_string(&path) {
+                let read = host.read_unrecorded(&path, MAX_FILE).and_then(|b| {
+                    String::from_utf8(b)
+                        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+                });
+                match read {
+                    Err(e) if matches!(HostFileError::of(&e), Some(HostFileError::TooLarge(_))) => {
+                        sink.warn(format!(
+                            "feature file {name}: larger than {MAX_FILE} bytes, skipped"
+                        ));
+                    }
                     Ok(text) => {
                         let parsed = parse_feature_file(&text, now);
                         for w in parsed.warnings {

@@ -59,7 +59,7 @@ fn hugepages(host: &Host) -> Result<BTreeMap<String, String>, String> {
         Err(e) => return Err(format!("{base}: {e}")),
     };
     for dir in dirs {
-        if !host.path(&format!("{base}/{dir}")).is_dir() {
+        if !host.is_dir(&format!("{base}/{dir}")) {
             continue;
         }
         let total = host

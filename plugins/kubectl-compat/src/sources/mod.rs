@@ -5,12 +5,14 @@
 //! warning, never a failure.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 use crate::features::Features;
 
 pub mod cpu;
 pub mod cpuid;
+pub mod hostfs;
 pub mod kernel;
 pub mod local;
 pub mod memory;
@@ -25,10 +27,13 @@ pub const SOURCES: [&str; 9] = [
     "cpu", "kernel", "local", "memory", "network", "pci", "storage", "system", "usb",
 ];
 
-/// Where the host's files are.
+/// Where the host's files are. Every read stays inside the root
+/// ([`hostfs`]); files skipped for their type or size are remembered and
+/// reported as warnings by [`discover`].
 #[derive(Debug, Clone)]
 pub struct Host {
-    root: PathBuf,
+    fs: Arc<hostfs::HostFs>,
+    skipped: Arc<Mutex<Vec<String>>>,
     /// `NODE_NAME`, NFD's `system.name.nodename`.
     pub node_name: String,
 }
@@ -36,7 +41,8 @@ pub struct Host {
 impl Host {
     pub fn new(root: impl Into<PathBuf>, node_name: impl Into<String>) -> Self {
         Host {
-            root: root.into(),
+            fs: Arc::new(hostfs::HostFs::new(&root.into())),
+            skipped: Arc::default(),
             node_name: node_name.into(),
         }
     }
@@ -46,13 +52,38 @@ impl Host {
         Host::new("/", std::env::var("NODE_NAME").unwrap_or_default())
     }
 
-    /// `/sys/...` as a path under the root.
+    /// `/sys/...` as a path under the root, for messages.
     pub fn path(&self, absolute: &str) -> PathBuf {
-        self.root.join(absolute.trim_start_matches('/'))
+        self.fs.display(absolute)
     }
 
+    /// A file's bytes, at most `limit`.
+    pub fn read_bytes(&self, absolute: &str, limit: u64) -> std::io::Result<Vec<u8>> {
+        self.fs.read(absolute, limit).inspect_err(|e| {
+            if let Some(why) = hostfs::HostFileError::of(e) {
+                self.skip(format!("{absolute}: {why}"));
+            }
+        })
+    }
+
+    /// [`Host::read_bytes`] for a caller that words its own warnings.
+    pub fn read_unrecorded(&self, absolute: &str, limit: u64) -> std::io::Result<Vec<u8>> {
+        self.fs.read(absolute, limit)
+    }
+
+    /// Remember a file skipped for its type or size, to warn about it.
+    pub fn skip(&self, message: String) {
+        self.skipped
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(message);
+    }
+
+    /// A text file, at most [`hostfs::HOST_FILE_BYTES`].
     pub fn read(&self, absolute: &str) -> std::io::Result<String> {
-        read_small(&self.path(absolute))
+        let bytes = self.read_bytes(absolute, hostfs::HOST_FILE_BYTES.get())?;
+        String::from_utf8(bytes)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
     }
 
     /// File contents with surrounding white space trimmed.
@@ -61,33 +92,27 @@ impl Host {
     }
 
     pub fn exists(&self, absolute: &str) -> bool {
-        self.path(absolute).exists()
+        self.fs.kind(absolute).is_ok()
+    }
+
+    /// What a path is, links followed inside the root.
+    pub fn fs_kind(&self, absolute: &str) -> std::io::Result<hostfs::Kind> {
+        self.fs.kind(absolute)
+    }
+
+    pub fn is_dir(&self, absolute: &str) -> bool {
+        self.fs.kind(absolute).is_ok_and(|k| k == hostfs::Kind::Dir)
     }
 
     /// Entry names of a directory, sorted as Go's `os.ReadDir` returns them.
     pub fn list(&self, absolute: &str) -> std::io::Result<Vec<String>> {
-        list_dir(&self.path(absolute))
+        self.fs.list(absolute)
     }
-}
 
-/// Read a small file without the size query `fs::read_to_string` makes
-/// first (sysfs reports 4096 for everything anyway): one syscall fewer per
-/// file, which is most of the cost of discovery.
-pub fn read_small(path: &Path) -> std::io::Result<String> {
-    use std::io::Read;
-    let file = std::fs::File::open(path)?;
-    let mut text = String::new();
-    file.take(u64::MAX).read_to_string(&mut text)?;
-    Ok(text)
-}
-
-pub fn list_dir(dir: &Path) -> std::io::Result<Vec<String>> {
-    let mut names = Vec::new();
-    for entry in std::fs::read_dir(dir)? {
-        names.push(entry?.file_name().to_string_lossy().into_owned());
+    /// The files skipped so far for their type or size, emptied.
+    fn take_skipped(&self) -> Vec<String> {
+        std::mem::take(&mut *self.skipped.lock().unwrap_or_else(|p| p.into_inner()))
     }
-    names.sort();
-    Ok(names)
 }
 
 /// Something a source could not read.
@@ -145,11 +170,16 @@ pub fn discover(host: &Host, only: &[String]) -> Discovery {
         .into_iter()
         .filter(|s| only.is_empty() || only.iter().any(|o| o == s))
         .collect();
-    let parts = selected.iter().map(|&source| run_source(host, source));
     let mut out = Discovery::default();
-    for part in parts {
+    for source in selected {
+        let part = run_source(host, source);
         out.features.absorb(part.features);
         out.warnings.extend(part.warnings);
+        out.warnings.extend(
+            host.take_skipped()
+                .into_iter()
+                .map(|message| Warning { source, message }),
+        );
     }
     out
 }
@@ -222,8 +252,8 @@ pub(crate) mod fixture {
         pub fn symlink(&self, target: &str, link: &str) {
             let l = self.dir.path().join(link.trim_start_matches('/'));
             std::fs::create_dir_all(l.parent().unwrap()).unwrap();
-            std::os::unix::fs::symlink(self.dir.path().join(target.trim_start_matches('/')), l)
-                .unwrap();
+            // Absolute targets mean the tree's own root, as on the host.
+            std::os::unix::fs::symlink(target, l).unwrap();
         }
 
         pub fn host(&self) -> Host {

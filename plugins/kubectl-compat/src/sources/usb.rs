@@ -1,7 +1,7 @@
 //! `usb.device`: class, vendor, device and serial of every USB device; a
 //! device of class `00` gives one instance per interface class instead.
 
-use super::{Host, Sink, list_dir};
+use super::{Host, Sink};
 use crate::features::Instance;
 
 pub fn discover(host: &Host, sink: &mut Sink) {
@@ -34,7 +34,7 @@ pub fn discover(host: &Host, sink: &mut Sink) {
             instances.push(Instance { attributes: attrs });
             continue;
         }
-        for sub in list_dir(&host.path(&dir)).unwrap_or_default() {
+        for sub in host.list(&dir).unwrap_or_default() {
             if let Ok(class) = host.read_trim(&format!("{dir}/{sub}/bInterfaceClass")) {
                 let mut a = attrs.clone();
                 a.insert("class".into(), class);
