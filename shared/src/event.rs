@@ -73,7 +73,16 @@ pub struct Event {
     /// The cluster it was read from, when known.
     pub cluster: Option<String>,
     pub raw: Value,
+    /// What was wrong with the object and how it was read anyway (a count
+    /// that is no count, a time that is no time), for the reader to show.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
+
+/// Counts above this are taken as this: a billion occurrences is centuries
+/// of an event every ten seconds, and larger values overflow the rollup's
+/// arithmetic (occurrences are kept in millionths).
+pub const MAX_COUNT: u64 = 1_000_000_000;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EventError {
@@ -110,17 +119,63 @@ fn text(obj: &Map<String, Value>, names: &[&str]) -> String {
         .to_string()
 }
 
-fn number(obj: &Map<String, Value>, name: &str) -> Option<u64> {
-    field(obj, name).and_then(Value::as_u64).filter(|n| *n > 0)
+/// A count: a positive whole number, at most [`MAX_COUNT`]. Anything else
+/// present is read as 1 (or the maximum) and said in `warnings`; 0 and null
+/// mean "unset", as the API writes them.
+fn number(obj: &Map<String, Value>, name: &str, warnings: &mut Vec<String>) -> Option<u64> {
+    let v = field(obj, name)?;
+    match v {
+        Value::Null => None,
+        Value::Number(n) if n.as_u64() == Some(0) => None,
+        Value::Number(n) => match n.as_u64() {
+            Some(n) if n <= MAX_COUNT => Some(n),
+            Some(n) => {
+                warnings.push(format!(
+                    "{name} {n} is beyond the limit of {MAX_COUNT}; counted as {MAX_COUNT}"
+                ));
+                Some(MAX_COUNT)
+            }
+            None => {
+                warnings.push(format!(
+                    "{name} {n} is not a positive whole number; counted as 1"
+                ));
+                Some(1)
+            }
+        },
+        other => {
+            warnings.push(format!(
+                "{name} {} is not a number; counted as 1",
+                crate::output::escape(&other.to_string())
+            ));
+            Some(1)
+        }
+    }
 }
 
-/// An RFC 3339 time; Go's zero time and empty strings are "unset".
-fn time(obj: &Map<String, Value>, names: &[&str]) -> Option<Timestamp> {
+/// An RFC 3339 time; Go's zero time and empty strings are "unset". A value
+/// that is no time is skipped and said in `warnings`.
+fn time(obj: &Map<String, Value>, names: &[&str], warnings: &mut Vec<String>) -> Option<Timestamp> {
     names.iter().find_map(|n| {
-        let s = field(obj, n)?.as_str()?;
-        s.parse::<Timestamp>()
-            .ok()
-            .filter(|t| t.as_second() > -62_135_596_800)
+        let v = field(obj, n)?;
+        let s = match v {
+            Value::Null => return None,
+            Value::String(s) if s.is_empty() => return None,
+            Value::String(s) => s,
+            other => {
+                warnings.push(format!("{n} {other} is not a time; ignored"));
+                return None;
+            }
+        };
+        match s.parse::<Timestamp>() {
+            Ok(t) => Some(t).filter(|t| t.as_second() > -62_135_596_800),
+            Err(_) => {
+                warnings.push(format!(
+                    "{n} {:?} is not an RFC 3339 time; ignored",
+                    crate::output::escape(s)
+                ));
+                None
+            }
+        }
     })
 }
 
@@ -178,19 +233,30 @@ impl Event {
             .or_else(|| field(obj, "source"))
             .and_then(Value::as_object);
         let series = field(obj, "series").and_then(Value::as_object);
+        let mut warnings = Vec::new();
+        let w = &mut warnings;
         let first_observed = time(
             obj,
             &["eventTime", "firstTimestamp", "deprecatedFirstTimestamp"],
+            w,
         )
-        .or_else(|| time(meta, &["creationTimestamp"]));
-        let last_observed = series
-            .and_then(|s| time(s, &["lastObservedTime"]))
-            .or_else(|| time(obj, &["lastTimestamp", "deprecatedLastTimestamp"]))
+        .or_else(|| time(meta, &["creationTimestamp"], w));
+        let mut last_observed = series
+            .and_then(|s| time(s, &["lastObservedTime"], w))
+            .or_else(|| time(obj, &["lastTimestamp", "deprecatedLastTimestamp"], w))
             .or(first_observed);
+        if let (Some(first), Some(last)) = (first_observed, last_observed)
+            && last < first
+        {
+            w.push(format!(
+                "last seen {last} is before first seen {first}; counted at the first time"
+            ));
+            last_observed = Some(first);
+        }
         let count = series
-            .and_then(|s| number(s, "count"))
-            .or_else(|| number(obj, "count"))
-            .or_else(|| number(obj, "deprecatedCount"))
+            .and_then(|s| number(s, "count", w))
+            .or_else(|| number(obj, "count", w))
+            .or_else(|| number(obj, "deprecatedCount", w))
             .unwrap_or(1);
         let source_component = source.map(|s| text(s, &["component"])).unwrap_or_default();
         let source_host = source.map(|s| text(s, &["host"])).unwrap_or_default();
@@ -222,6 +288,7 @@ impl Event {
             raw: Value::Null,
             regarding,
             name,
+            warnings,
         })
     }
 

@@ -63,7 +63,8 @@ fn event(i: usize, base: i64) -> serde_json::Value {
 fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("bench.db");
-    let mut store = Store::open(path.to_str().unwrap()).expect("store opens");
+    let mut store = Store::open(path.to_str().unwrap(), kplug_eventlog::store::Access::Write)
+        .expect("store opens");
     store.bulk().expect("bulk");
     let classifier = Classifier::default();
     let mut prepare = Preparer::new("bench", &classifier);
@@ -93,7 +94,8 @@ fn main() {
     drop(store);
 
     let path = dir.path().join("big.db");
-    let mut store = Store::open(path.to_str().unwrap()).expect("store opens");
+    let mut store = Store::open(path.to_str().unwrap(), kplug_eventlog::store::Access::Write)
+        .expect("store opens");
     let t = Instant::now();
     let now = jiff::Timestamp::now().as_millisecond();
     fill(&path, OCCURRENCES, now);

@@ -72,7 +72,7 @@ pub fn hourly_shares(first: Option<i64>, last: Option<i64>, occurrences: i64) ->
         key: Vec::new(),
         first_ms: Some(first),
         last_ms: Some(last),
-        occurrences: occurrences * MICRO,
+        occurrences: occurrences.saturating_mul(MICRO),
     };
     spread(&s, start, HOUR, &mut counts);
     counts
@@ -86,10 +86,10 @@ pub fn hourly_shares(first: Option<i64>, last: Option<i64>, occurrences: i64) ->
 /// Whole occurrences from micro ones: the total rounded, the buckets by
 /// largest remainder.
 fn whole(micro: &[i64]) -> Vec<i64> {
-    let total: i64 = micro.iter().sum();
-    let target = (total + MICRO / 2).div_euclid(MICRO);
+    let total = sum(micro);
+    let target = total.saturating_add(MICRO / 2).div_euclid(MICRO);
     let mut out: Vec<i64> = micro.iter().map(|m| m.div_euclid(MICRO)).collect();
-    let mut left = target - out.iter().sum::<i64>();
+    let mut left = target.saturating_sub(sum(&out));
     let mut order: Vec<usize> = (0..micro.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(micro[i].rem_euclid(MICRO)));
     for i in order {
@@ -100,6 +100,11 @@ fn whole(micro: &[i64]) -> Vec<i64> {
         left -= 1;
     }
     out
+}
+
+/// A sum that stops at the largest count instead of wrapping to a negative one.
+fn sum(values: &[i64]) -> i64 {
+    values.iter().fold(0i64, |a, b| a.saturating_add(*b))
 }
 
 fn count(spans: &[Span], buckets: Buckets) -> BTreeMap<Vec<String>, Vec<i64>> {
@@ -128,7 +133,7 @@ fn groups(
         .into_iter()
         .map(|(key, counts)| Group {
             key: columns.iter().map(|c| c.to_string()).zip(key).collect(),
-            count: counts.iter().sum(),
+            count: sum(&counts),
             buckets: counts
                 .iter()
                 .enumerate()
@@ -157,7 +162,8 @@ fn spread(s: &Span, start_ms: i64, window_ms: i64, counts: &mut [i64]) {
     let bucket = |t: i64| (((t - start_ms) / window_ms).clamp(0, counts.len() as i64 - 1)) as usize;
     if last == first {
         if (start_ms..end_ms).contains(&last) {
-            counts[bucket(last)] += s.occurrences;
+            let b = bucket(last);
+            counts[b] = counts[b].saturating_add(s.occurrences);
         }
         return;
     }
@@ -180,13 +186,14 @@ fn spread(s: &Span, start_ms: i64, window_ms: i64, counts: &mut [i64]) {
     let mut order: Vec<usize> = (0..shares.len()).collect();
     order.sort_by(|a, b| (shares[*b].1.fract()).total_cmp(&shares[*a].1.fract()));
     for (b, x) in &shares {
-        counts[*b] += x.floor() as i64;
+        counts[*b] = counts[*b].saturating_add(x.floor() as i64);
     }
     for i in order {
         if left <= 0 {
             break;
         }
-        counts[shares[i].0] += 1;
+        let b = shares[i].0;
+        counts[b] = counts[b].saturating_add(1);
         left -= 1;
     }
 }
@@ -201,7 +208,7 @@ pub fn sparkline(counts: &[i64]) -> String {
             if c == 0 || max == 0 {
                 ' '
             } else {
-                BARS[((c * 7) / max).min(7) as usize]
+                BARS[((i128::from(c) * 7) / i128::from(max)).clamp(0, 7) as usize]
             }
         })
         .collect()

@@ -397,3 +397,260 @@ fn query_watch_prints_what_is_stored_later() {
         "new occurrences only"
     );
 }
+
+fn eventlog(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kubectl-eventlog"))
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("KPLUG_EVENTLOG_STORE")
+        .output()
+        .expect("kubectl-eventlog runs")
+}
+
+#[test]
+fn stores_are_never_created_or_changed_by_surprise() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = write(
+        dir.path(),
+        "ev.json",
+        &json!({"kind": "EventList", "items": [core("u1", "1", ("Pod", "web-1"), ("BackOff", "x", "Warning"), (3, 2, 1))]}),
+    );
+    let file = events.to_str().unwrap();
+    // Empty, file-less and unknown stores are usage errors that write nothing.
+    for store in ["", "sqlite:", "mysql://u:secret@db/x"] {
+        let out = eventlog(&["import", file, "--store", store], dir.path());
+        assert_eq!(out.status.code(), Some(2), "--store {store:?}");
+        assert!(!String::from_utf8_lossy(&out.stderr).contains("secret"));
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_kubectl-eventlog"))
+        .args(["import", file])
+        .env("KPLUG_EVENTLOG_STORE", "")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "an empty KPLUG_EVENTLOG_STORE");
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["ev.json"], "nothing was created");
+
+    // A reader on a mistyped path creates nothing.
+    let typo = dir.path().join("no/such/dir/e.db");
+    let out = eventlog(&["query", "--store", typo.to_str().unwrap()], dir.path());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no store there yet"));
+    assert!(!dir.path().join("no").exists());
+
+    // Someone else's SQLite file is neither read as a store nor changed.
+    let foreign = dir.path().join("app.db");
+    let status = Command::new("python3")
+        .args([
+            "-c",
+            "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute('create table users(id)'); c.commit()",
+            foreign.to_str().unwrap(),
+        ])
+        .status();
+    if !status.is_ok_and(|s| s.success()) {
+        println!("skipped: the foreign-database check needs python3 with sqlite3");
+        return;
+    }
+    let before = std::fs::read(&foreign).unwrap();
+    for cmd in [
+        vec!["query"],
+        vec!["import", file],
+        vec!["prune", "--retain", "1d"],
+    ] {
+        let mut args = cmd.clone();
+        args.extend(["--store", foreign.to_str().unwrap()]);
+        let out = eventlog(&args, dir.path());
+        assert_eq!(out.status.code(), Some(1), "{cmd:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("not a kplug eventlog store"));
+    }
+    assert_eq!(std::fs::read(&foreign).unwrap(), before, "unchanged");
+    assert!(!dir.path().join("app.db-wal").exists());
+}
+
+#[test]
+fn absurd_counts_and_times_are_read_with_a_warning_and_lose_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("e.db");
+    let mut huge = core(
+        "u1",
+        "1",
+        ("Pod", "web-1"),
+        ("BackOff", "x", "Warning"),
+        (1, 2, 1),
+    );
+    huge["count"] = json!(10_000_000_000_000u64);
+    let mut negative = core(
+        "u2",
+        "1",
+        ("Pod", "web-2"),
+        ("BackOff", "x", "Warning"),
+        (1, 2, 1),
+    );
+    negative["count"] = json!(-4);
+    let mut text = core(
+        "u3",
+        "1",
+        ("Pod", "web-3"),
+        ("BackOff", "x", "Warning"),
+        (1, 2, 1),
+    );
+    text["count"] = json!("5");
+    let mut float = core(
+        "u4",
+        "1",
+        ("Pod", "web-4"),
+        ("BackOff", "x", "Warning"),
+        (1, 2, 1),
+    );
+    float["count"] = json!(1e20);
+    let mut backwards = core(
+        "u5",
+        "1",
+        ("Pod", "web-5"),
+        ("BackOff", "x", "Warning"),
+        (1, 1, 3),
+    );
+    backwards["lastTimestamp"] = json!(ago(3));
+    backwards["firstTimestamp"] = json!(ago(1));
+    let mut bad_time = core(
+        "u6",
+        "1",
+        ("Pod", "web-6"),
+        ("BackOff", "x", "Warning"),
+        (1, 2, 1),
+    );
+    bad_time["lastTimestamp"] = json!("yesterday");
+    let legit = core(
+        "u7",
+        "1",
+        ("Pod", "web-7"),
+        ("BackOff", "x", "Warning"),
+        (70, 5, 1),
+    );
+    let file = write(
+        dir.path(),
+        "ev.json",
+        &json!({"kind": "EventList", "items": [huge, negative, text, float, backwards, bad_time, legit]}),
+    );
+    let out = run(&store, &["import", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for expected in [
+        "Event shop/web-1.u1: count 10000000000000 is beyond the limit of 1000000000",
+        "Event shop/web-2.u2: count -4 is not a positive whole number; counted as 1",
+        "Event shop/web-3.u3: count \"5\" is not a number; counted as 1",
+        "Event shop/web-4.u4: count 1e+20 is not a positive whole number",
+        "Event shop/web-5.u5: last seen",
+        "Event shop/web-6.u6: lastTimestamp \"yesterday\" is not an RFC 3339 time",
+    ] {
+        assert!(err.contains(expected), "{expected}\n{err}");
+    }
+    let v: Value = serde_json::from_str(&ok(&run(
+        &store,
+        &[
+            "aggregate",
+            "--by",
+            "reason",
+            "--since",
+            "3d",
+            "-A",
+            "-o",
+            "json",
+        ],
+    )))
+    .unwrap();
+    let total = v["groups"][0]["count"].as_i64().unwrap();
+    assert_eq!(total, 1_000_000_000 + 1 + 1 + 1 + 1 + 1 + 70, "{v}");
+}
+
+#[test]
+fn readers_and_a_writer_share_a_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("e.db");
+    let items: Vec<Value> = (0..20_000)
+        .map(|i| {
+            core(
+                &format!("u{i}"),
+                "1",
+                ("Pod", &format!("web-{}", i % 50)),
+                ("BackOff", "Back-off restarting failed container", "Warning"),
+                (2, 3, 1),
+            )
+        })
+        .collect();
+    let first = write(
+        dir.path(),
+        "a.json",
+        &json!({"kind": "EventList", "items": items[..100]}),
+    );
+    ok(&run(&store, &["import", first.to_str().unwrap()]));
+    let big = write(
+        dir.path(),
+        "b.json",
+        &json!({"kind": "EventList", "items": items}),
+    );
+    let mut import = Command::new(env!("CARGO_BIN_EXE_kubectl-eventlog"))
+        .args(["import", big.to_str().unwrap(), "--store"])
+        .arg(format!("sqlite:{}", store.display()))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut failures = Vec::new();
+    for _ in 0..50 {
+        let out = run(&store, &["query", "-A", "--limit", "5"]);
+        if !out.status.success() {
+            failures.push(String::from_utf8_lossy(&out.stderr).into_owned());
+        }
+    }
+    let status = import.wait().unwrap();
+    assert!(status.success());
+    assert!(
+        failures.is_empty(),
+        "{} of 50 queries failed: {:?}",
+        failures.len(),
+        failures.first()
+    );
+}
+
+#[test]
+fn yaml_event_lists_of_real_size_import() {
+    // `kubectl get events -A -o yaml` of 5,000 Events: over serde-saphyr's default budget.
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("e.db");
+    let mut text = String::from("apiVersion: v1\nkind: List\nitems:\n");
+    for i in 0..5000 {
+        let e = core(
+            &format!("u{i}"),
+            "1",
+            ("Pod", &format!("web-{i}")),
+            ("BackOff", "x", "Warning"),
+            (1, 2, 1),
+        );
+        let doc = kplug::output::format::to_yaml(&e).unwrap();
+        for (n, line) in doc.lines().enumerate() {
+            text.push_str(if n == 0 { "- " } else { "  " });
+            text.push_str(line);
+            text.push('\n');
+        }
+    }
+    let file = dir.path().join("ev.yaml");
+    std::fs::write(&file, text).unwrap();
+    let out = ok(&run(&store, &["import", file.to_str().unwrap()]));
+    assert!(out.contains("imported 5000 events"), "{out}");
+    // A closed pipe is not an error.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = Command::new(env!("CARGO_BIN_EXE_kubectl-eventlog"))
+        .args(["query", "-A", "-o", "json", "--store"])
+        .arg(format!("sqlite:{}", store.display()))
+        .stdout(writer)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+}

@@ -64,7 +64,7 @@ pub fn run(kube: &KubectlArgs, mut args: Args) -> anyhow::Result<kplug::Code> {
         .filters
         .since
         .get_or_insert(until - jiff::SignedDuration::from_hours(24 * 7));
-    let mut store = args.store.open()?;
+    let mut store = args.store.open(kplug_eventlog::store::Access::Read)?;
     let mut filter = args
         .filters
         .filter(kube, args.for_object.as_deref(), &mut store)?;

@@ -73,7 +73,7 @@ const MAX_PENDING: usize = 50_000;
 
 pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
     let classifier = args.rules.classifier()?;
-    let store = args.store.open()?;
+    let store = args.store.open(kplug_eventlog::store::Access::Write)?;
     kplug::cli::runtime()?.block_on(collect(kube, args, classifier, store))
 }
 

@@ -10,6 +10,7 @@ use anyhow::Context;
 use indicatif::ProgressBar;
 use kplug::cli::KubectlArgs;
 use kplug::event::Event;
+use kplug::output::Escaped;
 use kplug_eventlog::classify::Classifier;
 use kplug_eventlog::input;
 use kplug_eventlog::record::{Preparer, Record};
@@ -45,7 +46,7 @@ const BATCH: usize = 20_000;
 /// two cores the store and the parser each get one.
 pub fn run(_kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
     let classifier = args.rules.classifier()?;
-    let mut store = args.store.open()?;
+    let mut store = args.store.open(kplug_eventlog::store::Access::Write)?;
     store.bulk()?;
     let bytes: u64 = args
         .files
@@ -119,10 +120,26 @@ fn read_all(
                 return;
             }
             match Event::from_owned(value) {
-                Ok(e) => batch.push(prepare.record(e)),
+                Ok(e) => {
+                    for w in &e.warnings {
+                        eprintln!(
+                            "warning: {name}: document {}, item {}: Event {}/{}: {w}",
+                            at.document,
+                            at.item,
+                            Escaped(&e.namespace),
+                            Escaped(&e.name)
+                        );
+                    }
+                    batch.push(prepare.record(e))
+                }
                 Err(err) => {
                     bad += 1;
-                    eprintln!("{name}: document {}, item {}: {err}", at.document, at.item);
+                    eprintln!(
+                        "{name}: document {}, item {}: {}",
+                        at.document,
+                        at.item,
+                        Escaped(&err.to_string())
+                    );
                 }
             }
             if batch.len() >= BATCH {
@@ -132,7 +149,7 @@ fn read_all(
         });
         if let Err(e) = read {
             bad += 1;
-            eprintln!("error: {name}: {e}");
+            eprintln!("error: {name}: {}", Escaped(&e.to_string()));
         }
         if stopped {
             return bad;

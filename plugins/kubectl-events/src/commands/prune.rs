@@ -23,7 +23,7 @@ pub fn run(_kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
             "give --retain DURATION and/or --max-size SIZE".into()
         ));
     }
-    let mut store = args.store.open()?;
+    let mut store = args.store.open(kplug_eventlog::store::Access::Write)?;
     let now = jiff::Timestamp::now().as_millisecond();
     let mut total = 0;
     loop {

@@ -28,7 +28,7 @@ pub struct Args {
     pub filters: FilterArgs,
 
     /// At most this many events
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = super::store::parse_limit)]
     pub limit: Option<usize>,
 
     /// After the matching events, keep printing new ones as they are stored
@@ -167,7 +167,7 @@ impl FilterArgs {
 
 pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
     kube.check_output(&[])?;
-    let mut store = args.store.open()?;
+    let mut store = args.store.open(kplug_eventlog::store::Access::Read)?;
     let mut filter = args
         .filters
         .filter(kube, args.for_object.as_deref(), &mut store)?;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use jiff::Timestamp;
 use kplug_eventlog::classify::Classifier;
-use kplug_eventlog::store::Store;
+use kplug_eventlog::store::{Access, Store, StoreError};
 
 #[derive(Debug, Clone, clap::Args)]
 #[command(next_help_heading = "Store")]
@@ -27,13 +27,23 @@ fn default_path() -> anyhow::Result<PathBuf> {
 }
 
 impl StoreArgs {
-    pub fn open(&self) -> anyhow::Result<Store> {
+    /// The store, for a command that only reads or one that writes.
+    pub fn open(&self, access: Access) -> anyhow::Result<Store> {
         let url = match self.store.as_deref() {
             None => format!("sqlite:{}", default_path()?.display()),
             Some(url) => url.to_string(),
         };
         let shown = kplug_eventlog::store::postgres::redact(&url);
-        Store::open(&url).with_context(|| format!("opening the store {shown}"))
+        match Store::open(&url, access) {
+            Ok(store) => Ok(store),
+            Err(StoreError::Url(message)) => Err(kplug::Error::Usage(message).into()),
+            Err(
+                e @ (StoreError::Missing { .. }
+                | StoreError::NotAStore { .. }
+                | StoreError::Outdated { .. }),
+            ) => Err(e.into()),
+            Err(e) => Err(anyhow::Error::new(e).context(format!("opening the store {shown}"))),
+        }
     }
 }
 
@@ -65,11 +75,41 @@ pub fn parse_time(text: &str) -> Result<Timestamp, String> {
     if let Ok(t) = text.parse::<Timestamp>() {
         return Ok(t);
     }
-    let d = kplug::cli::parse_duration(text).map_err(|_| {
-        format!("\"{text}\" is neither a duration like 3d nor a time like 2026-11-20T10:00:00Z")
+    // A date that parses but is out of range deserves its own sentence.
+    if text.len() >= 10 && text.as_bytes()[4] == b'-' && text.contains('T') {
+        return Err(format!(
+            "\"{text}\" is out of range: times run from {} to {}",
+            Timestamp::MIN,
+            Timestamp::MAX
+        ));
+    }
+    let d = kplug::cli::parse_duration(text).map_err(|e| {
+        if e.contains("out of range") {
+            e
+        } else {
+            format!("\"{text}\" is neither a duration like 3d nor a time like 2026-11-20T10:00:00Z")
+        }
     })?;
-    let ago = jiff::SignedDuration::try_from(d).map_err(|e| e.to_string())?;
-    Timestamp::now().checked_sub(ago).map_err(|e| e.to_string())
+    let too_long = || {
+        format!(
+            "\"{text}\" reaches back before the earliest time kplug can hold ({})",
+            Timestamp::MIN
+        )
+    };
+    let ago = jiff::SignedDuration::try_from(d).map_err(|_| too_long())?;
+    Timestamp::now().checked_sub(ago).map_err(|_| too_long())
+}
+
+/// `--limit`: a positive number of rows.
+pub fn parse_limit(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err(
+            "--limit 0 would show nothing: give at least 1, or leave --limit out for every event"
+                .into(),
+        ),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("\"{text}\" is not a number of events")),
+    }
 }
 
 #[derive(Debug, Clone, clap::Args)]

@@ -324,7 +324,7 @@ pub fn plan(
         plan.ledger.push([
             Param::Text(key.clone()),
             Param::Text(next.resource_version.clone()),
-            Param::Int(next.count as i64),
+            Param::Int(i64::try_from(next.count).unwrap_or(i64::MAX)),
             Param::OptInt(ms(next.last_observed)),
         ]);
     }
@@ -868,6 +868,76 @@ pub enum StoreError {
     TooNew { found: i64, known: i64 },
     #[error("store: {0}")]
     Sql(String),
+    /// The `--store` value itself is wrong (a usage error).
+    #[error("{0}")]
+    Url(String),
+    #[error(
+        "{path}: no store there yet (nothing was collected or imported into it); check --store or KPLUG_EVENTLOG_STORE"
+    )]
+    Missing { path: String },
+    #[error("{path}: {what}, not a kplug eventlog store; kplug leaves it untouched")]
+    NotAStore { path: String, what: String },
+    #[error(
+        "{path}: the store has schema {found} and this kplug reads {known}; run a command that writes (import, prune or collect) once to migrate it"
+    )]
+    Outdated {
+        path: String,
+        found: i64,
+        known: i64,
+    },
+}
+
+/// Whether a command only reads (query, aggregate) or also writes (collect,
+/// import, prune). Readers never create, migrate or reconfigure a store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Write,
+}
+
+/// Where `--store` points.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    Sqlite(std::path::PathBuf),
+    Postgres(String),
+}
+
+impl Location {
+    /// `postgres://…`, `postgresql://…`, `sqlite:PATH` or a plain path.
+    /// Empty values and other schemes are refused: they used to become
+    /// surprising file names (`mysql://x` → `./mysql:/x`, `` → in memory).
+    pub fn parse(url: &str) -> Result<Location, StoreError> {
+        if url.trim().is_empty() {
+            return Err(StoreError::Url(
+                "the store is empty: pass --store sqlite:PATH or postgres://… (or unset KPLUG_EVENTLOG_STORE for the default file)".into(),
+            ));
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Location::Postgres(url.to_string()));
+        }
+        if let Some(path) = url.strip_prefix("sqlite:") {
+            if path.is_empty() || path == ":memory:" {
+                return Err(StoreError::Url(format!(
+                    "--store {url} names no file: use sqlite:PATH"
+                )));
+            }
+            return Ok(Location::Sqlite(path.into()));
+        }
+        let scheme = url.split(':').next().unwrap_or("");
+        if url.contains(':')
+            && !scheme.is_empty()
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
+            && !scheme.contains('/')
+        {
+            let shown = postgres::redact(url);
+            return Err(StoreError::Url(format!(
+                "--store {shown}: unknown store kind {scheme:?}; use sqlite:PATH or postgres://… (write ./{shown} for a file whose name has a colon)"
+            )));
+        }
+        Ok(Location::Sqlite(url.into()))
+    }
 }
 
 impl From<::postgres::Error> for StoreError {
@@ -894,18 +964,15 @@ pub enum Store {
 }
 
 impl Store {
-    /// `postgres://…` / `postgresql://…`, else `sqlite:PATH` or a path.
-    pub fn open(url: &str) -> Result<Store, StoreError> {
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Ok(Store::Postgres(Box::new(postgres::PostgresStore::open(
-                url,
-            )?)))
-        } else {
-            let path = url.strip_prefix("sqlite:").unwrap_or(url);
-            Ok(Store::Sqlite(sqlite::SqliteStore::open(
-                std::path::Path::new(path),
-            )?))
-        }
+    /// `postgres://…` / `postgresql://…`, `sqlite:PATH` or a path (see
+    /// [`Location::parse`]), for reading or for writing.
+    pub fn open(url: &str, access: Access) -> Result<Store, StoreError> {
+        Ok(match Location::parse(url)? {
+            Location::Postgres(url) => {
+                Store::Postgres(Box::new(postgres::PostgresStore::open(&url, access)?))
+            }
+            Location::Sqlite(path) => Store::Sqlite(sqlite::SqliteStore::open(&path, access)?),
+        })
     }
 
     /// Where it is, for messages (no password).

@@ -120,7 +120,7 @@ fn insert_all<R: AsRef<[Param]>>(
 impl PostgresStore {
     /// Connect and migrate. TLS is used when the URL asks for it
     /// (`sslmode=require`) — not yet supported, refused clearly.
-    pub fn open(url: &str) -> Result<PostgresStore, StoreError> {
+    pub fn open(url: &str, access: super::Access) -> Result<PostgresStore, StoreError> {
         let shown = redact(url);
         if url.contains("sslmode=require") || url.contains("sslmode=verify") {
             return Err(StoreError::Open { path: shown, message: "TLS connections to PostgreSQL are not supported yet; use sslmode=disable on a trusted network".into() });
@@ -134,8 +134,41 @@ impl PostgresStore {
             url: url.to_string(),
             shown,
         };
-        store.migrate()?;
+        if access == super::Access::Read {
+            store.check_schema()?;
+        } else {
+            store.migrate()?;
+        }
         Ok(store)
+    }
+
+    /// For readers: the database must hold a current kplug store, and is not changed.
+    fn check_schema(&mut self) -> Result<(), StoreError> {
+        let shown = self.shown.clone();
+        let client = self.conn()?;
+        let has_meta: bool = client
+            .query_one("SELECT to_regclass('meta') IS NOT NULL", &[])?
+            .get(0);
+        let found: Option<i64> = if has_meta {
+            client
+                .query_opt("SELECT value FROM meta WHERE key = 'schema_version'", &[])?
+                .and_then(|r| r.get::<_, String>(0).parse().ok())
+        } else {
+            None
+        };
+        match found {
+            None => Err(StoreError::Missing { path: shown }),
+            Some(found) if found > SCHEMA_VERSION => Err(StoreError::TooNew {
+                found,
+                known: SCHEMA_VERSION,
+            }),
+            Some(found) if found < SCHEMA_VERSION => Err(StoreError::Outdated {
+                path: shown,
+                found,
+                known: SCHEMA_VERSION,
+            }),
+            Some(_) => Ok(()),
+        }
     }
 
     /// The connection, made again if the server closed it: the caller's

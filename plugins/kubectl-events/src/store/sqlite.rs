@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
+use super::Access;
 use super::{
     Buckets, EventRow, Filter, IngestStats, ObjectInfo, Param, SCHEMA_VERSION, Span, StoreError, ts,
 };
@@ -48,18 +49,58 @@ fn insert_all<R: AsRef<[Param]>>(
     Ok(())
 }
 
+/// The schema version of a kplug store; `None` when the file has no kplug meta table.
+fn schema(conn: &Connection) -> rusqlite::Result<Option<i64>> {
+    let has_meta: bool = conn.query_row(
+        "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_meta {
+        return Ok(None);
+    }
+    Ok(conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'schema_version'",
+            [],
+            |r| r.get::<_, String>(0),
+        )
+        .optional()?
+        .and_then(|v| v.parse().ok()))
+}
+
 impl SqliteStore {
     /// Open (creating it and its directory if needed) and migrate.
-    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+    pub fn open(path: &Path, access: Access) -> Result<SqliteStore, StoreError> {
+        let shown = path.display().to_string();
         let open_err = |message: String| StoreError::Open {
-            path: path.display().to_string(),
+            path: shown.clone(),
             message,
         };
+        if access == Access::Read {
+            return Self::open_for_reading(path);
+        }
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
                 .map_err(|e| open_err(format!("cannot create {}: {e}", dir.display())))?;
         }
         let conn = Connection::open(path).map_err(|e| open_err(e.to_string()))?;
+        // First: every statement after this may meet a reader's or writer's lock.
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        let tables: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name <> 'meta'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(|e| open_err(e.to_string()))?;
+        // Someone else's database is never changed (no tables, no WAL).
+        if tables > 0 && schema(&conn).ok().flatten().is_none() {
+            return Err(StoreError::NotAStore {
+                path: shown,
+                what: format!("a SQLite database with {tables} other table(s)"),
+            });
+        }
         // Bigger pages for a new store: rows are wide and written in bulk.
         conn.pragma_update(None, "page_size", 16_384)
             .map_err(|e| open_err(e.to_string()))?;
@@ -71,13 +112,51 @@ impl SqliteStore {
         conn.pragma_update(None, "temp_store", "MEMORY")?;
         // Checkpoint the WAL less often than every 1,000 pages: batches are big.
         conn.pragma_update(None, "wal_autocheckpoint", 10_000)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
         let mut store = SqliteStore {
             conn,
             path: path.to_path_buf(),
         };
         store.migrate()?;
         Ok(store)
+    }
+
+    /// A store opened read-only: never created, migrated or switched to WAL.
+    fn open_for_reading(path: &Path) -> Result<SqliteStore, StoreError> {
+        let shown = path.display().to_string();
+        if !path.exists() {
+            return Err(StoreError::Missing { path: shown });
+        }
+        let open_err = |message: String| StoreError::Open {
+            path: shown.clone(),
+            message,
+        };
+        let conn = Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| open_err(e.to_string()))?;
+        // Before anything else: a writer may hold the lock right now.
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.pragma_update(None, "cache_size", -65_536)?;
+        match schema(&conn).map_err(|e| open_err(e.to_string()))? {
+            None => Err(StoreError::NotAStore {
+                path: shown,
+                what: "a file without kplug's tables".into(),
+            }),
+            Some(found) if found > SCHEMA_VERSION => Err(StoreError::TooNew {
+                found,
+                known: SCHEMA_VERSION,
+            }),
+            Some(found) if found < SCHEMA_VERSION => Err(StoreError::Outdated {
+                path: shown,
+                found,
+                known: SCHEMA_VERSION,
+            }),
+            Some(_) => Ok(SqliteStore {
+                conn,
+                path: path.to_path_buf(),
+            }),
+        }
     }
 
     /// A bigger page cache for a bulk load: once the indexes outgrow the
@@ -360,6 +439,7 @@ impl SqliteStore {
 mod tests {
     use super::super::Store;
     use super::*;
+    use crate::store::Access;
 
     /// A store as version 1 of kplug wrote it.
     fn version_one(path: &Path) {
@@ -390,7 +470,7 @@ mod tests {
     #[test]
     fn summing_in_sql_counts_what_spreading_every_row_counts() {
         let dir = tempfile::tempdir().unwrap();
-        let mut store = SqliteStore::open(&dir.path().join("a.db")).unwrap();
+        let mut store = SqliteStore::open(&dir.path().join("a.db"), Access::Write).unwrap();
         let classifier = crate::classify::Classifier::default();
         let h = 3_600_000i64;
         let at = |ms: i64| jiff::Timestamp::from_millisecond(ms).unwrap().to_string();
@@ -458,7 +538,8 @@ mod tests {
     #[test]
     fn the_hourly_rollup_counts_what_the_rows_count() {
         let dir = tempfile::tempdir().unwrap();
-        let mut store = Store::Sqlite(SqliteStore::open(&dir.path().join("h.db")).unwrap());
+        let mut store =
+            Store::Sqlite(SqliteStore::open(&dir.path().join("h.db"), Access::Write).unwrap());
         let classifier = crate::classify::Classifier::default();
         let h = crate::aggregate::HOUR;
         let base = 1_700_000_000_000 / h * h;
@@ -544,7 +625,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("old.db");
         version_one(&path);
-        let store = SqliteStore::open(&path).unwrap();
+        let store = SqliteStore::open(&path, Access::Write).unwrap();
         let version: String = store
             .conn
             .query_row(
@@ -588,7 +669,7 @@ mod tests {
         )
         .unwrap();
         drop(conn);
-        let err = SqliteStore::open(&path).err().unwrap();
+        let err = SqliteStore::open(&path, Access::Write).err().unwrap();
         assert!(err.to_string().contains("schema 99"), "{err}");
     }
 }
