@@ -192,8 +192,54 @@ pub fn client_from_config(config: Config) -> Result<Client, Error> {
     Client::try_from(config).map_err(|e| api_error(e, &server))
 }
 
+/// A URL as it may be shown: without a password or token in its userinfo.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
+        None => url.to_string(),
+    }
+}
+
+/// What is wrong with the server's certificate, when that is why a
+/// connection failed (rustls' reasons, worded for people).
+pub fn tls_problem(err: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut text = String::new();
+    let mut cur = Some(err);
+    while let Some(e) = cur {
+        text.push_str(&format!("{e:?} {e} "));
+        cur = e.source();
+    }
+    let problem = if text.contains("CaUsedAsEndEntity") {
+        "is self-signed (a CA certificate used as the server's own)"
+    } else if text.contains("UnknownIssuer") {
+        "is signed by a certificate authority this machine does not trust"
+    } else if text.contains("NotValidForName") {
+        "does not name this server's host"
+    } else if text.contains("Expired") {
+        "has expired"
+    } else if text.contains("NotValidYet") {
+        "is not valid yet (check this machine's clock)"
+    } else if text.contains("InvalidCertificate") || text.contains("invalid peer certificate") {
+        "is not valid"
+    } else {
+        return None;
+    };
+    Some(problem.to_string())
+}
+
 /// Turn a kube error into one sentence that says what to do.
 pub fn api_error(err: kube::Error, server: &str) -> Error {
+    let server = &redact_url(server);
+    if let Some(problem) = tls_problem(&err) {
+        return Error::Tls {
+            server: server.clone(),
+            problem,
+        };
+    }
     match err {
         kube::Error::Api(status) => match status.code {
             401 => Error::Unauthorized {
@@ -209,6 +255,14 @@ pub fn api_error(err: kube::Error, server: &str) -> Error {
                 code,
                 reason: status.reason.clone(),
                 message: status.message.clone(),
+            },
+        },
+        kube::Error::SerdeError(e) => Error::NotKubernetes {
+            server: server.clone(),
+            reason: if e.is_eof() {
+                "its reply was empty".into()
+            } else {
+                "its reply is not a Kubernetes object".into()
             },
         },
         other => {
@@ -253,12 +307,21 @@ fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
     }
 }
 
-/// Run one API call with `--request-timeout`, mapping errors to [`Error`].
+/// How long one request waits without `--request-timeout`: a server that
+/// accepts the connection and never answers must not hang a command.
+pub const DEFAULT_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Run one API call with `--request-timeout` (default
+/// [`DEFAULT_REQUEST_TIMEOUT`]; `0` waits forever), mapping errors to [`Error`].
 pub async fn request<T, F>(args: &KubectlArgs, server: &str, call: F) -> Result<T, Error>
 where
     F: std::future::Future<Output = Result<T, kube::Error>>,
 {
-    match args.timeout() {
+    let limit = match args.request_timeout {
+        None => Some(DEFAULT_REQUEST_TIMEOUT),
+        Some(crate::cli::RequestTimeout(t)) => t,
+    };
+    match limit {
         Some(after) => match tokio::time::timeout(after, call).await {
             Ok(result) => result.map_err(|e| api_error(e, server)),
             Err(_) => Err(Error::Timeout { after }),
@@ -305,6 +368,21 @@ users:
             kubeconfig: Some(path.to_path_buf()),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn urls_are_shown_without_credentials() {
+        assert_eq!(
+            redact_url("https://user:pass@host:6443/x"),
+            "https://***@host:6443/x"
+        );
+        assert_eq!(redact_url("https://host:6443"), "https://host:6443");
+        assert_eq!(redact_url("https://host/a@b"), "https://host/a@b");
+        let e = api_error(
+            kube::Error::Service("connection refused".into()),
+            "https://admin:hunter2@127.0.0.1:1",
+        );
+        assert!(!e.to_string().contains("hunter2"), "{e}");
     }
 
     #[test]
@@ -546,5 +624,54 @@ users:
             "{s}"
         );
         hold.abort();
+    }
+
+    #[tokio::test]
+    async fn a_redirect_is_not_taken_for_an_api_server() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let serve = tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                let mut buf = [0u8; 4096];
+                let _ = sock.read(&mut buf).await;
+                let _ = sock
+                    .write_all(b"HTTP/1.1 302 Found\r\nLocation: https://login.example/\r\nContent-Length: 0\r\n\r\n")
+                    .await;
+            }
+        });
+        let s = version_error_against(port, Some(Duration::from_secs(5))).await;
+        assert!(
+            s.contains("did not answer as a Kubernetes API server"),
+            "{s}"
+        );
+        assert!(!s.contains("EOF while parsing"), "{s}");
+        serve.abort();
+    }
+
+    #[test]
+    fn certificate_failures_are_named() {
+        use rustls::{CertificateError, Error as TlsError};
+        let wrap = |e: CertificateError| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                TlsError::InvalidCertificate(e),
+            )
+        };
+        assert_eq!(
+            tls_problem(&wrap(CertificateError::UnknownIssuer)).unwrap(),
+            "is signed by a certificate authority this machine does not trust"
+        );
+        assert!(
+            tls_problem(&wrap(CertificateError::Expired))
+                .unwrap()
+                .contains("expired")
+        );
+        assert!(tls_problem(&std::io::Error::other("connection refused")).is_none());
+        let e = Error::Tls {
+            server: "https://h".into(),
+            problem: "is self-signed".into(),
+        };
+        assert!(e.to_string().contains("certificate-authority-data"), "{e}");
     }
 }

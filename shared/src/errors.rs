@@ -51,6 +51,19 @@ pub enum Error {
     Unreachable { server: String, reason: String },
 
     #[error(
+        "the API server at {server} presented a TLS certificate that {problem}; \
+         trust the CA that signed it with certificate-authority-data (or certificate-authority) \
+         in the kubeconfig's cluster entry"
+    )]
+    Tls { server: String, problem: String },
+
+    #[error(
+        "the server at {server} did not answer as a Kubernetes API server ({reason}); \
+         check the kubeconfig's server URL (a redirect, a proxy or a login page answers like this)"
+    )]
+    NotKubernetes { server: String, reason: String },
+
+    #[error(
         "the API server at {server} rejected the credentials (401 Unauthorized); log in again or refresh the kubeconfig's token"
     )]
     Unauthorized { server: String },

@@ -25,5 +25,35 @@ fuzz_target!(|data: &[u8]| {
     let plan = kplug_eventlog::store::plan(&records, Default::default(), &mut stats);
     assert!(plan.ledger.len() <= records.len() && plan.rows.len() <= records.len());
     assert!(records.len() <= items);
+    // Counting: the rollup and the aggregate never wrap to negative counts.
+    let ms = |t: Option<jiff::Timestamp>| t.map(|t| t.as_millisecond());
+    let spans: Vec<kplug_eventlog::store::Span> = records
+        .iter()
+        .map(|r| {
+            let occurrences = i64::try_from(r.event.count).unwrap_or(i64::MAX);
+            for (_, micro) in kplug_eventlog::aggregate::hourly_shares(
+                ms(r.event.first_observed),
+                ms(r.event.last_observed),
+                occurrences,
+            ) {
+                assert!(micro >= 0);
+            }
+            kplug_eventlog::store::Span {
+                key: vec![r.event.reason.clone()],
+                first_ms: ms(r.event.first_observed),
+                last_ms: ms(r.event.last_observed),
+                occurrences,
+            }
+        })
+        .collect();
+    let end = 1_800_000_000_000;
+    let buckets = kplug_eventlog::store::Buckets {
+        start_ms: end - 7 * 24 * 3_600_000,
+        end_ms: end,
+        window_ms: 3_600_000,
+    };
+    for g in kplug_eventlog::aggregate::aggregate(&["reason"], &spans, buckets) {
+        assert!(g.count >= 0 && g.buckets.iter().all(|b| b.count >= 0));
+    }
     let _ = streamed;
 });

@@ -91,7 +91,9 @@ async fn collect(
         eprintln!("metrics on http://{}/metrics", listener.local_addr()?);
         tokio::spawn(serve_metrics(listener, health.clone()));
     }
-    let client = kplug::client::client(kube).await?;
+    let config = kplug::client::config(kube).await?;
+    let server = config.cluster_url.to_string();
+    let client = kplug::client::client_from_config(config)?;
     let (mut lookups, mut learnt) = Lookups::new(client.clone(), &args.cluster_name);
     let mut lookups = (!args.no_object_labels).then_some(&mut lookups);
     let mut objects: Vec<ObjectInfo> = Vec::new();
@@ -126,6 +128,8 @@ async fn collect(
     // The store runs on blocking threads: the PostgreSQL client blocks on
     // a runtime of its own, which may not start inside this one.
     let store = Arc::new(Mutex::new(store));
+    // A failure that retrying cannot mend ends the loop; what was read is still written.
+    let mut fatal = None;
     loop {
         tokio::select! {
             // While the store refuses writes the batch would grow without
@@ -143,11 +147,16 @@ async fn collect(
                 // DELETED means the TTL expired, not that something happened.
                 Some(Ok(watcher::Event::Delete(_))) => {}
                 Some(Err(e)) => {
+                    // A certificate the client does not trust stays untrusted: stop and say why.
+                    if let Some(problem) = kplug::client::tls_problem(&e) {
+                        fatal = Some(kplug::Error::Tls { server: kplug::client::redact_url(&server), problem });
+                        break;
+                    }
                     health.watch_restarts.fetch_add(1, Ordering::Relaxed);
                     if is_gone(&e) {
                         health.gone.fetch_add(1, Ordering::Relaxed);
                     }
-                    eprintln!("watch: {e}; retrying with backoff");
+                    eprintln!("watch: {}; retrying with backoff", kplug::output::escape(&e.to_string()));
                 }
             },
             Some(o) = learnt.recv(), if objects.len() < MAX_PENDING => objects.push(o),
@@ -188,6 +197,9 @@ async fn collect(
     }
     write(&store, &mut batch, &health).await;
     eprintln!("eventlog: stopped; {}", health.line());
+    if let Some(e) = fatal {
+        return Err(e.into());
+    }
     Ok(if batch.is_empty() {
         kplug::Code::Success
     } else {
