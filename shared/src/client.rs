@@ -213,6 +213,14 @@ pub fn tls_problem(err: &(dyn std::error::Error + 'static)) -> Option<String> {
         text.push_str(&format!("{e:?} {e} "));
         cur = e.source();
     }
+    // Only rustls' certificate errors: other failures share words ("Expired"
+    // is also the reason of a 410 Gone).
+    let tls = text.contains("InvalidCertificate")
+        || text.contains("CaUsedAsEndEntity")
+        || text.contains("invalid peer certificate");
+    if !tls {
+        return None;
+    }
     let problem = if text.contains("CaUsedAsEndEntity") {
         "is self-signed (a CA certificate used as the server's own)"
     } else if text.contains("UnknownIssuer") {
@@ -223,10 +231,8 @@ pub fn tls_problem(err: &(dyn std::error::Error + 'static)) -> Option<String> {
         "has expired"
     } else if text.contains("NotValidYet") {
         "is not valid yet (check this machine's clock)"
-    } else if text.contains("InvalidCertificate") || text.contains("invalid peer certificate") {
-        "is not valid"
     } else {
-        return None;
+        "is not valid"
     };
     Some(problem.to_string())
 }
@@ -668,6 +674,13 @@ users:
                 .contains("expired")
         );
         assert!(tls_problem(&std::io::Error::other("connection refused")).is_none());
+        // A 410 Gone's reason is "Expired": not a certificate.
+        assert!(
+            tls_problem(&std::io::Error::other(
+                "WatchError(ErrorResponse { reason: \"Expired\", code: 410 })"
+            ))
+            .is_none()
+        );
         let e = Error::Tls {
             server: "https://h".into(),
             problem: "is self-signed".into(),

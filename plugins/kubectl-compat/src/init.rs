@@ -45,6 +45,25 @@ const OPS: [(&str, &str); 7] = [
 ];
 
 pub fn parse_requirement(text: &str) -> Result<Requirement, RequireError> {
+    let r = parse_unchecked(text)?;
+    // A pattern that does not compile is the user's typo, not the host's lack.
+    for (key, e) in &r.expressions {
+        if e.op == "InRegexp"
+            && let Some(bad) = e
+                .value
+                .iter()
+                .find(|v| crate::engine::expr::compile(v).is_none())
+        {
+            return Err(RequireError {
+                text: text.to_string(),
+                message: format!("invalid regular expression {bad:?} for {key:?}"),
+            });
+        }
+    }
+    Ok(r)
+}
+
+fn parse_unchecked(text: &str) -> Result<Requirement, RequireError> {
     let err = |m: String| RequireError {
         text: text.to_string(),
         message: m,
@@ -200,9 +219,18 @@ pub fn render(requirements: &[Requirement], description: &str, source: &str) -> 
     let mut rules: Vec<(String, Vec<&Requirement>)> = Vec::new();
     for r in requirements {
         let instance = catalogue::find(&r.feature).is_some_and(|f| f.kind == Kind::Instance);
+        // Two requirements on one key (`>=5.15` and `<7`) need two rules:
+        // a mapping cannot hold the key twice, and rules of a set all must match.
+        let shares_key = |rs: &[&Requirement]| {
+            rs.iter().any(|o| {
+                o.expressions
+                    .iter()
+                    .any(|(k, _)| r.expressions.iter().any(|(k2, _)| k == k2))
+            })
+        };
         match rules
             .iter_mut()
-            .find(|(f, rs)| !instance && *f == r.feature && !rs.is_empty())
+            .find(|(f, rs)| !instance && *f == r.feature && !rs.is_empty() && !shares_key(rs))
         {
             Some((_, rs)) => rs.push(r),
             None => rules.push((r.feature.clone(), vec![r])),
@@ -261,6 +289,22 @@ pub fn render(requirements: &[Requirement], description: &str, source: &str) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn two_bounds_on_one_key_and_bad_patterns() {
+        let reqs: Vec<Requirement> = ["kernel.version.full>=5.15", "kernel.version.full<7"]
+            .iter()
+            .map(|t| parse_requirement(t).unwrap())
+            .collect();
+        let text = render(&reqs, "d", "test");
+        let spec = crate::spec::parse(&text).unwrap();
+        assert_eq!(spec.compatibilities[0].rules.len(), 2, "{text}");
+        let err = parse_requirement("kernel.version.full~[").unwrap_err();
+        assert!(
+            err.to_string().contains("invalid regular expression"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn requirement_syntax() {

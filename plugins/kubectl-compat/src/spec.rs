@@ -313,10 +313,10 @@ pub(crate) fn entries<'a>(
     items
         .iter()
         .map(|(k, v)| {
-            let key = key_string(k).ok_or_else(|| DecodeError {
+            let key = key_string(k).map_err(|message| DecodeError {
                 line: k.line,
                 path: path_or_root(path),
-                message: "a mapping key must be a non-null scalar".into(),
+                message,
             })?;
             let p = child_path(path, &key);
             Ok((key, v, p))
@@ -325,11 +325,12 @@ pub(crate) fn entries<'a>(
 }
 
 /// A key as NFD's decoder sees it (`0200:` is key "128").
-pub(crate) fn key_string(node: &Node) -> Option<String> {
+pub(crate) fn key_string(node: &Node) -> Result<String, String> {
+    let null = || "a mapping key must be a non-null scalar".to_string();
     match &node.value {
-        Value::Scalar { text, plain: true } => goyaml::go_string(text),
-        Value::Scalar { text, plain: false } => Some(text.clone()),
-        _ => None,
+        Value::Scalar { text, plain: true } => goyaml::go_key(text).ok_or_else(null)?,
+        Value::Scalar { text, plain: false } => Ok(text.clone()),
+        _ => Err(null()),
     }
 }
 

@@ -270,23 +270,106 @@ pub fn compile(pattern: &str) -> Option<Regex> {
         if let Some(re) = cache.borrow().get(pattern) {
             return re.clone();
         }
-        let re = Regex::new(&go_to_rust_regex(pattern)).ok();
+        let re = go_to_rust_regex(pattern).and_then(|p| {
+            // Go compiles patterns Rust's default 10 MB program limit refuses
+            // (`(?i)\pL{500}`); repeat counts are capped at 1000 as in Go.
+            regex::RegexBuilder::new(&p)
+                .size_limit(256 << 20)
+                .build()
+                .ok()
+        });
         cache.borrow_mut().insert(pattern.to_string(), re.clone());
         re
     })
 }
 
-fn go_to_rust_regex(pattern: &str) -> String {
+/// The length (in chars) of the repetition operator at `at`, if one starts
+/// there: `*`, `+`, `?` or a well-formed `{n}`, `{n,}`, `{n,m}` (a `{`
+/// that is not one is a literal, as in Go).
+fn repetition_at(p: &[char], at: usize) -> Option<usize> {
+    match p[at] {
+        '*' | '+' | '?' => Some(1),
+        '{' => {
+            let end = p[at..].iter().position(|&c| c == '}')?;
+            let body: String = p[at + 1..at + end].iter().collect();
+            let (lo, hi) = body.split_once(',').unwrap_or((&body, &body));
+            let number = |t: &str| !t.is_empty() && t.bytes().all(|c| c.is_ascii_digit());
+            (number(lo) && (hi.is_empty() || number(hi))).then_some(end + 1)
+        }
+        _ => None,
+    }
+}
+
+/// Go RE2 syntax as Rust's, or `None` where Go refuses the pattern:
+/// - `\d`, `\w`, `\s`, `\b` keep Go's ASCII meaning;
+/// - `\Q…\E` becomes an escaped literal (Rust lacks it);
+/// - capture names are dropped (Go allows a name twice, Rust does not, and
+///   nothing here reads them);
+/// - Go's repetition rules, which Rust does not have: a repeat count above
+///   1000 is "invalid repeat count", and a repetition of a repetition
+///   (`a**`, `a{2}+`) "invalid nested repetition operator" (`a*?` is lazy).
+fn go_to_rust_regex(pattern: &str) -> Option<String> {
+    let p: Vec<char> = pattern.chars().collect();
     let mut out = String::with_capacity(pattern.len() + 8);
-    let mut chars = pattern.chars().peekable();
     let mut in_class = false;
-    while let Some(c) = chars.next() {
+    let mut after_repeat = false;
+    let mut lazy_taken = false;
+    let mut i = 0;
+    while i < p.len() {
+        let c = p[i];
+        if !in_class && let Some(len) = repetition_at(&p, i) {
+            let op: String = p[i..i + len].iter().collect();
+            if after_repeat {
+                // One `?` after a repetition makes it lazy; anything more is nested.
+                if c == '?' && !lazy_taken {
+                    out.push('?');
+                    lazy_taken = true;
+                    i += 1;
+                    continue;
+                }
+                return None;
+            }
+            let too_many = c == '{'
+                && op[1..op.len() - 1]
+                    .split(',')
+                    .any(|n| n.parse::<u64>().map_or(!n.is_empty(), |n| n > 1000));
+            if too_many {
+                return None;
+            }
+            out.push_str(&op);
+            after_repeat = true;
+            lazy_taken = false;
+            i += len;
+            continue;
+        }
+        after_repeat = false;
+        let rest: String = p[i..p.len().min(i + 4)].iter().collect();
         match c {
+            '(' if !in_class
+                && (rest.starts_with("(?P<")
+                    || (rest.starts_with("(?<")
+                        && !rest.starts_with("(?<=")
+                        && !rest.starts_with("(?<!"))) =>
+            {
+                let close = p[i..].iter().position(|&c| c == '>')?;
+                out.push('(');
+                i += close + 1;
+                continue;
+            }
+            '\\' if !in_class && p.get(i + 1) == Some(&'Q') => {
+                let body = &p[i + 2..];
+                let end = body.windows(2).position(|w| w == ['\\', 'E']);
+                let literal: String = body[..end.unwrap_or(body.len())].iter().collect();
+                out.push_str(&regex::escape(&literal));
+                i += 2 + end.map_or(body.len(), |e| e + 2);
+                continue;
+            }
             '\\' => {
-                let Some(n) = chars.next() else {
+                let Some(&n) = p.get(i + 1) else {
                     out.push('\\');
                     break;
                 };
+                i += 1;
                 let ascii = match (n, in_class) {
                     ('d', false) => "[0-9]",
                     ('d', true) => "0-9",
@@ -311,22 +394,23 @@ fn go_to_rust_regex(pattern: &str) -> String {
             '[' if !in_class => {
                 in_class = true;
                 out.push('[');
-                if chars.peek() == Some(&'^') {
-                    out.push(chars.next().expect("peeked"));
+                if p.get(i + 1) == Some(&'^') {
+                    out.push('^');
+                    i += 1;
                 }
-                if chars.peek() == Some(&']') {
-                    out.push(chars.next().expect("peeked"));
+                if p.get(i + 1) == Some(&']') {
+                    out.push(']');
+                    i += 1;
                 }
             }
-            '[' if in_class && chars.peek() == Some(&':') => {
+            '[' if in_class && p.get(i + 1) == Some(&':') => {
                 // A POSIX class like [:alpha:] inside a bracket expression.
-                out.push('[');
-                for c in chars.by_ref() {
-                    out.push(c);
-                    if c == ']' {
-                        break;
-                    }
-                }
+                let close = p[i..]
+                    .iter()
+                    .position(|&c| c == ']')
+                    .unwrap_or(p.len() - i - 1);
+                out.extend(&p[i..=i + close]);
+                i += close;
             }
             '[' | '&' | '~' if in_class => {
                 // Literal in Go; nesting and set operators in Rust.
@@ -337,10 +421,13 @@ fn go_to_rust_regex(pattern: &str) -> String {
                 in_class = false;
                 out.push(']');
             }
+            // Not a repetition (checked above): a literal in Go, an error in Rust.
+            '{' if !in_class => out.push_str("\\{"),
             c => out.push(c),
         }
+        i += 1;
     }
-    out
+    Some(out)
 }
 
 #[cfg(test)]

@@ -281,3 +281,31 @@ fn booleans_and_unknown_ops() {
         "invalid Op \"Foo\""
     );
 }
+
+#[test]
+fn go_regexp_rules_rust_lacks() {
+    use super::compile;
+    // Refused by Go, so refused here.
+    for bad in [
+        "a**",
+        "a+*",
+        "a*?*",
+        "a{2}{3}",
+        "a{1001}",
+        "a{2,1001}",
+        "[[:alpha:]]{5000}",
+    ] {
+        assert!(compile(bad).is_none(), "{bad} compiled");
+    }
+    // Accepted by Go.
+    for good in [
+        "a*?", "a??", "a+?", "a{2}?", "a{1000}", "x{", "(?i)abc", "(?:a)*", r"\d*",
+    ] {
+        assert!(compile(good).is_some(), "{good} refused");
+    }
+    let quoted = compile(r"^\Q.*+\E$").unwrap();
+    assert!(quoted.is_match(".*+") && !quoted.is_match("abc"));
+    let twice = compile("(?P<d>a)|(?P<d>b)").unwrap();
+    assert!(twice.is_match("b"));
+    assert!(compile(r"(?i)\pL{500}").is_some());
+}
