@@ -555,6 +555,28 @@ metadata:
     }
 
     #[test]
+    fn large_lists_and_alias_bombs() {
+        // A List of 10,000 objects (over serde-saphyr's default node budget).
+        let mut text = String::from("apiVersion: v1\nkind: List\nitems:\n");
+        for i in 0..10_000 {
+            text.push_str(&format!(
+                "- apiVersion: v1\n  kind: Pod\n  metadata: {{name: p{i}, labels: {{a: b, c: d}}}}\n  spec: {{containers: [{{name: c, image: i, ports: [{{containerPort: 80}}]}}]}}\n"
+            ));
+        }
+        assert_eq!(parse_str(&text, "big.yaml").unwrap().len(), 10_000);
+        let mut bomb =
+            String::from("apiVersion: v1\nkind: Pod\na0: &a0 [x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..9 {
+            let p = i - 1;
+            bomb.push_str(&format!(
+                "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+            ));
+        }
+        let err = parse_str(&bomb, "bomb.yaml").unwrap_err();
+        assert!(err.message.contains("KPLUG_MAX_YAML_ALIAS_NODES"), "{err}");
+    }
+
+    #[test]
     fn empty_and_comment_only_inputs() {
         assert!(parse_str("", "e").unwrap().is_empty());
         assert!(parse_str("# nothing\n---\n\n", "e").unwrap().is_empty());

@@ -259,6 +259,18 @@ fn bad_input_and_flags_are_clear_errors() {
         String::from_utf8_lossy(&out.stderr).contains("rules.yaml"),
         "names the file"
     );
+    for (flag, value, says) in [
+        ("--since", "9999-12-31T23:59:59Z", "out of range"),
+        ("--since", "99999999999999999999s", "out of range"),
+        ("--limit", "0", "would show nothing"),
+    ] {
+        let out = run(&store, &["query", flag, value]);
+        assert_eq!(out.status.code(), Some(2), "{flag} {value}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(says),
+            "{flag} {value}"
+        );
+    }
     // Ten years of one-second buckets is refused, not attempted.
     let out = run(
         &store,

@@ -212,3 +212,63 @@ async fn existing_cluster_mode_adds_both_contexts() {
         .unwrap_err();
     assert!(err.to_string().contains(UNPRIVILEGED_USER), "{err}");
 }
+
+/// A kubeconfig for the shared cluster without its CA (as for a server
+/// with a self-signed certificate) and with a password in the server URL:
+/// every plugin says what is wrong with the certificate and how to trust
+/// it, shows no password, and the collector stops instead of retrying.
+#[test]
+fn an_untrusted_certificate_is_named_and_never_retried() {
+    let cluster = Cluster::shared();
+    if cluster.external {
+        println!("skipped: an external cluster's kubeconfig is not rewritten");
+        return;
+    }
+    let original = std::fs::read_to_string(&cluster.kubeconfig).unwrap();
+    let untrusted: String = original
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("certificate-authority"))
+        .map(|l| l.replace("server: https://", "server: https://admin:hunter2@"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("untrusted");
+    std::fs::write(&kubeconfig, untrusted).unwrap();
+    let kc = kubeconfig.to_str().unwrap();
+    let store = dir.path().join("events.db");
+    let runs: [(&str, Vec<&str>); 2] = [
+        (
+            "kubectl-sidecar",
+            vec!["analyze", "pods", "-A", "--kubeconfig", kc],
+        ),
+        (
+            "kubectl-eventlog",
+            vec![
+                "collect",
+                "--kubeconfig",
+                kc,
+                "--store",
+                store.to_str().unwrap(),
+            ],
+        ),
+    ];
+    for (bin, args) in runs {
+        let start = std::time::Instant::now();
+        let out = Command::new(workspace_bin(bin).expect("built"))
+            .args(&args)
+            .output()
+            .unwrap();
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{bin}: {err}");
+        assert!(
+            err.contains("certificate authority this machine does not trust")
+                && err.contains("certificate-authority-data"),
+            "{bin}: {err}"
+        );
+        assert!(!err.contains("hunter2"), "{bin} shows the password: {err}");
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(30),
+            "{bin} kept retrying"
+        );
+    }
+}

@@ -1,6 +1,8 @@
 //! The real `kubectl-compat` executable on spec and feature files: exit codes,
 //! every output format, errors with file and line, lint, init and features.
 
+mod hostile;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
