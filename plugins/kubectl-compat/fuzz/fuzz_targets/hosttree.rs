@@ -70,12 +70,25 @@ fuzz_target!(|data: &[u8]| {
     for op in data.chunks(3).take(64) {
         let [kind, place, arg] = [op[0], *op.get(1).unwrap_or(&0), *op.get(2).unwrap_or(&0)];
         let path = at(&root, PLACES[place as usize % PLACES.len()]);
+        // Only new entries: writing through an earlier link or into a FIFO
+        // would change the secret or block the harness itself.
+        if path.symlink_metadata().is_ok() {
+            continue;
+        }
+        let create = |bytes: &[u8]| {
+            use std::io::Write;
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+                .and_then(|mut f| f.write_all(bytes))
+        };
         let _ = match kind % 5 {
-            0 => std::fs::write(&path, format!("k{arg}=v{arg}\n5.{arg}.0-1\n")),
+            0 => create(format!("k{arg}=v{arg}\n5.{arg}.0-1\n").as_bytes()),
             1 => std::fs::create_dir_all(&path),
             2 => symlink(TARGETS[arg as usize % TARGETS.len()], &path),
             3 => std::process::Command::new("mkfifo").arg(&path).status().map(|_| ()),
-            _ => std::fs::write(&path, vec![b'x'; 1usize << (arg % 24)]),
+            _ => create(&vec![b'x'; 1usize << (arg % 24)]),
         };
     }
     let host = kplug_compat::sources::Host::new(&root, "fuzz");
