@@ -317,17 +317,22 @@ fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
 /// accepts the connection and never answers must not hang a command.
 pub const DEFAULT_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
+/// The time one request may take: `--request-timeout`, else
+/// [`DEFAULT_REQUEST_TIMEOUT`]; `None` when the user asked to wait forever (`0`).
+pub fn effective_timeout(args: &KubectlArgs) -> Option<std::time::Duration> {
+    match args.request_timeout {
+        None => Some(DEFAULT_REQUEST_TIMEOUT),
+        Some(crate::cli::RequestTimeout(t)) => t,
+    }
+}
+
 /// Run one API call with `--request-timeout` (default
 /// [`DEFAULT_REQUEST_TIMEOUT`]; `0` waits forever), mapping errors to [`Error`].
 pub async fn request<T, F>(args: &KubectlArgs, server: &str, call: F) -> Result<T, Error>
 where
     F: std::future::Future<Output = Result<T, kube::Error>>,
 {
-    let limit = match args.request_timeout {
-        None => Some(DEFAULT_REQUEST_TIMEOUT),
-        Some(crate::cli::RequestTimeout(t)) => t,
-    };
-    match limit {
+    match effective_timeout(args) {
         Some(after) => match tokio::time::timeout(after, call).await {
             Ok(result) => result.map_err(|e| api_error(e, server)),
             Err(_) => Err(Error::Timeout { after }),
@@ -374,6 +379,16 @@ users:
             kubeconfig: Some(path.to_path_buf()),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn requests_time_out_by_default() {
+        let mut a = KubectlArgs::default();
+        assert_eq!(effective_timeout(&a), Some(DEFAULT_REQUEST_TIMEOUT));
+        a.request_timeout = Some(crate::cli::RequestTimeout(None));
+        assert_eq!(effective_timeout(&a), None, "0 waits forever");
+        a.request_timeout = Some(crate::cli::RequestTimeout(Some(Duration::from_secs(5))));
+        assert_eq!(effective_timeout(&a), Some(Duration::from_secs(5)));
     }
 
     #[test]

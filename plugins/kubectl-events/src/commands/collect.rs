@@ -231,12 +231,20 @@ fn accept(
     };
     match Event::from_owned(value) {
         Ok(event) => {
+            for w in &event.warnings {
+                eprintln!(
+                    "warning: Event {}/{}: {}",
+                    kplug::output::Escaped(&event.namespace),
+                    kplug::output::Escaped(&event.name),
+                    w
+                );
+            }
             if let Some(l) = lookups {
                 l.learn(&event.regarding);
             }
             batch.push(prepare.record(event));
         }
-        Err(err) => eprintln!("skipping: {err}"),
+        Err(err) => eprintln!("skipping: {}", kplug::output::escape(&err.to_string())),
     }
 }
 

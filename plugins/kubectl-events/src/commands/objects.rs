@@ -95,7 +95,12 @@ impl Lookups {
             } else {
                 Api::all_with(client, &resource)
             };
-            let Ok(meta) = api.get_metadata(&key.name).await else {
+            // A server that never answers must not hold a permit forever.
+            let lookup = tokio::time::timeout(
+                kplug::client::DEFAULT_REQUEST_TIMEOUT,
+                api.get_metadata(&key.name),
+            );
+            let Ok(Ok(meta)) = lookup.await else {
                 return;
             };
             let m = meta.metadata;

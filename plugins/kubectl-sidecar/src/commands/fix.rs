@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use kplug::cli::{KubectlArgs, OutputFormat};
 use kplug::manifest::Object;
+use kplug::output::Escaped;
 use kplug_sidecar::analysis;
 use kplug_sidecar::fix::{self, Change, TemplateFix};
 use kplug_sidecar::template::PodTemplate;
@@ -143,9 +144,11 @@ pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
     for (_, f) in &fixes {
         for (container, why) in &f.refused {
             eprintln!(
-                "cannot fix {}/{} {container}: {why}",
+                "cannot fix {}/{} {}: {}",
                 f.kind.to_lowercase(),
-                f.object.name
+                Escaped(&f.object.name),
+                Escaped(container),
+                Escaped(why)
             );
             refused = true;
         }
@@ -270,9 +273,9 @@ async fn apply(
         )
         .await
         .with_context(|| format!("patching {name}"))?;
-        writeln!(out, "{name} patched")?;
+        writeln!(out, "{} patched", Escaped(&name))?;
         for line in describe(f) {
-            writeln!(out, "  {line}")?;
+            writeln!(out, "  {}", Escaped(&line))?;
         }
     }
     Ok(failed)
@@ -284,9 +287,9 @@ fn patches(
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
     for (i, f) in fixes.iter().filter(|(_, f)| !f.is_empty()) {
-        writeln!(out, "# {}", heading(&objects[*i]))?;
+        writeln!(out, "# {}", Escaped(&heading(&objects[*i])))?;
         for line in describe(f) {
-            writeln!(out, "#   {line}")?;
+            writeln!(out, "#   {}", Escaped(&line))?;
         }
         writeln!(out, "{}\n", f.kubectl_patch(&objects[*i].value))?;
     }
@@ -404,7 +407,7 @@ fn kustomize(
         }
         let mut text = describe(f)
             .into_iter()
-            .map(|l| format!("# {l}\n"))
+            .map(|l| format!("# {}\n", Escaped(&l)))
             .collect::<String>();
         text.push_str(&yaml(&patch)?);
         // Replace, never write through a link planted where the file goes.

@@ -73,8 +73,7 @@ pub async fn fetch(kube: &KubectlArgs, targets: &[Target]) -> anyhow::Result<Fet
     let server = config.cluster_url.to_string();
     let namespace = config.default_namespace.clone();
     let client = kplug::client::client_from_config(config)?;
-    let version = client
-        .apiserver_version()
+    let version = kplug::client::request(kube, &server, client.apiserver_version())
         .await
         .ok()
         .and_then(|v| KubeVersion::parse(&format!("{}.{}", v.major, v.minor)));
@@ -135,7 +134,7 @@ pub async fn fetch(kube: &KubectlArgs, targets: &[Target]) -> anyhow::Result<Fet
         };
         let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &ns, &resource(&kind));
         // A vanished or unreadable owner only means no drift check.
-        if let Ok(Some(o)) = api.get_opt(&name).await
+        if let Ok(Some(o)) = kplug::client::request(kube, &server, api.get_opt(&name)).await
             && let Some(t) = PodTemplate::from_value(&to_value(&kind, o)?)
         {
             owners.push(t);
