@@ -564,14 +564,7 @@ metadata:
             ));
         }
         assert_eq!(parse_str(&text, "big.yaml").unwrap().len(), 10_000);
-        let mut bomb =
-            String::from("apiVersion: v1\nkind: Pod\na0: &a0 [x, x, x, x, x, x, x, x, x]\n");
-        for i in 1..9 {
-            let p = i - 1;
-            bomb.push_str(&format!(
-                "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
-            ));
-        }
+        let bomb = crate::yaml::alias_bomb("apiVersion: v1\nkind: Pod\n");
         let err = parse_str(&bomb, "bomb.yaml").unwrap_err();
         assert!(err.message.contains("KPLUG_MAX_YAML_ALIAS_NODES"), "{err}");
     }

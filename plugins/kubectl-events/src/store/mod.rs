@@ -887,6 +887,28 @@ pub enum StoreError {
     },
 }
 
+/// For a reader: a store's schema version must be this build's. `missing`
+/// is the error when the place holds no kplug store at all.
+pub(crate) fn check_readable(
+    found: Option<i64>,
+    path: String,
+    missing: impl FnOnce(String) -> StoreError,
+) -> Result<(), StoreError> {
+    match found {
+        None => Err(missing(path)),
+        Some(found) if found > SCHEMA_VERSION => Err(StoreError::TooNew {
+            found,
+            known: SCHEMA_VERSION,
+        }),
+        Some(found) if found < SCHEMA_VERSION => Err(StoreError::Outdated {
+            path,
+            found,
+            known: SCHEMA_VERSION,
+        }),
+        Some(_) => Ok(()),
+    }
+}
+
 /// Whether a command only reads (query, aggregate) or also writes (collect,
 /// import, prune). Readers never create, migrate or reconfigure a store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -156,19 +156,7 @@ impl PostgresStore {
         } else {
             None
         };
-        match found {
-            None => Err(StoreError::Missing { path: shown }),
-            Some(found) if found > SCHEMA_VERSION => Err(StoreError::TooNew {
-                found,
-                known: SCHEMA_VERSION,
-            }),
-            Some(found) if found < SCHEMA_VERSION => Err(StoreError::Outdated {
-                path: shown,
-                found,
-                known: SCHEMA_VERSION,
-            }),
-            Some(_) => Ok(()),
-        }
+        super::check_readable(found, shown, |path| StoreError::Missing { path })
     }
 
     /// The connection, made again if the server closed it: the caller's

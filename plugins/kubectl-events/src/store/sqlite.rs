@@ -138,25 +138,15 @@ impl SqliteStore {
         // Before anything else: a writer may hold the lock right now.
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.pragma_update(None, "cache_size", -65_536)?;
-        match schema(&conn).map_err(|e| open_err(e.to_string()))? {
-            None => Err(StoreError::NotAStore {
-                path: shown,
-                what: "a file without kplug's tables".into(),
-            }),
-            Some(found) if found > SCHEMA_VERSION => Err(StoreError::TooNew {
-                found,
-                known: SCHEMA_VERSION,
-            }),
-            Some(found) if found < SCHEMA_VERSION => Err(StoreError::Outdated {
-                path: shown,
-                found,
-                known: SCHEMA_VERSION,
-            }),
-            Some(_) => Ok(SqliteStore {
-                conn,
-                path: path.to_path_buf(),
-            }),
-        }
+        let found = schema(&conn).map_err(|e| open_err(e.to_string()))?;
+        super::check_readable(found, shown, |path| StoreError::NotAStore {
+            path,
+            what: "a file without kplug's tables".into(),
+        })?;
+        Ok(SqliteStore {
+            conn,
+            path: path.to_path_buf(),
+        })
     }
 
     /// A bigger page cache for a bulk load: once the indexes outgrow the
