@@ -79,12 +79,12 @@ fn import_records_each_occurrence_once() {
     );
     let out = ok(&run(&store, &["import", first.to_str().unwrap()]));
     assert!(
-        out.contains("imported 3 events") && out.contains("8 new occurrences"),
+        out.contains("imported 3 Events") && out.contains("8 new occurrences"),
         "{out}"
     );
     let again = ok(&run(&store, &["import", first.to_str().unwrap()]));
     assert!(
-        again.contains("0 new occurrences, 3 already recorded"),
+        again.contains("0 new occurrences; 3 Events already recorded in full"),
         "{again}"
     );
 
@@ -154,7 +154,12 @@ fn import_records_each_occurrence_once() {
     assert_eq!(count(&["--grep", "READINESS"]), 1);
     assert_eq!(count(&["--node", "node-1"]), 4);
     assert_eq!(count(&["--for", "node/node-1"]), 1);
-    assert_eq!(count(&["--cluster", "elsewhere"]), 0);
+    assert_eq!(count(&["--cluster-name", "elsewhere"]), 0);
+    assert_eq!(
+        count(&["--cluster-name", "default"]),
+        count(&[]),
+        "import's default cluster name"
+    );
 
     // The table, like kubectl's.
     let t = ok(&run(&store, &["query", "-A"]));
@@ -303,12 +308,12 @@ fn the_real_dumps_import_once() {
     args.extend(files.iter().map(String::as_str));
     let out = ok(&run(&store, &args));
     assert!(
-        out.contains("imported 496 events") && out.contains("0 already recorded"),
+        out.contains("imported 496 Events") && out.contains("0 Events already recorded"),
         "{out}"
     );
     let again = ok(&run(&store, &args));
     assert!(
-        again.contains("0 new occurrences, 496 already recorded"),
+        again.contains("0 new occurrences; 496 Events already recorded in full"),
         "{again}"
     );
     // The AKS dump's BackOff counted 70,944 times is one Event.
@@ -336,18 +341,25 @@ fn prune_applies_retention_by_age_and_size() {
     );
     ok(&run(&store, &["import", file.to_str().unwrap()]));
     let out = ok(&run(&store, &["prune", "--retain", "48h"]));
-    assert!(out.starts_with("deleted 1 occurrences"), "{out}");
+    // db-0's Event stood for 2 occurrences in 1 row: the count says so.
+    assert!(
+        out.starts_with("deleted 2 occurrences of 1 Events (1 stored rows)"),
+        "{out}"
+    );
     let q: Value = serde_json::from_str(&ok(&run(&store, &["query", "-A", "-o", "json"]))).unwrap();
     assert_eq!(q["items"].as_array().unwrap().len(), 1);
     // The pruned Event's ledger entry went too; the recent one's stayed, so
     // importing again adds only what was pruned.
     let again = ok(&run(&store, &["import", file.to_str().unwrap()]));
     assert!(
-        again.contains("2 new occurrences, 1 already recorded"),
+        again.contains("2 new occurrences; 1 Events already recorded in full"),
         "{again}"
     );
     let out = ok(&run(&store, &["prune", "--max-size", "1"]));
-    assert!(out.starts_with("deleted 2 occurrences"), "{out}");
+    assert!(
+        out.starts_with("deleted 7 occurrences of 2 Events (2 stored rows)"),
+        "{out}"
+    );
     assert_eq!(run(&store, &["prune"]).status.code(), Some(2));
 }
 
@@ -653,7 +665,7 @@ fn yaml_event_lists_of_real_size_import() {
     let file = dir.path().join("ev.yaml");
     std::fs::write(&file, text).unwrap();
     let out = ok(&run(&store, &["import", file.to_str().unwrap()]));
-    assert!(out.contains("imported 5000 events"), "{out}");
+    assert!(out.contains("imported 5000 Events"), "{out}");
     // A closed pipe is not an error.
     let (reader, writer) = std::io::pipe().unwrap();
     drop(reader);
@@ -665,4 +677,33 @@ fn yaml_event_lists_of_real_size_import() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+}
+
+#[test]
+fn a_cluster_column_appears_when_rows_span_clusters() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("e.db");
+    let file = write(
+        dir.path(),
+        "ev.json",
+        &json!({"kind": "EventList", "items": [core("u1", "1", ("Pod", "web-1"), ("BackOff", "x", "Warning"), (1, 2, 1))]}),
+    );
+    ok(&run(
+        &store,
+        &["import", file.to_str().unwrap(), "--cluster-name", "east"],
+    ));
+    let one = ok(&run(&store, &["query", "-A"]));
+    assert!(!one.contains("CLUSTER"), "{one}");
+    ok(&run(
+        &store,
+        &["import", file.to_str().unwrap(), "--cluster-name", "west"],
+    ));
+    let both = ok(&run(&store, &["query", "-A"]));
+    assert!(both.lines().next().unwrap().contains("CLUSTER"), "{both}");
+    assert!(both.contains("east") && both.contains("west"), "{both}");
+    let west = ok(&run(&store, &["query", "-A", "--cluster-name", "west"]));
+    assert!(
+        !west.contains("CLUSTER") && west.lines().count() == 2,
+        "{west}"
+    );
 }

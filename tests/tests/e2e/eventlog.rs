@@ -322,9 +322,9 @@ fn sqlite_and_postgresql_answer_alike() {
     for store in &stores {
         let mut import = vec!["import"];
         import.extend(files.iter().map(String::as_str));
-        assert!(run(store, &import).contains("imported 496 events"));
+        assert!(run(store, &import).contains("imported 496 Events"));
         assert!(
-            run(store, &import).contains("0 new occurrences, 496 already recorded"),
+            run(store, &import).contains("0 new occurrences; 496 Events already recorded in full"),
             "{store}"
         );
         answers.push(queries.iter().map(|q| run(store, q)).collect());

@@ -34,9 +34,16 @@ pub struct Args {
     #[arg(long, default_value = "Host requirements of this image")]
     description: String,
 
-    /// Write requirements even when this host does not meet them
+    /// Write requirements even when this host does not meet them (the usual
+    /// case when writing a spec for other hosts than this one)
     #[arg(long)]
     force: bool,
+
+    /// Write the spec to FILE, only once it is complete and checked (an
+    /// existing FILE is replaced atomically, and kept as it was on any error).
+    /// -o is kubectl's output-format flag in every plugin, hence the name.
+    #[arg(long = "output-file", value_name = "FILE")]
+    output_file: Option<std::path::PathBuf>,
 }
 
 pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
@@ -78,6 +85,32 @@ pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
             failed.join(", ")
         );
     }
-    std::io::stdout().lock().write_all(text.as_bytes())?;
+    match &args.output_file {
+        None => std::io::stdout().lock().write_all(text.as_bytes())?,
+        Some(path) => write_atomically(path, text.as_bytes())?,
+    }
     Ok(kplug::Code::Success)
+}
+
+/// Write `bytes` to a temporary file beside `path`, then rename it over
+/// `path`: a reader sees the old file or the new one, never a part.
+fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    let name = path.file_name().context("--output-file names no file")?;
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let written = std::fs::File::create(&tmp)
+        .and_then(|mut f| f.write_all(bytes).and_then(|()| f.sync_all()))
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written.with_context(|| format!("writing {}", path.display()))
 }

@@ -462,6 +462,48 @@ fn init_writes_a_spec_that_lints_clean_and_validates() {
         stdout(&defaults)
     );
     assert_eq!(run(&["init", "--require", "nope"]).status.code(), Some(2));
+
+    // --output-file writes only a complete, checked spec: a refusal keeps the old file.
+    let target = write(dir.path(), "kept.yaml", "# the user's spec\n");
+    let t = target.to_str().unwrap();
+    let f = features.to_str().unwrap();
+    let refused = run(&[
+        "init",
+        "--features",
+        f,
+        "--require",
+        "cpu.cpuid=AVX512F",
+        "--output-file",
+        t,
+    ]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert_eq!(
+        std::fs::read_to_string(&target).unwrap(),
+        "# the user's spec\n"
+    );
+    let written = run(&[
+        "init",
+        "--features",
+        f,
+        "--require",
+        "cpu.cpuid=AVX2",
+        "--output-file",
+        t,
+    ]);
+    assert_eq!(written.status.code(), Some(0), "{}", stderr(&written));
+    assert!(stdout(&written).is_empty());
+    assert!(std::fs::read_to_string(&target).unwrap().contains("AVX2"));
+    let leftovers = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".tmp")
+        })
+        .count();
+    assert_eq!(leftovers, 0);
 }
 
 #[test]

@@ -147,9 +147,10 @@ async fn collect(
                 // DELETED means the TTL expired, not that something happened.
                 Some(Ok(watcher::Event::Delete(_))) => {}
                 Some(Err(e)) => {
-                    // A certificate the client does not trust stays untrusted: stop and say why.
-                    if let Some(problem) = kplug::client::tls_problem(&e) {
-                        fatal = Some(kplug::Error::Tls { server: kplug::client::redact_url(&server), problem });
+                    // What retrying cannot mend (an untrusted certificate, no
+                    // right to list Events) stops the collector with the reason.
+                    if let Some(reason) = permanent(&e, &server) {
+                        fatal = Some(reason);
                         break;
                     }
                     health.watch_restarts.fetch_add(1, Ordering::Relaxed);
@@ -180,9 +181,14 @@ async fn collect(
             _ = prune.tick(), if !policy.is_empty() => {
                 let step = with_store(&store, move |s| s.prune_step(&policy, jiff::Timestamp::now().as_millisecond(), 5000)).await;
                 match step {
-                    Ok(0) => {}
+                    Ok(n) if n.rows == 0 => {}
                     Ok(n) => {
-                        eprintln!("eventlog: retention deleted {n} old occurrences");
+                        eprintln!(
+                            "eventlog: retention deleted {} old occurrences of {} Events ({} stored rows)",
+                            n.occurrences,
+                            n.events.len(),
+                            n.rows
+                        );
                         prune.reset_immediately();
                     }
                     Err(e) => eprintln!("eventlog: retention: {e}"),
@@ -205,6 +211,27 @@ async fn collect(
     } else {
         kplug::Code::Error
     })
+}
+
+/// A watch failure that will fail the same way every time.
+fn permanent(e: &watcher::Error, server: &str) -> Option<anyhow::Error> {
+    let server = kplug::client::redact_url(server);
+    if let Some(problem) = kplug::client::tls_problem(e) {
+        return Some(kplug::Error::Tls { server, problem }.into());
+    }
+    let status = match e {
+        watcher::Error::InitialListFailed(kube::Error::Api(s))
+        | watcher::Error::WatchStartFailed(kube::Error::Api(s)) => s,
+        _ => return None,
+    };
+    match status.code {
+        401 => Some(kplug::Error::Unauthorized { server }.into()),
+        403 => Some(anyhow::anyhow!(
+            "the collector may not list and watch Events ({}); apply deploy/eventlog/rbac.yaml (the ClusterRole kplug-eventlog-reader grants list and watch on events, core and events.k8s.io) and bind it to the user or ServiceAccount that runs it",
+            kplug::output::escape(&status.message)
+        )),
+        _ => None,
+    }
 }
 
 fn is_gone(e: &watcher::Error) -> bool {

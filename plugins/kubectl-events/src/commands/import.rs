@@ -77,7 +77,7 @@ pub fn run(_kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
-        "imported {} events into {}: {} new occurrences, {} already recorded",
+        "imported {} Events into {}: {} new occurrences; {} Events already recorded in full",
         total.events,
         store.describe(),
         total.occurrences,

@@ -25,17 +25,20 @@ pub fn run(_kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
     }
     let mut store = args.store.open(kplug_eventlog::store::Access::Write)?;
     let now = jiff::Timestamp::now().as_millisecond();
-    let mut total = 0;
+    let mut total = kplug_eventlog::store::Pruned::default();
     loop {
-        let n = store.prune_step(&policy, now, 50_000)?;
-        if n == 0 {
+        let step = store.prune_step(&policy, now, 50_000)?;
+        if step.rows == 0 {
             break;
         }
-        total += n;
+        total.absorb(step);
     }
     writeln!(
         std::io::stdout(),
-        "deleted {total} occurrences from {}",
+        "deleted {} occurrences of {} Events ({} stored rows) from {}",
+        total.occurrences,
+        total.events.len(),
+        total.rows,
         store.describe()
     )?;
     Ok(kplug::Code::Success)

@@ -74,6 +74,11 @@ pub struct FilterArgs {
     /// Only messages containing this text (case-insensitive)
     #[arg(long, value_name = "TEXT")]
     pub grep: Option<String>,
+
+    /// Only events recorded under this cluster name (`collect`/`import
+    /// --cluster-name`); kubectl's own --cluster picks a kubeconfig cluster
+    #[arg(long = "cluster-name", value_name = "NAME")]
+    pub cluster_name: Option<String>,
 }
 
 fn parse_category(s: &str) -> Result<Category, String> {
@@ -140,7 +145,7 @@ impl FilterArgs {
                 Some(
                     known
                         .into_iter()
-                        .filter(|o| kube.cluster.as_ref().is_none_or(|c| *c == o.cluster))
+                        .filter(|o| self.cluster_name.as_ref().is_none_or(|c| *c == o.cluster))
                         .filter(|o| selector.matches(&o.labels))
                         .map(|o| o.key)
                         .collect(),
@@ -158,7 +163,7 @@ impl FilterArgs {
             categories: self.category.clone(),
             severity: self.severity,
             node: self.node.clone(),
-            cluster: kube.cluster.clone(),
+            cluster: self.cluster_name.clone(),
             grep: self.grep.clone(),
             after_id: None,
         })
@@ -231,7 +236,17 @@ fn table(
     out: &mut dyn Write,
     headers: bool,
 ) -> std::io::Result<()> {
-    let mut t = Table::new(&["LAST SEEN", "TYPE", "REASON", "OBJECT", "COUNT", "MESSAGE"])
+    // A CLUSTER column only when the rows come from more than one cluster.
+    let clusters = rows
+        .iter()
+        .map(|r| r.cluster.as_str())
+        .collect::<std::collections::BTreeSet<_>>();
+    let several = clusters.len() > 1;
+    let mut columns = vec!["LAST SEEN", "TYPE", "REASON", "OBJECT", "COUNT", "MESSAGE"];
+    if several {
+        columns.insert(0, "CLUSTER");
+    }
+    let mut t = Table::new(&columns)
         .wide_column("CATEGORY")
         .wide_column("SEVERITY")
         .wide_column("NODE")
@@ -242,21 +257,23 @@ fn table(
         } else {
             format!("{}/{} {}", r.kind.to_lowercase(), r.name, r.field_path)
         };
-        t.push_in(
-            &r.namespace,
-            [
-                Cell::from(kplug::output::age::age(r.last_seen)),
-                Cell::from(r.event_type.as_str()),
-                Cell::from(r.reason.as_str()),
-                Cell::from(object),
-                Cell::from(r.count.to_string()),
-                Cell::from(r.message.replace('\n', " ")),
-                Cell::from(r.category.as_str()),
-                Cell::from(r.severity.as_str()),
-                Cell::from(r.node.as_str()),
-                Cell::from(kplug::output::age::age(r.first_seen)),
-            ],
-        );
+        let mut cells = Vec::with_capacity(11);
+        if several {
+            cells.push(Cell::from(r.cluster.as_str()));
+        }
+        cells.extend([
+            Cell::from(kplug::output::age::age(r.last_seen)),
+            Cell::from(r.event_type.as_str()),
+            Cell::from(r.reason.as_str()),
+            Cell::from(object),
+            Cell::from(r.count.to_string()),
+            Cell::from(r.message.replace('\n', " ")),
+            Cell::from(r.category.as_str()),
+            Cell::from(r.severity.as_str()),
+            Cell::from(r.node.as_str()),
+            Cell::from(kplug::output::age::age(r.first_seen)),
+        ]);
+        t.push_in(&r.namespace, cells);
     }
     t.render(
         TableOptions {

@@ -185,6 +185,33 @@ pub fn migrations(found: i64) -> impl Iterator<Item = &'static str> {
         .flat_map(|(_, stmts)| stmts.iter().copied())
 }
 
+/// What one step of retention deleted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Pruned {
+    /// Stored rows deleted.
+    pub rows: u64,
+    /// Occurrences they stood for.
+    pub occurrences: u64,
+    /// The Events they belonged to.
+    pub events: std::collections::BTreeSet<String>,
+}
+
+impl Pruned {
+    fn add(&mut self, event_key: String, occurrences: i64) {
+        self.rows += 1;
+        self.occurrences = self
+            .occurrences
+            .saturating_add(u64::try_from(occurrences).unwrap_or(0));
+        self.events.insert(event_key);
+    }
+
+    pub fn absorb(&mut self, other: Pruned) {
+        self.rows += other.rows;
+        self.occurrences = self.occurrences.saturating_add(other.occurrences);
+        self.events.extend(other.events);
+    }
+}
+
 /// What `ingest` did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -1062,7 +1089,11 @@ impl Store {
         }
     }
 
-    pub fn prune_chunk(&mut self, cutoff_ms: Option<i64>, chunk: usize) -> Result<u64, StoreError> {
+    pub fn prune_chunk(
+        &mut self,
+        cutoff_ms: Option<i64>,
+        chunk: usize,
+    ) -> Result<Pruned, StoreError> {
         match self {
             Store::Sqlite(s) => s.prune_chunk(cutoff_ms, chunk),
             Store::Postgres(p) => p.prune_chunk(cutoff_ms, chunk),
@@ -1070,16 +1101,16 @@ impl Store {
     }
 
     /// One step of retention: at most `chunk` rows, so a caller that also
-    /// writes is never held up long. Returns rows deleted (0: done).
+    /// writes is never held up long. Returns what it deleted (no rows: done).
     pub fn prune_step(
         &mut self,
         policy: &Retention,
         now_ms: i64,
         chunk: usize,
-    ) -> Result<u64, StoreError> {
+    ) -> Result<Pruned, StoreError> {
         if let Some(age) = policy.max_age_ms {
-            let n = self.prune_chunk(Some(now_ms - age), chunk)?;
-            if n > 0 {
+            let n = self.prune_chunk(Some(now_ms.saturating_sub(age)), chunk)?;
+            if n.rows > 0 {
                 return Ok(n);
             }
         }
@@ -1088,7 +1119,7 @@ impl Store {
         {
             return self.prune_chunk(None, chunk);
         }
-        Ok(0)
+        Ok(Pruned::default())
     }
 
     /// Compute the hourly rollup again from the stored rows (after rows

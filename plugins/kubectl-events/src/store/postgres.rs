@@ -343,16 +343,24 @@ impl PostgresStore {
     }
 
     /// See [`super::sqlite::SqliteStore::prune_chunk`].
-    pub fn prune_chunk(&mut self, cutoff_ms: Option<i64>, chunk: usize) -> Result<u64, StoreError> {
+    pub fn prune_chunk(
+        &mut self,
+        cutoff_ms: Option<i64>,
+        chunk: usize,
+    ) -> Result<super::Pruned, StoreError> {
         let mut tx = self.conn()?.transaction()?;
         let chunk = chunk as i64;
-        let deleted = match cutoff_ms {
-            Some(c) => tx.execute(
-                "DELETE FROM occurrences WHERE id IN (SELECT id FROM occurrences WHERE COALESCE(last_ms, 0) < $1 ORDER BY last_ms LIMIT $2)",
+        let rows = match cutoff_ms {
+            Some(c) => tx.query(
+                "DELETE FROM occurrences WHERE id IN (SELECT id FROM occurrences WHERE COALESCE(last_ms, 0) < $1 ORDER BY last_ms LIMIT $2) RETURNING event_key, occurrences",
                 &[&c, &chunk],
             )?,
-            None => tx.execute("DELETE FROM occurrences WHERE id IN (SELECT id FROM occurrences ORDER BY last_ms LIMIT $1)", &[&chunk])?,
+            None => tx.query("DELETE FROM occurrences WHERE id IN (SELECT id FROM occurrences ORDER BY last_ms LIMIT $1) RETURNING event_key, occurrences", &[&chunk])?,
         };
+        let mut deleted = super::Pruned::default();
+        for r in rows {
+            deleted.add(r.get::<_, String>(0), r.get::<_, i64>(1));
+        }
         if let Some(c) = cutoff_ms {
             tx.execute("DELETE FROM ledger WHERE COALESCE(last_ms, 0) < $1", &[&c])?;
             tx.execute(

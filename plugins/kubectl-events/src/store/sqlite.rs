@@ -334,15 +334,37 @@ impl SqliteStore {
     /// Delete up to `chunk` of the oldest occurrences last seen before
     /// `cutoff_ms` (or simply the oldest, without a cutoff), and ledger
     /// entries older than the cutoff. Returns how many occurrences went.
-    pub fn prune_chunk(&mut self, cutoff_ms: Option<i64>, chunk: usize) -> Result<u64, StoreError> {
+    pub fn prune_chunk(
+        &mut self,
+        cutoff_ms: Option<i64>,
+        chunk: usize,
+    ) -> Result<super::Pruned, StoreError> {
         let tx = self.conn.transaction()?;
-        let deleted = match cutoff_ms {
-            Some(c) => tx.execute(
-                &format!("DELETE FROM occurrences WHERE id IN (SELECT id FROM occurrences WHERE COALESCE(last_ms, 0) < ?1 ORDER BY last_ms LIMIT {chunk})"),
-                params![c],
-            )?,
-            None => tx.execute(&format!("DELETE FROM occurrences WHERE id IN (SELECT id FROM occurrences ORDER BY last_ms LIMIT {chunk})"), [])?,
-        };
+        let mut deleted = super::Pruned::default();
+        {
+            let (sql, args): (String, Vec<i64>) = match cutoff_ms {
+                Some(c) => (
+                    format!(
+                        "DELETE FROM occurrences WHERE id IN (SELECT id FROM occurrences WHERE COALESCE(last_ms, 0) < ?1 ORDER BY last_ms LIMIT {chunk}) RETURNING event_key, occurrences"
+                    ),
+                    vec![c],
+                ),
+                None => (
+                    format!(
+                        "DELETE FROM occurrences WHERE id IN (SELECT id FROM occurrences ORDER BY last_ms LIMIT {chunk}) RETURNING event_key, occurrences"
+                    ),
+                    vec![],
+                ),
+            };
+            let mut stmt = tx.prepare(&sql)?;
+            let rows = stmt.query_map(params_from_iter(args), |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+            })?;
+            for row in rows {
+                let (key, n) = row?;
+                deleted.add(key, n);
+            }
+        }
         if let Some(c) = cutoff_ms {
             tx.execute(
                 "DELETE FROM ledger WHERE COALESCE(last_ms, 0) < ?1",
@@ -355,7 +377,7 @@ impl SqliteStore {
             )?;
         }
         tx.commit()?;
-        Ok(deleted as u64)
+        Ok(deleted)
     }
 
     /// Compute the hourly rollup again from the stored rows.
