@@ -272,3 +272,25 @@ fn an_untrusted_certificate_is_named_and_never_retried() {
         );
     }
 }
+
+/// A user who may not list Events: the collector says which permission is
+/// missing and what to apply, once, and exits 1 instead of retrying.
+#[test]
+fn collect_without_rights_names_the_rbac_and_stops() {
+    let cluster = Cluster::shared();
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("events.db");
+    let mut args = cluster.args(UNPRIVILEGED);
+    args.extend(["collect".into(), "-A".into(), "--store".into(), store.display().to_string()]);
+    let start = std::time::Instant::now();
+    let out = Command::new(workspace_bin("kubectl-eventlog").expect("built"))
+        .args(&args)
+        .output()
+        .unwrap();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("may not list and watch Events"), "{err}");
+    assert!(err.contains("deploy/eventlog/rbac.yaml"), "{err}");
+    assert!(!err.contains("Status {"), "no debug structs: {err}");
+    assert!(start.elapsed() < std::time::Duration::from_secs(30));
+}
