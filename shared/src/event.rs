@@ -379,11 +379,7 @@ mod tests {
 
     #[test]
     fn real_dumps_in_both_field_spellings() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/events");
-        if !dir.exists() {
-            eprintln!("skipped: real event dumps not found at {}", dir.display());
-            return;
-        }
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/events");
         for (file, expected) in [
             ("aks-2020-default.json", 3),
             ("minikube-2019-default.json", 430),

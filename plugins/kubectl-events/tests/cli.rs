@@ -1,6 +1,6 @@
 //! The real `kubectl-eventlog` binary: import with dedup across runs and
 //! count bumps, queries with every filter, aggregates, and the real dumps in
-//! ../shared/data/events.
+//! tests/data/events.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -291,11 +291,7 @@ fn bad_input_and_flags_are_clear_errors() {
 
 #[test]
 fn the_real_dumps_import_once() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/events");
-    if !dir.exists() {
-        eprintln!("skipped: the real event dumps are not at {}", dir.display());
-        return;
-    }
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/events");
     let tmp = tempfile::tempdir().unwrap();
     let store = tmp.path().join("e.db");
     let files: Vec<String> = std::fs::read_dir(&dir)

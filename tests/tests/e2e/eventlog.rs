@@ -228,7 +228,7 @@ fn sqlite_and_postgresql_answer_alike() {
         format!("sqlite:{}", dir.path().join("e.db").display()),
         pg.url("eventlog"),
     ];
-    let data = kplug_tests::e2e::workspace_root().join("../shared/data/events");
+    let data = kplug_tests::e2e::workspace_root().join("tests/data/events");
     let mut files: Vec<String> = std::fs::read_dir(&data)
         .map(|d| {
             d.map(|e| e.unwrap().path().display().to_string())

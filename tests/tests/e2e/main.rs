@@ -1,5 +1,5 @@
 //! The end-to-end tier: real peers on loopback (see tests/e2e/peers.sh and
-//! ../shared/specs/e2e.md). One test binary, one module per subject.
+//! the README's Test section). One test binary, one module per subject.
 //!
 //! Run one test: `cargo test -p kplug-tests --test e2e -- cluster::`.
 //! Against an existing cluster: `KPLUG_E2E_KUBECONFIG=~/.kube/config make test`.
