@@ -34,12 +34,14 @@ install: setup
 	if [ -z "$$bins" ]; then echo "make install: no plugin crate exists yet; nothing to install"; exit 0; fi; \
 	$(CARGO) build --release --locked $$(for b in $$bins; do printf -- '--bin %s ' "$$b"; done); \
 	mkdir -p "$(BINDIR)"; \
-	for b in $$bins; do install -m 0755 "target/release/$$b" "$(BINDIR)/$$b"; echo "installed $(BINDIR)/$$b"; done; \
+	for b in $$bins; do install -m 0755 "target/release/$$b" "$(BINDIR)/$$b"; echo "installed $(BINDIR)/$$b"; \
+	  ln -sf "$$b" "$(BINDIR)/kubectl_complete-$${b#kubectl-}"; echo "linked $(BINDIR)/kubectl_complete-$${b#kubectl-} (kubectl's completion of $${b#kubectl-})"; done; \
 	case ":$$PATH:" in *":$(BINDIR):"*) ;; *) echo "note: $(BINDIR) is not on PATH; add it so kubectl finds the plugins";; esac
 
 uninstall:
-	@for f in krew/*.yaml; do n=$$(basename $$f .yaml); b="$(BINDIR)/kubectl-$${n//-/_}"; \
-	  if [ -e "$$b" ]; then rm -f "$$b"; echo "removed $$b"; fi; done
+	@for f in krew/*.yaml; do n=$$(basename $$f .yaml); \
+	  for b in "$(BINDIR)/kubectl-$${n//-/_}" "$(BINDIR)/kubectl_complete-$${n//-/_}"; do \
+	    if [ -e "$$b" ] || [ -L "$$b" ]; then rm -f "$$b"; echo "removed $$b"; fi; done; done
 
 fmt-check: setup
 	$(CARGO) fmt --all -- --check

@@ -269,6 +269,19 @@ pub fn write_completions<T: CommandFactory>(
 pub fn plugin_main<T: Parser>(
     run: impl FnOnce(T) -> anyhow::Result<crate::Code>,
 ) -> std::process::ExitCode {
+    // Started as `kubectl_complete-<plugin>` (a link) or with `__complete`
+    // first (the script in release archives): answer kubectl's completion request.
+    let mut args = std::env::args();
+    let argv0 = args.next().unwrap_or_default();
+    let mut words: Vec<String> = args.collect();
+    let linked = crate::complete::completion_name(Path::new(&argv0)).is_some();
+    if linked || words.first().is_some_and(|w| w == crate::complete::REQUEST) {
+        if !linked {
+            words.remove(0);
+        }
+        let result = crate::complete::print(&T::command(), &words, &mut std::io::stdout().lock());
+        return crate::exit::finish(result.map(|()| crate::Code::Success).map_err(Into::into));
+    }
     crate::init_tls();
     crate::exit::finish(run(parse()))
 }

@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod client;
+pub mod complete;
 pub mod errors;
 pub mod event;
 pub mod exit;

@@ -122,7 +122,7 @@ fn dist_packages_existing_plugins_and_skips_the_rest() {
     let tgz = out_dir.join(format!("kubectl-compat-v1.2.3-{os}-{arch}.tar.gz"));
     assert_eq!(
         archive::list_tar_gz(&tgz).unwrap(),
-        ["kubectl-compat", "LICENSE"]
+        ["kubectl-compat", "kubectl_complete-compat", "LICENSE"]
     );
     let manifest = std::fs::read_to_string(out_dir.join("compat.yaml")).unwrap();
     let plugin = krew::parse(&manifest).unwrap();

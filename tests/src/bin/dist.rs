@@ -108,11 +108,20 @@ fn run(cli: Cli) -> anyhow::Result<kplug::Code> {
         }
         let file = archive_name(binary, &version, os, arch);
         let archive_path = cli.out.join(&file);
+        // kubectl's completion executable for the plugin, beside it.
+        let completer_name = binary.replacen("kubectl-", "kubectl_complete-", 1);
+        let completer = cli.out.join(format!(".{completer_name}"));
+        std::fs::write(&completer, kplug::complete::script(binary))?;
         archive::write_tar_gz(
             &archive_path,
-            &[(binary, &built, 0o755), ("LICENSE", license, 0o644)],
+            &[
+                (binary, &built, 0o755),
+                (&completer_name, &completer, 0o755),
+                ("LICENSE", license, 0o644),
+            ],
         )
         .with_context(|| format!("writing {}", archive_path.display()))?;
+        std::fs::remove_file(&completer)?;
         let sha256 = archive::sha256_file(&archive_path)?;
         let rendered = krew::render(
             template,

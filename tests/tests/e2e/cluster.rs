@@ -281,7 +281,12 @@ fn collect_without_rights_names_the_rbac_and_stops() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("events.db");
     let mut args = cluster.args(UNPRIVILEGED);
-    args.extend(["collect".into(), "-A".into(), "--store".into(), store.display().to_string()]);
+    args.extend([
+        "collect".into(),
+        "-A".into(),
+        "--store".into(),
+        store.display().to_string(),
+    ]);
     let start = std::time::Instant::now();
     let out = Command::new(workspace_bin("kubectl-eventlog").expect("built"))
         .args(&args)

@@ -70,6 +70,29 @@ fn kubectl_finds_lists_and_runs_every_plugin() {
         assert!(help.contains(&format!("Usage: kubectl {name}")), "{help}");
     }
 
+    // Completion through kubectl: `make install` links kubectl_complete-NAME
+    // to the plugin, and kubectl (1.26+) runs it for `kubectl NAME <TAB>`.
+    for (name, _) in plugins.iter().filter(|(n, _)| n != STAND_IN) {
+        let binary = binary_name(name);
+        std::os::unix::fs::symlink(
+            &binary,
+            dir.path()
+                .join(binary.replacen("kubectl-", "kubectl_complete-", 1)),
+        )
+        .unwrap();
+        let out = Command::new(&kubectl)
+            .args(["__complete", name.as_str(), "compl"])
+            .env("PATH", &path)
+            .output()
+            .unwrap();
+        let said = ok(&out, &format!("kubectl __complete {name}"));
+        assert!(
+            said.lines().any(|l| l.starts_with("completion\t")),
+            "{name}: {said}"
+        );
+        assert!(said.lines().any(|l| l == ":4"), "{name}: {said}");
+    }
+
     let out = Command::new(&kubectl)
         .args(["plugin", "list"])
         .env("PATH", &path)
