@@ -204,7 +204,7 @@ async fn collect(
     write(&store, &mut batch, &health).await;
     eprintln!("eventlog: stopped; {}", health.line());
     if let Some(e) = fatal {
-        return Err(e.into());
+        return Err(e);
     }
     Ok(if batch.is_empty() {
         kplug::Code::Success
