@@ -39,6 +39,7 @@ pub struct ClusterReport {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SetSummary {
+    #[serde(serialize_with = "crate::validate::one_based")]
     pub index: usize,
     pub description: String,
     pub tag: String,
@@ -51,6 +52,7 @@ pub struct SetSummary {
 pub struct NodeResult {
     pub name: String,
     pub compatible: bool,
+    #[serde(serialize_with = "crate::validate::one_based")]
     pub best_set: Option<usize>,
     pub has_errors: bool,
     pub report: Report,

@@ -21,7 +21,9 @@ pub struct Report {
     /// The node the features came from, when known.
     pub node: Option<String>,
     pub compatible: bool,
-    /// Index (in `sets`) of the satisfied set with the highest weight.
+    /// The satisfied set with the highest weight, by its position in the
+    /// spec (0-based here; numbered from 1 in JSON, as in tables).
+    #[serde(serialize_with = "one_based")]
     pub best_set: Option<usize>,
     /// True when some expression or template could not be evaluated.
     pub has_errors: bool,
@@ -34,7 +36,9 @@ pub struct Report {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SetReport {
-    /// Position of the set in the spec (0-based), before tag filtering.
+    /// Position of the set in the spec (0-based), before tag filtering;
+    /// numbered from 1 in JSON, as in tables.
+    #[serde(serialize_with = "one_based")]
     pub index: usize,
     pub description: String,
     pub tag: String,
@@ -59,6 +63,8 @@ pub struct ExpressionReport {
     pub feature: String,
     pub key: Option<String>,
     pub matcher: &'static str,
+    /// Which `matchAny` term it is in (numbered from 1 in JSON, as in tables).
+    #[serde(serialize_with = "one_based")]
     pub any_of: Option<usize>,
     pub expression: ExpressionJson,
     pub matched: bool,
@@ -74,6 +80,37 @@ pub struct ExpressionJson {
     pub value: Vec<String>,
     #[serde(rename = "type")]
     pub value_type: String,
+}
+
+/// Sets are numbered from 1 wherever people or programs read them (tables,
+/// `-o json|yaml`); positions stay 0-based inside.
+pub fn one_based<S: serde::Serializer, N: OneBased>(n: &N, s: S) -> Result<S::Ok, S::Error> {
+    n.one_based().serialize(s)
+}
+
+/// A position, or maybe one, shown from 1.
+pub trait OneBased {
+    fn one_based(&self) -> Option<usize>;
+}
+
+impl OneBased for usize {
+    fn one_based(&self) -> Option<usize> {
+        Some(self + 1)
+    }
+}
+
+impl OneBased for Option<usize> {
+    fn one_based(&self) -> Option<usize> {
+        self.map(|n| n + 1)
+    }
+}
+
+impl Report {
+    /// The best set's report.
+    pub fn best(&self) -> Option<&SetReport> {
+        let best = self.best_set?;
+        self.sets.iter().find(|s| s.index == best)
+    }
 }
 
 /// One set as NFD evaluated it, kept for NFD-compatible output.
@@ -157,7 +194,7 @@ pub fn validate(
         .enumerate()
         .filter(|(_, s)| s.satisfied)
         .max_by_key(|(i, s)| (s.weight, std::cmp::Reverse(*i)))
-        .map(|(i, _)| i);
+        .map(|(_, s)| s.index);
     let has_errors = nfd
         .iter()
         .any(|s| s.rules.iter().any(|r| !r.errors.is_empty()));

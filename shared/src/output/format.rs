@@ -89,6 +89,14 @@ impl Printer {
     }
 }
 
+/// Pretty JSON with sorted keys at every level (a struct's fields too: it
+/// goes through serde_json's key-ordered map) and a final newline.
+pub fn write_json(value: &impl serde::Serialize, out: &mut dyn Write) -> io::Result<()> {
+    let value = serde_json::to_value(value).map_err(io::Error::other)?;
+    serde_json::to_writer_pretty(&mut *out, &value).map_err(io::Error::other)?;
+    out.write_all(b"\n")
+}
+
 /// YAML with sorted keys (serde_json's map is ordered by key), like `kubectl get -o yaml`.
 pub fn to_yaml(value: &Value) -> io::Result<String> {
     serde_saphyr::to_string(value).map_err(io::Error::other)
@@ -145,6 +153,36 @@ mod tests {
         )
         .unwrap();
         String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn json_keys_are_sorted_even_for_structs() {
+        #[derive(serde::Serialize)]
+        struct Out {
+            zebra: u8,
+            alpha: Inner,
+        }
+        #[derive(serde::Serialize)]
+        struct Inner {
+            y: u8,
+            b: u8,
+        }
+        let mut text = Vec::new();
+        write_json(
+            &Out {
+                zebra: 1,
+                alpha: Inner { y: 2, b: 3 },
+            },
+            &mut text,
+        )
+        .unwrap();
+        let text = String::from_utf8(text).unwrap();
+        let order: Vec<usize> = ["\"alpha\"", "\"b\"", "\"y\"", "\"zebra\""]
+            .iter()
+            .map(|k| text.find(k).unwrap())
+            .collect();
+        assert!(order.windows(2).all(|w| w[0] < w[1]), "{text}");
+        assert!(text.ends_with("}\n"));
     }
 
     #[test]

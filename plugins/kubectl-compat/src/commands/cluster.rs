@@ -174,7 +174,7 @@ fn table(report: &ClusterReport, palette: Palette) -> Table {
             },
             Cell::from(
                 n.best_set
-                    .map(|b| format!("#{}", n.report.sets[b].index + 1))
+                    .map(|b| format!("#{}", b + 1))
                     .unwrap_or_else(|| "-".into()),
             ),
         ];

@@ -72,8 +72,7 @@ pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
     } else {
         match kube.output {
             Some(OutputFormat::Json) => {
-                serde_json::to_writer_pretty(&mut out, &report)?;
-                writeln!(out)?;
+                kplug::output::format::write_json(&report, &mut out)?;
             }
             Some(OutputFormat::Yaml) => {
                 out.write_all(

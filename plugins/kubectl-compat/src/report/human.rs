@@ -20,16 +20,15 @@ pub fn render(report: &Report, palette: Palette, out: &mut dyn Write) -> io::Res
             "No compatibility set to evaluate (none in the spec, or none with the requested tags)."
         )?;
     }
-    for (i, set) in report.sets.iter().enumerate() {
-        render_set(i, set, report.best_set == Some(i), palette, out)?;
+    for set in &report.sets {
+        render_set(set, report.best_set == Some(set.index), palette, out)?;
     }
     let verdict = if report.has_errors {
         paint("ERROR", palette.error())
             + " — some expressions could not be evaluated (see ERROR rows); NFD would stop at the first of them"
-    } else if let Some(best) = report.best_set {
-        let set = &report.sets[best];
+    } else if let Some(set) = report.best() {
         let mut text = paint("COMPATIBLE", palette.ok())
-            + &format!(" — best set #{} (weight {})", best + 1, set.weight);
+            + &format!(" — best set #{} (weight {})", set.index + 1, set.weight);
         if !set.description.is_empty() {
             text.push_str(&format!(": {}", Escaped(&set.description)));
         }
@@ -41,13 +40,16 @@ pub fn render(report: &Report, palette: Palette, out: &mut dyn Write) -> io::Res
 }
 
 fn render_set(
-    i: usize,
     set: &SetReport,
     best: bool,
     palette: Palette,
     out: &mut dyn Write,
 ) -> io::Result<()> {
-    let mut header = format!("COMPATIBILITY SET #{}  weight {}", i + 1, set.weight);
+    let mut header = format!(
+        "COMPATIBILITY SET #{}  weight {}",
+        set.index + 1,
+        set.weight
+    );
     if !set.tag.is_empty() {
         header.push_str(&format!("  tag {}", Escaped(&set.tag)));
     }

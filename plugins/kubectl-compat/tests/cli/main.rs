@@ -116,7 +116,15 @@ fn json_report_schema() {
     assert_eq!(v["apiVersion"], "kplug.dev/v1alpha1");
     assert_eq!(v["kind"], "CompatibilityReport");
     assert_eq!(v["compatible"], true);
-    assert_eq!(v["bestSet"], 1);
+    // Sets are numbered from 1, in JSON as in tables: the second set is best.
+    assert_eq!(v["bestSet"], 2);
+    assert_eq!(
+        (
+            v["sets"][0]["index"].as_u64(),
+            v["sets"][1]["index"].as_u64()
+        ),
+        (Some(1), Some(2))
+    );
     let set = &v["sets"][0];
     assert_eq!(
         (

@@ -83,8 +83,7 @@ pub fn run(kube: &KubectlArgs, mut args: Args) -> anyhow::Result<kplug::Code> {
     let mut out = std::io::stdout().lock();
     match kube.output {
         Some(OutputFormat::Json) => {
-            serde_json::to_writer_pretty(&mut out, &serde_json::json!({"groups": groups}))?;
-            writeln!(out)?;
+            kplug::output::format::write_json(&serde_json::json!({"groups": groups}), &mut out)?;
         }
         Some(OutputFormat::Yaml) => {
             out.write_all(

@@ -181,11 +181,10 @@ pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
     let mut out = std::io::stdout().lock();
     match kube.output {
         Some(OutputFormat::Json) => {
-            serde_json::to_writer_pretty(
-                &mut out,
+            kplug::output::format::write_json(
                 &serde_json::json!({"apiVersion": "v1", "kind": "List", "items": rows}),
+                &mut out,
             )?;
-            writeln!(out)?;
         }
         Some(OutputFormat::Yaml) => {
             let v = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": rows});

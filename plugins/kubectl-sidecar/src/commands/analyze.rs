@@ -99,8 +99,7 @@ pub fn print(kube: &KubectlArgs, items: &[TemplateReport]) -> anyhow::Result<()>
     let mut out = std::io::stdout().lock();
     match kube.output {
         Some(OutputFormat::Json) => {
-            serde_json::to_writer_pretty(&mut out, &SidecarReport::new(items))?;
-            writeln!(out)?;
+            kplug::output::format::write_json(&SidecarReport::new(items), &mut out)?;
         }
         Some(OutputFormat::Yaml) => {
             let value = serde_json::to_value(SidecarReport::new(items))?;

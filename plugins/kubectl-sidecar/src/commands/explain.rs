@@ -58,8 +58,7 @@ pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
     let mut out = std::io::stdout().lock();
     match kube.output {
         Some(OutputFormat::Json) => {
-            serde_json::to_writer_pretty(&mut out, &timeline)?;
-            writeln!(out)?;
+            kplug::output::format::write_json(&timeline, &mut out)?;
         }
         Some(OutputFormat::Yaml) => {
             out.write_all(
