@@ -703,3 +703,38 @@ fn a_cluster_column_appears_when_rows_span_clusters() {
         "{west}"
     );
 }
+
+#[test]
+fn the_sparkline_fits_the_terminal_and_names_its_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("e.db");
+    let data =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/events/aks-2020-default.json");
+    ok(&run(&store, &["import", data.to_str().unwrap()]));
+    let cmd = format!(
+        "{} aggregate -A --since 3000d --window 1d --by reason --store sqlite:{}",
+        env!("CARGO_BIN_EXE_kubectl-eventlog"),
+        store.display()
+    );
+    let Ok(out) = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .env("COLUMNS", "60")
+        .output()
+    else {
+        println!("skipped: the sparkline check needs util-linux script for a terminal");
+        return;
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    // 3,000 days in about 30 columns: windows of whole days merged, and said.
+    let header = text.lines().next().unwrap_or("");
+    assert!(
+        header.contains("PER ") && header.trim_end().ends_with('D'),
+        "{text}"
+    );
+    for line in text.lines() {
+        assert!(
+            line.trim_end_matches('\r').chars().count() <= 60,
+            "{line:?}"
+        );
+    }
+}

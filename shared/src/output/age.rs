@@ -5,6 +5,23 @@ use std::time::Duration;
 use k8s_openapi::jiff::Timestamp;
 
 /// kubectl's human duration: precise for short spans, coarser as they grow.
+/// A duration exactly, in its largest whole unit: `1h`, `90m`, `7d`,
+/// `1500ms` (for windows and intervals; ages use [`human_duration`]).
+pub fn exact_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    for (unit, name) in [
+        (86_400_000, "d"),
+        (3_600_000, "h"),
+        (60_000, "m"),
+        (1000, "s"),
+    ] {
+        if ms >= unit && ms % unit == 0 {
+            return format!("{}{name}", ms / unit);
+        }
+    }
+    format!("{ms}ms")
+}
+
 pub fn human_duration(d: Duration) -> String {
     let secs = d.as_secs();
     if secs < 120 {
@@ -75,6 +92,16 @@ mod tests {
 
     fn h(secs: u64) -> String {
         human_duration(Duration::from_secs(secs))
+    }
+
+    #[test]
+    fn exact_durations() {
+        let e = |s: u64| exact_duration(Duration::from_secs(s));
+        assert_eq!(
+            (e(3600), e(5400), e(7 * 86_400), e(45)),
+            ("1h".into(), "90m".into(), "7d".into(), "45s".into())
+        );
+        assert_eq!(exact_duration(Duration::from_millis(1500)), "1500ms");
     }
 
     #[test]

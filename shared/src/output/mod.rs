@@ -8,7 +8,7 @@ pub mod format;
 pub mod progress;
 pub mod table;
 
-pub use age::{age_since, human_duration};
+pub use age::{age_since, exact_duration, human_duration};
 pub use color::{Palette, color_enabled};
 pub use escape::{Escaped, escape, escape_lines};
 pub use format::{Printer, object_name};

@@ -95,10 +95,36 @@ pub fn run(kube: &KubectlArgs, mut args: Args) -> anyhow::Result<kplug::Code> {
             let mut headers: Vec<String> = args.by.iter().map(|b| b.to_uppercase()).collect();
             headers.push("COUNT".into());
             let spark = std::io::stdout().is_terminal();
+            // The sparkline fits the terminal: adjacent windows merge when
+            // there are more of them than columns left.
+            let buckets = groups.first().map_or(1, |g| g.buckets.len());
+            let used: usize = args
+                .by
+                .iter()
+                .map(|b| {
+                    groups
+                        .iter()
+                        .map(|g| g.key.get(b).map_or(0, |k| k.chars().count()))
+                        .max()
+                        .unwrap_or(0)
+                        .max(b.len())
+                        + 3
+                })
+                .sum::<usize>()
+                + groups
+                    .iter()
+                    .map(|g| g.count.to_string().len())
+                    .max()
+                    .unwrap_or(5)
+                    .max(5)
+                + 3;
+            let room = terminal_columns().saturating_sub(used).max(12);
+            let merge = buckets.div_ceil(room).max(1);
             if spark {
+                let per = args.window.saturating_mul(merge as u32);
                 headers.push(format!(
                     "PER {}",
-                    kplug::output::age::human_duration(args.window).to_uppercase()
+                    kplug::output::age::exact_duration(per).to_uppercase()
                 ));
             }
             let mut t = Table::new(&headers);
@@ -110,9 +136,12 @@ pub fn run(kube: &KubectlArgs, mut args: Args) -> anyhow::Result<kplug::Code> {
                     .collect();
                 cells.push(Cell::from(g.count.to_string()));
                 if spark {
-                    cells.push(Cell::from(sparkline(
-                        &g.buckets.iter().map(|b| b.count).collect::<Vec<_>>(),
-                    )));
+                    let counts: Vec<i64> = g
+                        .buckets
+                        .chunks(merge)
+                        .map(|c| c.iter().fold(0i64, |a, b| a.saturating_add(b.count)))
+                        .collect();
+                    cells.push(Cell::from(sparkline(&counts)));
                 }
                 t.push(cells);
             }
@@ -126,4 +155,18 @@ pub fn run(kube: &KubectlArgs, mut args: Args) -> anyhow::Result<kplug::Code> {
         }
     }
     Ok(kplug::Code::Success)
+}
+
+/// The terminal's width in columns (`COLUMNS` when set, else 80).
+fn terminal_columns() -> usize {
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .or_else(|| terminal_width_of_stdout())
+        .unwrap_or(80)
+}
+
+fn terminal_width_of_stdout() -> Option<usize> {
+    let (_, cols) = console::Term::stdout().size_checked()?;
+    Some(cols as usize)
 }
