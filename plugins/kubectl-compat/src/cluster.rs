@@ -173,12 +173,9 @@ fn old_worker(version: &str) -> bool {
     crate::engine::version::parse(version).is_some_and(|(major, minor, _)| major == 0 && minor < 17)
 }
 
+/// An age as kubectl prints one (`45s`, `3m10s`, `5d`), never `0m`.
 fn human(secs: i64) -> String {
-    match secs {
-        s if s >= 86400 => format!("{}d", s / 86400),
-        s if s >= 3600 => format!("{}h", s / 3600),
-        s => format!("{}m", s / 60),
-    }
+    kplug::output::human_duration(std::time::Duration::from_secs(secs.max(0) as u64))
 }
 
 /// A label (other than the hostname) on every node of `inside` and on none
@@ -292,6 +289,12 @@ mod tests {
     }
 
     const SPEC: &str = "compatibilities:\n- description: gpu\n  weight: 80\n  rules:\n  - name: nvidia\n    matchFeatures:\n    - feature: pci.device\n      matchExpressions:\n        vendor: {op: In, value: [\"10de\"]}\n- description: intel\n  weight: 20\n  rules:\n  - name: intel\n    matchFeatures:\n    - feature: cpu.model\n      matchExpressions:\n        vendor_id: {op: In, value: [Intel]}\n";
+
+    #[test]
+    fn stale_ages_read_like_kubectl() {
+        assert_eq!(human(30), "30s", "not 0m");
+        assert_eq!(human(3 * 86_400 + 5), "3d");
+    }
 
     #[test]
     fn matrix_missing_data_and_affinity() {

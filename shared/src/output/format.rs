@@ -82,7 +82,7 @@ impl Printer {
         match self.format {
             Some(OutputFormat::Yaml) => out.write_all(to_yaml(value)?.as_bytes()),
             _ => {
-                serde_json::to_writer_pretty(&mut *out, value).map_err(io::Error::other)?;
+                serde_json::to_writer_pretty(&mut *out, value).map_err(json_io)?;
                 out.write_all(b"\n")
             }
         }
@@ -93,8 +93,17 @@ impl Printer {
 /// goes through serde_json's key-ordered map) and a final newline.
 pub fn write_json(value: &impl serde::Serialize, out: &mut dyn Write) -> io::Result<()> {
     let value = serde_json::to_value(value).map_err(io::Error::other)?;
-    serde_json::to_writer_pretty(&mut *out, &value).map_err(io::Error::other)?;
+    serde_json::to_writer_pretty(&mut *out, &value).map_err(json_io)?;
     out.write_all(b"\n")
+}
+
+/// A JSON writing error as I/O error of the same kind, so a closed pipe
+/// stays a closed pipe (and ends the command quietly).
+fn json_io(e: serde_json::Error) -> io::Error {
+    match e.io_error_kind() {
+        Some(kind) => io::Error::new(kind, e),
+        None => io::Error::other(e),
+    }
 }
 
 /// YAML with sorted keys (serde_json's map is ordered by key), like `kubectl get -o yaml`.

@@ -171,19 +171,19 @@ fn render_raw(t: &Timeline, out: &mut dyn Write) -> std::io::Result<()> {
     if !t.gates.is_empty() {
         writeln!(out, "\nsidecar gates:")?;
         for g in &t.gates {
-            let delay = g
-                .delay_seconds
-                .map_or("unknown".to_string(), |d| format!("{d}s"));
             let why = if g.causes.is_empty() {
                 "started at once".to_string()
             } else {
                 g.causes.join("; ")
             };
-            writeln!(
-                out,
-                "  {} held the next container {delay}: {why}",
-                g.sidecar
-            )?;
+            match g.delay_seconds {
+                Some(d) => writeln!(out, "  {} held the next container {d}s: {why}", g.sidecar)?,
+                None => writeln!(
+                    out,
+                    "  {} held the next container for a time the Pod's status does not show: {why}",
+                    g.sidecar
+                )?,
+            }
         }
     }
     for r in &t.restarts {
