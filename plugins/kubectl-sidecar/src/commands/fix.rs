@@ -154,6 +154,13 @@ pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
         }
     }
     if args.apply {
+        if fixes.iter().all(|(_, f)| f.is_empty()) && !refused {
+            eprintln!(
+                "nothing to fix: every sidecar of {} already has a start gate; nothing was changed",
+                Escaped(&args.targets.join(", "))
+            );
+            return Ok(kplug::Code::Success);
+        }
         let failed = kplug::cli::runtime()?.block_on(apply(kube, &objects, &fixes, &mut out))?;
         return Ok(if failed || refused {
             kplug::Code::Problems
