@@ -438,6 +438,15 @@ fn attach_is_read_by_oras_and_nfd() {
             text(&refused.stderr)
         );
 
+        // --platform on a single manifest must be its platform.
+        let wrong = attach(&spec, &["--platform", "linux/arm64"]);
+        assert_eq!(wrong.status.code(), Some(1), "{kind:?}: {}", text(&wrong.stderr));
+        assert!(
+            text(&wrong.stderr).contains("single linux/amd64 manifest, not linux/arm64"),
+            "{}",
+            text(&wrong.stderr)
+        );
+
         let out = attach(&spec, &[]);
         let digest = ok(&out, "kubectl compat attach").trim().to_string();
         assert!(digest.starts_with("sha256:"), "{digest}");

@@ -414,20 +414,49 @@ impl Registry {
                 "the spec in artifact {artifact} is {size} bytes, over the 4 MiB limit"
             )));
         }
-        let mut data = Vec::with_capacity(size as usize);
+        // A registry may send more than the manifest declared: stop at the limit.
+        let mut data = CappedWriter::new(MAX_BYTES as usize);
         self.call(
             &format!("fetching the spec of {artifact}"),
             self.client
                 .pull_blob(&Self::oci(r, Some(artifact)), digest, &mut data),
         )
         .await?;
-        String::from_utf8(data).map_err(|_| {
+        String::from_utf8(data.buf).map_err(|_| {
             RegistryError(format!("the spec in artifact {artifact} is not UTF-8 text"))
         })
     }
 }
 
 impl Registry {
+    /// The platform of a single-manifest image, from its config blob.
+    async fn single_platform(
+        &self,
+        r: &Reference,
+    ) -> Result<(String, String, Option<String>), RegistryError> {
+        let target = Self::oci(r, None);
+        let (bytes, _) = self
+            .read(&format!("reading the manifest of {r}"), || {
+                self.client.pull_manifest_raw(&target, &self.auth, &ACCEPT)
+            })
+            .await?;
+        let doc: Value = serde_json::from_slice(&bytes)
+            .map_err(|e| RegistryError(format!("the manifest of {r} is not valid JSON: {e}")))?;
+        let config = doc["config"]["digest"].as_str().ok_or_else(|| {
+            RegistryError(format!("the manifest of {r} names no config, so no platform"))
+        })?;
+        let mut data = CappedWriter::new(1 << 20);
+        self.call(
+            &format!("reading the config of {r}"),
+            self.client.pull_blob(&target, config, &mut data),
+        )
+        .await?;
+        let cfg: Value = serde_json::from_slice(&data.buf)
+            .map_err(|e| RegistryError(format!("the config of {r} is not valid JSON: {e}")))?;
+        let text = |k: &str| cfg[k].as_str().unwrap_or_default().to_string();
+        Ok((text("os"), text("architecture"), cfg["variant"].as_str().map(str::to_string)))
+    }
+
     /// Upload a blob. A registry that stores it but omits the `Location`
     /// header oci-client wants (go-containerregistry's does) still counts:
     /// the blob is checked for instead.
@@ -482,7 +511,18 @@ impl Registry {
                 .platform(p)
                 .map(|e| e.descriptor.clone())
                 .ok_or_else(|| RegistryError(format!("image {r} has no {p} manifest")))?,
-            _ => root.descriptor.clone(),
+            Some(p) => {
+                // One manifest: --platform must be its platform, not silently ignored.
+                let (os, arch, variant) = self.single_platform(r).await?;
+                if !p.matches(&os, &arch, variant.as_deref()) {
+                    let found = [Some(os), Some(arch), variant].into_iter().flatten().collect::<Vec<_>>().join("/");
+                    return Err(RegistryError(format!(
+                        "image {r} is a single {found} manifest, not {p}; drop --platform to attach to it"
+                    )));
+                }
+                root.descriptor.clone()
+            }
+            None => root.descriptor.clone(),
         };
         let target = Self::oci(r, Some(&subject.digest));
         self.client
@@ -850,5 +890,51 @@ mod tests {
         assert_eq!(super::basic("kplug", "s3cret"), "a3BsdWc6czNjcmV0");
         assert_eq!(super::basic("a", ""), "YTo=");
         assert_eq!(super::basic("ab", "c"), "YWI6Yw==");
+    }
+}
+
+/// A blob sink that refuses to grow past its limit, whatever the server sends.
+struct CappedWriter {
+    buf: Vec<u8>,
+    limit: usize,
+}
+
+impl CappedWriter {
+    fn new(limit: usize) -> Self {
+        CappedWriter {
+            buf: Vec::new(),
+            limit,
+        }
+    }
+}
+
+impl tokio::io::AsyncWrite for CappedWriter {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        data: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        if self.buf.len() + data.len() > self.limit {
+            return std::task::Poll::Ready(Err(std::io::Error::other(format!(
+                "the registry sent more than {} bytes",
+                self.limit
+            ))));
+        }
+        self.buf.extend_from_slice(data);
+        std::task::Poll::Ready(Ok(data.len()))
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
     }
 }
