@@ -416,6 +416,42 @@ fn query_watch_prints_what_is_stored_later() {
         [("BackOff".to_string(), 2), ("FailedMount".to_string(), 1)],
         "new occurrences only"
     );
+
+    // As a table, rows printed later line up under the first ones.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kubectl-eventlog"))
+        .args(["query", "-A", "--watch", "--store"])
+        .arg(format!("sqlite:{}", store.display()))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let header = lines.next().unwrap().unwrap();
+    let listed: Value =
+        serde_json::from_str(&ok(&run(&store, &["query", "-A", "-o", "json"]))).unwrap();
+    let rows = listed["items"].as_array().unwrap().len();
+    let mut first: Vec<String> = Vec::new();
+    while first.len() < rows {
+        first.push(lines.next().unwrap().unwrap());
+    }
+    let third = write(
+        dir.path(),
+        "c.json",
+        &json!({"apiVersion": "v1", "kind": "EventList", "items": [
+            core("u7", "1", ("Pod", "x"), ("Killing", "short", "Normal"), (1, 0, 0)),
+        ]}),
+    );
+    ok(&run(&store, &["import", third.to_str().unwrap()]));
+    let later = lines.next().unwrap().unwrap();
+    child.kill().unwrap();
+    let _ = child.wait();
+    let column = |l: &str, word: &str| l.find(word).unwrap();
+    let reason_at = column(&header, "REASON");
+    assert_eq!(column(&later, "Killing"), reason_at, "{header}\n{later}");
+    assert!(
+        first
+            .iter()
+            .all(|l| l.find("BackOff").or(l.find("FailedMount")) == Some(reason_at))
+    );
 }
 
 fn eventlog(args: &[&str], cwd: &Path) -> Output {

@@ -150,9 +150,21 @@ impl Table {
     /// Render to `out`. Cells are padded to the widest entry of their column
     /// plus three spaces; the last column has no trailing padding.
     pub fn render(&self, opts: TableOptions, out: &mut dyn Write) -> io::Result<()> {
+        self.render_aligned(opts, &mut Vec::new(), out)
+    }
+
+    /// [`Table::render`] for a table printed in parts (`--watch`): columns
+    /// are at least as wide as in the parts before (`widths` carries them
+    /// from one part to the next), so later rows line up with earlier ones.
+    pub fn render_aligned(
+        &self,
+        opts: TableOptions,
+        widths: &mut Vec<usize>,
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
         let grid = self.grid(opts);
         let ncols = grid.first().map_or(0, Vec::len);
-        let mut widths = vec![0usize; ncols];
+        widths.resize(widths.len().max(ncols), 0);
         for line in &grid {
             for (w, cell) in widths.iter_mut().zip(line) {
                 *w = (*w).max(display_width(&cell.text));
@@ -214,6 +226,40 @@ mod tests {
             ["coredns-5d78c9869d-abcde", "0/1", "Pending", ""],
         );
         t
+    }
+
+    #[test]
+    fn parts_printed_later_line_up() {
+        let mut widths = Vec::new();
+        let mut first = Table::new(&["name", "status"]);
+        first.push(["a-very-long-name", "Running"]);
+        let mut second = Table::new(&["name", "status"]);
+        second.push(["b", "Pending"]);
+        let mut out = Vec::new();
+        first
+            .render_aligned(TableOptions::default(), &mut widths, &mut out)
+            .unwrap();
+        second
+            .render_aligned(
+                TableOptions {
+                    no_headers: true,
+                    ..Default::default()
+                },
+                &mut widths,
+                &mut out,
+            )
+            .unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let columns: Vec<usize> = text
+            .lines()
+            .map(|l| {
+                l.find("Running")
+                    .or(l.find("Pending"))
+                    .or(l.find("STATUS"))
+                    .unwrap()
+            })
+            .collect();
+        assert!(columns.windows(2).all(|w| w[0] == w[1]), "{text}");
     }
 
     #[test]

@@ -440,7 +440,12 @@ fn attach_is_read_by_oras_and_nfd() {
 
         // --platform on a single manifest must be its platform.
         let wrong = attach(&spec, &["--platform", "linux/arm64"]);
-        assert_eq!(wrong.status.code(), Some(1), "{kind:?}: {}", text(&wrong.stderr));
+        assert_eq!(
+            wrong.status.code(),
+            Some(1),
+            "{kind:?}: {}",
+            text(&wrong.stderr)
+        );
         assert!(
             text(&wrong.stderr).contains("single linux/amd64 manifest, not linux/arm64"),
             "{}",

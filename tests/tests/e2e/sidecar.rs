@@ -693,5 +693,9 @@ async fn fix_apply_patches_live_objects_after_a_dry_run() {
     // Applying again to what is already fixed changes nothing, and says so.
     let again = run(&["fix", "deployment/legacy-proxy-after-app", "--apply"]);
     assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
-    assert!(text(&again.stderr).contains("nothing to fix"), "{}", text(&again.stderr));
+    assert!(
+        text(&again.stderr).contains("nothing to fix"),
+        "{}",
+        text(&again.stderr)
+    );
 }

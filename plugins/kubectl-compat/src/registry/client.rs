@@ -443,7 +443,9 @@ impl Registry {
         let doc: Value = serde_json::from_slice(&bytes)
             .map_err(|e| RegistryError(format!("the manifest of {r} is not valid JSON: {e}")))?;
         let config = doc["config"]["digest"].as_str().ok_or_else(|| {
-            RegistryError(format!("the manifest of {r} names no config, so no platform"))
+            RegistryError(format!(
+                "the manifest of {r} names no config, so no platform"
+            ))
         })?;
         let mut data = CappedWriter::new(1 << 20);
         self.call(
@@ -454,7 +456,11 @@ impl Registry {
         let cfg: Value = serde_json::from_slice(&data.buf)
             .map_err(|e| RegistryError(format!("the config of {r} is not valid JSON: {e}")))?;
         let text = |k: &str| cfg[k].as_str().unwrap_or_default().to_string();
-        Ok((text("os"), text("architecture"), cfg["variant"].as_str().map(str::to_string)))
+        Ok((
+            text("os"),
+            text("architecture"),
+            cfg["variant"].as_str().map(str::to_string),
+        ))
     }
 
     /// Upload a blob. A registry that stores it but omits the `Location`
@@ -515,7 +521,11 @@ impl Registry {
                 // One manifest: --platform must be its platform, not silently ignored.
                 let (os, arch, variant) = self.single_platform(r).await?;
                 if !p.matches(&os, &arch, variant.as_deref()) {
-                    let found = [Some(os), Some(arch), variant].into_iter().flatten().collect::<Vec<_>>().join("/");
+                    let found = [Some(os), Some(arch), variant]
+                        .into_iter()
+                        .flatten()
+                        .collect::<Vec<_>>()
+                        .join("/");
                     return Err(RegistryError(format!(
                         "image {r} is a single {found} manifest, not {p}; drop --platform to attach to it"
                     )));

@@ -179,6 +179,7 @@ pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
     let mut last = store.last_id()?;
     let rows = store.query(&filter, args.limit)?;
     let mut out = std::io::stdout().lock();
+    let mut widths = Vec::new();
     match kube.output {
         Some(OutputFormat::Json) => {
             kplug::output::format::write_json(
@@ -191,7 +192,7 @@ pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
             out.write_all(kplug::output::format::to_yaml(&v)?.as_bytes())?;
         }
         _ if rows.is_empty() => eprintln!("No events found."),
-        _ => table(kube, &rows, &mut out, true)?,
+        _ => table(kube, &rows, &mut out, true, &mut widths)?,
     }
     if args.watch {
         let mut header_shown = !rows.is_empty();
@@ -219,7 +220,7 @@ pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
                 }
                 _ if new.is_empty() => {}
                 _ => {
-                    table(kube, &new, &mut out, !header_shown)?;
+                    table(kube, &new, &mut out, !header_shown, &mut widths)?;
                     header_shown = true;
                 }
             }
@@ -229,11 +230,14 @@ pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
     Ok(kplug::Code::Success)
 }
 
+/// The rows as a table; `widths` keeps the columns of earlier parts (`--watch`)
+/// so that later rows line up under them.
 fn table(
     kube: &KubectlArgs,
     rows: &[EventRow],
     out: &mut dyn Write,
     headers: bool,
+    widths: &mut Vec<usize>,
 ) -> std::io::Result<()> {
     // A CLUSTER column only when the rows come from more than one cluster.
     let clusters = rows
@@ -274,12 +278,13 @@ fn table(
         ]);
         t.push_in(&r.namespace, cells);
     }
-    t.render(
+    t.render_aligned(
         TableOptions {
             wide: matches!(kube.output, Some(OutputFormat::Wide)),
             no_headers: kube.no_headers || !headers,
             namespace_column: kube.all_namespaces || kube.namespace.is_none(),
         },
+        widths,
         out,
     )
 }
