@@ -162,7 +162,7 @@ fn terminal_columns() -> usize {
     std::env::var("COLUMNS")
         .ok()
         .and_then(|c| c.parse().ok())
-        .or_else(|| terminal_width_of_stdout())
+        .or_else(terminal_width_of_stdout)
         .unwrap_or(80)
 }
 
