@@ -873,36 +873,6 @@ fn one_line(s: &str) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::challenge_field;
-
-    #[test]
-    fn challenge_fields() {
-        assert_eq!(
-            challenge_field(r#"Basic realm="kplug""#, "realm").as_deref(),
-            Some("kplug")
-        );
-        let bearer = r#"Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a:pull""#;
-        assert_eq!(
-            challenge_field(bearer, "realm").as_deref(),
-            Some("https://auth.example/token")
-        );
-        assert_eq!(
-            challenge_field(bearer, "service").as_deref(),
-            Some("registry.example")
-        );
-        assert_eq!(challenge_field(bearer, "error"), None);
-    }
-
-    #[test]
-    fn basic_auth_encoding() {
-        assert_eq!(super::basic("kplug", "s3cret"), "a3BsdWc6czNjcmV0");
-        assert_eq!(super::basic("a", ""), "YTo=");
-        assert_eq!(super::basic("ab", "c"), "YWI6Yw==");
-    }
-}
-
 /// A blob sink that refuses to grow past its limit, whatever the server sends.
 struct CappedWriter {
     buf: Vec<u8>,
@@ -946,5 +916,35 @@ impl tokio::io::AsyncWrite for CappedWriter {
         _: &mut std::task::Context<'_>,
     ) -> std::task::Poll<std::io::Result<()>> {
         std::task::Poll::Ready(Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::challenge_field;
+
+    #[test]
+    fn challenge_fields() {
+        assert_eq!(
+            challenge_field(r#"Basic realm="kplug""#, "realm").as_deref(),
+            Some("kplug")
+        );
+        let bearer = r#"Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a:pull""#;
+        assert_eq!(
+            challenge_field(bearer, "realm").as_deref(),
+            Some("https://auth.example/token")
+        );
+        assert_eq!(
+            challenge_field(bearer, "service").as_deref(),
+            Some("registry.example")
+        );
+        assert_eq!(challenge_field(bearer, "error"), None);
+    }
+
+    #[test]
+    fn basic_auth_encoding() {
+        assert_eq!(super::basic("kplug", "s3cret"), "a3BsdWc6czNjcmV0");
+        assert_eq!(super::basic("a", ""), "YTo=");
+        assert_eq!(super::basic("ab", "c"), "YWI6Yw==");
     }
 }
