@@ -6,6 +6,8 @@
 #   make bench     benchmarks
 #   make fuzz      cargo-fuzz every fuzz target for FUZZ_SECONDS each (needs a nightly toolchain)
 #   make dist      release archives + krew manifests in dist/
+#   make image     the collector's OCI image in dist/image (IMAGE=REGISTRY/REPO pushes it with oras
+#                  and points deploy/eventlog at it by digest)
 
 SHELL := /bin/bash
 PREFIX ?= $(HOME)/.local
@@ -15,7 +17,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 DIST_TOOL = $(CARGO) run --quiet --locked -p kplug-tests --bin kplug-dist --
 
-.PHONY: all setup build install uninstall test fmt-check clippy peers unit bench fuzz dist clean
+.PHONY: all setup build install uninstall test fmt-check clippy peers unit bench fuzz dist image clean
 
 all: build
 
@@ -73,6 +75,16 @@ fuzz: setup
 
 dist: setup
 	$(DIST_TOOL) --out dist
+
+# A static glibc build (no musl toolchain needed), then an OCI layout; with
+# IMAGE set, pushed by oras (ORAS=path to use another) and referenced by digest.
+IMAGE_TARGET = x86_64-unknown-linux-gnu
+IMAGE_TAG ?= v$(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+image: setup
+	RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --release --locked --target $(IMAGE_TARGET) -p kubectl-events --bin kubectl-eventlog
+	$(CARGO) run --quiet --locked -p kplug-tests --bin kplug-image -- \
+	  --binary target/$(IMAGE_TARGET)/release/kubectl-eventlog --out dist/image --tag $(IMAGE_TAG) \
+	  $(if $(IMAGE),--push $(IMAGE) --deployment deploy/eventlog/20-collector.yaml $(if $(PLAIN_HTTP),--plain-http))
 
 clean:
 	$(CARGO) clean

@@ -3,4 +3,5 @@
 
 pub mod archive;
 pub mod e2e;
+pub mod image;
 pub mod krew;

@@ -295,7 +295,7 @@ fn collect_without_rights_names_the_rbac_and_stops() {
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("may not list and watch Events"), "{err}");
-    assert!(err.contains("deploy/eventlog/rbac.yaml"), "{err}");
+    assert!(err.contains("deploy/eventlog/10-rbac.yaml"), "{err}");
     assert!(!err.contains("Status {"), "no debug structs: {err}");
     assert!(start.elapsed() < std::time::Duration::from_secs(30));
 }

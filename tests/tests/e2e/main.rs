@@ -7,6 +7,7 @@
 mod cluster;
 mod compat;
 mod eventlog;
+mod image;
 mod nfd;
 mod plugins;
 mod postgres;

@@ -227,7 +227,7 @@ fn permanent(e: &watcher::Error, server: &str) -> Option<anyhow::Error> {
     match status.code {
         401 => Some(kplug::Error::Unauthorized { server }.into()),
         403 => Some(anyhow::anyhow!(
-            "the collector may not list and watch Events ({}); apply deploy/eventlog/rbac.yaml (the ClusterRole kplug-eventlog-reader grants list and watch on events, core and events.k8s.io) and bind it to the user or ServiceAccount that runs it",
+            "the collector may not list and watch Events ({}); apply deploy/eventlog/10-rbac.yaml (the ClusterRole kplug-eventlog-reader grants list and watch on events, core and events.k8s.io) and bind it to the user or ServiceAccount that runs it",
             kplug::output::escape(&status.message)
         )),
         _ => None,
