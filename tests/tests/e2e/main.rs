@@ -11,6 +11,7 @@ mod image;
 mod nfd;
 mod plugins;
 mod postgres;
+mod readme;
 mod registries;
 mod sidecar;
 

@@ -85,6 +85,12 @@ pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
             failed.join(", ")
         );
     }
+    if !failed.is_empty() {
+        eprintln!(
+            "note: {source} does not meet {}; written anyway (--force)",
+            kplug::output::escape(&failed.join(", "))
+        );
+    }
     match &args.output_file {
         None => std::io::stdout().lock().write_all(text.as_bytes())?,
         Some(path) => write_atomically(path, text.as_bytes())?,
