@@ -738,6 +738,27 @@ fn a_cluster_column_appears_when_rows_span_clusters() {
         !west.contains("CLUSTER") && west.lines().count() == 2,
         "{west}"
     );
+    // Aggregates keep clusters apart too.
+    let agg = ok(&run(
+        &store,
+        &["aggregate", "-A", "--since", "3d", "--by", "reason"],
+    ));
+    assert!(agg.lines().next().unwrap().starts_with("CLUSTER"), "{agg}");
+    assert_eq!(agg.lines().count(), 3, "one row per cluster: {agg}");
+    let one = ok(&run(
+        &store,
+        &[
+            "aggregate",
+            "-A",
+            "--since",
+            "3d",
+            "--by",
+            "reason",
+            "--cluster-name",
+            "east",
+        ],
+    ));
+    assert!(!one.contains("CLUSTER"), "{one}");
 }
 
 #[test]

@@ -79,6 +79,15 @@ pub fn run(kube: &KubectlArgs, mut args: Args) -> anyhow::Result<kplug::Code> {
     // What the buckets cover, exactly (windows of hours start on the hour).
     filter.since = Timestamp::from_millisecond(buckets.start_ms).ok();
     filter.until = Timestamp::from_millisecond(buckets.end_ms).ok();
+    // Counts from several clusters are kept apart: a CLUSTER column when the
+    // result spans more than one (ask the cheap question first).
+    if !columns.contains(&"cluster")
+        && filter.cluster.is_none()
+        && store.aggregate(&["cluster"], &filter, buckets)?.len() > 1
+    {
+        columns.insert(0, "cluster");
+        args.by.insert(0, "cluster".to_string());
+    }
     let groups = store.aggregate(&columns, &filter, buckets)?;
     let mut out = std::io::stdout().lock();
     match kube.output {
