@@ -17,20 +17,24 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 DIST_TOOL = $(CARGO) run --quiet --locked -p kplug-tests --bin kplug-dist --
 
-.PHONY: all setup build install uninstall test fmt-check clippy peers unit bench fuzz dist image clean
+.PHONY: all setup setup-build build install uninstall test fmt-check clippy peers unit bench fuzz dist image clean
 
 all: build
 
 setup:
-	@scripts/setup.sh
+	@scripts/setup.sh test
 
-build: setup
+# What building and installing need: a Rust toolchain, nothing else.
+setup-build:
+	@scripts/setup.sh build
+
+build: setup-build
 	$(CARGO) build --workspace --locked
 
 # The plugin binaries that exist today (one per krew/<name>.yaml whose crate has landed).
 PLUGINS_CMD = $(DIST_TOOL) plugins
 
-install: setup
+install: setup-build
 	@set -euo pipefail; \
 	bins="$$($(PLUGINS_CMD))"; \
 	if [ -z "$$bins" ]; then echo "make install: no plugin crate exists yet; nothing to install"; exit 0; fi; \
@@ -73,14 +77,14 @@ fuzz: setup
 	    (cd $$d && $(CARGO) +nightly fuzz run -O $$t corpus/$$t seeds/$$t -- -max_total_time=$(FUZZ_SECONDS)); \
 	  done; done
 
-dist: setup
+dist: setup-build
 	$(DIST_TOOL) --out dist
 
 # A static glibc build (no musl toolchain needed), then an OCI layout; with
 # IMAGE set, pushed by oras (ORAS=path to use another) and referenced by digest.
 IMAGE_TARGET = x86_64-unknown-linux-gnu
 IMAGE_TAG ?= v$(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
-image: setup
+image: setup-build
 	RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --release --locked --target $(IMAGE_TARGET) -p kubectl-events --bin kubectl-eventlog
 	$(CARGO) run --quiet --locked -p kplug-tests --bin kplug-image -- \
 	  --binary target/$(IMAGE_TARGET)/release/kubectl-eventlog --out dist/image --tag $(IMAGE_TAG) \

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Make a fresh machine ready to build and test kplug: the Rust toolchain with
-# rustfmt and clippy, kubectl (plugin dispatch tests), Go (upstream peers built
-# from source) and util-linux `script` (TTY colour tests). Installs what it can; names exactly what is missing otherwise.
+# Make a machine ready for kplug. `setup.sh build` (make install, make dist)
+# needs only the Rust toolchain. `setup.sh` or `setup.sh test` (make test)
+# also wants rustfmt and clippy, kubectl (plugin dispatch tests), Go
+# (upstream peers built from source), openssl, CA certificates and util-linux
+# `script` (TTY colour tests). Installs what it can; names exactly what is
+# missing otherwise.
 set -euo pipefail
+purpose="${1:-test}"
 
 missing=()
 apt_updated=0
@@ -27,7 +31,15 @@ if [ -d "$HOME/.cargo/bin" ]; then export PATH="$HOME/.cargo/bin:$PATH"; fi
 
 if ! command -v cargo >/dev/null 2>&1; then
   missing+=("the Rust toolchain (cargo); install it with rustup: https://rustup.rs")
-else
+fi
+if [ "$purpose" = build ]; then
+  if [ "${#missing[@]}" -gt 0 ]; then
+    echo "setup: missing, please install: ${missing[*]}" >&2
+    exit 1
+  fi
+  exit 0
+fi
+if command -v cargo >/dev/null 2>&1; then
   if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
     if command -v rustup >/dev/null 2>&1; then
       rustup component add rustfmt clippy >/dev/null 2>&1 || missing+=("rustfmt and clippy (rustup component add rustfmt clippy failed)")
@@ -48,6 +60,10 @@ fi
 
 if ! command -v openssl >/dev/null 2>&1; then
   apt_install openssl || missing+=("openssl (Debian package openssl)")
+fi
+
+if [ ! -s /etc/ssl/certs/ca-certificates.crt ]; then
+  apt_install ca-certificates || missing+=("CA certificates at /etc/ssl/certs/ca-certificates.crt (Debian package ca-certificates; the collector image carries them)")
 fi
 
 if ! command -v script >/dev/null 2>&1; then

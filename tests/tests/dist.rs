@@ -170,3 +170,40 @@ fn dist_rejects_a_bad_version() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("must look like v1.2.3"));
 }
+
+/// `make install` needs a Rust toolchain and nothing else: the build setup
+/// passes without Go, and without cargo it says what to install.
+#[test]
+fn the_build_setup_needs_only_rust() {
+    let root = kplug_tests::e2e::workspace_root();
+    let script = root.join("scripts/setup.sh");
+    let tmp = tempfile::tempdir().unwrap();
+    let cargo = std::process::Command::new("sh")
+        .args(["-c", "command -v cargo"])
+        .output()
+        .unwrap();
+    let cargo = String::from_utf8_lossy(&cargo.stdout).trim().to_string();
+    std::os::unix::fs::symlink(&cargo, tmp.path().join("cargo")).unwrap();
+    // /bin has bash and coreutils; Go lives elsewhere (/usr/local/go/bin).
+    let path = format!("{}:/bin", tmp.path().display());
+    let run = |path: &str| {
+        std::process::Command::new("/bin/bash")
+            .arg(&script)
+            .arg("build")
+            .env("PATH", path)
+            // No ~/.cargo/bin to fall back on.
+            .env("HOME", tmp.path())
+            .env_remove("CARGO_HOME")
+            .output()
+            .unwrap()
+    };
+    let with_rust = run(&path);
+    assert!(
+        with_rust.status.success(),
+        "{}",
+        String::from_utf8_lossy(&with_rust.stderr)
+    );
+    let without = run("/nonexistent");
+    assert_eq!(without.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&without.stderr).contains("rustup"));
+}
