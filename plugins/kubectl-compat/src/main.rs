@@ -8,6 +8,11 @@ use kplug::cli::KubectlArgs;
 
 const EXAMPLES: &str = "\
 Examples:
+  # Will the image run here? Its spec (from the registry) against the cluster's nodes,
+  # or this host when there is no cluster
+  kubectl compat validate ghcr.io/org/app:v1
+  kubectl compat validate --spec spec.yaml --local
+
   # Check this host against a spec and show why each rule passes or fails
   kubectl compat validate-node --spec spec.yaml
 
@@ -53,6 +58,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    Validate(commands::auto::Args),
     ValidateNode(commands::validate::Args),
     ValidateCluster(commands::cluster::Args),
     Features(commands::features::Args),
@@ -74,7 +80,10 @@ fn main() -> std::process::ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<kplug::Code> {
     if let Some(registry) = cli.command.registry() {
-        let cluster_too = matches!(cli.command, Command::ValidateCluster(_));
+        let cluster_too = matches!(
+            cli.command,
+            Command::ValidateCluster(_) | Command::Validate(_)
+        );
         registry.prepare_roots(cluster_too)?;
     }
     let result = dispatch(cli);
@@ -86,6 +95,7 @@ impl Command {
     /// The registry flags of commands that talk to a registry.
     fn registry(&self) -> Option<&commands::image::RegistryArgs> {
         match self {
+            Command::Validate(a) => Some(&a.registry),
             Command::ValidateNode(a) => Some(&a.registry),
             Command::ValidateCluster(a) => Some(&a.registry),
             Command::Attach(a) => Some(&a.registry),
@@ -99,6 +109,7 @@ impl Command {
 
 fn dispatch(cli: Cli) -> anyhow::Result<kplug::Code> {
     match cli.command {
+        Command::Validate(args) => commands::auto::run(&cli.kube, args),
         Command::ValidateNode(args) => commands::validate::run(&cli.kube, args),
         Command::ValidateCluster(args) => commands::cluster::run(&cli.kube, args),
         Command::Features(args) => commands::features::run(&cli.kube, args),

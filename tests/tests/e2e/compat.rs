@@ -647,6 +647,36 @@ async fn validate_cluster_reads_node_features() {
     assert_eq!(v["sets"][0]["compatibleNodes"], json!([gpu]));
     assert_eq!(v["nodesWithoutData"], json!([bare]));
 
+    // The everyday command finds the cluster and its NodeFeatures by itself,
+    // and --node narrows it to one node; --local checks this host instead.
+    let auto = |extra: &[&str]| {
+        Command::new(compat())
+            .arg("validate")
+            .arg("--spec")
+            .arg(&spec)
+            .args(extra)
+            .args(cluster.args(ADMIN))
+            .output()
+            .unwrap()
+    };
+    let one = auto(&["--node", &gpu]);
+    let said = text(&one.stderr);
+    assert!(
+        said.lines()
+            .next()
+            .unwrap_or("")
+            .starts_with(&format!("target: node {gpu} (the cluster at ")),
+        "{said}"
+    );
+    assert_eq!(one.status.code(), Some(0), "{said}");
+    assert!(text(&one.stdout).contains(gpu.as_str()) && !text(&one.stdout).contains(cpu.as_str()));
+    let local = auto(&["--local"]);
+    assert!(
+        text(&local.stderr).starts_with("target: this host (--local)"),
+        "{}",
+        text(&local.stderr)
+    );
+
     let aff = run_cluster(&["--emit", "affinity"]);
     let yaml = ok(&aff, "validate-cluster --emit affinity");
     assert!(

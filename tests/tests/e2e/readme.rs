@@ -63,6 +63,7 @@ fn offline(command: &str) -> bool {
     match words.as_slice() {
         ["kubectl", "compat", sub, ..] => match *sub {
             "validate-node" => !has("--image"),
+            "validate" => has("--local") && has("--spec"),
             "lint" | "init" | "features" | "completion" => true,
             _ => false,
         },

@@ -23,19 +23,23 @@ use super::image::{self, RegistryArgs, SpecSource};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
-    spec: SpecSource,
+    pub spec: SpecSource,
 
     /// Keep only compatibility sets with one of these tags
     #[arg(long, value_delimiter = ',', value_name = "TAG")]
-    tags: Vec<String>,
+    pub tags: Vec<String>,
 
     /// Warn about NodeFeature data not written for this long
     #[arg(long, value_name = "DURATION", value_parser = kplug::cli::parse_duration, default_value = "24h")]
-    stale_after: std::time::Duration,
+    pub stale_after: std::time::Duration,
 
     /// Print a Pod affinity that schedules the image only on compatible nodes, instead of the table
     #[arg(long, value_name = "WHAT", value_parser = ["affinity"])]
-    emit: Option<String>,
+    pub emit: Option<String>,
+
+    /// Only this node (by name)
+    #[arg(skip)]
+    pub node: Option<String>,
 
     #[command(flatten)]
     pub registry: RegistryArgs,
@@ -59,6 +63,9 @@ async fn run_async(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code
     let mut params = ListParams::default();
     if let Some(selector) = &kube.selector {
         params = params.labels(selector);
+    }
+    if let Some(node) = &args.node {
+        params = params.fields(&format!("metadata.name={node}"));
     }
     // The spec, the NodeFeatures and the Nodes come from three independent
     // round trips; only names and labels of Nodes are needed, so their

@@ -35,7 +35,7 @@ pub fn load_spec(path: &Path) -> anyhow::Result<Spec> {
 }
 
 /// Where features come from: this host (default), a host root, or a file.
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct FeatureSource {
     /// Features to use instead of this host's: `nfd export features` JSON, a NodeFeature or a list of them
     #[arg(long = "features", value_name = "FILE")]

@@ -18,21 +18,21 @@ use super::input::{self, FeatureSource};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
-    spec: SpecSource,
+    pub spec: SpecSource,
 
     #[command(flatten)]
     pub registry: RegistryArgs,
 
     #[command(flatten)]
-    source: FeatureSource,
+    pub source: FeatureSource,
 
     /// Keep only compatibility sets with one of these tags (comma-separated or repeated), as NFD does
     #[arg(long, value_delimiter = ',', value_name = "TAG")]
-    tags: Vec<String>,
+    pub tags: Vec<String>,
 
     /// Print NFD's JSON (same as -o nfd-json)
     #[arg(long)]
-    output_json: bool,
+    pub output_json: bool,
 }
 
 pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {

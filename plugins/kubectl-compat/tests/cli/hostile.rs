@@ -111,3 +111,46 @@ fn a_host_root_is_never_left_and_special_files_are_skipped() {
     assert!(err.contains("not a regular file (a FIFO)"), "{err}");
     assert!(err.contains("KPLUG_MAX_HOST_FILE_BYTES"), "{err}");
 }
+
+#[test]
+fn validate_falls_back_to_this_host_and_says_why() {
+    let spec = super::data("specs/blog-example.yaml");
+    let spec = spec.to_str().unwrap();
+    let out = run(&[
+        "validate",
+        "--spec",
+        spec,
+        "--kubeconfig",
+        "/nonexistent/config",
+    ]);
+    let err = stderr(&out);
+    assert!(
+        err.lines()
+            .next()
+            .unwrap_or("")
+            .starts_with("target: this host (no cluster: "),
+        "{err}"
+    );
+    assert!(matches!(out.status.code(), Some(0 | 3)), "{err}");
+    // Asked for the cluster's nodes without a cluster: an error, not a fallback.
+    let forced = run(&[
+        "validate",
+        "--spec",
+        spec,
+        "--kubeconfig",
+        "/nonexistent/config",
+        "--nodes",
+    ]);
+    assert_eq!(forced.status.code(), Some(1));
+    assert!(
+        stderr(&forced).contains("cannot check the cluster's nodes"),
+        "{}",
+        stderr(&forced)
+    );
+    // An image or a spec is required, not both.
+    assert_eq!(run(&["validate"]).status.code(), Some(2));
+    assert_eq!(
+        run(&["validate", "a/b:c", "--spec", spec]).status.code(),
+        Some(2)
+    );
+}

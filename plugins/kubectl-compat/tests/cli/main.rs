@@ -11,7 +11,7 @@ fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_kubectl-compat"))
 }
 
-fn data(rel: &str) -> PathBuf {
+pub(crate) fn data(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/data")
         .join(rel)
