@@ -142,6 +142,9 @@ fn run(cli: Cli) -> anyhow::Result<kplug::Code> {
             bail!("{}: {}", manifest_path.display(), problems.join("; "));
         }
         println!("{}  {}", archive_path.display(), manifest_path.display());
+        let index_plugins = cli.out.join("krew-index/plugins");
+        std::fs::create_dir_all(&index_plugins)?;
+        std::fs::copy(&manifest_path, index_plugins.join(format!("{name}.yaml")))?;
         written += 1;
     }
     eprintln!(
@@ -149,7 +152,58 @@ fn run(cli: Cli) -> anyhow::Result<kplug::Code> {
         templates.len(),
         cli.out.display()
     );
+    if written > 0 {
+        commit_index(&cli.out.join("krew-index"), &version)?;
+    }
     Ok(kplug::Code::Success)
+}
+
+/// Make the index a git repository (krew reads indexes with git) and
+/// commit this release to it: `kubectl krew index add kplug file://…/krew-index`
+/// installs from it, and each later release is one more commit that
+/// `kubectl krew update` then `upgrade` pick up.
+fn commit_index(index: &Path, version: &str) -> anyhow::Result<()> {
+    let git = |args: &[&str]| -> anyhow::Result<()> {
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(index)
+            .args([
+                "-c",
+                "user.name=kplug",
+                "-c",
+                "user.email=kplug@localhost",
+                "-c",
+                "commit.gpgsign=false",
+            ])
+            .args(args)
+            .output()
+            .context("running git (needed for the krew index)")?;
+        if !out.status.success() {
+            bail!(
+                "git {}: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Ok(())
+    };
+    if !index.join(".git").exists() {
+        git(&["init", "--quiet", "--initial-branch=master"])?;
+    }
+    git(&["add", "--all"])?;
+    git(&[
+        "commit",
+        "--quiet",
+        "--allow-empty",
+        "-m",
+        &format!("kplug {version}"),
+    ])?;
+    eprintln!(
+        "krew index: {} (kubectl krew index add kplug file://{})",
+        index.display(),
+        std::fs::canonicalize(index)?.display()
+    );
+    Ok(())
 }
 
 /// `(plugin name, template text)` for every `krew/*.yaml`, sorted.

@@ -70,6 +70,60 @@ fn parse(raw: &[u8]) -> Option<Response> {
     })
 }
 
+/// A plain-HTTP server of the files in one directory, on a free loopback
+/// port (what a release page is to krew): `GET /any/prefix/NAME` answers
+/// the file `NAME` of the directory. Stops when dropped.
+pub struct FileServer {
+    pub host: String,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl FileServer {
+    pub fn start(dir: &std::path::Path) -> FileServer {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+        let host = listener.local_addr().unwrap().to_string();
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let (dir, flag) = (dir.to_path_buf(), stop.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if flag.load(Ordering::Relaxed) {
+                    break;
+                }
+                let Ok(mut stream) = stream else { continue };
+                let mut buf = [0u8; 8192];
+                let n = stream.read(&mut buf).unwrap_or(0);
+                let request = String::from_utf8_lossy(&buf[..n]);
+                let path = request.split_whitespace().nth(1).unwrap_or("/");
+                let name = path.rsplit('/').next().unwrap_or("");
+                let file = (!name.is_empty() && !name.starts_with('.'))
+                    .then(|| std::fs::read(dir.join(name)).ok())
+                    .flatten();
+                let _ = match file {
+                    Some(body) => stream
+                        .write_all(
+                            format!("HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n", body.len())
+                                .as_bytes(),
+                        )
+                        .and_then(|()| stream.write_all(&body)),
+                    None => {
+                        stream.write_all(b"HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+                    }
+                };
+            }
+        });
+        FileServer { host, stop }
+    }
+}
+
+impl Drop for FileServer {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        // Wake the accept loop so it sees the flag.
+        let _ = TcpStream::connect(&self.host);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -235,3 +235,104 @@ fn krew_installs_every_plugin_from_dist_output() {
         assert!(receipt.contains("version: v0.0.0-e2e"), "{receipt}");
     }
 }
+
+/// As users install: `make dist` output served over HTTP, its krew index
+/// added with `kubectl krew index add`, every plugin installed from it, a
+/// next release published into the index and picked up by `krew upgrade`,
+/// then `krew uninstall` leaves nothing behind.
+#[test]
+fn krew_installs_from_the_index_upgrades_and_uninstalls() {
+    let plugins = built_plugins();
+    if plugins.is_empty() {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("dist");
+    std::fs::create_dir(&out).unwrap();
+    let server = kplug_tests::e2e::http::FileServer::start(&out);
+    let bin_dir = plugins[0].1.parent().unwrap().to_path_buf();
+    let release = |version: &str| {
+        let o = Command::new(workspace_bin("kplug-dist").expect("kplug-dist is built"))
+            .current_dir(workspace_root())
+            .args(["--no-build", "--version", version, "--bin-dir"])
+            .arg(&bin_dir)
+            .arg("--out")
+            .arg(&out)
+            .args(["--base-url", &format!("http://{}/releases", server.host)])
+            .output()
+            .unwrap();
+        ok(&o, &format!("kplug-dist {version}"));
+    };
+    release("v0.0.1");
+
+    let krew_bin = work.path().join("bin");
+    std::fs::create_dir(&krew_bin).unwrap();
+    std::fs::copy(peers::path("KREW"), krew_bin.join("kubectl-krew")).unwrap();
+    let krew_root = work.path().join("krew-root");
+    let kubectl_dir = peers::path("KUBECTL").parent().unwrap().to_path_buf();
+    let path = format!(
+        "{}:{}:{}:/usr/bin:/bin",
+        krew_root.join("bin").display(),
+        krew_bin.display(),
+        kubectl_dir.display()
+    );
+    let kubectl = |args: &[&str]| {
+        Command::new(peers::path("KUBECTL"))
+            .args(args)
+            .env("PATH", &path)
+            .env("KREW_ROOT", &krew_root)
+            .env("HOME", work.path())
+            .output()
+            .unwrap()
+    };
+    let index = format!("file://{}", out.join("krew-index").display());
+    ok(
+        &kubectl(&["krew", "index", "add", "kplug", &index]),
+        "krew index add",
+    );
+    for (name, _) in &plugins {
+        ok(
+            &kubectl(&["krew", "install", &format!("kplug/{name}")]),
+            &format!("krew install kplug/{name}"),
+        );
+        let help = ok(
+            &kubectl(&[name.as_str(), "--help"]),
+            &format!("kubectl {name}"),
+        );
+        assert!(help.contains(&format!("Usage: kubectl {name}")), "{help}");
+    }
+    let receipt = |name: &str| {
+        std::fs::read_to_string(krew_root.join("receipts").join(format!("{name}.yaml")))
+            .unwrap_or_default()
+    };
+    let (first, _) = &plugins[0];
+    assert!(
+        receipt(first).contains("version: v0.0.1"),
+        "{}",
+        receipt(first)
+    );
+
+    // The next release, one more commit in the same index.
+    release("v0.0.2");
+    ok(&kubectl(&["krew", "update"]), "krew update");
+    ok(&kubectl(&["krew", "upgrade", first]), "krew upgrade");
+    assert!(
+        receipt(first).contains("version: v0.0.2"),
+        "{}",
+        receipt(first)
+    );
+    assert!(krew_root.join("store").join(first).join("v0.0.2").exists());
+
+    for (name, _) in &plugins {
+        ok(
+            &kubectl(&["krew", "uninstall", name]),
+            &format!("krew uninstall {name}"),
+        );
+        assert!(!krew_root.join("bin").join(binary_name(name)).exists());
+        assert!(
+            !krew_root.join("store").join(name).exists(),
+            "{name} left files"
+        );
+        assert!(receipt(name).is_empty(), "{name}: receipt left");
+    }
+}
