@@ -38,6 +38,24 @@ pub struct Gate {
     pub causes: Vec<String>,
 }
 
+impl Gate {
+    /// One line for a person: how long, and why.
+    pub fn describe(&self) -> String {
+        let why = if self.causes.is_empty() {
+            "started at once".to_string()
+        } else {
+            self.causes.join("; ")
+        };
+        match self.delay_seconds {
+            Some(d) => format!("{} held the next container {d}s: {why}", self.sidecar),
+            None => format!(
+                "{} held the next container for a time the Pod's status does not show: {why}",
+                self.sidecar
+            ),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Restart {

@@ -171,19 +171,7 @@ fn render_raw(t: &Timeline, out: &mut dyn Write) -> std::io::Result<()> {
     if !t.gates.is_empty() {
         writeln!(out, "\nsidecar gates:")?;
         for g in &t.gates {
-            let why = if g.causes.is_empty() {
-                "started at once".to_string()
-            } else {
-                g.causes.join("; ")
-            };
-            match g.delay_seconds {
-                Some(d) => writeln!(out, "  {} held the next container {d}s: {why}", g.sidecar)?,
-                None => writeln!(
-                    out,
-                    "  {} held the next container for a time the Pod's status does not show: {why}",
-                    g.sidecar
-                )?,
-            }
+            writeln!(out, "  {}", g.describe())?;
         }
     }
     for r in &t.restarts {
