@@ -396,3 +396,29 @@ fn termination(pod: &Value, t: &PodTemplate) -> Option<Termination> {
         killed_at_deadline,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gates_read_as_sentences_even_when_the_time_is_unknown() {
+        let gate = |delay| Gate {
+            sidecar: "istio-proxy".into(),
+            started_at: None,
+            released_at: None,
+            delay_seconds: delay,
+            causes: vec!["4 failed startup probe(s)".into()],
+        };
+        assert_eq!(
+            gate(Some(12)).describe(),
+            "istio-proxy held the next container 12s: 4 failed startup probe(s)"
+        );
+        let unknown = gate(None).describe();
+        assert!(!unknown.contains("unknown:"), "{unknown}");
+        assert!(
+            unknown.contains("a time the Pod's status does not show"),
+            "{unknown}"
+        );
+    }
+}
