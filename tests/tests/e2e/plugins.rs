@@ -180,28 +180,7 @@ fn krew_installs_every_plugin_from_dist_output() {
     std::fs::create_dir(&out).unwrap();
     let made = dist(&out, &plugins);
 
-    // kubectl runs krew as its `krew` plugin.
-    let bin_dir = work.path().join("bin");
-    std::fs::create_dir(&bin_dir).unwrap();
-    std::fs::copy(peers::path("KREW"), bin_dir.join("kubectl-krew")).unwrap();
-    let krew_root = work.path().join("krew-root");
-    let kubectl_dir = peers::path("KUBECTL").parent().unwrap().to_path_buf();
-    let path = format!(
-        "{}:{}:{}:/usr/bin:/bin",
-        krew_root.join("bin").display(),
-        bin_dir.display(),
-        kubectl_dir.display()
-    );
-    let kubectl = peers::path("KUBECTL");
-    let krew = |args: &[&str]| {
-        Command::new(&kubectl)
-            .args(args)
-            .env("PATH", &path)
-            .env("KREW_ROOT", &krew_root)
-            .env("HOME", work.path())
-            .output()
-            .unwrap()
-    };
+    let (krew_root, krew) = krew_home(work.path());
 
     for (name, manifest, tgz) in &made {
         let o = krew(&[
@@ -265,26 +244,7 @@ fn krew_installs_from_the_index_upgrades_and_uninstalls() {
     };
     release("v0.0.1");
 
-    let krew_bin = work.path().join("bin");
-    std::fs::create_dir(&krew_bin).unwrap();
-    std::fs::copy(peers::path("KREW"), krew_bin.join("kubectl-krew")).unwrap();
-    let krew_root = work.path().join("krew-root");
-    let kubectl_dir = peers::path("KUBECTL").parent().unwrap().to_path_buf();
-    let path = format!(
-        "{}:{}:{}:/usr/bin:/bin",
-        krew_root.join("bin").display(),
-        krew_bin.display(),
-        kubectl_dir.display()
-    );
-    let kubectl = |args: &[&str]| {
-        Command::new(peers::path("KUBECTL"))
-            .args(args)
-            .env("PATH", &path)
-            .env("KREW_ROOT", &krew_root)
-            .env("HOME", work.path())
-            .output()
-            .unwrap()
-    };
+    let (krew_root, kubectl) = krew_home(work.path());
     let index = format!("file://{}", out.join("krew-index").display());
     ok(
         &kubectl(&["krew", "index", "add", "kplug", &index]),
@@ -335,4 +295,31 @@ fn krew_installs_from_the_index_upgrades_and_uninstalls() {
         );
         assert!(receipt(name).is_empty(), "{name}: receipt left");
     }
+}
+
+/// A home of its own for krew under `work`: its root, and kubectl run with
+/// krew as its `krew` plugin and krew's bin directory on PATH.
+fn krew_home(work: &Path) -> (PathBuf, impl Fn(&[&str]) -> std::process::Output) {
+    let bin_dir = work.join("bin");
+    std::fs::create_dir_all(&bin_dir).unwrap();
+    std::fs::copy(peers::path("KREW"), bin_dir.join("kubectl-krew")).unwrap();
+    let krew_root = work.join("krew-root");
+    let kubectl_dir = peers::path("KUBECTL").parent().unwrap().to_path_buf();
+    let path = format!(
+        "{}:{}:{}:/usr/bin:/bin",
+        krew_root.join("bin").display(),
+        bin_dir.display(),
+        kubectl_dir.display()
+    );
+    let (root, home) = (krew_root.clone(), work.to_path_buf());
+    let run = move |args: &[&str]| {
+        Command::new(peers::path("KUBECTL"))
+            .args(args)
+            .env("PATH", &path)
+            .env("KREW_ROOT", &root)
+            .env("HOME", &home)
+            .output()
+            .unwrap()
+    };
+    (krew_root, run)
 }
