@@ -210,24 +210,6 @@ fn finding(
     Finding::new(severity, code, object, message)
 }
 
-/// The API error code for a rejected container.
-fn api_code(e: &ApiError) -> &'static str {
-    let m = &e.message;
-    if m.contains("between 1 and 65535") || m.contains("containerPort") {
-        "invalid-port"
-    } else if m.contains("grpc.port") {
-        "grpc-named-port"
-    } else if m.contains("Duplicate value") {
-        "duplicate-container-name"
-    } else if m.contains("may not be set for init containers") {
-        "probe-on-init-container"
-    } else if m.contains("restartPolicy") {
-        "invalid-restart-policy"
-    } else {
-        "invalid-probe"
-    }
-}
-
 fn judge(
     t: &PodTemplate,
     c: &Container,
@@ -261,7 +243,7 @@ fn judge(
                 t,
                 Some(c),
                 Severity::Error,
-                api_code(e),
+                e.rule.code(),
                 format!("the API server rejects this: {}", e.message),
             );
             if e.message.contains("without restartPolicy=Always") {

@@ -48,9 +48,36 @@ impl KubeVersion {
     }
 }
 
+/// The rules of the API server that sidecar analysis reports, by finding code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule {
+    DuplicateName,
+    RestartPolicy,
+    ProbeOnInitContainer,
+    Probe,
+    Port,
+    GrpcNamedPort,
+}
+
+impl Rule {
+    /// The finding code it is reported under.
+    pub fn code(self) -> &'static str {
+        match self {
+            Rule::DuplicateName => "duplicate-container-name",
+            Rule::RestartPolicy => "invalid-restart-policy",
+            Rule::ProbeOnInitContainer => "probe-on-init-container",
+            Rule::Probe => "invalid-probe",
+            Rule::Port => "invalid-port",
+            Rule::GrpcNamedPort => "grpc-named-port",
+        }
+    }
+}
+
 /// One error as the API server words it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
+    /// Which rule it breaks (the finding code).
+    pub rule: Rule,
     /// The container it is about.
     pub container: String,
     /// `spec.initContainers[0].startupProbe.successThreshold: Invalid value: 2: must be 1`.
@@ -71,6 +98,7 @@ pub fn validate(t: &PodTemplate, version: KubeVersion) -> Vec<ApiError> {
         if !seen.insert(c.name.as_str()) {
             push(
                 &mut out,
+                Rule::DuplicateName,
                 t,
                 c,
                 "name",
@@ -81,6 +109,7 @@ pub fn validate(t: &PodTemplate, version: KubeVersion) -> Vec<ApiError> {
         if c.restart_policy.is_some() && !version.restart_rules() {
             push(
                 &mut out,
+                Rule::RestartPolicy,
                 t,
                 c,
                 "restartPolicy",
@@ -95,6 +124,7 @@ pub fn validate(t: &PodTemplate, version: KubeVersion) -> Vec<ApiError> {
         if regular.contains(c.name.as_str()) || !init_names.insert(c.name.as_str()) {
             push(
                 &mut out,
+                Rule::DuplicateName,
                 t,
                 c,
                 "name",
@@ -118,6 +148,7 @@ pub fn validate(t: &PodTemplate, version: KubeVersion) -> Vec<ApiError> {
                         };
                         push(
                             &mut out,
+                            Rule::RestartPolicy,
                             t,
                             c,
                             "restartPolicy",
@@ -137,7 +168,14 @@ pub fn validate(t: &PodTemplate, version: KubeVersion) -> Vec<ApiError> {
                     ("startupProbe", c.startup.is_some()),
                 ] {
                     if set {
-                        push(&mut out, t, c, field, format!("Forbidden: {detail}"));
+                        push(
+                            &mut out,
+                            Rule::ProbeOnInitContainer,
+                            t,
+                            c,
+                            field,
+                            format!("Forbidden: {detail}"),
+                        );
                     }
                 }
             }
@@ -147,8 +185,16 @@ pub fn validate(t: &PodTemplate, version: KubeVersion) -> Vec<ApiError> {
     out
 }
 
-fn push(out: &mut Vec<ApiError>, t: &PodTemplate, c: &Container, field: &str, detail: String) {
+fn push(
+    out: &mut Vec<ApiError>,
+    rule: Rule,
+    t: &PodTemplate,
+    c: &Container,
+    field: &str,
+    detail: String,
+) {
     out.push(ApiError {
+        rule,
         container: c.name.clone(),
         message: format!("{}.{field}: {detail}", t.path(c)),
     });
@@ -166,6 +212,7 @@ fn probes(t: &PodTemplate, c: &Container, out: &mut Vec<ApiError>) {
         match p.handlers.as_slice() {
             [] => push(
                 out,
+                Rule::Probe,
                 t,
                 c,
                 field,
@@ -175,6 +222,7 @@ fn probes(t: &PodTemplate, c: &Container, out: &mut Vec<ApiError>) {
                 for h in rest {
                     push(
                         out,
+                        Rule::Probe,
                         t,
                         c,
                         &format!("{field}.{}", h.field()),
@@ -187,6 +235,7 @@ fn probes(t: &PodTemplate, c: &Container, out: &mut Vec<ApiError>) {
         if field != "readinessProbe" && p.success != 1 {
             push(
                 out,
+                Rule::Probe,
                 t,
                 c,
                 &format!("{field}.successThreshold"),
@@ -198,6 +247,7 @@ fn probes(t: &PodTemplate, c: &Container, out: &mut Vec<ApiError>) {
         {
             push(
                 out,
+                Rule::Probe,
                 t,
                 c,
                 &format!("{field}.terminationGracePeriodSeconds"),
@@ -225,6 +275,7 @@ fn probe_ranges(t: &PodTemplate, c: &Container, field: &str, p: &Probe, out: &mu
         {
             push(
                 out,
+                Rule::Probe,
                 t,
                 c,
                 &format!("{field}.{name}"),
@@ -238,6 +289,7 @@ fn probe_ranges(t: &PodTemplate, c: &Container, field: &str, p: &Probe, out: &mu
     {
         push(
             out,
+            Rule::Probe,
             t,
             c,
             &format!("{field}.terminationGracePeriodSeconds"),
@@ -255,6 +307,7 @@ fn probe_ranges(t: &PodTemplate, c: &Container, field: &str, p: &Probe, out: &mu
         if let Some(n) = number.filter(|n| !(1..=65535).contains(n)) {
             push(
                 out,
+                Rule::Port,
                 t,
                 c,
                 &format!("{field}.{}.port", h.field()),
@@ -277,7 +330,14 @@ fn port_ranges(t: &PodTemplate, out: &mut Vec<ApiError>) {
                         p.number
                     )
                 };
-                push(out, t, c, &format!("ports[{i}].containerPort"), detail);
+                push(
+                    out,
+                    Rule::Port,
+                    t,
+                    c,
+                    &format!("ports[{i}].containerPort"),
+                    detail,
+                );
             }
         }
     }
@@ -303,6 +363,7 @@ fn decode_errors(t: &PodTemplate, out: &mut Vec<ApiError>) {
                 };
                 if n.as_i64().is_none_or(|n| i32::try_from(n).is_err()) {
                     out.push(ApiError {
+                        rule: Rule::Probe,
                         container: c.name.clone(),
                         message: format!(
                             "{kind} in version \"{version}\" cannot be handled as a {kind}: json: cannot unmarshal number {n} into Go struct field Probe.{path}.{list}.{field}.{name} of type int32",
@@ -331,6 +392,7 @@ fn decode_errors(t: &PodTemplate, out: &mut Vec<ApiError>) {
                         List::Regular => "containers",
                     };
                     out.push(ApiError {
+                        rule: Rule::GrpcNamedPort,
                         container: c.name.clone(),
                         message: format!(
                             "{kind} in version \"{version}\" cannot be handled as a {kind}: json: cannot unmarshal {what} into Go struct field GRPCAction.{path}.{list}.{field}.ProbeHandler.grpc.port of type int32",
