@@ -259,28 +259,60 @@ pub fn atoi(s: &str) -> Option<i64> {
     s.parse().ok()
 }
 
-thread_local! {
-    static REGEXPS: RefCell<HashMap<String, Option<Regex>>> = RefCell::new(HashMap::new());
+/// Compiled patterns, with what they were allowed to take.
+#[derive(Default)]
+struct Cache {
+    compiled: HashMap<String, Option<Regex>>,
+    charged: usize,
 }
+
+thread_local! {
+    static REGEXPS: RefCell<Cache> = RefCell::new(Cache::default());
+}
+
+/// What the cached patterns may hold together; past it the cache starts over,
+/// so a spec (or a fuzzer) with many large patterns cannot grow memory without end.
+const CACHE_BUDGET: usize = 128 << 20;
+
+/// The lazy DFA's cache of one regex (it grows as matching explores states).
+const DFA_CACHE: usize = 1 << 20;
 
 /// Compile a Go (RE2) regexp, cached. Go's `\d`, `\w`, `\s` and `\b` are
 /// ASCII-only; Rust's are Unicode, so they are rewritten to ASCII forms.
 pub fn compile(pattern: &str) -> Option<Regex> {
     REGEXPS.with(|cache| {
-        if let Some(re) = cache.borrow().get(pattern) {
+        if let Some(re) = cache.borrow().compiled.get(pattern) {
             return re.clone();
         }
-        let re = go_to_rust_regex(pattern).and_then(|p| {
-            // Go compiles patterns Rust's default 10 MB program limit refuses
-            // (`(?i)\pL{500}`); repeat counts are capped at 1000 as in Go.
-            regex::RegexBuilder::new(&p)
-                .size_limit(256 << 20)
-                .build()
-                .ok()
-        });
-        cache.borrow_mut().insert(pattern.to_string(), re.clone());
+        let built = go_to_rust_regex(pattern).and_then(|p| build(&p));
+        let mut cache = cache.borrow_mut();
+        let cost = built.as_ref().map_or(0, |(_, cost)| *cost);
+        if cache.charged + cost > CACHE_BUDGET {
+            *cache = Cache::default();
+        }
+        cache.charged += cost;
+        let re = built.map(|(re, _)| re);
+        cache.compiled.insert(pattern.to_string(), re.clone());
         re
     })
+}
+
+/// A regex and the program size it was allowed: the smallest of 1, 4 and
+/// 32 MiB that fits it. Go compiles patterns Rust's default 10 MB limit
+/// refuses (`(?i)\pL{500}` needs 24 MiB); 32 MiB is as far as one goes.
+fn build(pattern: &str) -> Option<(Regex, usize)> {
+    for limit in [1usize << 20, 4 << 20, 32 << 20] {
+        match regex::RegexBuilder::new(pattern)
+            .size_limit(limit)
+            .dfa_size_limit(DFA_CACHE)
+            .build()
+        {
+            Ok(re) => return Some((re, limit + DFA_CACHE)),
+            Err(regex::Error::CompiledTooBig(_)) => continue,
+            Err(_) => return None,
+        }
+    }
+    None
 }
 
 /// The length (in chars) of the repetition operator at `at`, if one starts
