@@ -309,3 +309,16 @@ fn go_regexp_rules_rust_lacks() {
     assert!(twice.is_match("b"));
     assert!(compile(r"(?i)\pL{500}").is_some());
 }
+
+#[test]
+fn the_regexp_cache_stays_within_its_budget() {
+    // Each of these needs a large program; together they would exceed the budget.
+    for n in 0..6 {
+        let pattern = format!(r"(?i)\pL{{{}}}x{n}", 400 + n);
+        assert!(super::compile(&pattern).is_some(), "{pattern}");
+        let charged = super::REGEXPS.with(|c| c.borrow().charged);
+        assert!(charged <= super::CACHE_BUDGET, "{charged}");
+    }
+    // Beyond one program's limit: refused, as an invalid pattern is.
+    assert!(super::compile(r"(?i)\pL{1000}").is_none());
+}
