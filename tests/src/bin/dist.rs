@@ -163,6 +163,17 @@ fn run(cli: Cli) -> anyhow::Result<kplug::Code> {
 /// installs from it, and each later release is one more commit that
 /// `kubectl krew update` then `upgrade` pick up.
 fn commit_index(index: &Path, version: &str) -> anyhow::Result<()> {
+    let has_git = std::process::Command::new("git")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_git {
+        eprintln!(
+            "krew index: {} has the manifests but is no git repository (git is not installed); krew needs one",
+            index.display()
+        );
+        return Ok(());
+    }
     let git = |args: &[&str]| -> anyhow::Result<()> {
         let out = std::process::Command::new("git")
             .arg("-C")
