@@ -202,13 +202,7 @@ fn push(
 
 /// Probe rules that apply to regular containers and sidecars alike.
 fn probes(t: &PodTemplate, c: &Container, out: &mut Vec<ApiError>) {
-    let each: [(&str, Option<&Probe>); 3] = [
-        ("livenessProbe", c.liveness.as_ref()),
-        ("readinessProbe", c.readiness.as_ref()),
-        ("startupProbe", c.startup.as_ref()),
-    ];
-    for (field, probe) in each {
-        let Some(p) = probe else { continue };
+    for (field, p) in probes_of(c) {
         match p.handlers.as_slice() {
             [] => push(
                 out,
@@ -347,64 +341,78 @@ fn port_ranges(t: &PodTemplate, out: &mut Vec<ApiError>) {
 /// probes' numbers must fit Go's int32.
 fn decode_errors(t: &PodTemplate, out: &mut Vec<ApiError>) {
     for c in t.containers() {
-        let list = match c.list {
-            List::Init => "initContainers",
-            List::Regular => "containers",
-        };
-        for (field, probe) in [
-            ("livenessProbe", &c.liveness),
-            ("readinessProbe", &c.readiness),
-            ("startupProbe", &c.startup),
-        ] {
-            let Some(p) = probe else { continue };
+        for (field, p) in probes_of(c) {
             for name in PROBE_COUNTS {
                 let Some(n) = p.raw.get(name).filter(|v| v.is_number()) else {
                     continue;
                 };
                 if n.as_i64().is_none_or(|n| i32::try_from(n).is_err()) {
-                    out.push(ApiError {
-                        rule: Rule::Probe,
-                        container: c.name.clone(),
-                        message: format!(
-                            "{kind} in version \"{version}\" cannot be handled as a {kind}: json: cannot unmarshal number {n} into Go struct field Probe.{path}.{list}.{field}.{name} of type int32",
-                            kind = t.kind,
-                            version = t.api_version.rsplit('/').next().unwrap_or("v1"),
-                            path = t.spec_path,
-                        ),
-                    });
+                    let go_field = format!("Probe.{}.{field}.{name}", list_path(t, c));
+                    out.push(decode_error(
+                        t,
+                        c,
+                        Rule::Probe,
+                        &format!("number {n}"),
+                        &go_field,
+                    ));
                 }
             }
         }
     }
     for c in t.containers() {
-        for (field, probe) in [
-            ("livenessProbe", &c.liveness),
-            ("readinessProbe", &c.readiness),
-            ("startupProbe", &c.startup),
-        ] {
-            let Some(p) = probe else { continue };
+        for (field, p) in probes_of(c) {
             for h in &p.handlers {
                 if let Handler::Grpc { port } = h
                     && !(port.is_i64() || port.is_null())
                 {
-                    let list = match c.list {
-                        List::Init => "initContainers",
-                        List::Regular => "containers",
-                    };
-                    out.push(ApiError {
-                        rule: Rule::GrpcNamedPort,
-                        container: c.name.clone(),
-                        message: format!(
-                            "{kind} in version \"{version}\" cannot be handled as a {kind}: json: cannot unmarshal {what} into Go struct field GRPCAction.{path}.{list}.{field}.ProbeHandler.grpc.port of type int32",
-                            kind = t.kind,
-                            version = t.api_version.rsplit('/').next().unwrap_or("v1"),
-                            what = if port.is_string() { "string" } else { "value" },
-                            path = t.spec_path,
-                        ),
-                    });
+                    let what = if port.is_string() { "string" } else { "value" };
+                    let go_field = format!(
+                        "GRPCAction.{}.{field}.ProbeHandler.grpc.port",
+                        list_path(t, c)
+                    );
+                    out.push(decode_error(t, c, Rule::GrpcNamedPort, what, &go_field));
                 }
             }
         }
+    }
+}
+
+/// A container's probes that are set, with their field names.
+fn probes_of(c: &Container) -> impl Iterator<Item = (&'static str, &Probe)> {
+    [
+        ("livenessProbe", &c.liveness),
+        ("readinessProbe", &c.readiness),
+        ("startupProbe", &c.startup),
+    ]
+    .into_iter()
+    .filter_map(|(field, p)| p.as_ref().map(|p| (field, p)))
+}
+
+/// `spec.template.spec.initContainers`: the list a container is in, as Go's decoder names it.
+fn list_path(t: &PodTemplate, c: &Container) -> String {
+    let list = match c.list {
+        List::Init => "initContainers",
+        List::Regular => "containers",
+    };
+    format!("{}.{list}", t.spec_path)
+}
+
+/// The server's refusal of a body that does not decode into its int32 field.
+fn decode_error(
+    t: &PodTemplate,
+    c: &Container,
+    rule: Rule,
+    value: &str,
+    go_field: &str,
+) -> ApiError {
+    ApiError {
+        rule,
+        container: c.name.clone(),
+        message: format!(
+            "{kind} in version \"{version}\" cannot be handled as a {kind}: json: cannot unmarshal {value} into Go struct field {go_field} of type int32",
+            kind = t.kind,
+            version = t.api_version.rsplit('/').next().unwrap_or("v1"),
+        ),
     }
 }
 
