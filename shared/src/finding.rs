@@ -204,9 +204,7 @@ pub fn table(findings: &[Finding], palette: Palette) -> Table {
 
 /// Print findings as a table, or as JSON with `{"findings": [...]}`.
 pub fn render_json(findings: &[Finding], out: &mut dyn Write) -> io::Result<()> {
-    let doc = serde_json::json!({ "findings": findings });
-    serde_json::to_writer_pretty(&mut *out, &doc).map_err(io::Error::other)?;
-    out.write_all(b"\n")
+    crate::output::format::write_json(&serde_json::json!({ "findings": findings }), out)
 }
 
 /// Render the table to a writer.

@@ -57,6 +57,8 @@ impl HostFileError {
 pub enum Kind {
     File,
     Dir,
+    /// Only seen while resolving: every link is followed.
+    Link,
     Other(&'static str),
 }
 
@@ -68,7 +70,7 @@ fn kind_of(mode: u32) -> Kind {
         FileType::Socket => Kind::Other("a socket"),
         FileType::CharacterDevice => Kind::Other("a character device"),
         FileType::BlockDevice => Kind::Other("a block device"),
-        FileType::Symlink => Kind::Other("a symbolic link"),
+        FileType::Symlink => Kind::Link,
         FileType::Unknown => Kind::Other("an unknown kind of file"),
     }
 }
@@ -195,7 +197,7 @@ impl HostFs {
             let at = dirs.last().map_or(root, |d| d.as_fd());
             let stat = statat(at, name.as_str(), AtFlags::SYMLINK_NOFOLLOW)?;
             match kind_of(stat.st_mode) {
-                Kind::Other("a symbolic link") => {
+                Kind::Link => {
                     links += 1;
                     if links > MAX_LINKS {
                         return Err(io::Error::from_raw_os_error(
@@ -250,6 +252,7 @@ fn check_regular(kind: Kind) -> io::Result<()> {
     match kind {
         Kind::File => Ok(()),
         Kind::Dir => Err(io::ErrorKind::IsADirectory.into()),
+        Kind::Link => Err(HostFileError::NotRegular("a symbolic link").into_io()),
         Kind::Other(what) => Err(HostFileError::NotRegular(what).into_io()),
     }
 }

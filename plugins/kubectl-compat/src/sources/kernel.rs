@@ -106,7 +106,7 @@ fn read_kconfig(host: &Host, version: Option<&str>) -> Option<String> {
         ]),
         None => paths.push("/usr/src/linux/.config".to_string()),
     }
-    let limit = super::hostfs::HOST_FILE_BYTES.get();
+    let limit = host.file_limit();
     paths.iter().find_map(|p| {
         let bytes = host.read_bytes(p, limit).ok()?;
         if p.ends_with(".gz") {

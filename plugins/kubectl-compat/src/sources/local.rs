@@ -22,7 +22,7 @@ pub fn discover(host: &Host, sink: &mut Sink) {
                 // Directories are skipped as NFD does; other non-files with a warning.
                 match host.fs_kind(&path) {
                     Ok(Kind::File) => {}
-                    Ok(Kind::Dir) | Err(_) => continue,
+                    Ok(Kind::Dir | Kind::Link) | Err(_) => continue,
                     Ok(Kind::Other(what)) => {
                         sink.warn(format!(
                             "feature file {name}: not a regular file ({what}); skipped"

@@ -33,6 +33,8 @@ pub const SOURCES: [&str; 9] = [
 #[derive(Debug, Clone)]
 pub struct Host {
     fs: Arc<hostfs::HostFs>,
+    /// [`hostfs::HOST_FILE_BYTES`], read from the environment once.
+    file_limit: u64,
     skipped: Arc<Mutex<Vec<String>>>,
     /// `NODE_NAME`, NFD's `system.name.nodename`.
     pub node_name: String,
@@ -42,6 +44,7 @@ impl Host {
     pub fn new(root: impl Into<PathBuf>, node_name: impl Into<String>) -> Self {
         Host {
             fs: Arc::new(hostfs::HostFs::new(&root.into())),
+            file_limit: hostfs::HOST_FILE_BYTES.get(),
             skipped: Arc::default(),
             node_name: node_name.into(),
         }
@@ -71,6 +74,11 @@ impl Host {
         self.fs.read(absolute, limit)
     }
 
+    /// The most one file may hold ([`hostfs::HOST_FILE_BYTES`]).
+    pub fn file_limit(&self) -> u64 {
+        self.file_limit
+    }
+
     /// Remember a file skipped for its type or size, to warn about it.
     pub fn skip(&self, message: String) {
         self.skipped
@@ -81,7 +89,7 @@ impl Host {
 
     /// A text file, at most [`hostfs::HOST_FILE_BYTES`].
     pub fn read(&self, absolute: &str) -> std::io::Result<String> {
-        let bytes = self.read_bytes(absolute, hostfs::HOST_FILE_BYTES.get())?;
+        let bytes = self.read_bytes(absolute, self.file_limit)?;
         String::from_utf8(bytes)
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
     }
