@@ -18,11 +18,7 @@ pub const USER: u64 = 65532;
 pub const ENTRYPOINT: &str = "/kubectl-eventlog";
 
 fn sha256(bytes: &[u8]) -> String {
-    let hash = Sha256::digest(bytes);
-    format!(
-        "sha256:{}",
-        hash.iter().map(|b| format!("{b:02x}")).collect::<String>()
-    )
+    format!("sha256:{}", crate::archive::hex(&Sha256::digest(bytes)))
 }
 
 /// What [`build`] wrote.

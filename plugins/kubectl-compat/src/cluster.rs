@@ -52,7 +52,7 @@ pub struct SetSummary {
 pub struct NodeResult {
     pub name: String,
     pub compatible: bool,
-    #[serde(serialize_with = "crate::validate::one_based")]
+    #[serde(serialize_with = "crate::validate::one_based_opt")]
     pub best_set: Option<usize>,
     pub has_errors: bool,
     pub report: Report,

@@ -23,7 +23,7 @@ pub struct Report {
     pub compatible: bool,
     /// The satisfied set with the highest weight, by its position in the
     /// spec (0-based here; numbered from 1 in JSON, as in tables).
-    #[serde(serialize_with = "one_based")]
+    #[serde(serialize_with = "one_based_opt")]
     pub best_set: Option<usize>,
     /// True when some expression or template could not be evaluated.
     pub has_errors: bool,
@@ -64,7 +64,7 @@ pub struct ExpressionReport {
     pub key: Option<String>,
     pub matcher: &'static str,
     /// Which `matchAny` term it is in (numbered from 1 in JSON, as in tables).
-    #[serde(serialize_with = "one_based")]
+    #[serde(serialize_with = "one_based_opt")]
     pub any_of: Option<usize>,
     pub expression: ExpressionJson,
     pub matched: bool,
@@ -84,25 +84,13 @@ pub struct ExpressionJson {
 
 /// Sets are numbered from 1 wherever people or programs read them (tables,
 /// `-o json|yaml`); positions stay 0-based inside.
-pub fn one_based<S: serde::Serializer, N: OneBased>(n: &N, s: S) -> Result<S::Ok, S::Error> {
-    n.one_based().serialize(s)
+pub fn one_based<S: serde::Serializer>(n: &usize, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(*n as u64 + 1)
 }
 
-/// A position, or maybe one, shown from 1.
-pub trait OneBased {
-    fn one_based(&self) -> Option<usize>;
-}
-
-impl OneBased for usize {
-    fn one_based(&self) -> Option<usize> {
-        Some(self + 1)
-    }
-}
-
-impl OneBased for Option<usize> {
-    fn one_based(&self) -> Option<usize> {
-        self.map(|n| n + 1)
-    }
+/// [`one_based`] for a position that may be absent.
+pub fn one_based_opt<S: serde::Serializer>(n: &Option<usize>, s: S) -> Result<S::Ok, S::Error> {
+    n.map(|n| n + 1).serialize(s)
 }
 
 impl Report {
