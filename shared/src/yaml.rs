@@ -40,12 +40,16 @@ pub const LIMITS: [&Limit; 3] = [&NODES, &ALIAS_NODES, &DEPTH];
 /// expansion may add ten nodes per input byte (at least 10,000), up to
 /// [`ALIAS_NODES`]: as go-yaml does, a small document gets little room.
 pub fn options(len: usize) -> serde_saphyr::Options {
-    let nodes = NODES.get_usize();
-    let alias_nodes = len
-        .saturating_mul(10)
-        .max(10_000)
-        .min(ALIAS_NODES.get_usize());
-    let depth = DEPTH.get_usize();
+    // Read from the environment once: manifests parse one document at a time.
+    static IN_FORCE: std::sync::OnceLock<(usize, usize, usize)> = std::sync::OnceLock::new();
+    let &(nodes, max_alias_nodes, depth) = IN_FORCE.get_or_init(|| {
+        (
+            NODES.get_usize(),
+            ALIAS_NODES.get_usize(),
+            DEPTH.get_usize(),
+        )
+    });
+    let alias_nodes = len.saturating_mul(10).max(10_000).min(max_alias_nodes);
     serde_saphyr::options! {
         budget: serde_saphyr::budget! {
             max_reader_input_bytes: None,
