@@ -183,12 +183,7 @@ async fn collect(
                 match step {
                     Ok(n) if n.rows == 0 => {}
                     Ok(n) => {
-                        eprintln!(
-                            "eventlog: retention deleted {} old occurrences of {} Events ({} stored rows)",
-                            n.occurrences,
-                            n.events.len(),
-                            n.rows
-                        );
+                        eprintln!("eventlog: retention deleted old {}", n.counts());
                         prune.reset_immediately();
                     }
                     Err(e) => eprintln!("eventlog: retention: {e}"),

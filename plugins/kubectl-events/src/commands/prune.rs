@@ -35,10 +35,8 @@ pub fn run(_kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
     }
     writeln!(
         std::io::stdout(),
-        "deleted {} occurrences of {} Events ({} stored rows) from {}",
-        total.occurrences,
-        total.events.len(),
-        total.rows,
+        "deleted {} from {}",
+        total.counts(),
         store.describe()
     )?;
     Ok(kplug::Code::Success)

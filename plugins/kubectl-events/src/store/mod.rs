@@ -205,6 +205,16 @@ impl Pruned {
         self.events.insert(event_key);
     }
 
+    /// `7 occurrences of 2 Events (2 stored rows)`: each count says what it counts.
+    pub fn counts(&self) -> String {
+        format!(
+            "{} occurrences of {} Events ({} stored rows)",
+            self.occurrences,
+            self.events.len(),
+            self.rows
+        )
+    }
+
     pub fn absorb(&mut self, other: Pruned) {
         self.rows += other.rows;
         self.occurrences = self.occurrences.saturating_add(other.occurrences);
