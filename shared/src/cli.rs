@@ -7,43 +7,60 @@ use std::time::Duration;
 
 use clap::{Args, CommandFactory, Parser, ValueEnum};
 
-/// Output formats shared by all plugins. No `-o` means the default table.
-/// A plugin may accept more names for some commands; they arrive as `Other`
-/// and [`KubectlArgs::check_output`] refuses the ones a command does not know.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `-o` of a command that prints objects (or rows named like them): the
+/// table by default. Each command declares its own `-o` with this enum or a
+/// narrower one, so `--help` lists exactly what it prints and clap refuses
+/// the rest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
-    /// The table with extra columns.
+    /// The table with extra columns
     Wide,
+    /// JSON (a v1 List for lists)
     Json,
+    /// YAML (a v1 List for lists)
     Yaml,
-    /// `kind.group/name`, one per line.
+    /// `kind.group/name`, one per line
     Name,
-    Other(String),
 }
 
-pub const STANDARD_OUTPUTS: [&str; 4] = ["json", "yaml", "name", "wide"];
+/// `-o` of a command whose rows are not objects (findings, groups): the
+/// table by default, `name` means nothing there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TableFormat {
+    /// The table with extra columns
+    Wide,
+    /// JSON
+    Json,
+    /// YAML
+    Yaml,
+}
 
-fn parse_output(text: &str) -> Result<OutputFormat, String> {
-    Ok(match text {
-        "wide" => OutputFormat::Wide,
-        "json" => OutputFormat::Json,
-        "yaml" => OutputFormat::Yaml,
-        "name" => OutputFormat::Name,
-        other
-            if !other.is_empty()
-                && other
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') =>
-        {
-            OutputFormat::Other(other.to_string())
+/// `-o` of a command that prints one report: the human form by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// JSON
+    Json,
+    /// YAML
+    Yaml,
+}
+
+impl From<TableFormat> for OutputFormat {
+    fn from(f: TableFormat) -> Self {
+        match f {
+            TableFormat::Wide => OutputFormat::Wide,
+            TableFormat::Json => OutputFormat::Json,
+            TableFormat::Yaml => OutputFormat::Yaml,
         }
-        other => {
-            return Err(format!(
-                "invalid output format {other:?}: expected one of {}",
-                STANDARD_OUTPUTS.join(", ")
-            ));
+    }
+}
+
+impl From<ReportFormat> for OutputFormat {
+    fn from(f: ReportFormat) -> Self {
+        match f {
+            ReportFormat::Json => OutputFormat::Json,
+            ReportFormat::Yaml => OutputFormat::Yaml,
         }
-    })
+    }
 }
 
 /// When to colour stdout.
@@ -88,10 +105,6 @@ pub struct KubectlArgs {
     #[arg(short = 'l', long, global = true, value_name = "SELECTOR", value_parser = parse_selector)]
     pub selector: Option<String>,
 
-    /// Output format: json, yaml, name or wide (default: a table); some commands accept more
-    #[arg(short = 'o', long, global = true, value_name = "FORMAT", value_parser = parse_output)]
-    pub output: Option<OutputFormat>,
-
     /// Don't print table headers
     #[arg(long, global = true)]
     pub no_headers: bool,
@@ -118,21 +131,6 @@ pub struct KubectlArgs {
 pub struct RequestTimeout(pub Option<Duration>);
 
 impl KubectlArgs {
-    /// Refuse an `-o` value that is neither standard nor one of `extra`
-    /// (the command's own formats), as a usage error.
-    pub fn check_output(&self, extra: &[&str]) -> crate::Result<()> {
-        match &self.output {
-            Some(OutputFormat::Other(name)) if !extra.contains(&name.as_str()) => {
-                let known: Vec<&str> = STANDARD_OUTPUTS.iter().chain(extra).copied().collect();
-                Err(crate::Error::Usage(format!(
-                    "unknown output format {name:?} for this command: expected one of {}",
-                    known.join(", ")
-                )))
-            }
-            _ => Ok(()),
-        }
-    }
-
     /// The per-request timeout, if any.
     pub fn timeout(&self) -> Option<Duration> {
         self.request_timeout.and_then(|t| t.0)
@@ -320,7 +318,10 @@ mod tests {
 
     #[derive(Debug, clap::Subcommand)]
     enum Sub {
-        Check,
+        Check {
+            #[arg(short = 'o', long)]
+            output: Option<OutputFormat>,
+        },
     }
 
     fn cli(args: &[&str]) -> Result<Cli, clap::Error> {
@@ -343,8 +344,6 @@ mod tests {
             "-A",
             "-l",
             "app=web",
-            "-o",
-            "yaml",
             "--request-timeout",
             "1m30s",
             "--as",
@@ -365,7 +364,6 @@ mod tests {
         assert_eq!(k.namespace.as_deref(), Some("web"));
         assert!(k.all_namespaces && k.no_headers);
         assert_eq!(k.selector.as_deref(), Some("app=web"));
-        assert_eq!(k.output, Some(OutputFormat::Yaml));
         assert_eq!(k.timeout(), Some(Duration::from_secs(90)));
         assert_eq!(k.as_user.as_deref(), Some("alice"));
         assert_eq!(k.as_group, vec!["dev", "ops"]);
@@ -375,16 +373,19 @@ mod tests {
     #[test]
     fn flags_are_global_after_a_subcommand() {
         let c = cli(&["check", "-n", "kube-system", "-o", "json"]).unwrap();
-        assert!(matches!(c.cmd, Some(Sub::Check)));
+        assert!(matches!(
+            c.cmd,
+            Some(Sub::Check {
+                output: Some(OutputFormat::Json)
+            })
+        ));
         assert_eq!(c.kube.namespace.as_deref(), Some("kube-system"));
-        assert_eq!(c.kube.output, Some(OutputFormat::Json));
     }
 
     #[test]
     fn defaults() {
         let k = cli(&[]).unwrap().kube;
         assert_eq!(k.color, ColorChoice::Auto);
-        assert_eq!(k.output, None);
         assert_eq!(k.timeout(), None);
         assert!(!k.all_namespaces);
     }
@@ -392,7 +393,8 @@ mod tests {
     #[test]
     fn bad_values_are_usage_errors() {
         for args in [
-            &["-o", "Not A Format"][..],
+            &["check", "-o", "xml"][..],
+            &["-o", "json", "check"],
             &["--color", "sometimes"],
             &["--request-timeout", "soon"],
             &["-l", "app in (a"],
@@ -401,16 +403,9 @@ mod tests {
             let err = cli(args).unwrap_err();
             assert_eq!(err.exit_code(), 2, "{args:?}");
         }
-        // A well-formed name is left to the command, which knows its own formats.
-        let parsed = cli(&["-o", "xml"]).unwrap();
-        assert_eq!(parsed.kube.output, Some(OutputFormat::Other("xml".into())));
-        let err = parsed.kube.check_output(&["nfd-json"]).unwrap_err();
-        assert_eq!(err.exit_code(), crate::Code::Usage);
-        assert!(
-            err.to_string().contains("json, yaml, name, wide, nfd-json"),
-            "{err}"
-        );
-        assert!(parsed.kube.check_output(&["xml"]).is_ok());
+        // The command's own formats are listed when one is refused.
+        let err = cli(&["check", "-o", "xml"]).unwrap_err().to_string();
+        assert!(err.contains("wide, json, yaml, name"), "{err}");
         let err = cli(&["--selector=-bad-key=x"]).unwrap_err().to_string();
         assert!(
             err.contains("name part must consist of alphanumeric"),

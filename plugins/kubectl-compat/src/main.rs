@@ -114,11 +114,11 @@ fn dispatch(cli: Cli) -> anyhow::Result<kplug::Code> {
         Command::ValidateCluster(args) => commands::cluster::run(&cli.kube, args),
         Command::Features(args) => commands::features::run(&cli.kube, args),
         Command::Lint(args) => commands::lint::run(&cli.kube, args),
-        Command::Init(args) => commands::init::run(&cli.kube, args),
-        Command::Attach(args) => commands::attach::run(&cli.kube, args),
-        Command::Remove(args) => commands::attach::remove(&cli.kube, args),
+        Command::Init(args) => commands::init::run(args),
+        Command::Attach(args) => commands::attach::run(args),
+        Command::Remove(args) => commands::attach::remove(args),
         Command::Discover(args) => commands::discover::discover(&cli.kube, args),
-        Command::Get(args) => commands::discover::get(&cli.kube, args),
+        Command::Get(args) => commands::discover::get(args),
         Command::Completion { shell } => kplug::cli::completion::<Cli>(shell, "kubectl-compat"),
     }
 }

@@ -126,6 +126,27 @@ fn import_records_each_occurrence_once() {
     assert_eq!(items[0]["count"], 9, "5 + 4, each once");
     assert_eq!(items[0]["category"], "crash");
     assert_eq!(items[1]["kind"], "ReplicaSet");
+    assert_eq!(v["apiVersion"], "v1");
+    assert_eq!(v["kind"], "List");
+    assert_eq!(v["metadata"]["resourceVersion"], "", "a real v1 List: {q}");
+
+    // -o name: the objects the events are about, each once.
+    let names = ok(&run(
+        &store,
+        &["query", "-n", "shop", "--for", "deploy/web", "-o", "name"],
+    ));
+    assert_eq!(names.lines().count(), 2, "{names}");
+    assert!(
+        names
+            .lines()
+            .all(|l| l.starts_with("pod/") || l.starts_with("replicaset/")),
+        "{names}"
+    );
+    // Where a name means nothing, clap refuses it and lists what the command prints.
+    let refused = run(&store, &["aggregate", "-o", "name"]);
+    assert_eq!(refused.status.code(), Some(2));
+    let why = String::from_utf8_lossy(&refused.stderr);
+    assert!(why.contains("[possible values: json, yaml]"), "{why}");
 
     // Filters.
     let count = |args: &[&str]| -> usize {

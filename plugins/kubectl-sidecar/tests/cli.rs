@@ -455,3 +455,26 @@ fn control_characters_from_manifests_never_reach_the_terminal() {
         "JSON keeps the data"
     );
 }
+
+#[test]
+fn each_command_lists_and_keeps_to_its_own_output_formats() {
+    let help = run(&["fix", "--help"]);
+    let help = String::from_utf8_lossy(&help.stdout);
+    for format in ["patch", "manifest", "kustomize"] {
+        assert!(help.contains(&format!("- {format}:")), "{help}");
+    }
+    // A report has no object names to print, and fix prints no JSON.
+    for args in [
+        &["analyze", "-o", "name", "-f", "-"][..],
+        &["fix", "-o", "json", "-f", "-"],
+    ] {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let why = String::from_utf8_lossy(&out.stderr);
+        assert!(why.contains("invalid value"), "{why}");
+        assert!(why.contains("[possible values:"), "{why}");
+    }
+    // -o belongs to the command, as in kubectl: not before it.
+    let out = run(&["-o", "json", "analyze", "-f", "-"]);
+    assert_eq!(out.status.code(), Some(2));
+}

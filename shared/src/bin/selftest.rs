@@ -27,6 +27,9 @@ use kube::api::{Api, ListParams};
 struct Cli {
     #[command(flatten)]
     kube: KubectlArgs,
+    /// Output format (a test harness: one -o for every command)
+    #[arg(short = 'o', long, global = true, value_name = "FORMAT")]
+    output: Option<kplug::cli::OutputFormat>,
     #[command(subcommand)]
     command: Command,
 }
@@ -63,8 +66,7 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<Code> {
-    cli.kube.check_output(&[])?;
-    let printer = Printer::from_args(&cli.kube);
+    let printer = Printer::new(&cli.kube, cli.output);
     let palette = Palette::new(cli.kube.color);
     let mut out = std::io::stdout().lock();
     match cli.command {

@@ -17,9 +17,10 @@ pub struct Printer {
 }
 
 impl Printer {
-    pub fn from_args(args: &KubectlArgs) -> Self {
+    /// The printer for a command's `-o` (any of the shared format enums).
+    pub fn new(args: &KubectlArgs, format: Option<impl Into<OutputFormat>>) -> Self {
         Printer {
-            format: args.output.clone(),
+            format: format.map(Into::into),
             no_headers: args.no_headers,
             namespace_column: args.namespace_column(),
         }
@@ -71,9 +72,7 @@ impl Printer {
                 }
                 Ok(())
             }
-            None | Some(OutputFormat::Wide | OutputFormat::Other(_)) => {
-                self.print_table(&table(), out)
-            }
+            None | Some(OutputFormat::Wide) => self.print_table(&table(), out),
         }
     }
 

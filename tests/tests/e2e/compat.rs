@@ -647,6 +647,14 @@ async fn validate_cluster_reads_node_features() {
     assert_eq!(v["sets"][0]["compatibleNodes"], json!([gpu]));
     assert_eq!(v["nodesWithoutData"], json!([bare]));
 
+    // -o name: the compatible nodes, ready for `kubectl label`.
+    let names = text(&run_cluster(&["-o", "name"]).stdout);
+    let mut names: Vec<&str> = names.lines().collect();
+    names.sort();
+    let mut expected = vec![format!("node/{cpu}"), format!("node/{gpu}")];
+    expected.sort();
+    assert_eq!(names, expected, "the node without data is not compatible");
+
     // The everyday command finds the cluster and its NodeFeatures by itself,
     // and --node narrows it to one node; --local checks this host instead.
     let auto = |extra: &[&str]| {

@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use kplug::cli::KubectlArgs;
 use kplug::finding::Severity;
 use kplug_compat::registry::artifact::Platform;
 use kplug_compat::registry::client::Registry;
@@ -35,8 +34,7 @@ pub struct Args {
     pub registry: RegistryArgs,
 }
 
-pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
-    kube.check_output(&[])?;
+pub fn run(args: Args) -> anyhow::Result<kplug::Code> {
     let reference = image::parse_reference(&args.image)?;
     let text = input::read_text(&args.spec)?;
     let name = input::display(&args.spec);
@@ -104,8 +102,7 @@ pub struct RemoveArgs {
     pub registry: RegistryArgs,
 }
 
-pub fn remove(kube: &KubectlArgs, args: RemoveArgs) -> anyhow::Result<kplug::Code> {
-    kube.check_output(&[])?;
+pub fn remove(args: RemoveArgs) -> anyhow::Result<kplug::Code> {
     let reference = image::parse_reference(&args.image)?;
     let platform = args.registry.platform()?;
     let registry = Registry::new(&reference, &args.registry.options(&reference)?)?;

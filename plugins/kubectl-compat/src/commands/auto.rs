@@ -57,6 +57,10 @@ pub struct Args {
 
     #[command(flatten)]
     pub registry: RegistryArgs,
+
+    /// Output format (default: the report for people, or the table of nodes)
+    #[arg(short = 'o', long, value_name = "FORMAT")]
+    output: Option<kplug::cli::ReportFormat>,
 }
 
 /// Where the check runs, and why there.
@@ -102,6 +106,7 @@ pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
                     emit: None,
                     node: args.node,
                     registry: args.registry,
+                    output: args.output.map(Into::into),
                 },
             )
         }
@@ -115,6 +120,10 @@ pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
                     source: Default::default(),
                     tags: args.tags,
                     output_json: false,
+                    output: args.output.map(|f| match f {
+                        kplug::cli::ReportFormat::Json => super::validate::NodeFormat::Json,
+                        kplug::cli::ReportFormat::Yaml => super::validate::NodeFormat::Yaml,
+                    }),
                 },
             )
         }

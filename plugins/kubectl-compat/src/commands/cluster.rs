@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use k8s_openapi::api::core::v1::Node as K8sNode;
-use kplug::cli::{KubectlArgs, OutputFormat};
+use kplug::cli::{KubectlArgs, OutputFormat, ReportFormat};
 use kplug::output::color::Palette;
 use kplug::output::format::Printer;
 use kplug::output::table::{Cell, Table};
@@ -43,10 +43,33 @@ pub struct Args {
 
     #[command(flatten)]
     pub registry: RegistryArgs,
+
+    /// Output format (default: a table of nodes); name prints the compatible nodes as node/NAME
+    #[arg(short = 'o', long, value_name = "FORMAT", conflicts_with = "emit")]
+    pub output: Option<ClusterFormat>,
+}
+
+/// What validate-cluster prints besides its table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ClusterFormat {
+    /// The report, every node's full evaluation included, as JSON
+    Json,
+    /// The same as YAML
+    Yaml,
+    /// The compatible nodes, `node/NAME` one per line
+    Name,
+}
+
+impl From<ReportFormat> for ClusterFormat {
+    fn from(f: ReportFormat) -> Self {
+        match f {
+            ReportFormat::Json => ClusterFormat::Json,
+            ReportFormat::Yaml => ClusterFormat::Yaml,
+        }
+    }
 }
 
 pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
-    kube.check_output(&[])?;
     image::runtime()?.block_on(run_async(kube, args))
 }
 
@@ -107,7 +130,7 @@ async fn run_async(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code
         &Options {
             tags: args.tags.clone(),
             // The table shows verdicts only; JSON carries every node's full report.
-            brief: !matches!(kube.output, Some(OutputFormat::Json | OutputFormat::Yaml)),
+            brief: !matches!(args.output, Some(ClusterFormat::Json | ClusterFormat::Yaml)),
         },
         kplug_compat::time::now(),
         args.stale_after.as_secs() as i64,
@@ -126,12 +149,23 @@ async fn run_async(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code
         }
         return Ok(kplug::Code::Success);
     }
-    match kube.output {
-        Some(OutputFormat::Json | OutputFormat::Yaml) => {
-            Printer::from_args(kube).print_value(&serde_json::to_value(&report)?, &mut out)?;
+    match args.output {
+        Some(f @ (ClusterFormat::Json | ClusterFormat::Yaml)) => {
+            let format = if f == ClusterFormat::Json {
+                OutputFormat::Json
+            } else {
+                OutputFormat::Yaml
+            };
+            Printer::new(kube, Some(format))
+                .print_value(&serde_json::to_value(&report)?, &mut out)?;
         }
-        _ => {
-            Printer::from_args(kube)
+        Some(ClusterFormat::Name) => {
+            for n in report.nodes.iter().filter(|n| n.compatible) {
+                writeln!(out, "node/{}", kplug::output::Escaped(&n.name))?;
+            }
+        }
+        None => {
+            Printer::new(kube, None::<OutputFormat>)
                 .print_table(&table(&report, Palette::new(kube.color)), &mut out)?;
             if !report.nodes_without_data.is_empty() {
                 eprintln!(

@@ -18,16 +18,20 @@ pub struct DiscoverArgs {
 
     #[command(flatten)]
     pub registry: RegistryArgs,
+
+    /// Output format (default: a table); name prints the artifacts' digests
+    #[arg(short = 'o', long, value_name = "FORMAT")]
+    output: Option<OutputFormat>,
 }
 
 pub fn discover(kube: &KubectlArgs, args: DiscoverArgs) -> anyhow::Result<kplug::Code> {
-    kube.check_output(&[])?;
     let reference = image::parse_reference(&args.image)?;
     let platform = args.registry.platform()?;
     let registry = Registry::new(&reference, &args.registry.options(&reference)?)?;
     let (_, found) = image::runtime()?.block_on(registry.find(&reference, &platform))?;
     let mut out = std::io::stdout().lock();
-    match kube.output {
+    let printer = Printer::new(kube, args.output);
+    match args.output {
         Some(OutputFormat::Json | OutputFormat::Yaml) => {
             let doc = serde_json::json!({
                 "apiVersion": "kplug.dev/v1alpha1",
@@ -35,7 +39,7 @@ pub fn discover(kube: &KubectlArgs, args: DiscoverArgs) -> anyhow::Result<kplug:
                 "image": reference.to_string(),
                 "items": found,
             });
-            Printer::from_args(kube).print_value(&doc, &mut out)?;
+            printer.print_value(&doc, &mut out)?;
         }
         Some(OutputFormat::Name) => {
             for a in &found {
@@ -56,7 +60,7 @@ pub fn discover(kube: &KubectlArgs, args: DiscoverArgs) -> anyhow::Result<kplug:
                     a.subject.clone(),
                 ]);
             }
-            Printer::from_args(kube).print_table(&t, &mut out)?;
+            printer.print_table(&t, &mut out)?;
         }
     }
     Ok(kplug::Code::Success)
@@ -77,8 +81,7 @@ pub struct GetArgs {
     pub registry: RegistryArgs,
 }
 
-pub fn get(kube: &KubectlArgs, args: GetArgs) -> anyhow::Result<kplug::Code> {
-    kube.check_output(&[])?;
+pub fn get(args: GetArgs) -> anyhow::Result<kplug::Code> {
     let reference = image::parse_reference(&args.image)?;
     let (_, text) = image::runtime()?.block_on(image::fetch_spec(
         &reference,

@@ -24,10 +24,13 @@ pub struct Args {
     /// Only these sources (cpu, kernel, local, memory, network, pci, storage, system, usb)
     #[arg(long = "source", value_name = "NAME", value_parser = clap::builder::PossibleValuesParser::new(sources::SOURCES))]
     sources: Vec<String>,
+
+    /// Output format (default: a table); json is exactly `nfd export features`; name lists the feature names
+    #[arg(short = 'o', long, value_name = "FORMAT")]
+    output: Option<OutputFormat>,
 }
 
 pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
-    kube.check_output(&[])?;
     let host = match &args.host_root {
         Some(root) if !root.is_dir() => {
             anyhow::bail!(kplug::Error::Usage(format!(
@@ -47,7 +50,7 @@ pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
         );
     }
     let mut out = std::io::stdout().lock();
-    match kube.output {
+    match args.output {
         Some(OutputFormat::Json) => {
             writeln!(out, "{}", gojson::to_string_indented(&found.features))?
         }
@@ -59,8 +62,8 @@ pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
                 writeln!(out, "{}", kplug::output::Escaped(name))?;
             }
         }
-        _ => Printer::from_args(kube).print_table(
-            &table(&found.features, kube.output == Some(OutputFormat::Wide)),
+        None | Some(OutputFormat::Wide) => Printer::new(kube, args.output).print_table(
+            &table(&found.features, args.output == Some(OutputFormat::Wide)),
             &mut out,
         )?,
     }

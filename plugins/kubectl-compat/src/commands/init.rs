@@ -3,7 +3,6 @@
 use std::io::Write;
 
 use anyhow::bail;
-use kplug::cli::KubectlArgs;
 use kplug_compat::init::{self, Requirement};
 use kplug_compat::spec;
 use kplug_compat::validate::{self, Options};
@@ -46,8 +45,7 @@ pub struct Args {
     output_file: Option<std::path::PathBuf>,
 }
 
-pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
-    kube.check_output(&[])?;
+pub fn run(args: Args) -> anyhow::Result<kplug::Code> {
     let (node, features, _) = input::load_features(&args.source)?;
     let texts = if args.requirements.is_empty() {
         init::defaults(&features)

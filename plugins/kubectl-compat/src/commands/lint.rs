@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use kplug::cli::{KubectlArgs, OutputFormat};
+use kplug::cli::{KubectlArgs, TableFormat};
 use kplug::finding::{self, Severity};
 use kplug::output::color::Palette;
 use kplug::output::format::Printer;
@@ -26,10 +26,13 @@ pub struct Args {
     /// Hide findings below this severity (info, warning, error)
     #[arg(long, default_value = "info", value_name = "SEVERITY")]
     min_severity: Severity,
+
+    /// Output format (default: a table of findings)
+    #[arg(short = 'o', long, value_name = "FORMAT")]
+    output: Option<TableFormat>,
 }
 
 pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
-    kube.check_output(&[])?;
     let mut all = Vec::new();
     for file in &args.files {
         let text = input::read_text(file)?;
@@ -37,16 +40,16 @@ pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
     }
     let shown = finding::filter_sorted(&all, args.min_severity);
     let mut out = std::io::stdout().lock();
-    match kube.output {
-        Some(OutputFormat::Json | OutputFormat::Yaml) => {
+    let printer = Printer::new(kube, args.output);
+    match args.output {
+        Some(TableFormat::Json | TableFormat::Yaml) => {
             let doc = serde_json::json!({"apiVersion": "kplug.dev/v1alpha1", "kind": "LintReport", "findings": shown});
-            Printer::from_args(kube).print_value(&doc, &mut out)?;
+            printer.print_value(&doc, &mut out)?;
         }
         _ if shown.is_empty() => {
             eprintln!("no findings in {} file(s)", args.files.len());
         }
-        _ => Printer::from_args(kube)
-            .print_table(&table(&shown, Palette::new(kube.color)), &mut out)?,
+        _ => printer.print_table(&table(&shown, Palette::new(kube.color)), &mut out)?,
     }
     Ok(finding::exit_code(&all))
 }

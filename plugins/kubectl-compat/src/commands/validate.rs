@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use kplug::cli::{KubectlArgs, OutputFormat};
+use kplug::cli::KubectlArgs;
 use kplug::output::color::Palette;
 use kplug_compat::report::{human, nfd};
 use kplug_compat::validate::{self, Options};
@@ -31,12 +31,26 @@ pub struct Args {
     pub tags: Vec<String>,
 
     /// Print NFD's JSON (same as -o nfd-json)
-    #[arg(long)]
+    #[arg(long, conflicts_with = "output")]
     pub output_json: bool,
+
+    /// Output format (default: the report for people)
+    #[arg(short = 'o', long, value_name = "FORMAT")]
+    pub output: Option<NodeFormat>,
+}
+
+/// What validate-node prints besides the report for people.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum NodeFormat {
+    /// kplug's report as JSON
+    Json,
+    /// kplug's report as YAML
+    Yaml,
+    /// NFD's own JSON, as `nfd compat validate-node --output-json` prints it
+    NfdJson,
 }
 
 pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
-    kube.check_output(&["nfd-json"])?;
     // The registry round trips and host discovery are independent; overlapping
     // them makes `--image` cost about as much as discovery alone.
     let (spec, features) = std::thread::scope(|scope| {
@@ -64,23 +78,19 @@ pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
         node,
     );
     let mut out = std::io::stdout().lock();
-    let nfd_json =
-        args.output_json || matches!(&kube.output, Some(OutputFormat::Other(f)) if f == "nfd-json");
-    if nfd_json {
-        // NFD prints no trailing newline.
-        out.write_all(nfd::render(&spec, &report.nfd).as_bytes())?;
+    let format = if args.output_json {
+        Some(NodeFormat::NfdJson)
     } else {
-        match kube.output {
-            Some(OutputFormat::Json) => {
-                kplug::output::format::write_json(&report, &mut out)?;
-            }
-            Some(OutputFormat::Yaml) => {
-                out.write_all(
-                    kplug::output::format::to_yaml(&serde_json::to_value(&report)?)?.as_bytes(),
-                )?;
-            }
-            _ => human::render(&report, Palette::new(kube.color), &mut out)?,
-        }
+        args.output
+    };
+    match format {
+        // NFD prints no trailing newline.
+        Some(NodeFormat::NfdJson) => out.write_all(nfd::render(&spec, &report.nfd).as_bytes())?,
+        Some(NodeFormat::Json) => kplug::output::format::write_json(&report, &mut out)?,
+        Some(NodeFormat::Yaml) => out.write_all(
+            kplug::output::format::to_yaml(&serde_json::to_value(&report)?)?.as_bytes(),
+        )?,
+        None => human::render(&report, Palette::new(kube.color), &mut out)?,
     }
     out.flush()?;
     Ok(validate::exit_code(&report))

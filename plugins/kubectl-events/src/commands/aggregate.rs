@@ -4,7 +4,7 @@ use std::io::{IsTerminal, Write};
 
 use anyhow::bail;
 use jiff::Timestamp;
-use kplug::cli::{KubectlArgs, OutputFormat};
+use kplug::cli::{KubectlArgs, ReportFormat};
 use kplug::output::table::{Cell, Table, TableOptions};
 use kplug_eventlog::aggregate::sparkline;
 use kplug_eventlog::store::{Buckets, GROUP_COLUMNS};
@@ -40,10 +40,13 @@ pub struct Args {
 
     #[command(flatten)]
     pub store: StoreArgs,
+
+    /// Output format (default: a table with a sparkline per group)
+    #[arg(short = 'o', long, value_name = "FORMAT")]
+    pub output: Option<ReportFormat>,
 }
 
 pub fn run(kube: &KubectlArgs, mut args: Args) -> anyhow::Result<kplug::Code> {
-    kube.check_output(&[])?;
     let mut columns = Vec::new();
     for field in &args.by {
         match GROUP_COLUMNS.iter().find(|(name, _)| name == field) {
@@ -90,11 +93,11 @@ pub fn run(kube: &KubectlArgs, mut args: Args) -> anyhow::Result<kplug::Code> {
     }
     let groups = store.aggregate(&columns, &filter, buckets)?;
     let mut out = std::io::stdout().lock();
-    match kube.output {
-        Some(OutputFormat::Json) => {
+    match args.output {
+        Some(ReportFormat::Json) => {
             kplug::output::format::write_json(&serde_json::json!({"groups": groups}), &mut out)?;
         }
-        Some(OutputFormat::Yaml) => {
+        Some(ReportFormat::Yaml) => {
             out.write_all(
                 kplug::output::format::to_yaml(&serde_json::json!({"groups": groups}))?.as_bytes(),
             )?;

@@ -5,6 +5,7 @@ use std::io::Write;
 use anyhow::bail;
 use jiff::Timestamp;
 use kplug::cli::{KubectlArgs, OutputFormat};
+use kplug::output::format::Printer;
 use kplug::output::table::{Cell, Table, TableOptions};
 use kplug::selector::Selector;
 use kplug_eventlog::classify::{Category, Severity};
@@ -38,6 +39,11 @@ pub struct Args {
 
     #[command(flatten)]
     pub store: StoreArgs,
+
+    /// Output format (default: a table); json and yaml print a v1 List, name
+    /// the objects the events are about (kind/name, once each)
+    #[arg(short = 'o', long, value_name = "FORMAT")]
+    pub output: Option<OutputFormat>,
 }
 
 /// Filters shared by query and aggregate.
@@ -171,7 +177,6 @@ impl FilterArgs {
 }
 
 pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
-    kube.check_output(&[])?;
     let mut store = args.store.open(kplug_eventlog::store::Access::Read)?;
     let mut filter = args
         .filters
@@ -180,19 +185,15 @@ pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
     let rows = store.query(&filter, args.limit)?;
     let mut out = std::io::stdout().lock();
     let mut widths = Vec::new();
-    match kube.output {
-        Some(OutputFormat::Json) => {
-            kplug::output::format::write_json(
-                &serde_json::json!({"apiVersion": "v1", "kind": "List", "items": rows}),
-                &mut out,
-            )?;
+    let printer = Printer::new(kube, args.output);
+    let mut seen = std::collections::HashSet::new();
+    match args.output {
+        Some(OutputFormat::Json | OutputFormat::Yaml) => {
+            printer.print_list(&rows, |_| String::new(), Table::default, &mut out)?
         }
-        Some(OutputFormat::Yaml) => {
-            let v = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": rows});
-            out.write_all(kplug::output::format::to_yaml(&v)?.as_bytes())?;
-        }
+        Some(OutputFormat::Name) => print_names(&rows, &mut seen, &mut out)?,
         _ if rows.is_empty() => eprintln!("No events found."),
-        _ => table(kube, &rows, &mut out, true, &mut widths)?,
+        _ => table(kube, args.output, &rows, &mut out, true, &mut widths)?,
     }
     if args.watch {
         let mut header_shown = !rows.is_empty();
@@ -203,7 +204,8 @@ pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
             last = store.last_id()?;
             let mut new = store.query(&filter, None)?;
             new.reverse();
-            match kube.output {
+            match args.output {
+                Some(OutputFormat::Name) => print_names(&new, &mut seen, &mut out)?,
                 Some(OutputFormat::Json) => {
                     for r in &new {
                         writeln!(out, "{}", serde_json::to_string(r)?)?;
@@ -220,7 +222,14 @@ pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
                 }
                 _ if new.is_empty() => {}
                 _ => {
-                    table(kube, &new, &mut out, !header_shown, &mut widths)?;
+                    table(
+                        kube,
+                        args.output,
+                        &new,
+                        &mut out,
+                        !header_shown,
+                        &mut widths,
+                    )?;
                     header_shown = true;
                 }
             }
@@ -232,8 +241,25 @@ pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
 
 /// The rows as a table; `widths` keeps the columns of earlier parts (`--watch`)
 /// so that later rows line up under them.
+/// `-o name`: the objects the events are about, each once (`seen` spans
+/// the parts of `--watch`).
+fn print_names(
+    rows: &[EventRow],
+    seen: &mut std::collections::HashSet<String>,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    for r in rows {
+        let name = format!("{}/{}", r.kind.to_lowercase(), r.name);
+        if seen.insert(name.clone()) {
+            writeln!(out, "{}", kplug::output::Escaped(&name))?;
+        }
+    }
+    Ok(())
+}
+
 fn table(
     kube: &KubectlArgs,
+    format: Option<OutputFormat>,
     rows: &[EventRow],
     out: &mut dyn Write,
     headers: bool,
@@ -280,7 +306,7 @@ fn table(
     }
     t.render_aligned(
         TableOptions {
-            wide: matches!(kube.output, Some(OutputFormat::Wide)),
+            wide: format == Some(OutputFormat::Wide),
             no_headers: kube.no_headers || !headers,
             namespace_column: kube.all_namespaces || kube.namespace.is_none(),
         },

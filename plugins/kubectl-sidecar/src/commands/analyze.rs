@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use kplug::cli::{KubectlArgs, OutputFormat};
+use kplug::cli::{KubectlArgs, ReportFormat};
 use kplug::manifest::Input;
 use kplug::output::color::Palette;
 use kplug_sidecar::analysis::{self, TemplateReport};
@@ -31,6 +31,10 @@ pub struct Args {
 
     #[command(flatten)]
     pub version: KubeVersionArg,
+
+    /// Output format (default: the start chains and findings for people)
+    #[arg(short = 'o', long, value_name = "FORMAT")]
+    pub output: Option<ReportFormat>,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -67,7 +71,6 @@ fn parse_version(s: &str) -> Result<KubeVersion, String> {
 }
 
 pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
-    kube.check_output(&[])?;
     let items = if args.targets.is_empty() {
         if args.files.is_empty() {
             anyhow::bail!(kplug::Error::Usage(
@@ -91,17 +94,21 @@ pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
             .unwrap_or_default();
         analysis::analyze_all(&fetched.templates, &fetched.owners, version)
     };
-    print(kube, &items)?;
+    print(kube, args.output, &items)?;
     Ok(kplug::finding::exit_code(&report::findings(&items)))
 }
 
-pub fn print(kube: &KubectlArgs, items: &[TemplateReport]) -> anyhow::Result<()> {
+pub fn print(
+    kube: &KubectlArgs,
+    format: Option<ReportFormat>,
+    items: &[TemplateReport],
+) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
-    match kube.output {
-        Some(OutputFormat::Json) => {
+    match format {
+        Some(ReportFormat::Json) => {
             kplug::output::format::write_json(&SidecarReport::new(items), &mut out)?;
         }
-        Some(OutputFormat::Yaml) => {
+        Some(ReportFormat::Yaml) => {
             let value = serde_json::to_value(SidecarReport::new(items))?;
             out.write_all(kplug::output::format::to_yaml(&value)?.as_bytes())?;
         }

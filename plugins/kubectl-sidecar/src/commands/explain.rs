@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use k8s_openapi::api::core::v1::{Event as CoreEvent, Pod};
-use kplug::cli::{KubectlArgs, OutputFormat};
+use kplug::cli::{KubectlArgs, ReportFormat};
 use kplug::event::Event;
 use kplug::output::table::{Cell, Table, TableOptions};
 use kplug_sidecar::timeline::{self, Timeline};
@@ -37,10 +37,13 @@ pub struct Args {
     /// With -f: the Pod's Events (`kubectl get events -o json`, either API)
     #[arg(long, value_name = "FILE", requires = "file")]
     pub events: Option<PathBuf>,
+
+    /// Output format (default: the timeline for people)
+    #[arg(short = 'o', long, value_name = "FORMAT")]
+    pub output: Option<ReportFormat>,
 }
 
 pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
-    kube.check_output(&[])?;
     let (pod, events) = match (&args.pod, &args.file) {
         (_, Some(file)) => offline(file, args.events.as_ref())?,
         (Some(name), None) => {
@@ -56,16 +59,16 @@ pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
         bail!("the object is not a Pod");
     };
     let mut out = std::io::stdout().lock();
-    match kube.output {
-        Some(OutputFormat::Json) => {
+    match args.output {
+        Some(ReportFormat::Json) => {
             kplug::output::format::write_json(&timeline, &mut out)?;
         }
-        Some(OutputFormat::Yaml) => {
+        Some(ReportFormat::Yaml) => {
             out.write_all(
                 kplug::output::format::to_yaml(&serde_json::to_value(&timeline)?)?.as_bytes(),
             )?;
         }
-        _ => render(&timeline, &mut out)?,
+        None => render(&timeline, &mut out)?,
     }
     Ok(kplug::Code::Success)
 }

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use kplug::cli::{KubectlArgs, OutputFormat};
+use kplug::cli::KubectlArgs;
 use kplug::manifest::Object;
 use kplug::output::Escaped;
 use kplug_sidecar::analysis;
@@ -15,9 +15,10 @@ use kplug_sidecar::template::PodTemplate;
 use super::analyze::{KubeVersionArg, load_objects};
 
 /// What `-o` asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum FixOutput {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum FixOutput {
     /// Strategic merge patches with the `kubectl patch` command to run
+    #[default]
     Patch,
     /// The whole input, every document in order, with the fixes applied
     Manifest,
@@ -73,24 +74,14 @@ pub struct Args {
 
     #[command(flatten)]
     pub version: KubeVersionArg,
+
+    /// Output format
+    #[arg(short = 'o', long, value_name = "FORMAT", default_value = "patch")]
+    pub output: FixOutput,
 }
 
 pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
-    kube.check_output(&["patch", "manifest", "kustomize"])?;
-    let format = match &kube.output {
-        Some(OutputFormat::Other(f)) if f == "manifest" => FixOutput::Manifest,
-        Some(OutputFormat::Other(f)) if f == "kustomize" => FixOutput::Kustomize,
-        Some(OutputFormat::Other(f)) if f == "patch" => FixOutput::Patch,
-        None => FixOutput::Patch,
-        Some(other) => anyhow::bail!(kplug::Error::Usage(format!(
-            "fix prints -o patch, manifest or kustomize, not {}",
-            match other {
-                OutputFormat::Json => "json",
-                OutputFormat::Yaml => "yaml",
-                _ => "that",
-            }
-        ))),
-    };
+    let format = args.output;
     let live = !args.targets.is_empty();
     let (objects, version) = if live {
         let targets = super::live::parse_targets(&args.targets)?;
