@@ -263,25 +263,26 @@ pub fn api_error(err: kube::Error, server: &str) -> Error {
                 message: status.message.clone(),
             },
         },
-        kube::Error::SerdeError(e) => Error::NotKubernetes {
+        kube::Error::SerdeError(source) => Error::NotKubernetes {
             server: server.clone(),
-            reason: if e.is_eof() {
+            reason: if source.is_eof() {
                 "its reply was empty".into()
             } else {
                 "its reply is not a Kubernetes object".into()
             },
+            source,
         },
         other => {
-            let reason = root_cause(&other);
-            if is_timeout(&reason) {
-                return Error::Unreachable {
-                    server: server.to_string(),
-                    reason: format!("timed out ({reason})"),
-                };
-            }
+            let root = root_cause(&other);
+            let reason = if is_timeout(&root) {
+                format!("timed out ({root})")
+            } else {
+                root
+            };
             Error::Unreachable {
                 server: server.to_string(),
                 reason,
+                source: Box::new(other),
             }
         }
     }
@@ -701,5 +702,18 @@ users:
             problem: "is self-signed".into(),
         };
         assert!(e.to_string().contains("certificate-authority-data"), "{e}");
+    }
+
+    #[test]
+    fn api_errors_keep_what_they_came_from() {
+        let decode = serde_json::from_str::<serde_json::Value>("<html>").unwrap_err();
+        let e = api_error(kube::Error::SerdeError(decode), "https://u:p@h:6443");
+        assert!(matches!(e, Error::NotKubernetes { .. }), "{e}");
+        assert!(!e.to_string().contains("u:p"), "{e}");
+        let source = std::error::Error::source(&e).expect("the decode error is kept");
+        assert!(source.downcast_ref::<serde_json::Error>().is_some());
+        let e = api_error(kube::Error::LinesCodecMaxLineLengthExceeded, "https://h");
+        assert!(matches!(e, Error::Unreachable { .. }), "{e}");
+        assert!(std::error::Error::source(&e).is_some());
     }
 }

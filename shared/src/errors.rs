@@ -48,7 +48,12 @@ pub enum Error {
         "cannot connect to the API server at {server}: {reason}; \
          check that the cluster is running and that the kubeconfig points at it"
     )]
-    Unreachable { server: String, reason: String },
+    Unreachable {
+        server: String,
+        reason: String,
+        #[source]
+        source: Box<kube::Error>,
+    },
 
     #[error(
         "the API server at {server} presented a TLS certificate that {problem}; \
@@ -61,7 +66,12 @@ pub enum Error {
         "the server at {server} did not answer as a Kubernetes API server ({reason}); \
          check the kubeconfig's server URL (a redirect, a proxy or a login page answers like this)"
     )]
-    NotKubernetes { server: String, reason: String },
+    NotKubernetes {
+        server: String,
+        reason: String,
+        #[source]
+        source: serde_json::Error,
+    },
 
     #[error(
         "the API server at {server} rejected the credentials (401 Unauthorized); log in again or refresh the kubeconfig's token"
@@ -154,6 +164,7 @@ mod tests {
         let e = Error::Unreachable {
             server: "https://127.0.0.1:6443".into(),
             reason: "connection refused".into(),
+            source: Box::new(kube::Error::LinesCodecMaxLineLengthExceeded),
         };
         let s = e.to_string();
         assert!(s.contains("127.0.0.1:6443") && s.contains("connection refused"));

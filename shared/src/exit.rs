@@ -76,21 +76,33 @@ pub fn finish(result: anyhow::Result<Code>) -> ExitCode {
     }
 }
 
-/// `outer: inner: root`, skipping causes whose text the outer message already carries
-/// (thiserror messages often embed their source).
+/// `outer: inner: root`, skipping causes whose text the outer message already
+/// carries (thiserror messages often embed their source). The chain ends at
+/// a typed [`crate::Error`] or at a cause that quotes the root cause: such
+/// sentences were written for people, their sources are kept for programs.
 pub fn render_chain(err: &anyhow::Error) -> String {
+    let root = flat(&err.root_cause().to_string());
+    let probe: String = root.chars().take(200).collect();
     let mut out = String::new();
     for cause in err.chain() {
         let text = cause.to_string();
-        if out.contains(&text) {
-            continue;
+        if !out.contains(&text) {
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
+            out.push_str(&text);
         }
-        if !out.is_empty() {
-            out.push_str(": ");
+        let summarises = cause.is::<crate::Error>()
+            || (cause.source().is_some() && flat(&text).contains(&probe));
+        if summarises {
+            break;
         }
-        out.push_str(&text);
     }
     out
+}
+
+fn flat(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]
@@ -147,5 +159,29 @@ mod tests {
         );
         let err = anyhow::anyhow!("root").context("middle").context("top");
         assert_eq!(render_chain(&err), "top: middle: root");
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("resolving x: cannot reach h (refused)")]
+    struct Sentence(#[source] Wrapper);
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("error sending request")]
+    struct Wrapper(#[source] std::io::Error);
+
+    #[test]
+    fn chain_ends_where_a_sentence_quotes_its_root() {
+        let err = anyhow::Error::new(Sentence(Wrapper(std::io::Error::other("refused"))))
+            .context("validating");
+        assert_eq!(
+            render_chain(&err),
+            "validating: resolving x: cannot reach h (refused)"
+        );
+        // The library's own errors are whole sentences whatever their source.
+        let err = anyhow::Error::new(crate::Error::Io {
+            path: "/x".into(),
+            source: std::io::Error::other("gone"),
+        });
+        assert_eq!(render_chain(&err), "/x: gone");
     }
 }

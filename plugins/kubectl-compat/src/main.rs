@@ -79,16 +79,20 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<kplug::Code> {
-    if let Some(registry) = cli.command.registry() {
-        let cluster_too = matches!(
-            cli.command,
-            Command::ValidateCluster(_) | Command::Validate(_)
-        );
-        registry.prepare_roots(cluster_too)?;
-    }
-    let result = dispatch(cli);
-    commands::image::cleanup_roots();
-    result
+    // Before any thread starts: see `registry::roots`.
+    let _roots = match cli.command.registry() {
+        Some(registry) => {
+            let cluster_too = matches!(
+                cli.command,
+                Command::ValidateCluster(_) | Command::Validate(_)
+            );
+            Some(kplug_compat::registry::roots::prepare(
+                &registry.roots_plan(cluster_too),
+            )?)
+        }
+        None => None,
+    };
+    dispatch(cli)
 }
 
 impl Command {

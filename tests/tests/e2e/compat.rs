@@ -825,6 +825,7 @@ fn registry_auth_flags_and_login_files() {
         err.contains(REALM) && err.contains("docker login"),
         "names the realm and what to do: {err}"
     );
+    assert!(err.contains("requires authentication"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 
     let wrong = "not-the-Pa55word";
@@ -849,6 +850,10 @@ fn registry_auth_flags_and_login_files() {
         "wrong password fails: {err}"
     );
     assert!(err.contains(REALM), "{err}");
+    assert!(
+        err.contains("rejected the credentials"),
+        "credentials were sent, so they were rejected: {err}"
+    );
     assert!(
         !err.contains(wrong) && !text(&refused.stdout).contains(wrong),
         "the secret is never printed: {err}"

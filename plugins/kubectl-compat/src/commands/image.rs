@@ -9,6 +9,7 @@ use anyhow::{Context, bail};
 use kplug_compat::registry::artifact::{self, Artifact, Platform};
 use kplug_compat::registry::client::{Auth, Options, Registry};
 use kplug_compat::registry::reference::Reference;
+use kplug_compat::registry::roots;
 use kplug_compat::spec::{ARTIFACT_TYPE, SPEC_MEDIA_TYPE, Spec};
 
 #[derive(Debug, Clone, clap::Args)]
@@ -51,89 +52,17 @@ pub struct RegistryArgs {
     pub platform: Option<String>,
 }
 
-/// Where OpenSSL-style probing finds a system CA bundle on Linux.
-const SYSTEM_BUNDLES: &[&str] = &[
-    "/etc/ssl/certs/ca-certificates.crt",
-    "/etc/pki/tls/certs/ca-bundle.crt",
-    "/etc/ssl/ca-bundle.pem",
-    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
-    "/etc/ssl/cert.pem",
-    "/etc/pki/tls/cacert.pem",
-];
-
 impl RegistryArgs {
-    /// oci-client 0.18 builds a throwaway default HTTP client beside the one
-    /// we configure, and that one loads the system root store: about 10 ms
-    /// per run, and a panic on systems without CA certificates (a scratch
-    /// container). Point it (through `SSL_CERT_FILE`, which the root loader
-    /// honours) at a one-certificate file when no TLS is spoken, and at the
-    /// `--ca-file` when the system has no bundle. `cluster_too`: the command
-    /// also talks TLS to the API server, whose client may need the real
-    /// roots. Must run before any thread starts: it changes the environment.
-    #[allow(unsafe_code)]
-    pub fn prepare_roots(&self, cluster_too: bool) -> anyhow::Result<()> {
-        let no_tls = self.plain_http && !cluster_too;
-        let user_file = std::env::var_os("SSL_CERT_FILE");
-        if let Some(f) = &user_file
-            && !no_tls
-            && !std::path::Path::new(f).is_file()
-        {
-            bail!(
-                "SSL_CERT_FILE={} is not a readable file; point it at a PEM bundle or unset it",
-                std::path::Path::new(f).display()
-            );
+    /// What the process will speak, for [`roots::prepare`]. `other_tls`:
+    /// the command also talks TLS to the API server.
+    pub fn roots_plan(&self, other_tls: bool) -> roots::Plan {
+        roots::Plan {
+            plain_http: self.plain_http,
+            insecure: self.insecure,
+            ca_file: self.ca_file.clone(),
+            other_tls,
         }
-        let has_system_roots = user_file.is_some()
-            || std::env::var_os("SSL_CERT_DIR").is_some()
-            || SYSTEM_BUNDLES
-                .iter()
-                .any(|p| std::path::Path::new(p).is_file());
-        let file = if no_tls || (self.insecure && !has_system_roots) {
-            let path =
-                std::env::temp_dir().join(format!("kplug-compat-roots-{}.pem", std::process::id()));
-            std::fs::write(
-                &path,
-                include_bytes!("../registry/plain-http-placeholder.pem"),
-            )
-            .with_context(|| format!("writing {}", path.display()))?;
-            PLACEHOLDER.with(|p| *p.borrow_mut() = Some(path.clone()));
-            path
-        } else if has_system_roots {
-            return Ok(());
-        } else if let Some(ca) = &self.ca_file {
-            ca.clone()
-        } else {
-            bail!(
-                "this system has no CA certificates (none of {}); install them (ca-certificates), set SSL_CERT_FILE, or pass --ca-file",
-                SYSTEM_BUNDLES.join(", ")
-            );
-        };
-        // SAFETY: called from main before any other thread exists, so no
-        // thread can read the environment concurrently.
-        unsafe { std::env::set_var("SSL_CERT_FILE", &file) };
-        if no_tls {
-            // Otherwise the default certificate directory is read as well;
-            // a directory that does not exist is skipped.
-            let none = file.with_extension("none");
-            // SAFETY: as above.
-            unsafe { std::env::set_var("SSL_CERT_DIR", none) };
-        }
-        Ok(())
     }
-}
-
-thread_local! {
-    /// The placeholder file written by [`RegistryArgs::prepare_roots`].
-    static PLACEHOLDER: std::cell::RefCell<Option<PathBuf>> = const { std::cell::RefCell::new(None) };
-}
-
-/// Remove the placeholder file, if one was written (call at exit).
-pub fn cleanup_roots() {
-    PLACEHOLDER.with(|p| {
-        if let Some(path) = p.borrow_mut().take() {
-            let _ = std::fs::remove_file(path);
-        }
-    });
 }
 
 fn stdin_secret() -> anyhow::Result<String> {
