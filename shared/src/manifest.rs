@@ -220,44 +220,63 @@ struct Chunk {
     first_line: usize,
 }
 
-/// Split a YAML stream into documents. A line starting with `---` (followed by
-/// nothing or whitespace) starts a document, and what follows the marker on
-/// that line belongs to it; `...` ends one; `%` directives are dropped.
-fn split_documents(text: &str) -> Vec<Chunk> {
-    let mut chunks = Vec::new();
-    let mut current = Chunk {
-        text: String::new(),
-        first_line: 1,
-    };
-    for (i, line) in text.split('\n').enumerate() {
-        let number = i + 1;
-        if let Some(rest) = marker(line, "---") {
-            chunks.push(std::mem::replace(
-                &mut current,
-                Chunk {
-                    text: String::new(),
-                    first_line: number,
-                },
-            ));
-            current.text.push_str(rest);
-            current.text.push('\n');
-        } else if marker(line, "...").is_some() {
-            chunks.push(std::mem::replace(
-                &mut current,
-                Chunk {
-                    text: String::new(),
-                    first_line: number + 1,
-                },
-            ));
-        } else if line.starts_with('%') && is_blank(&current.text) {
-            current.text.push('\n');
-        } else {
-            current.text.push_str(line);
-            current.text.push('\n');
+/// Splits a YAML stream into documents as lines arrive. A line starting
+/// with `---` (followed by nothing or whitespace) starts a document, and what
+/// follows the marker on that line belongs to it; `...` ends one; `%`
+/// directives are dropped. Only the current document is held.
+struct Splitter {
+    current: Chunk,
+    line: usize,
+}
+
+impl Splitter {
+    fn new() -> Self {
+        Splitter {
+            current: Chunk {
+                text: String::new(),
+                first_line: 1,
+            },
+            line: 0,
         }
     }
-    chunks.push(current);
-    chunks.retain(|c| !is_blank(&c.text));
+
+    /// Take one line (without its newline); a finished document, if any.
+    fn feed(&mut self, line: &str) -> Option<Chunk> {
+        self.line += 1;
+        let number = self.line;
+        let next = |first_line| Chunk {
+            text: String::new(),
+            first_line,
+        };
+        let done = if let Some(rest) = marker(line, "---") {
+            let done = std::mem::replace(&mut self.current, next(number));
+            self.current.text.push_str(rest);
+            self.current.text.push('\n');
+            Some(done)
+        } else if marker(line, "...").is_some() {
+            Some(std::mem::replace(&mut self.current, next(number + 1)))
+        } else {
+            if line.starts_with('%') && is_blank(&self.current.text) {
+                self.current.text.push('\n');
+            } else {
+                self.current.text.push_str(line);
+                self.current.text.push('\n');
+            }
+            None
+        };
+        done.filter(|c| !is_blank(&c.text))
+    }
+
+    fn finish(self) -> Option<Chunk> {
+        Some(self.current).filter(|c| !is_blank(&c.text))
+    }
+}
+
+/// Split a whole YAML stream into documents.
+fn split_documents(text: &str) -> Vec<Chunk> {
+    let mut splitter = Splitter::new();
+    let mut chunks: Vec<Chunk> = text.split('\n').filter_map(|l| splitter.feed(l)).collect();
+    chunks.extend(splitter.finish());
     chunks
 }
 
@@ -283,29 +302,123 @@ pub fn parse_str(text: &str, file: &str) -> Result<Vec<Object>, ManifestError> {
     }
     let mut out = Vec::new();
     for (index, chunk) in split_documents(text).into_iter().enumerate() {
-        let document = index + 1;
-        let error = |line: usize, message: String| ManifestError {
-            file: file.to_string(),
-            document,
-            line,
-            message,
-        };
-        let value: Value = crate::yaml::from_str(&chunk.text).map_err(|e| {
-            let line = e.location().map_or(chunk.first_line, |l| {
-                chunk.first_line + l.line() as usize - 1
-            });
-            error(line, crate::yaml::message(&e))
-        })?;
-        let source = Source {
-            file: file.to_string(),
-            document,
-            line: first_content_line(&chunk),
-            item: None,
-            text: Some(chunk.text.as_str().into()),
-        };
-        push_objects(value, source, &mut out).map_err(|(line, message)| error(line, message))?;
+        parse_chunk(chunk, index + 1, file, &mut out)?;
     }
     Ok(out)
+}
+
+/// One YAML document's objects (several for a `List`).
+fn parse_chunk(
+    chunk: Chunk,
+    document: usize,
+    file: &str,
+    out: &mut Vec<Object>,
+) -> Result<(), ManifestError> {
+    let error = |line: usize, message: String| ManifestError {
+        file: file.to_string(),
+        document,
+        line,
+        message,
+    };
+    let value: Value = crate::yaml::from_str(&chunk.text).map_err(|e| {
+        let line = e.location().map_or(chunk.first_line, |l| {
+            chunk.first_line + l.line() as usize - 1
+        });
+        error(line, crate::yaml::message(&e))
+    })?;
+    let source = Source {
+        file: file.to_string(),
+        document,
+        line: first_content_line(&chunk),
+        item: None,
+        text: Some(chunk.text.as_str().into()),
+    };
+    push_objects(value, source, out).map_err(|(line, message)| error(line, message))
+}
+
+/// Like [`load`], but hands over the objects one document at a time (a
+/// `List` at once) without holding the rest: a YAML file is read line by
+/// line, so memory stays flat however long the stream. JSON files are read
+/// whole.
+pub fn for_each_document(
+    inputs: &[Input],
+    mut each: impl FnMut(Vec<Object>),
+) -> Result<(), Error> {
+    for input in inputs {
+        match input {
+            Input::Stdin => stream_reader(std::io::stdin().lock(), STDIN_NAME, &mut each)?,
+            Input::Path(path) => {
+                for file in files_under(path)? {
+                    let f = std::fs::File::open(&file).map_err(|source| Error::Io {
+                        path: file.clone(),
+                        source,
+                    })?;
+                    let name = file.display().to_string();
+                    stream_reader(std::io::BufReader::new(f), &name, &mut each)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn stream_reader(
+    mut reader: impl std::io::BufRead,
+    file: &str,
+    each: &mut dyn FnMut(Vec<Object>),
+) -> Result<(), Error> {
+    let io = |source| Error::Io {
+        path: PathBuf::from(file),
+        source,
+    };
+    let mut splitter = Splitter::new();
+    let mut line = String::new();
+    let mut document = 0;
+    let mut first = true;
+    let mut emit = |chunk: Chunk, document: usize| -> Result<(), ManifestError> {
+        let mut objects = Vec::new();
+        parse_chunk(chunk, document, file, &mut objects)?;
+        each(objects);
+        Ok(())
+    };
+    loop {
+        line.clear();
+        match reader.read_line(&mut line) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                return Err(ManifestError {
+                    file: file.to_string(),
+                    document: document + 1,
+                    line: splitter.line + 1,
+                    message: "file is not UTF-8 text".into(),
+                }
+                .into());
+            }
+            Err(e) => return Err(io(e)),
+        }
+        let mut text = line.strip_suffix('\n').unwrap_or(&line);
+        if first {
+            text = text.strip_prefix('\u{feff}').unwrap_or(text);
+            if text.trim_start().starts_with(['{', '[']) {
+                // JSON: read whole (objects may span any number of lines).
+                let mut rest = text.to_string();
+                rest.push('\n');
+                reader.read_to_string(&mut rest).map_err(io)?;
+                each(parse_json_stream(&rest, file)?);
+                return Ok(());
+            }
+            first = text.trim().is_empty();
+        }
+        if let Some(chunk) = splitter.feed(text) {
+            document += 1;
+            emit(chunk, document)?;
+        }
+    }
+    if let Some(chunk) = splitter.finish() {
+        emit(chunk, document + 1)?;
+    }
+    Ok(())
 }
 
 fn first_content_line(chunk: &Chunk) -> usize {

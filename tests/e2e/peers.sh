@@ -18,6 +18,7 @@ KREW_VERSION=v0.4.3           # sigs.k8s.io/krew
 ORAS_VERSION=v1.3.6           # oras.land/oras
 GGCR_VERSION=v0.22.1          # github.com/google/go-containerregistry/pkg/registry (wrapper in peers/oci-registry)
 NFD_VERSION=v0.19.0           # sigs.k8s.io/node-feature-discovery (wrapper in peers/nfd)
+KUBE_SCORE_VERSION=v1.20.0    # github.com/zegl/kube-score (sidecar analysis benchmark and e2e)
 
 summary=()
 env_lines=()
@@ -63,6 +64,7 @@ go_peer kube-apiserver "$KUBE_VERSION" KUBE_APISERVER kube-apiserver -- build_ku
 go_peer etcd "$ETCD_VERSION" ETCD etcd -- build_etcd
 go_peer krew "$KREW_VERSION" KREW krew -- go_install "sigs.k8s.io/krew/cmd/krew@$KREW_VERSION"
 go_peer oras "$ORAS_VERSION" ORAS oras -- go_install "oras.land/oras/cmd/oras@$ORAS_VERSION"
+go_peer kube-score "$KUBE_SCORE_VERSION" KUBE_SCORE kube-score -- go_install "github.com/zegl/kube-score/cmd/kube-score@$KUBE_SCORE_VERSION"
 go_peer oci-registry "$GGCR_VERSION" REGISTRY_REFERRERS oci-registry -- build_oci_registry
 go_peer nfd "$NFD_VERSION" NFD nfd -- build_nfd
 nfd_dir="$cache/nfd-$NFD_VERSION-$(wrapper_hash nfd)"

@@ -108,7 +108,20 @@ fn heading(o: &ObjectRef) -> String {
 /// The human report.
 pub fn render(items: &[TemplateReport], palette: Palette, out: &mut dyn Write) -> io::Result<()> {
     for (i, t) in items.iter().enumerate() {
-        if i > 0 {
+        render_one(t, i == 0, palette, out)?;
+    }
+    Ok(())
+}
+
+/// One template's part of the human report (a blank line before all but the first).
+pub fn render_one(
+    t: &TemplateReport,
+    first: bool,
+    palette: Palette,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    {
+        if !first {
             writeln!(out)?;
         }
         writeln!(out, "{}", Escaped(&heading(&t.object)))?;

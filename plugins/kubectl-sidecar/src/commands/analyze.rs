@@ -53,16 +53,7 @@ impl KubeVersionArg {
 
 /// Every object of the `-f` inputs, in order.
 pub fn load_objects(files: &[PathBuf]) -> anyhow::Result<Vec<kplug::manifest::Object>> {
-    let inputs: Vec<Input> = files
-        .iter()
-        .map(|p| {
-            if p.as_os_str() == "-" {
-                Input::Stdin
-            } else {
-                Input::Path(p.clone())
-            }
-        })
-        .collect();
+    let inputs: Vec<Input> = files.iter().map(|p| input(p)).collect();
     kplug::manifest::load(&inputs).context("reading manifests")
 }
 
@@ -71,31 +62,81 @@ fn parse_version(s: &str) -> Result<KubeVersion, String> {
 }
 
 pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
-    let items = if args.targets.is_empty() {
+    if args.targets.is_empty() {
         if args.files.is_empty() {
             anyhow::bail!(kplug::Error::Usage(
                 "give manifests with -f FILE|DIR|- or live objects as TYPE[/NAME] (e.g. deploy/web, pods -A)".into()
             ));
         }
-        let objects = load_objects(&args.files)?;
+        return analyze_files(kube, &args);
+    }
+    let targets = super::live::parse_targets(&args.targets)?;
+    let fetched = kplug::cli::runtime()?.block_on(super::live::fetch(kube, &targets))?;
+    // The server's own rules unless the user asks for another version.
+    let version = args
+        .version
+        .kube_version
+        .or(fetched.version)
+        .unwrap_or_default();
+    let items = analysis::analyze_all(&fetched.templates, &fetched.owners, version);
+    print(kube, args.output, &items)?;
+    Ok(kplug::finding::exit_code(&report::findings(&items)))
+}
+
+/// Manifests, one document at a time: the report for people is written as
+/// each document is analysed, so memory stays flat however many workloads
+/// the input holds (JSON and YAML, one document, gather the reports). What
+/// a Pod is compared with (its controller's sidecars, for admission drift)
+/// is kept as a sketch: the sidecars of earlier Pod-owning templates.
+fn analyze_files(kube: &KubectlArgs, args: &Args) -> anyhow::Result<kplug::Code> {
+    let inputs: Vec<Input> = args.files.iter().map(|p| input(p)).collect();
+    let version = args.version.get();
+    let palette = Palette::new(kube.color);
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut gathered = Vec::new();
+    let mut shown = 0usize;
+    let mut code = kplug::Code::Success;
+    let mut written: std::io::Result<()> = Ok(());
+    let mut owners: Vec<PodTemplate> = Vec::new();
+    kplug::manifest::for_each_document(&inputs, |objects| {
         let templates: Vec<PodTemplate> = objects
             .iter()
             .filter_map(PodTemplate::from_object)
             .collect();
-        analysis::analyze_all(&templates, &[], args.version.get())
+        let items = analysis::analyze_all(&templates, &owners, version);
+        owners.extend(templates.iter().filter_map(PodTemplate::owner_sketch));
+        code = code.max(kplug::finding::exit_code(&report::findings(&items)));
+        if args.output.is_some() {
+            gathered.extend(items);
+            return;
+        }
+        for t in &items {
+            if written.is_ok() {
+                written = report::render_one(t, shown == 0, palette, &mut out);
+            }
+            shown += 1;
+        }
+    })
+    .context("reading manifests")?;
+    written?;
+    if args.output.is_some() {
+        drop(out);
+        print(kube, args.output, &gathered)?;
     } else {
-        let targets = super::live::parse_targets(&args.targets)?;
-        let fetched = kplug::cli::runtime()?.block_on(super::live::fetch(kube, &targets))?;
-        // The server's own rules unless the user asks for another version.
-        let version = args
-            .version
-            .kube_version
-            .or(fetched.version)
-            .unwrap_or_default();
-        analysis::analyze_all(&fetched.templates, &fetched.owners, version)
-    };
-    print(kube, args.output, &items)?;
-    Ok(kplug::finding::exit_code(&report::findings(&items)))
+        out.flush()?;
+        if shown == 0 {
+            eprintln!("no Pod templates found");
+        }
+    }
+    Ok(code)
+}
+
+fn input(p: &std::path::Path) -> Input {
+    if p.as_os_str() == "-" {
+        Input::Stdin
+    } else {
+        Input::Path(p.to_path_buf())
+    }
 }
 
 pub fn print(
