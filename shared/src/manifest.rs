@@ -340,10 +340,7 @@ fn parse_chunk(
 /// `List` at once) without holding the rest: a YAML file is read line by
 /// line, so memory stays flat however long the stream. JSON files are read
 /// whole.
-pub fn for_each_document(
-    inputs: &[Input],
-    mut each: impl FnMut(Vec<Object>),
-) -> Result<(), Error> {
+pub fn for_each_document(inputs: &[Input], mut each: impl FnMut(Vec<Object>)) -> Result<(), Error> {
     for input in inputs {
         match input {
             Input::Stdin => stream_reader(std::io::stdin().lock(), STDIN_NAME, &mut each)?,

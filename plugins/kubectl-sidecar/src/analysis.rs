@@ -6,6 +6,7 @@
 
 use kplug::finding::{Finding, ObjectRef, Severity};
 use serde::Serialize;
+use std::collections::HashMap;
 
 use crate::container::{Container, Handler, List, Port};
 use crate::known::{self, Family};
@@ -129,17 +130,71 @@ pub fn analyze_all(
     context: &[PodTemplate],
     version: KubeVersion,
 ) -> Vec<TemplateReport> {
+    let mut owners = Owners::default();
+    context.iter().for_each(|t| owners.remember(t));
+    analyze_with(templates, &owners, version)
+}
+
+/// What the drift check needs of Pod-owning templates (ReplicaSets,
+/// StatefulSets, DaemonSets, Jobs): the names of their native sidecars, by
+/// kind, namespace and name. A few bytes each, so a stream of any length
+/// can keep them.
+#[derive(Debug, Default)]
+pub struct Owners(HashMap<(String, Option<String>, String), Vec<String>>);
+
+impl Owners {
+    /// Keep `t` if a Pod could be made from it and it declares sidecars.
+    pub fn remember(&mut self, t: &PodTemplate) {
+        let owns_pods = matches!(
+            t.kind.as_str(),
+            "ReplicaSet" | "StatefulSet" | "DaemonSet" | "Job"
+        );
+        let sidecars: Vec<String> = t.sidecars().map(|c| c.name.clone()).collect();
+        if owns_pods && !sidecars.is_empty() {
+            let key = (
+                t.kind.clone(),
+                t.object.namespace.clone(),
+                t.object.name.clone(),
+            );
+            self.0.insert(key, sidecars);
+        }
+    }
+
+    /// The owner of `pod` as a template holding only its sidecars.
+    fn sketch(&self, pod: &PodTemplate) -> Option<PodTemplate> {
+        let (kind, name) = pod.owner.as_ref()?;
+        let key = (kind.clone(), pod.object.namespace.clone(), name.clone());
+        let sidecars = self.0.get(&key)?;
+        let mut t = PodTemplate::sketch(kind, pod.object.namespace.clone(), name);
+        t.init = sidecars
+            .iter()
+            .enumerate()
+            .map(|(i, n)| Container::native_sidecar(i, n))
+            .collect();
+        Some(t)
+    }
+}
+
+/// [`analyze_all`] with the owners already gathered.
+pub fn analyze_with(
+    templates: &[PodTemplate],
+    owners: &Owners,
+    version: KubeVersion,
+) -> Vec<TemplateReport> {
     templates
         .iter()
         .map(|t| {
-            let owner = t.owner.as_ref().and_then(|(kind, name)| {
-                templates.iter().chain(context).find(|o| {
+            let in_input = t.owner.as_ref().and_then(|(kind, name)| {
+                templates.iter().find(|o| {
                     &o.kind == kind
                         && &o.object.name == name
                         && o.object.namespace == t.object.namespace
                 })
             });
-            analyze(t, owner, version)
+            match in_input {
+                Some(o) => analyze(t, Some(o), version),
+                None => analyze(t, owners.sketch(t).as_ref(), version),
+            }
         })
         .collect()
 }

@@ -237,6 +237,27 @@ fn strings(v: Option<&Value>) -> Vec<String> {
 }
 
 impl Container {
+    /// A native sidecar known by name only (an owner's, for the drift check).
+    pub fn native_sidecar(index: usize, name: &str) -> Container {
+        Container {
+            list: List::Init,
+            index,
+            name: name.to_string(),
+            image: String::new(),
+            command: Vec::new(),
+            ports: Vec::new(),
+            restart_policy: Some("Always".into()),
+            startup: None,
+            readiness: None,
+            liveness: None,
+            post_start: None,
+            pre_stop: None,
+            has_lifecycle: false,
+            env: Vec::new(),
+            raw: Value::Null,
+        }
+    }
+
     pub fn read(list: List, index: usize, v: &Value) -> Container {
         let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
         let mut command = strings(v.get("command"));

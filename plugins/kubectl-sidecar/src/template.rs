@@ -30,36 +30,26 @@ pub struct PodTemplate {
 }
 
 impl PodTemplate {
-    /// What a Pod made from this template is compared with: for a kind
-    /// that owns Pods and declares native sidecars, the template with only
-    /// those (a fraction of its size); `None` for the rest, which no
-    /// comparison needs.
-    pub fn owner_sketch(&self) -> Option<PodTemplate> {
-        if !matches!(
-            self.kind.as_str(),
-            "ReplicaSet" | "StatefulSet" | "DaemonSet" | "Job"
-        ) || !self.init.iter().any(Container::is_sidecar)
-        {
-            return None;
-        }
-        Some(PodTemplate {
-            object: self.object.clone(),
-            kind: self.kind.clone(),
+    /// An empty template named `kind` `namespace/name`, to be filled in.
+    pub fn sketch(kind: &str, namespace: Option<String>, name: &str) -> PodTemplate {
+        PodTemplate {
+            object: ObjectRef {
+                kind: kind.to_string(),
+                namespace,
+                name: name.to_string(),
+                ..Default::default()
+            },
+            kind: kind.to_string(),
             api_version: String::new(),
             spec_path: String::new(),
-            init: self
-                .init
-                .iter()
-                .filter(|c| c.is_sidecar())
-                .cloned()
-                .collect(),
+            init: Vec::new(),
             regular: Vec::new(),
             annotations: BTreeMap::new(),
             pod_restart_policy: String::new(),
             grace_seconds: 0,
             pod_failure_rules: Vec::new(),
             owner: None,
-        })
+        }
     }
 
     /// The template of a workload object or Pod; `None` for other kinds.

@@ -356,7 +356,10 @@ mod tests {
         );
         assert!(text.contains("code: 404"), "{text}");
         let source = std::error::Error::source(&e).unwrap();
-        assert!(source.to_string().starts_with("Server error: url"), "{source}");
+        assert!(
+            source.to_string().starts_with("Server error: url"),
+            "{source}"
+        );
         let refused = RegistryError::DeleteRefused {
             what: "deleting x".into(),
             status: 405,

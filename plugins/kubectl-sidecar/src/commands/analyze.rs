@@ -87,7 +87,7 @@ pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
 /// each document is analysed, so memory stays flat however many workloads
 /// the input holds (JSON and YAML, one document, gather the reports). What
 /// a Pod is compared with (its controller's sidecars, for admission drift)
-/// is kept as a sketch: the sidecars of earlier Pod-owning templates.
+/// is kept as names: the sidecars of earlier Pod-owning templates.
 fn analyze_files(kube: &KubectlArgs, args: &Args) -> anyhow::Result<kplug::Code> {
     let inputs: Vec<Input> = args.files.iter().map(|p| input(p)).collect();
     let version = args.version.get();
@@ -97,14 +97,14 @@ fn analyze_files(kube: &KubectlArgs, args: &Args) -> anyhow::Result<kplug::Code>
     let mut shown = 0usize;
     let mut code = kplug::Code::Success;
     let mut written: std::io::Result<()> = Ok(());
-    let mut owners: Vec<PodTemplate> = Vec::new();
+    let mut owners = analysis::Owners::default();
     kplug::manifest::for_each_document(&inputs, |objects| {
         let templates: Vec<PodTemplate> = objects
             .iter()
             .filter_map(PodTemplate::from_object)
             .collect();
-        let items = analysis::analyze_all(&templates, &owners, version);
-        owners.extend(templates.iter().filter_map(PodTemplate::owner_sketch));
+        let items = analysis::analyze_with(&templates, &owners, version);
+        templates.iter().for_each(|t| owners.remember(t));
         code = code.max(kplug::finding::exit_code(&report::findings(&items)));
         if args.output.is_some() {
             gathered.extend(items);
