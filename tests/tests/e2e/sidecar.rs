@@ -699,3 +699,84 @@ async fn fix_apply_patches_live_objects_after_a_dry_run() {
         text(&again.stderr)
     );
 }
+
+/// kube-score (the benchmark's peer) and kplug read the same multi-document
+/// stream: every scenario the API server accepts, concatenated (kube-score
+/// refuses the whole stream over one invalid object). kube-score scores the objects it
+/// knows (not ReplicaSets), in its own order; kplug must find a Pod
+/// template in each of them and in no object kube-score did not see.
+#[test]
+fn kube_score_and_kplug_read_the_same_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let stream = dir.path().join("all.yaml");
+    let mut all = String::new();
+    for file in scenarios()
+        .into_iter()
+        .filter(|f| expect_api(f) == "accepted")
+    {
+        all.push_str("---\n");
+        all.push_str(&std::fs::read_to_string(&file).unwrap());
+        all.push('\n');
+    }
+    std::fs::write(&stream, all).unwrap();
+    let scored = Command::new(peers::path("KUBE_SCORE"))
+        .args(["score", "--output-format", "json"])
+        .arg(&stream)
+        .output()
+        .unwrap();
+    let theirs: serde_json::Value = serde_json::from_slice(&scored.stdout)
+        .unwrap_or_else(|e| panic!("kube-score JSON: {e}: {}", text(&scored.stderr)));
+    let workload_kinds = [
+        "Pod",
+        "Deployment",
+        "StatefulSet",
+        "DaemonSet",
+        "Job",
+        "CronJob",
+        "ReplicaSet",
+    ];
+    let their_names: Vec<String> = theirs
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| workload_kinds.contains(&o["type_meta"]["kind"].as_str().unwrap_or("")))
+        .map(|o| {
+            format!(
+                "{}/{}",
+                o["type_meta"]["kind"].as_str().unwrap(),
+                o["object_meta"]["name"].as_str().unwrap()
+            )
+        })
+        .collect();
+    let ours = Command::new(workspace_bin("kubectl-sidecar").unwrap())
+        .args(["analyze", "-o", "json", "-f"])
+        .arg(&stream)
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&ours.stdout)
+        .unwrap_or_else(|e| panic!("kplug JSON: {e}: {}", text(&ours.stderr)));
+    let our_names: Vec<String> = report["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            format!(
+                "{}/{}",
+                t["object"]["kind"].as_str().unwrap(),
+                t["object"]["name"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert!(
+        their_names.len() >= 30,
+        "kube-score saw the whole stream: {their_names:?}"
+    );
+    let mut our_names: Vec<String> = our_names
+        .into_iter()
+        .filter(|n| !n.starts_with("ReplicaSet/"))
+        .collect();
+    let mut their_names = their_names;
+    our_names.sort();
+    their_names.sort();
+    assert_eq!(our_names, their_names);
+}
