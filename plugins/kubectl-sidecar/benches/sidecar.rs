@@ -180,10 +180,15 @@ fn main() {
         return;
     }
     let ours = PathBuf::from(env!("CARGO_BIN_EXE_kubectl-sidecar"));
-    let dir = tempfile::tempdir().unwrap();
+    // KPLUG_BENCH_DIR keeps the corpora (to profile or to try other tools on).
+    let temp = tempfile::tempdir().unwrap();
+    let dir = std::env::var_os("KPLUG_BENCH_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| temp.path().to_path_buf());
+    std::fs::create_dir_all(&dir).unwrap();
     let mut ten_k = None;
     for n in [1_000, 10_000, 100_000] {
-        let file = dir.path().join(format!("corpus-{n}.yaml"));
+        let file = dir.join(format!("corpus-{n}.yaml"));
         corpus(n, &file);
         let size = std::fs::metadata(&file).unwrap().len();
         let runs = if n >= 100_000 { 3 } else { 5 };
