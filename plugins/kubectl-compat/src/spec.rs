@@ -18,6 +18,17 @@ pub struct Spec {
     pub compatibilities: Vec<Compatibility>,
 }
 
+impl Spec {
+    /// Every feature a rule matches on (`cpu.model`, `rule.matched`, …).
+    pub fn feature_names(&self) -> impl Iterator<Item = &str> {
+        self.compatibilities
+            .iter()
+            .flat_map(|c| &c.rules)
+            .flat_map(|r| r.match_features.iter().chain(r.match_any.iter().flatten()))
+            .map(|t| t.feature.as_str())
+    }
+}
+
 /// One compatibility set.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Compatibility {

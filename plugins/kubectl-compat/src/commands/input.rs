@@ -54,6 +54,7 @@ pub struct FeatureSource {
 /// discovery warnings when they come from a host.
 pub fn load_features(
     src: &FeatureSource,
+    needed: &std::sync::OnceLock<std::collections::BTreeSet<&'static str>>,
 ) -> anyhow::Result<(Option<String>, Features, Vec<sources::Warning>)> {
     // clap keeps --node with --features and --host-root without it.
     match (&src.file, &src.host_root) {
@@ -78,7 +79,7 @@ pub fn load_features(
                 }
                 None => Host::local(),
             };
-            let Discovery { features, warnings } = sources::discover(&host, &[]);
+            let Discovery { features, warnings } = sources::discover_needed(&host, &[], needed);
             Ok((Some(hostname(&host)), features, warnings))
         }
     }

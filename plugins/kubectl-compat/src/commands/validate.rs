@@ -52,10 +52,16 @@ pub enum NodeFormat {
 
 pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
     // The registry round trips and host discovery are independent; overlapping
-    // them makes `--image` cost about as much as discovery alone.
+    // them makes `--image` cost about as much as discovery alone. Once the
+    // spec is in, discovery skips the sources it does not match on.
+    let needed = std::sync::OnceLock::new();
     let (spec, features) = std::thread::scope(|scope| {
-        let spec = scope.spawn(|| image::runtime()?.block_on(args.spec.load(&args.registry)));
-        let features = input::load_features(&args.source);
+        let spec = scope.spawn(|| {
+            let spec = image::runtime()?.block_on(args.spec.load(&args.registry))?;
+            let _ = needed.set(kplug_compat::sources::needed_by(&spec));
+            anyhow::Ok(spec)
+        });
+        let features = input::load_features(&args.source, &needed);
         let spec = spec.join().expect("the spec loader does not panic");
         (spec, features)
     });

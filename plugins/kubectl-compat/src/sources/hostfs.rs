@@ -259,7 +259,17 @@ fn check_regular(kind: Kind) -> io::Result<()> {
 
 /// At most `limit` bytes from `reader`; more is an error naming the limit.
 pub fn read_capped(reader: impl Read, limit: u64, what: &str) -> io::Result<Vec<u8>> {
-    let mut buf = Vec::new();
+    read_capped_sized(reader, limit, 0, what)
+}
+
+/// [`read_capped`] into a buffer of `hint` bytes to start with.
+pub fn read_capped_sized(
+    reader: impl Read,
+    limit: u64,
+    hint: usize,
+    what: &str,
+) -> io::Result<Vec<u8>> {
+    let mut buf = Vec::with_capacity(hint);
     reader.take(limit.saturating_add(1)).read_to_end(&mut buf)?;
     if buf.len() as u64 > limit {
         return Err(HostFileError::TooLarge(HOST_FILE_BYTES.exceeded(what)).into_io());

@@ -112,7 +112,10 @@ fn read_kconfig(host: &Host, version: Option<&str>) -> Option<String> {
         if p.ends_with(".gz") {
             // Inflated under the same cap: a small file can hold gigabytes.
             let inflated = flate2::read::GzDecoder::new(bytes.as_slice());
-            match super::hostfs::read_capped(inflated, limit, p) {
+            // A config inflates about fourfold; sized up front, the buffer
+            // is not copied on every doubling.
+            let hint = (bytes.len() * 5).min(limit as usize);
+            match super::hostfs::read_capped_sized(inflated, limit, hint, p) {
                 Ok(text) => String::from_utf8(text).ok(),
                 Err(e) => {
                     host.skip(format!("{p} inflated: {e}"));
@@ -125,14 +128,24 @@ fn read_kconfig(host: &Host, version: Option<&str>) -> Option<String> {
     })
 }
 
-/// `CONFIG_X=value` lines → `X` → value without surrounding quotes.
+/// `CONFIG_X=value` lines → `X` → value without surrounding quotes. A
+/// kernel has thousands: they are sorted once, unstably (the line number
+/// breaks ties, so a repeated key keeps its last value, as Go's map does),
+/// and the map is built from the sorted run.
 pub fn parse_kconfig(text: &str) -> BTreeMap<String, String> {
-    text.split('\n')
-        .filter_map(|line| {
+    let mut pairs: Vec<(&str, usize, &str)> = text
+        .split('\n')
+        .enumerate()
+        .filter_map(|(n, line)| {
             let rest = line.strip_prefix("CONFIG_")?;
-            let (name, value) = rest.split_once('=')?;
-            Some((name.to_string(), value.trim_matches('"').to_string()))
+            let eq = rest.as_bytes().iter().position(|&b| b == b'=')?;
+            Some((&rest[..eq], n, rest[eq + 1..].trim_matches('"')))
         })
+        .collect();
+    pairs.sort_unstable();
+    pairs
+        .into_iter()
+        .map(|(k, _, v)| (k.to_string(), v.to_string()))
         .collect()
 }
 
@@ -171,6 +184,15 @@ mod tests {
 
     fn run(tree: &Tree) -> Discovery {
         crate::sources::discover(&tree.host(), &["kernel".to_string()])
+    }
+
+    #[test]
+    fn kconfig_keeps_the_last_of_a_repeated_key() {
+        let parsed = parse_kconfig("# x\nCONFIG_B=m\nCONFIG_A=\"q=1\"\nCONFIG_B=y\nCONFIG_C\n");
+        assert_eq!(
+            parsed.into_iter().collect::<Vec<_>>(),
+            [("A".into(), "q=1".into()), ("B".into(), "y".into())]
+        );
     }
 
     #[test]

@@ -4,8 +4,9 @@
 //! from the CPU running the command. A source that cannot be read gives a
 //! warning, never a failure.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
+use std::sync::OnceLock;
 use std::sync::{Arc, Mutex};
 
 use crate::features::Features;
@@ -145,13 +146,20 @@ pub struct Sink<'a> {
 
 impl Sink<'_> {
     pub fn attributes(&mut self, name: &str, values: BTreeMap<String, String>) {
-        self.out
+        let elements = &mut self
+            .out
             .features
             .attributes
             .entry(name.to_string())
             .or_default()
-            .elements
-            .extend(values);
+            .elements;
+        if elements.is_empty() {
+            // Moved whole: inserting a kernel config's thousands of keys one
+            // by one costs a tenth of `features`.
+            *elements = values;
+        } else {
+            elements.extend(values);
+        }
     }
 
     pub fn flags(&mut self, name: &str, keys: impl IntoIterator<Item = String>) {
@@ -174,12 +182,37 @@ impl Sink<'_> {
 /// them on threads was measured slower: thread start-up costs more than the
 /// few hundred small file reads it would overlap.)
 pub fn discover(host: &Host, only: &[String]) -> Discovery {
+    discover_needed(host, only, &OnceLock::new())
+}
+
+/// The sources whose features a spec matches on (`kernel` for
+/// `kernel.loadedmodule`); what no source makes (`rule.matched`) needs none.
+pub fn needed_by(spec: &crate::spec::Spec) -> BTreeSet<&'static str> {
+    spec.feature_names()
+        .filter_map(|f| {
+            let prefix = f.split('.').next()?;
+            SOURCES.into_iter().find(|s| *s == prefix)
+        })
+        .collect()
+}
+
+/// [`discover`] for a check: once `needed` is set (the spec has arrived, on
+/// another thread), the sources it does not name are skipped. The report
+/// is the same, since no rule reads their features; it only comes sooner.
+pub fn discover_needed(
+    host: &Host,
+    only: &[String],
+    needed: &OnceLock<BTreeSet<&'static str>>,
+) -> Discovery {
     let selected: Vec<&'static str> = SOURCES
         .into_iter()
         .filter(|s| only.is_empty() || only.iter().any(|o| o == s))
         .collect();
     let mut out = Discovery::default();
     for source in selected {
+        if needed.get().is_some_and(|n| !n.contains(source)) {
+            continue;
+        }
         let part = run_source(host, source);
         out.features.absorb(part.features);
         out.warnings.extend(part.warnings);
@@ -267,5 +300,35 @@ pub(crate) mod fixture {
         pub fn host(&self) -> Host {
             Host::new(self.dir.path(), "node-a")
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_spec_needs_the_sources_it_matches_on() {
+        let spec = crate::spec::parse(
+            "version: v1alpha1\ncompatibilities:\n- rules:\n  - name: a\n    matchFeatures:\n    - feature: kernel.loadedmodule\n      matchExpressions: {vfio: {op: Exists}}\n    matchAny:\n    - matchFeatures:\n      - feature: pci.device\n        matchExpressions: {vendor: {op: In, value: [\"10de\"]}}\n  - name: b\n    matchFeatures:\n    - feature: rule.matched\n      matchExpressions: {a: {op: IsTrue}}\n",
+        )
+        .unwrap();
+        assert_eq!(
+            needed_by(&spec).into_iter().collect::<Vec<_>>(),
+            ["kernel", "pci"]
+        );
+        // Once the spec is known, the other sources are not run at all.
+        let tree = fixture::Tree::new(&[]);
+        let needed = OnceLock::new();
+        let _ = needed.set(needed_by(&spec));
+        let d = discover_needed(&tree.host(), &[], &needed);
+        assert!(
+            d.warnings
+                .iter()
+                .all(|w| ["kernel", "pci"].contains(&w.source)),
+            "{:?}",
+            d.warnings
+        );
+        assert!(!d.features.attributes.contains_key("system.osrelease"));
     }
 }
