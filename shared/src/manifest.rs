@@ -215,6 +215,7 @@ fn files_under(path: &Path) -> Result<Vec<PathBuf>, Error> {
 }
 
 /// One `---`-separated piece of a YAML stream and the line it starts on.
+#[derive(Debug)]
 struct Chunk {
     text: String,
     first_line: usize,
@@ -341,6 +342,52 @@ fn parse_chunk(
 /// line, so memory stays flat however long the stream. JSON files are read
 /// whole.
 pub fn for_each_document(inputs: &[Input], mut each: impl FnMut(Vec<Object>)) -> Result<(), Error> {
+    for_each_piece(inputs, |piece| -> Result<(), Error> {
+        each(piece.parse()?);
+        Ok(())
+    })
+}
+
+/// One document of a stream, not parsed yet: parsing (most of the work) can
+/// happen on another thread, in any order; [`Piece::parse`] gives the same
+/// objects and errors as [`for_each_document`].
+#[derive(Debug)]
+pub struct Piece(PieceKind);
+
+#[derive(Debug)]
+enum PieceKind {
+    Yaml {
+        chunk: Chunk,
+        document: usize,
+        file: std::sync::Arc<str>,
+    },
+    /// A JSON file, parsed as it was read.
+    Parsed(Vec<Object>),
+}
+
+impl Piece {
+    pub fn parse(self) -> Result<Vec<Object>, ManifestError> {
+        match self.0 {
+            PieceKind::Yaml {
+                chunk,
+                document,
+                file,
+            } => {
+                let mut objects = Vec::new();
+                parse_chunk(chunk, document, &file, &mut objects)?;
+                Ok(objects)
+            }
+            PieceKind::Parsed(objects) => Ok(objects),
+        }
+    }
+}
+
+/// The documents of `inputs` in order, unparsed; `each` may stop the stream
+/// with an error, which is returned.
+pub fn for_each_piece<E: From<Error>>(
+    inputs: &[Input],
+    mut each: impl FnMut(Piece) -> Result<(), E>,
+) -> Result<(), E> {
     for input in inputs {
         match input {
             Input::Stdin => stream_reader(std::io::stdin().lock(), STDIN_NAME, &mut each)?,
@@ -359,24 +406,26 @@ pub fn for_each_document(inputs: &[Input], mut each: impl FnMut(Vec<Object>)) ->
     Ok(())
 }
 
-fn stream_reader(
+fn stream_reader<E: From<Error>>(
     mut reader: impl std::io::BufRead,
     file: &str,
-    each: &mut dyn FnMut(Vec<Object>),
-) -> Result<(), Error> {
+    each: &mut dyn FnMut(Piece) -> Result<(), E>,
+) -> Result<(), E> {
     let io = |source| Error::Io {
         path: PathBuf::from(file),
         source,
     };
+    let shared: std::sync::Arc<str> = file.into();
     let mut splitter = Splitter::new();
     let mut line = String::new();
     let mut document = 0;
     let mut first = true;
-    let mut emit = |chunk: Chunk, document: usize| -> Result<(), ManifestError> {
-        let mut objects = Vec::new();
-        parse_chunk(chunk, document, file, &mut objects)?;
-        each(objects);
-        Ok(())
+    let mut emit = |chunk: Chunk, document: usize| {
+        each(Piece(PieceKind::Yaml {
+            chunk,
+            document,
+            file: shared.clone(),
+        }))
     };
     loop {
         line.clear();
@@ -384,15 +433,15 @@ fn stream_reader(
             Ok(0) => break,
             Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
-                return Err(ManifestError {
+                return Err(Error::from(ManifestError {
                     file: file.to_string(),
                     document: document + 1,
                     line: splitter.line + 1,
                     message: "file is not UTF-8 text".into(),
-                }
+                })
                 .into());
             }
-            Err(e) => return Err(io(e)),
+            Err(e) => return Err(io(e).into()),
         }
         let mut text = line.strip_suffix('\n').unwrap_or(&line);
         if first {
@@ -402,8 +451,8 @@ fn stream_reader(
                 let mut rest = text.to_string();
                 rest.push('\n');
                 reader.read_to_string(&mut rest).map_err(io)?;
-                each(parse_json_stream(&rest, file)?);
-                return Ok(());
+                let objects = parse_json_stream(&rest, file).map_err(Error::from)?;
+                return each(Piece(PieceKind::Parsed(objects)));
             }
             first = text.trim().is_empty();
         }

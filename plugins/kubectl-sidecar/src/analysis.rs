@@ -161,7 +161,7 @@ impl Owners {
     }
 
     /// The owner of `pod` as a template holding only its sidecars.
-    fn sketch(&self, pod: &PodTemplate) -> Option<PodTemplate> {
+    pub fn sketch(&self, pod: &PodTemplate) -> Option<PodTemplate> {
         let (kind, name) = pod.owner.as_ref()?;
         let key = (kind.clone(), pod.object.namespace.clone(), name.clone());
         let sidecars = self.0.get(&key)?;
@@ -181,20 +181,32 @@ pub fn analyze_with(
     owners: &Owners,
     version: KubeVersion,
 ) -> Vec<TemplateReport> {
+    analyze_document(templates, version)
+        .into_iter()
+        .zip(templates)
+        .map(|(done, t)| done.unwrap_or_else(|| analyze(t, owners.sketch(t).as_ref(), version)))
+        .collect()
+}
+
+/// The templates of one document, each analysed unless it is a Pod whose
+/// controller is not in the document (`None`: the caller, who knows the
+/// earlier documents' [`Owners`], finishes it).
+pub fn analyze_document(
+    templates: &[PodTemplate],
+    version: KubeVersion,
+) -> Vec<Option<TemplateReport>> {
     templates
         .iter()
-        .map(|t| {
-            let in_input = t.owner.as_ref().and_then(|(kind, name)| {
-                templates.iter().find(|o| {
+        .map(|t| match &t.owner {
+            None => Some(analyze(t, None, version)),
+            Some((kind, name)) => templates
+                .iter()
+                .find(|o| {
                     &o.kind == kind
                         && &o.object.name == name
                         && o.object.namespace == t.object.namespace
                 })
-            });
-            match in_input {
-                Some(o) => analyze(t, Some(o), version),
-                None => analyze(t, owners.sketch(t).as_ref(), version),
-            }
+                .map(|o| analyze(t, Some(o), version)),
         })
         .collect()
 }

@@ -9,7 +9,6 @@ use kplug::manifest::Input;
 use kplug::output::color::Palette;
 use kplug_sidecar::analysis::{self, TemplateReport};
 use kplug_sidecar::report::{self, SidecarReport};
-use kplug_sidecar::template::PodTemplate;
 use kplug_sidecar::validation::KubeVersion;
 
 /// Show the start chain of every Pod template, a verdict for every sidecar
@@ -90,36 +89,39 @@ pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
 /// is kept as names: the sidecars of earlier Pod-owning templates.
 fn analyze_files(kube: &KubectlArgs, args: &Args) -> anyhow::Result<kplug::Code> {
     let inputs: Vec<Input> = args.files.iter().map(|p| input(p)).collect();
-    let version = args.version.get();
     let palette = Palette::new(kube.color);
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut out = std::io::BufWriter::new(std::io::stdout());
     let mut gathered = Vec::new();
     let mut shown = 0usize;
     let mut code = kplug::Code::Success;
-    let mut written: std::io::Result<()> = Ok(());
-    let mut owners = analysis::Owners::default();
-    kplug::manifest::for_each_document(&inputs, |objects| {
-        let templates: Vec<PodTemplate> = objects
-            .iter()
-            .filter_map(PodTemplate::from_object)
-            .collect();
-        let items = analysis::analyze_with(&templates, &owners, version);
-        templates.iter().for_each(|t| owners.remember(t));
-        code = code.max(kplug::finding::exit_code(&report::findings(&items)));
-        if args.output.is_some() {
-            gathered.extend(items);
-            return;
-        }
-        for t in &items {
-            if written.is_ok() {
-                written = report::render_one(t, shown == 0, palette, &mut out);
+    let gather = args.output.is_some();
+    let render = |t: &TemplateReport| {
+        let mut text = Vec::new();
+        // Writing into memory cannot fail.
+        let _ = report::render_one(t, true, palette, &mut text);
+        text
+    };
+    let render: Option<super::stream::Render> = if gather { None } else { Some(&render) };
+    super::stream::analyze(&inputs, args.version.get(), render, &mut |(t, text)| {
+        code = code.max(kplug::finding::exit_code(&report::findings(
+            std::slice::from_ref(&t),
+        )));
+        shown += 1;
+        match text {
+            Some(text) => {
+                if shown > 1 {
+                    out.write_all(b"\n")?;
+                }
+                out.write_all(&text)
             }
-            shown += 1;
+            None => {
+                gathered.push(t);
+                Ok(())
+            }
         }
     })
     .context("reading manifests")?;
-    written?;
-    if args.output.is_some() {
+    if gather {
         drop(out);
         print(kube, args.output, &gathered)?;
     } else {
