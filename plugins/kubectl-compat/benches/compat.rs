@@ -53,10 +53,12 @@ fn engine(c: &mut Criterion) {
     c.bench_function("validate blog-example.yaml (full report)", |b| {
         b.iter(|| validate::validate(black_box(&blog), black_box(&f), &Default::default(), None))
     });
+    // The corpus also holds specs NFD refuses (their parity is the error):
+    // those have nothing to evaluate.
     let mut corpus = Vec::new();
     for e in std::fs::read_dir(data("corpus")).unwrap() {
         let text = std::fs::read_to_string(e.unwrap().path()).unwrap();
-        corpus.push(spec::parse(&text).unwrap());
+        corpus.extend(spec::parse(&text).ok());
     }
     c.bench_function(
         &format!("validate the parity corpus ({} specs)", corpus.len()),
