@@ -337,20 +337,9 @@ fn parse_chunk(
     push_objects(value, source, out).map_err(|(line, message)| error(line, message))
 }
 
-/// Like [`load`], but hands over the objects one document at a time (a
-/// `List` at once) without holding the rest: a YAML file is read line by
-/// line, so memory stays flat however long the stream. JSON files are read
-/// whole.
-pub fn for_each_document(inputs: &[Input], mut each: impl FnMut(Vec<Object>)) -> Result<(), Error> {
-    for_each_piece(inputs, |piece| -> Result<(), Error> {
-        each(piece.parse()?);
-        Ok(())
-    })
-}
-
 /// One document of a stream, not parsed yet: parsing (most of the work) can
 /// happen on another thread, in any order; [`Piece::parse`] gives the same
-/// objects and errors as [`for_each_document`].
+/// objects and errors as [`load`].
 #[derive(Debug)]
 pub struct Piece(PieceKind);
 
@@ -382,8 +371,10 @@ impl Piece {
     }
 }
 
-/// The documents of `inputs` in order, unparsed; `each` may stop the stream
-/// with an error, which is returned.
+/// Like [`load`], but hands over the documents one at a time, unparsed,
+/// without holding the rest: a YAML file is read line by line, so memory
+/// stays flat however long the stream (JSON files are read whole). `each`
+/// may stop the stream with an error, which is returned.
 pub fn for_each_piece<E: From<Error>>(
     inputs: &[Input],
     mut each: impl FnMut(Piece) -> Result<(), E>,
@@ -684,6 +675,51 @@ metadata:
             err.to_string().starts_with("bad.json:3: document 1: "),
             "{err}"
         );
+    }
+
+    #[test]
+    fn streamed_pieces_parse_as_the_whole_file_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let yaml = dir.path().join("a.yaml");
+        let text = "# lead\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: a}\n---\n---\napiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: Pod, metadata: {name: b}}\n...\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: c}\n";
+        std::fs::write(&yaml, text).unwrap();
+        let json = dir.path().join("b.json");
+        std::fs::write(
+            &json,
+            "{\"apiVersion\": \"v1\", \"kind\": \"Pod\",\n \"metadata\": {\"name\": \"d\"}}\n",
+        )
+        .unwrap();
+        let inputs = [Input::Path(dir.path().to_path_buf())];
+        let whole = load(&inputs).unwrap();
+        let mut streamed = Vec::new();
+        for_each_piece(&inputs, |piece| -> Result<(), Error> {
+            streamed.extend(piece.parse()?);
+            Ok(())
+        })
+        .unwrap();
+        let key = |o: &Object| {
+            (
+                o.name().to_string(),
+                o.source.file.clone(),
+                o.source.document,
+                o.source.line,
+                o.source.item,
+            )
+        };
+        assert_eq!(
+            streamed.iter().map(key).collect::<Vec<_>>(),
+            whole.iter().map(key).collect::<Vec<_>>()
+        );
+        assert_eq!(streamed.len(), 4);
+        // Not UTF-8: the line is named, as load names it.
+        std::fs::write(
+            &yaml,
+            b"apiVersion: v1\nkind: Pod\nmetadata: {name: \xff}\n",
+        )
+        .unwrap();
+        let err = for_each_piece(&inputs, |_| Ok::<(), Error>(())).unwrap_err();
+        assert!(err.to_string().contains("a.yaml:3"), "{err}");
+        assert!(err.to_string().contains("not UTF-8"), "{err}");
     }
 
     #[test]
