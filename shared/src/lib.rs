@@ -13,6 +13,7 @@ pub mod finding;
 pub mod limits;
 pub mod manifest;
 pub mod output;
+pub mod peers;
 pub mod selector;
 pub mod workload;
 pub mod yaml;

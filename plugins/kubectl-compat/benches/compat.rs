@@ -153,18 +153,6 @@ fn wall(cmd: &mut dyn FnMut() -> Command, runs: usize) -> Option<Duration> {
     Some(times[runs / 2])
 }
 
-fn peer(key: &str) -> Option<PathBuf> {
-    let home = std::env::var_os("HOME")?;
-    let cache = std::env::var_os("KPLUG_E2E_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(&home).join(".cache/kplug-e2e"));
-    let env = std::fs::read_to_string(cache.join("peers.env")).ok()?;
-    env.lines()
-        .find_map(|l| l.strip_prefix(&format!("{key}=")))
-        .map(PathBuf::from)
-        .filter(|p| p.is_file())
-}
-
 fn report(what: &str, ours: Duration, peer: Option<(&str, Duration)>, target: &str) {
     match peer {
         Some((name, theirs)) => println!(
@@ -177,7 +165,7 @@ fn report(what: &str, ours: Duration, peer: Option<(&str, Duration)>, target: &s
 
 fn processes() {
     let ours = PathBuf::from(env!("CARGO_BIN_EXE_kubectl-compat"));
-    let nfd = peer("NFD");
+    let nfd = kplug::peers::find("NFD");
     if nfd.is_none() {
         println!("skipped: NFD comparisons: no nfd in the e2e peer cache (run `make peers`)");
     }
@@ -259,9 +247,11 @@ impl Drop for Running {
 /// `validate-node --image` against `nfd compat validate-node --image`, both
 /// discovering this host and reading the same artifact from a local registry.
 fn registry() {
-    let (Some(registry_bin), Some(oras), Some(nfd)) =
-        (peer("REGISTRY_REFERRERS"), peer("ORAS"), peer("NFD"))
-    else {
+    let (Some(registry_bin), Some(oras), Some(nfd)) = (
+        kplug::peers::find("REGISTRY_REFERRERS"),
+        kplug::peers::find("ORAS"),
+        kplug::peers::find("NFD"),
+    ) else {
         println!(
             "skipped: validate-node --image vs nfd: registry, oras or nfd not in the e2e peer cache (run `make peers`)"
         );

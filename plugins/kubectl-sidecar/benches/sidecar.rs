@@ -173,18 +173,6 @@ fn median(make: &mut dyn FnMut() -> Command, runs: usize) -> Option<(Duration, u
     Some((results[runs / 2].0, rss))
 }
 
-fn peer(key: &str) -> Option<PathBuf> {
-    let home = std::env::var_os("HOME")?;
-    let cache = std::env::var_os("KPLUG_E2E_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(&home).join(".cache/kplug-e2e"));
-    let env = std::fs::read_to_string(cache.join("peers.env")).ok()?;
-    env.lines()
-        .find_map(|l| l.strip_prefix(&format!("{key}=")))
-        .map(PathBuf::from)
-        .filter(|p| p.is_file())
-}
-
 fn main() {
     // `cargo bench -- --list` and filters: nothing to list, nothing to filter.
     if std::env::args().any(|a| a == "--list") {
@@ -222,7 +210,7 @@ fn main() {
         }
     }
     let (file, ours_time, ours_rss) = ten_k.unwrap();
-    let Some(kube_score) = peer("KUBE_SCORE") else {
+    let Some(kube_score) = kplug::peers::find("KUBE_SCORE") else {
         println!(
             "skipped: kube-score comparison: no kube-score in the e2e peer cache (run `make peers`)"
         );

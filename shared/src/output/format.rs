@@ -57,15 +57,7 @@ impl Printer {
         out: &mut dyn Write,
     ) -> io::Result<()> {
         match self.format {
-            Some(OutputFormat::Json | OutputFormat::Yaml) => {
-                let items = items
-                    .iter()
-                    .map(serde_json::to_value)
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(io::Error::other)?;
-                let list = json!({"apiVersion": "v1", "kind": "List", "items": items, "metadata": {"resourceVersion": ""}});
-                self.print_value(&list, out)
-            }
+            Some(OutputFormat::Json | OutputFormat::Yaml) => self.print_value(&list(items)?, out),
             Some(OutputFormat::Name) => {
                 for item in items {
                     writeln!(out, "{}", names(item))?;
@@ -86,6 +78,18 @@ impl Printer {
             }
         }
     }
+}
+
+/// Items as a `v1` `List`, as kubectl prints lists with `-o json|yaml`.
+pub fn list<T: Serialize>(items: &[T]) -> io::Result<Value> {
+    let items = items
+        .iter()
+        .map(serde_json::to_value)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(io::Error::other)?;
+    Ok(
+        json!({"apiVersion": "v1", "kind": "List", "items": items, "metadata": {"resourceVersion": ""}}),
+    )
 }
 
 /// Pretty JSON with sorted keys at every level (a struct's fields too: it

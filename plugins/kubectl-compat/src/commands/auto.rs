@@ -120,10 +120,7 @@ pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
                     source: Default::default(),
                     tags: args.tags,
                     output_json: false,
-                    output: args.output.map(|f| match f {
-                        kplug::cli::ReportFormat::Json => super::validate::NodeFormat::Json,
-                        kplug::cli::ReportFormat::Yaml => super::validate::NodeFormat::Yaml,
-                    }),
+                    output: args.output.map(Into::into),
                 },
             )
         }

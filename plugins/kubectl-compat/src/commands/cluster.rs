@@ -60,6 +60,16 @@ pub enum ClusterFormat {
     Name,
 }
 
+impl From<ClusterFormat> for OutputFormat {
+    fn from(f: ClusterFormat) -> Self {
+        match f {
+            ClusterFormat::Json => OutputFormat::Json,
+            ClusterFormat::Yaml => OutputFormat::Yaml,
+            ClusterFormat::Name => OutputFormat::Name,
+        }
+    }
+}
+
 impl From<ReportFormat> for ClusterFormat {
     fn from(f: ReportFormat) -> Self {
         match f {
@@ -149,15 +159,10 @@ async fn run_async(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code
         }
         return Ok(kplug::Code::Success);
     }
+    let printer = Printer::new(kube, args.output);
     match args.output {
-        Some(f @ (ClusterFormat::Json | ClusterFormat::Yaml)) => {
-            let format = if f == ClusterFormat::Json {
-                OutputFormat::Json
-            } else {
-                OutputFormat::Yaml
-            };
-            Printer::new(kube, Some(format))
-                .print_value(&serde_json::to_value(&report)?, &mut out)?;
+        Some(ClusterFormat::Json | ClusterFormat::Yaml) => {
+            printer.print_value(&serde_json::to_value(&report)?, &mut out)?;
         }
         Some(ClusterFormat::Name) => {
             for n in report.nodes.iter().filter(|n| n.compatible) {
@@ -165,8 +170,7 @@ async fn run_async(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code
             }
         }
         None => {
-            Printer::new(kube, None::<OutputFormat>)
-                .print_table(&table(&report, Palette::new(kube.color)), &mut out)?;
+            printer.print_table(&table(&report, Palette::new(kube.color)), &mut out)?;
             if !report.nodes_without_data.is_empty() {
                 eprintln!(
                     "nodes without NodeFeature data (is NFD running there?): {}",

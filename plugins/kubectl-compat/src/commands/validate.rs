@@ -50,6 +50,15 @@ pub enum NodeFormat {
     NfdJson,
 }
 
+impl From<kplug::cli::ReportFormat> for NodeFormat {
+    fn from(f: kplug::cli::ReportFormat) -> Self {
+        match f {
+            kplug::cli::ReportFormat::Json => NodeFormat::Json,
+            kplug::cli::ReportFormat::Yaml => NodeFormat::Yaml,
+        }
+    }
+}
+
 pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
     // The registry round trips and host discovery are independent; overlapping
     // them makes `--image` cost about as much as discovery alone. Once the

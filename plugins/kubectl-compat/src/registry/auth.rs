@@ -92,8 +92,9 @@ impl Registry {
         if let Some(service) = field("service") {
             req = req.query(&[("service", service)]);
         }
-        if let (Auth::Basic { .. }, Some(header)) =
-            (&self.options.auth, authorization(&self.options.auth))
+        // Only a username and password are traded for a token.
+        if let Auth::Basic { .. } = self.options.auth
+            && let Some(header) = authorization(&self.options.auth)
         {
             req = req.header("Authorization", header);
         }

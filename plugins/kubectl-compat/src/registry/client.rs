@@ -42,6 +42,8 @@ pub struct Registry {
     pub(super) options: Options,
     pub(super) auth: RegistryAuth,
     pub(super) timeout: Duration,
+    /// `--ca-file`'s certificates, read once for both HTTP clients.
+    ca_pem: Option<Vec<u8>>,
     pub(super) host: String,
     /// Where the API is served (`registry-1.docker.io` for `docker.io`).
     pub(super) api_host: String,
@@ -62,16 +64,19 @@ impl Registry {
             ..Default::default()
         };
         super::roots::configure(&mut config, options.plain_http)?;
-        if let Some(ca) = &options.ca_file {
-            let data = std::fs::read(ca).map_err(|source| RegistryError::CaFile {
+        let ca_pem = match &options.ca_file {
+            Some(ca) => Some(std::fs::read(ca).map_err(|source| RegistryError::CaFile {
                 path: ca.clone(),
                 source,
-            })?;
+            })?),
+            None => None,
+        };
+        if let Some(data) = &ca_pem {
             config
                 .extra_root_certificates
                 .push(oci_client::client::Certificate {
                     encoding: oci_client::client::CertificateEncoding::Pem,
-                    data,
+                    data: data.clone(),
                 });
         }
         let auth = match &options.auth {
@@ -86,6 +91,7 @@ impl Registry {
             client: oci_client::Client::new(config),
             auth,
             timeout: options.timeout.unwrap_or(Duration::from_secs(60)),
+            ca_pem,
             host: reference.registry.clone(),
             api_host: reference.api_host().to_string(),
         })
@@ -104,17 +110,12 @@ impl Registry {
     pub(super) fn http(&self) -> Result<reqwest::Client, RegistryError> {
         let mut builder =
             reqwest::Client::builder().danger_accept_invalid_certs(self.options.insecure);
-        if let Some(ca) = &self.options.ca_file {
-            let pem = std::fs::read(ca).map_err(|source| RegistryError::CaFile {
-                path: ca.clone(),
-                source,
-            })?;
-            let cert = reqwest::Certificate::from_pem(&pem).map_err(|source| {
-                RegistryError::CaInvalid {
+        if let (Some(ca), Some(pem)) = (&self.options.ca_file, &self.ca_pem) {
+            let cert =
+                reqwest::Certificate::from_pem(pem).map_err(|source| RegistryError::CaInvalid {
                     path: ca.clone(),
                     source,
-                }
-            })?;
+                })?;
             builder = builder.add_root_certificate(cert);
         }
         builder

@@ -68,7 +68,7 @@ impl Registry {
             }
             Some(p) => {
                 // One manifest: --platform must be its platform, not silently ignored.
-                let (os, arch, variant) = self.single_platform(r).await?;
+                let (os, arch, variant) = self.single_platform(r, &root).await?;
                 if !p.matches(&os, &arch, variant.as_deref()) {
                     let found = [Some(os), Some(arch), variant]
                         .into_iter()

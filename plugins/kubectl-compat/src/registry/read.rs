@@ -27,6 +27,8 @@ pub struct Resolved {
     pub descriptor: Descriptor,
     pub is_index: bool,
     pub manifests: Vec<IndexEntry>,
+    /// The config blob of a single manifest, where its platform is written.
+    pub config: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -55,16 +57,7 @@ impl Registry {
                 self.client.pull_manifest_raw(&target, &self.auth, &ACCEPT)
             })
             .await?;
-        if bytes.len() as i64 > MAX_BYTES {
-            return Err(RegistryError::TooLarge {
-                what: format!("the manifest of {r}"),
-            });
-        }
-        let doc: Value =
-            serde_json::from_slice(&bytes).map_err(|source| RegistryError::NotJson {
-                what: format!("the manifest of {r}"),
-                source,
-            })?;
+        let doc = manifest_json(&bytes, || format!("the manifest of {r}"))?;
         let media_type = doc["mediaType"].as_str().unwrap_or_default();
         let is_index = INDEX_TYPES.contains(&media_type) || doc.get("manifests").is_some();
         let manifests = doc["manifests"]
@@ -102,6 +95,7 @@ impl Registry {
             descriptor,
             is_index,
             manifests,
+            config: doc["config"]["digest"].as_str().map(str::to_string),
         })
     }
 
@@ -173,16 +167,7 @@ impl Registry {
                 ),
             )
             .await?;
-        if bytes.len() as i64 > MAX_BYTES {
-            return Err(RegistryError::TooLarge {
-                what: format!("the manifest of artifact {artifact}"),
-            });
-        }
-        let doc: Value =
-            serde_json::from_slice(&bytes).map_err(|source| RegistryError::NotJson {
-                what: format!("the manifest of artifact {artifact}"),
-                source,
-            })?;
+        let doc = manifest_json(&bytes, || format!("the manifest of artifact {artifact}"))?;
         let layer = &doc["layers"][0];
         let (Some(digest), Some(size)) = (layer["digest"].as_str(), layer["size"].as_i64()) else {
             return Err(RegistryError::Malformed {
@@ -210,24 +195,17 @@ impl Registry {
         })
     }
 
-    /// The platform of a single-manifest image, from its config blob.
+    /// The platform of a single-manifest image, from the config blob its
+    /// resolved manifest names.
     pub(super) async fn single_platform(
         &self,
         r: &Reference,
+        root: &Resolved,
     ) -> Result<(String, String, Option<String>), RegistryError> {
         let target = Self::oci(r, None);
-        let (bytes, _) = self
-            .read(&format!("reading the manifest of {r}"), || {
-                self.client.pull_manifest_raw(&target, &self.auth, &ACCEPT)
-            })
-            .await?;
-        let doc: Value =
-            serde_json::from_slice(&bytes).map_err(|source| RegistryError::NotJson {
-                what: format!("the manifest of {r}"),
-                source,
-            })?;
-        let config = doc["config"]["digest"]
-            .as_str()
+        let config = root
+            .config
+            .as_deref()
             .ok_or_else(|| RegistryError::Malformed {
                 what: format!("the manifest of {r}"),
                 why: "names no config, so no platform",
@@ -250,4 +228,15 @@ impl Registry {
             cfg["variant"].as_str().map(str::to_string),
         ))
     }
+}
+
+/// A manifest's JSON, refused past [`MAX_BYTES`]; `what` names it in errors.
+fn manifest_json(bytes: &[u8], what: impl Fn() -> String) -> Result<Value, RegistryError> {
+    if bytes.len() as i64 > MAX_BYTES {
+        return Err(RegistryError::TooLarge { what: what() });
+    }
+    serde_json::from_slice(bytes).map_err(|source| RegistryError::NotJson {
+        what: what(),
+        source,
+    })
 }

@@ -189,7 +189,7 @@ pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
     let mut seen = std::collections::HashSet::new();
     match args.output {
         Some(OutputFormat::Json | OutputFormat::Yaml) => {
-            printer.print_list(&rows, |_| String::new(), Table::default, &mut out)?
+            printer.print_value(&kplug::output::format::list(&rows)?, &mut out)?
         }
         Some(OutputFormat::Name) => print_names(&rows, &mut seen, &mut out)?,
         _ if rows.is_empty() => eprintln!("No events found."),
