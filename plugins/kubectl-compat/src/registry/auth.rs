@@ -65,12 +65,14 @@ impl Registry {
         challenge_field(challenge, "realm")
     }
 
-    /// A bearer token from the `WWW-Authenticate` challenge of `res`.
+    /// A bearer token for `actions` (`pull`, `delete,pull`) on `r`'s
+    /// repository, from the `WWW-Authenticate` challenge of `res`.
     pub(super) async fn token(
         &self,
         http: &reqwest::Client,
         res: &reqwest::Response,
         r: &Reference,
+        actions: &str,
     ) -> Result<Option<String>, RegistryError> {
         let Some(challenge) = res
             .headers()
@@ -88,7 +90,7 @@ impl Registry {
         };
         let mut req = http
             .get(&realm)
-            .query(&[("scope", format!("repository:{}:delete,pull", r.repository))]);
+            .query(&[("scope", format!("repository:{}:{actions}", r.repository))]);
         if let Some(service) = field("service") {
             req = req.query(&[("service", service)]);
         }

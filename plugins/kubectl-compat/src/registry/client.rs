@@ -1,6 +1,7 @@
 //! The registry client: how to reach and authenticate to a registry, and
 //! the timeouts and retries every call goes through. What it does is in
-//! [`super::read`], [`super::push`] and [`super::delete`]; how failures are
+//! [`super::read`] (over [`super::wire`]), [`super::push`] and
+//! [`super::delete`]; how failures are
 //! worded is in [`super::errors`] and [`super::auth`]. Manifests and blobs
 //! are capped at 4 MiB; credentials never reach messages.
 
@@ -38,7 +39,14 @@ pub enum Auth {
 }
 
 pub struct Registry {
-    pub(super) client: oci_client::Client,
+    /// oci-client, for writes; built on first use (reads never need it).
+    client: std::sync::OnceLock<oci_client::Client>,
+    /// Its configuration until then.
+    config: std::sync::Mutex<Option<ClientConfig>>,
+    /// The HTTP client reads (and deletes) go through, built on first use.
+    http: std::sync::OnceLock<reqwest::Client>,
+    /// The `Authorization` a token registry gave reads, once it did.
+    pub(super) token_header: std::sync::Mutex<Option<String>>,
     pub(super) options: Options,
     pub(super) auth: RegistryAuth,
     pub(super) timeout: Duration,
@@ -88,7 +96,10 @@ impl Registry {
         };
         Ok(Registry {
             options: options.clone(),
-            client: oci_client::Client::new(config),
+            client: std::sync::OnceLock::new(),
+            config: std::sync::Mutex::new(Some(config)),
+            http: std::sync::OnceLock::new(),
+            token_header: std::sync::Mutex::new(None),
             auth,
             timeout: options.timeout.unwrap_or(Duration::from_secs(60)),
             ca_pem,
@@ -105,9 +116,32 @@ impl Registry {
         }
     }
 
+    /// oci-client, built on first use: building it costs two HTTP clients,
+    /// which a read-only command never needs.
+    pub(super) fn client(&self) -> &oci_client::Client {
+        self.client.get_or_init(|| {
+            let config = self
+                .config
+                .lock()
+                .ok()
+                .and_then(|mut c| c.take())
+                .expect("the configuration is kept until the client is built");
+            oci_client::Client::new(config)
+        })
+    }
+
     /// A plain HTTP client with the same TLS settings as the OCI client, for
-    /// what oci-client does not do.
-    pub(super) fn http(&self) -> Result<reqwest::Client, RegistryError> {
+    /// reads and for what oci-client does not do; one per registry, so its
+    /// requests share a kept-alive connection.
+    pub(super) fn http(&self) -> Result<&reqwest::Client, RegistryError> {
+        if let Some(http) = self.http.get() {
+            return Ok(http);
+        }
+        let built = self.build_http()?;
+        Ok(self.http.get_or_init(|| built))
+    }
+
+    fn build_http(&self) -> Result<reqwest::Client, RegistryError> {
         let mut builder =
             reqwest::Client::builder().danger_accept_invalid_certs(self.options.insecure);
         if let (Some(ca), Some(pem)) = (&self.options.ca_file, &self.ca_pem) {
@@ -183,51 +217,5 @@ impl Registry {
                 t.clone().unwrap_or_else(|| "latest".into()),
             ),
         }
-    }
-}
-
-/// A blob sink that refuses to grow past its limit, whatever the server sends.
-pub(super) struct CappedWriter {
-    pub(super) buf: Vec<u8>,
-    limit: usize,
-}
-
-impl CappedWriter {
-    pub(super) fn new(limit: usize) -> Self {
-        CappedWriter {
-            buf: Vec::new(),
-            limit,
-        }
-    }
-}
-
-impl tokio::io::AsyncWrite for CappedWriter {
-    fn poll_write(
-        mut self: std::pin::Pin<&mut Self>,
-        _: &mut std::task::Context<'_>,
-        data: &[u8],
-    ) -> std::task::Poll<std::io::Result<usize>> {
-        if self.buf.len() + data.len() > self.limit {
-            return std::task::Poll::Ready(Err(std::io::Error::other(format!(
-                "the registry sent more than {} bytes",
-                self.limit
-            ))));
-        }
-        self.buf.extend_from_slice(data);
-        std::task::Poll::Ready(Ok(data.len()))
-    }
-
-    fn poll_flush(
-        self: std::pin::Pin<&mut Self>,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::task::Poll::Ready(Ok(()))
-    }
-
-    fn poll_shutdown(
-        self: std::pin::Pin<&mut Self>,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::task::Poll::Ready(Ok(()))
     }
 }

@@ -1,8 +1,6 @@
 //! Deleting an artifact: oci-client has no manifest DELETE, so this is a
 //! plain HTTP call with the same TLS settings and credentials.
 
-use serde_json::Value;
-
 use super::artifact::{self, Artifact};
 use super::auth::authorization;
 use super::client::Registry;
@@ -39,7 +37,7 @@ impl Registry {
             .map_err(request)?;
         if res.status() == 401 {
             // Token registries: trade the credentials for a token with delete scope.
-            if let Some(token) = self.token(&http, &res, r).await? {
+            if let Some(token) = self.token(http, &res, r, "delete,pull").await? {
                 res = send(Some(format!("Bearer {token}")))
                     .await
                     .map_err(|_| self.timed_out(&what))?
@@ -57,11 +55,7 @@ impl Registry {
         let tag = artifact::tag_schema_tag(&artifact.subject);
         let tag_ref =
             oci_client::Reference::with_tag(r.api_host().into(), r.repository.clone(), tag.clone());
-        if let Ok((bytes, _)) = self
-            .client
-            .pull_manifest_raw(&tag_ref, &self.auth, &[artifact::INDEX_TYPE])
-            .await
-            && let Ok(mut index) = serde_json::from_slice::<Value>(&bytes)
+        if let Some(mut index) = self.tag_schema_index(r, &artifact.subject).await
             && let Some(list) = index["manifests"].as_array_mut()
         {
             let before = list.len();
@@ -71,7 +65,8 @@ impl Registry {
                 let content_type = http::HeaderValue::from_static(artifact::INDEX_TYPE);
                 self.call(
                     &format!("updating the referrers tag {tag}"),
-                    self.client.push_manifest_raw(&tag_ref, body, content_type),
+                    self.client()
+                        .push_manifest_raw(&tag_ref, body, content_type),
                 )
                 .await?;
             }

@@ -10,3 +10,4 @@ mod push;
 pub mod read;
 pub mod reference;
 pub mod roots;
+mod wire;

@@ -1,7 +1,5 @@
 //! Writing to a registry: attach a spec to an image as `oras attach` does.
 
-use serde_json::Value;
-
 use super::artifact::{self, Descriptor, Platform};
 use super::client::Registry;
 use super::errors::RegistryError;
@@ -19,7 +17,7 @@ impl Registry {
         what: &str,
     ) -> Result<(), RegistryError> {
         if self
-            .client
+            .client()
             .blob_exists(target, digest)
             .await
             .unwrap_or(false)
@@ -27,13 +25,13 @@ impl Registry {
             return Ok(());
         }
         match self
-            .call(what, self.client.push_blob(target, data.to_vec(), digest))
+            .call(what, self.client().push_blob(target, data.to_vec(), digest))
             .await
         {
             Ok(_) => Ok(()),
             Err(_)
                 if self
-                    .client
+                    .client()
                     .blob_exists(target, digest)
                     .await
                     .unwrap_or(false) =>
@@ -86,7 +84,7 @@ impl Registry {
             None => root.descriptor.clone(),
         };
         let target = Self::oci(r, Some(&subject.digest));
-        self.client
+        self.client()
             .store_auth_if_needed(target.resolve_registry(), &self.auth)
             .await;
         self.put_blob(
@@ -117,7 +115,7 @@ impl Registry {
         );
         self.call(
             "uploading the artifact manifest",
-            self.client
+            self.client()
                 .push_manifest_raw(&by_digest, manifest.clone(), content_type),
         )
         .await?;
@@ -134,14 +132,7 @@ impl Registry {
                 r.repository.clone(),
                 tag.clone(),
             );
-            let existing = match self
-                .client
-                .pull_manifest_raw(&tag_ref, &self.auth, &[artifact::INDEX_TYPE])
-                .await
-            {
-                Ok((bytes, _)) => serde_json::from_slice::<Value>(&bytes).ok(),
-                Err(_) => None,
-            };
+            let existing = self.tag_schema_index(r, &subject.digest).await;
             let index = artifact::tag_schema_index(
                 existing.as_ref(),
                 artifact::referrer_entry(&manifest, created),
@@ -149,7 +140,8 @@ impl Registry {
             let content_type = http::HeaderValue::from_static(artifact::INDEX_TYPE);
             self.call(
                 &format!("updating the referrers tag {tag}"),
-                self.client.push_manifest_raw(&tag_ref, index, content_type),
+                self.client()
+                    .push_manifest_raw(&tag_ref, index, content_type),
             )
             .await?;
         }

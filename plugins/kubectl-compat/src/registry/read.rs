@@ -5,8 +5,10 @@
 use serde_json::Value;
 
 use super::artifact::{self, Artifact, CREATED, Descriptor, Platform};
-use super::client::{CappedWriter, MAX_BYTES, Registry};
-use super::errors::RegistryError;
+use oci_client::errors::OciDistributionError;
+
+use super::client::{MAX_BYTES, Registry};
+use super::errors::{self, RegistryError};
 use super::reference::Reference;
 use crate::spec::ARTIFACT_TYPE;
 
@@ -51,10 +53,10 @@ impl Resolved {
 impl Registry {
     /// The manifest or index the reference names.
     pub async fn resolve(&self, r: &Reference) -> Result<Resolved, RegistryError> {
-        let target = Self::oci(r, None);
-        let (bytes, digest) = self
-            .read(&format!("resolving {r}"), || {
-                self.client.pull_manifest_raw(&target, &self.auth, &ACCEPT)
+        let path = manifest_path(r, None);
+        let bytes = self
+            .read(&format!("resolving {r}"), || async {
+                self.get(r, &path, &ACCEPT, CAP).await?.ok()
             })
             .await?;
         let doc = manifest_json(&bytes, || format!("the manifest of {r}"))?;
@@ -86,6 +88,15 @@ impl Registry {
             "" => artifact::MANIFEST_TYPE,
             other => other,
         };
+        let digest = artifact::digest(&bytes);
+        if let Some(asked) = r.digest.as_deref().filter(|d| d.starts_with("sha256:"))
+            && asked != digest
+        {
+            return Err(RegistryError::Malformed {
+                what: format!("the manifest of {r}"),
+                why: "does not match the digest it was asked for",
+            });
+        }
         let descriptor = Descriptor {
             media_type: media_type.to_string(),
             digest,
@@ -106,13 +117,17 @@ impl Registry {
         subject: &str,
         attached_to: &str,
     ) -> Result<Vec<Artifact>, RegistryError> {
-        let target = Self::oci(r, Some(subject));
-        let index = self
-            .read(
-                &format!("listing the referrers of {}", r.with_digest(subject)),
-                || self.client.pull_referrers(&target, Some(ARTIFACT_TYPE)),
-            )
-            .await?;
+        let what = format!("listing the referrers of {}", r.with_digest(subject));
+        let bytes = self.read(&what, || self.referrers(r, subject)).await?;
+        let index: oci_client::manifest::OciImageIndex = match bytes {
+            None => return Ok(Vec::new()),
+            Some(bytes) => {
+                serde_json::from_slice(&bytes).map_err(|source| RegistryError::NotJson {
+                    what: format!("the referrers of {}", r.with_digest(subject)),
+                    source,
+                })?
+            }
+        };
         Ok(index
             .manifests
             .into_iter()
@@ -155,17 +170,44 @@ impl Registry {
         Ok((root, out))
     }
 
+    /// The referrers index of `subject`: from the referrers API, or where a
+    /// registry has none (404), from the tag schema (`sha256-<hex>`); `None`
+    /// when neither holds one.
+    async fn referrers(
+        &self,
+        r: &Reference,
+        subject: &str,
+    ) -> Result<Option<Vec<u8>>, OciDistributionError> {
+        let api = format!("referrers/{subject}?artifactType={ARTIFACT_TYPE}");
+        let got = self.get(r, &api, &[artifact::INDEX_TYPE], CAP).await?;
+        if got.status != reqwest::StatusCode::NOT_FOUND {
+            return got.ok().map(Some);
+        }
+        let tag = format!("manifests/{}", artifact::tag_schema_tag(subject));
+        match self.get(r, &tag, &[artifact::INDEX_TYPE], CAP).await?.ok() {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if errors::kind(&e) == errors::Kind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The tag-schema referrers index of `subject` as JSON, where one exists
+    /// and reads (for updating it).
+    pub(super) async fn tag_schema_index(&self, r: &Reference, subject: &str) -> Option<Value> {
+        let tag = format!("manifests/{}", artifact::tag_schema_tag(subject));
+        let got = self.get(r, &tag, &[artifact::INDEX_TYPE], CAP).await.ok()?;
+        serde_json::from_slice(&got.ok().ok()?).ok()
+    }
+
     /// The spec inside an artifact: the first layer of its manifest.
     pub async fn spec_text(&self, r: &Reference, artifact: &str) -> Result<String, RegistryError> {
-        let (bytes, _) = self
-            .call(
-                &format!("fetching artifact {artifact}"),
-                self.client.pull_manifest_raw(
-                    &Self::oci(r, Some(artifact)),
-                    &self.auth,
-                    &["application/vnd.oci.image.manifest.v1+json"],
-                ),
-            )
+        let path = manifest_path(r, Some(artifact));
+        let bytes = self
+            .call(&format!("fetching artifact {artifact}"), async {
+                self.get(r, &path, &[artifact::MANIFEST_TYPE], CAP)
+                    .await?
+                    .ok()
+            })
             .await?;
         let doc = manifest_json(&bytes, || format!("the manifest of artifact {artifact}"))?;
         let layer = &doc["layers"][0];
@@ -181,18 +223,48 @@ impl Registry {
                 size,
             });
         }
-        // A registry may send more than the manifest declared: stop at the limit.
-        let mut data = CappedWriter::new(MAX_BYTES as usize);
-        self.call(
-            &format!("fetching the spec of {artifact}"),
-            self.client
-                .pull_blob(&Self::oci(r, Some(artifact)), digest, &mut data),
-        )
-        .await?;
-        String::from_utf8(data.buf).map_err(|_| RegistryError::Malformed {
-            what: format!("the spec in artifact {artifact}"),
+        let what = format!("the spec in artifact {artifact}");
+        let data = self
+            .blob(
+                r,
+                digest,
+                CAP,
+                &format!("fetching the spec of {artifact}"),
+                &what,
+            )
+            .await?;
+        String::from_utf8(data).map_err(|_| RegistryError::Malformed {
+            what,
             why: "is not UTF-8 text",
         })
+    }
+
+    /// A blob, refused past `cap` bytes or when it is not what its digest says.
+    async fn blob(
+        &self,
+        r: &Reference,
+        digest: &str,
+        cap: usize,
+        doing: &str,
+        what: &str,
+    ) -> Result<Vec<u8>, RegistryError> {
+        let path = format!("blobs/{digest}");
+        // A registry may send more than the manifest declared: stop at the cap.
+        let data = self
+            .call(doing, async { self.get(r, &path, &[], cap).await?.ok() })
+            .await?;
+        if data.len() > cap {
+            return Err(RegistryError::TooLarge {
+                what: what.to_string(),
+            });
+        }
+        if digest.starts_with("sha256:") && artifact::digest(&data) != digest {
+            return Err(RegistryError::Malformed {
+                what: what.to_string(),
+                why: "does not match its digest",
+            });
+        }
+        Ok(data)
     }
 
     /// The platform of a single-manifest image, from the config blob its
@@ -202,7 +274,6 @@ impl Registry {
         r: &Reference,
         root: &Resolved,
     ) -> Result<(String, String, Option<String>), RegistryError> {
-        let target = Self::oci(r, None);
         let config = root
             .config
             .as_deref()
@@ -210,14 +281,17 @@ impl Registry {
                 what: format!("the manifest of {r}"),
                 why: "names no config, so no platform",
             })?;
-        let mut data = CappedWriter::new(1 << 20);
-        self.call(
-            &format!("reading the config of {r}"),
-            self.client.pull_blob(&target, config, &mut data),
-        )
-        .await?;
+        let data = self
+            .blob(
+                r,
+                config,
+                1 << 20,
+                &format!("reading the config of {r}"),
+                &format!("the config of {r}"),
+            )
+            .await?;
         let cfg: Value =
-            serde_json::from_slice(&data.buf).map_err(|source| RegistryError::NotJson {
+            serde_json::from_slice(&data).map_err(|source| RegistryError::NotJson {
                 what: format!("the config of {r}"),
                 source,
             })?;
@@ -228,6 +302,19 @@ impl Registry {
             cfg["variant"].as_str().map(str::to_string),
         ))
     }
+}
+
+/// How much of a manifest or index is read: one byte past the limit tells
+/// [`manifest_json`] it is too large.
+const CAP: usize = MAX_BYTES as usize;
+
+/// `manifests/<reference>`: by `digest`, else by the reference's digest or tag.
+fn manifest_path(r: &Reference, digest: Option<&str>) -> String {
+    let reference = digest
+        .or(r.digest.as_deref())
+        .or(r.tag.as_deref())
+        .unwrap_or("latest");
+    format!("manifests/{reference}")
 }
 
 /// A manifest's JSON, refused past [`MAX_BYTES`]; `what` names it in errors.
