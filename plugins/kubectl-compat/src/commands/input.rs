@@ -54,7 +54,7 @@ pub struct FeatureSource {
 /// discovery warnings when they come from a host.
 pub fn load_features(
     src: &FeatureSource,
-    needed: &std::sync::OnceLock<std::collections::BTreeSet<&'static str>>,
+    needed: &std::sync::OnceLock<sources::Needed>,
 ) -> anyhow::Result<(Option<String>, Features, Vec<sources::Warning>)> {
     // clap keeps --node with --features and --host-root without it.
     match (&src.file, &src.host_root) {

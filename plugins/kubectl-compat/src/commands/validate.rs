@@ -62,7 +62,9 @@ impl From<kplug::cli::ReportFormat> for NodeFormat {
 pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
     // The registry round trips and host discovery are independent; overlapping
     // them makes `--image` cost about as much as discovery alone. Once the
-    // spec is in, discovery skips the sources it does not match on.
+    // spec is in, discovery skips the sources it does not match on, and the
+    // kernel config unless a rule reads it. (Loading the spec on this thread
+    // and discovering on the new one measured slower.)
     let needed = std::sync::OnceLock::new();
     let (spec, features) = std::thread::scope(|scope| {
         let spec = scope.spawn(|| {

@@ -296,6 +296,7 @@ mod tests {
         let mut sink = Sink {
             source: "cpu",
             out: &mut out,
+            needed: &std::sync::OnceLock::new(),
         };
         discover_with(&tree.host(), Some(cpu), &mut sink);
         out

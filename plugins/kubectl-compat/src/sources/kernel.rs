@@ -12,11 +12,6 @@ pub fn discover(host: &Host, sink: &mut Sink) {
         Err(e) => sink.warn(format!("kernel version: /proc/sys/kernel/osrelease: {e}")),
     }
     let release = release.ok();
-    match read_kconfig(host, release.as_deref()) {
-        Some(text) => sink.attributes("kernel.config", parse_kconfig(&text)),
-        None => sink
-            .warn("kernel config: no readable /proc/config.gz, /boot/config-<version> or similar"),
-    }
     let mut enabled = Vec::new();
     match host.read("/proc/modules") {
         Ok(text) => {
@@ -50,6 +45,15 @@ pub fn discover(host: &Host, sink: &mut Sink) {
             go_bool(host.exists("/sys/devices/virtual/misc/kvm")),
         )]),
     );
+    // Last, and only when wanted: the costliest read of all discovery.
+    if sink.wants("kernel.config") {
+        match read_kconfig(host, release.as_deref()) {
+            Some(text) => sink.attributes("kernel.config", parse_kconfig(&text)),
+            None => sink.warn(
+                "kernel config: no readable /proc/config.gz, /boot/config-<version> or similar",
+            ),
+        }
+    }
 }
 
 /// `full` (characters outside `[-A-Za-z0-9_.]` replaced by `_`, trimmed of

@@ -142,9 +142,19 @@ pub struct Discovery {
 pub struct Sink<'a> {
     source: &'static str,
     out: &'a mut Discovery,
+    /// What the spec matches on, once it is known.
+    needed: &'a OnceLock<Needed>,
 }
 
 impl Sink<'_> {
+    /// Whether `feature` is worth its cost: always, until the spec is
+    /// known; then only when a rule matches on it.
+    pub fn wants(&self, feature: &str) -> bool {
+        self.needed
+            .get()
+            .is_none_or(|n| n.features.contains(feature))
+    }
+
     pub fn attributes(&mut self, name: &str, values: BTreeMap<String, String>) {
         let elements = &mut self
             .out
@@ -185,35 +195,47 @@ pub fn discover(host: &Host, only: &[String]) -> Discovery {
     discover_needed(host, only, &OnceLock::new())
 }
 
-/// The sources whose features a spec matches on (`kernel` for
-/// `kernel.loadedmodule`); what no source makes (`rule.matched`) needs none.
-pub fn needed_by(spec: &crate::spec::Spec) -> BTreeSet<&'static str> {
-    spec.feature_names()
+/// What a spec matches on: its features (`kernel.loadedmodule`) and the
+/// sources that make them (`kernel`); what no source makes (`rule.matched`)
+/// needs none.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Needed {
+    pub sources: BTreeSet<&'static str>,
+    pub features: BTreeSet<String>,
+}
+
+pub fn needed_by(spec: &crate::spec::Spec) -> Needed {
+    let features: BTreeSet<String> = spec.feature_names().map(str::to_string).collect();
+    let sources = features
+        .iter()
         .filter_map(|f| {
             let prefix = f.split('.').next()?;
             SOURCES.into_iter().find(|s| *s == prefix)
         })
-        .collect()
+        .collect();
+    Needed { sources, features }
 }
 
 /// [`discover`] for a check: once `needed` is set (the spec has arrived, on
-/// another thread), the sources it does not name are skipped. The report
-/// is the same, since no rule reads their features; it only comes sooner.
-pub fn discover_needed(
-    host: &Host,
-    only: &[String],
-    needed: &OnceLock<BTreeSet<&'static str>>,
-) -> Discovery {
+/// another thread), the sources it does not name are skipped, and so is
+/// the kernel config unless a rule reads it. The report is the same, since
+/// no rule reads what is skipped; it only comes sooner. The kernel source
+/// runs last (its config is the costliest read: a gzip to inflate and
+/// thousands of lines), so the spec is most likely known by then;
+/// warnings come out in the usual source order all the same.
+pub fn discover_needed(host: &Host, only: &[String], needed: &OnceLock<Needed>) -> Discovery {
     let selected: Vec<&'static str> = SOURCES
         .into_iter()
+        .filter(|s| *s != "kernel")
+        .chain(["kernel"])
         .filter(|s| only.is_empty() || only.iter().any(|o| o == s))
         .collect();
     let mut out = Discovery::default();
     for source in selected {
-        if needed.get().is_some_and(|n| !n.contains(source)) {
+        if needed.get().is_some_and(|n| !n.sources.contains(source)) {
             continue;
         }
-        let part = run_source(host, source);
+        let part = run_source(host, source, needed);
         out.features.absorb(part.features);
         out.warnings.extend(part.warnings);
         out.warnings.extend(
@@ -222,14 +244,17 @@ pub fn discover_needed(
                 .map(|message| Warning { source, message }),
         );
     }
+    out.warnings
+        .sort_by_key(|w| SOURCES.iter().position(|s| *s == w.source));
     out
 }
 
-fn run_source(host: &Host, source: &'static str) -> Discovery {
+fn run_source(host: &Host, source: &'static str, needed: &OnceLock<Needed>) -> Discovery {
     let mut out = Discovery::default();
     let mut sink = Sink {
         source,
         out: &mut out,
+        needed,
     };
     match source {
         "cpu" => cpu::discover(host, &mut sink),
@@ -313,9 +338,11 @@ mod tests {
             "version: v1alpha1\ncompatibilities:\n- rules:\n  - name: a\n    matchFeatures:\n    - feature: kernel.loadedmodule\n      matchExpressions: {vfio: {op: Exists}}\n    matchAny:\n    - matchFeatures:\n      - feature: pci.device\n        matchExpressions: {vendor: {op: In, value: [\"10de\"]}}\n  - name: b\n    matchFeatures:\n    - feature: rule.matched\n      matchExpressions: {a: {op: IsTrue}}\n",
         )
         .unwrap();
+        let n = needed_by(&spec);
+        assert_eq!(n.sources.into_iter().collect::<Vec<_>>(), ["kernel", "pci"]);
         assert_eq!(
-            needed_by(&spec).into_iter().collect::<Vec<_>>(),
-            ["kernel", "pci"]
+            n.features.into_iter().collect::<Vec<_>>(),
+            ["kernel.loadedmodule", "pci.device", "rule.matched"]
         );
         // Once the spec is known, the other sources are not run at all.
         let tree = fixture::Tree::new(&[]);
@@ -330,5 +357,37 @@ mod tests {
             d.warnings
         );
         assert!(!d.features.attributes.contains_key("system.osrelease"));
+    }
+
+    #[test]
+    fn the_kernel_config_is_read_only_when_a_rule_matches_on_it() {
+        let tree = fixture::Tree::new(&[
+            ("/proc/sys/kernel/osrelease", "6.1.0\n"),
+            ("/boot/config-6.1.0", "CONFIG_KVM=y\n"),
+            ("/proc/modules", "vfio 1 0 - Live 0x0\n"),
+        ]);
+        let spec_on = |feature: &str| {
+            crate::spec::parse(&format!(
+                "version: v1alpha1\ncompatibilities:\n- rules:\n  - name: a\n    matchFeatures:\n    - feature: {feature}\n      matchExpressions: {{x: {{op: Exists}}}}\n"
+            ))
+            .unwrap()
+        };
+        let run = |needed: Option<Needed>| {
+            let lock = OnceLock::new();
+            if let Some(n) = needed {
+                let _ = lock.set(n);
+            }
+            discover_needed(&tree.host(), &["kernel".to_string()], &lock).features
+        };
+        let config = |f: &Features| f.attributes.get("kernel.config").map(|a| a.elements.len());
+        // Spec not known yet (or `features`): everything is read.
+        assert_eq!(config(&run(None)), Some(1));
+        assert_eq!(
+            config(&run(Some(needed_by(&spec_on("kernel.config"))))),
+            Some(1)
+        );
+        let modules_only = run(Some(needed_by(&spec_on("kernel.loadedmodule"))));
+        assert_eq!(config(&modules_only), None);
+        assert!(modules_only.flags.contains_key("kernel.loadedmodule"));
     }
 }
