@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use kplug::event::Event;
 use kplug_eventlog::classify::Classifier;
 use kplug_eventlog::record::{Preparer, Record};
-use kplug_eventlog::store::{Buckets, Filter, Store};
+use kplug_eventlog::store::{Buckets, Filter, GroupBy, Store};
 use serde_json::json;
 
 const EVENTS: usize = 1_000_000;
@@ -120,10 +120,10 @@ fn main() {
     // Aggregates read the hourly rollup (grouped by its columns) or the rows
     // (grouped by fingerprint, which the rollup does not keep).
     for by in [
-        &["reason"][..],
-        &["namespace", "reason"],
-        &["node"],
-        &["fingerprint"],
+        &[GroupBy::Reason][..],
+        &[GroupBy::Namespace, GroupBy::Reason],
+        &[GroupBy::Node],
+        &[GroupBy::Fingerprint],
     ] {
         let (p50, p99) = time(20, &mut || {
             let buckets = Buckets::covering(now - 7 * 86_400_000, now, 3_600_000);
@@ -136,7 +136,7 @@ fn main() {
         });
         println!(
             "aggregate --by {} --since 7d --window 1h on {OCCURRENCES} occurrences: p50 {p50:.0} ms, p99 {p99:.0} ms (target < 1 s)",
-            by.join(",")
+            by.iter().map(|g| g.column()).collect::<Vec<_>>().join(",")
         );
     }
 }

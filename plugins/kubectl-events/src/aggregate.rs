@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::store::{Buckets, Span};
+use crate::store::{Buckets, GroupBy, Span};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Bucket {
@@ -25,7 +25,7 @@ pub struct Group {
 
 /// Groups sorted by count (then key), with `window`-sized buckets from
 /// `start_ms` to `end_ms`.
-pub fn aggregate(columns: &[&str], spans: &[Span], buckets: Buckets) -> Vec<Group> {
+pub fn aggregate(columns: &[GroupBy], spans: &[Span], buckets: Buckets) -> Vec<Group> {
     groups(columns, count(spans, buckets), buckets)
 }
 
@@ -35,7 +35,7 @@ pub const MICRO: i64 = 1_000_000;
 
 /// [`aggregate`] of spans counted in [`MICRO`]s (the hourly rollup): each
 /// group's total is rounded once, and its buckets by largest remainder.
-pub fn aggregate_micro(columns: &[&str], spans: &[Span], buckets: Buckets) -> Vec<Group> {
+pub fn aggregate_micro(columns: &[GroupBy], spans: &[Span], buckets: Buckets) -> Vec<Group> {
     let counts = count(spans, buckets)
         .into_iter()
         .map(|(k, v)| (k, whole(&v)))
@@ -124,7 +124,7 @@ fn count(spans: &[Span], buckets: Buckets) -> BTreeMap<Vec<String>, Vec<i64>> {
 }
 
 fn groups(
-    columns: &[&str],
+    columns: &[GroupBy],
     counts: BTreeMap<Vec<String>, Vec<i64>>,
     buckets: Buckets,
 ) -> Vec<Group> {
@@ -132,7 +132,11 @@ fn groups(
     let mut out: Vec<Group> = counts
         .into_iter()
         .map(|(key, counts)| Group {
-            key: columns.iter().map(|c| c.to_string()).zip(key).collect(),
+            key: columns
+                .iter()
+                .map(|c| c.column().to_string())
+                .zip(key)
+                .collect(),
             count: sum(&counts),
             buckets: counts
                 .iter()
@@ -231,7 +235,7 @@ mod tests {
     fn long_spans_are_spread_and_totals_stay_exact() {
         let h = 3_600_000;
         let groups = aggregate(
-            &["reason"],
+            &[GroupBy::Reason],
             &[
                 span("BackOff", 0, 4 * h, 10),
                 span("Pulled", h / 2, h / 2, 3),
@@ -263,7 +267,7 @@ mod tests {
         let h = 3_600_000;
         // 8 occurrences over 8 hours; the window sees the last 2 hours.
         let groups = aggregate(
-            &["reason"],
+            &[GroupBy::Reason],
             &[span("BackOff", 0, 8 * h, 8)],
             Buckets {
                 start_ms: 6 * h,

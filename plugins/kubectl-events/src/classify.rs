@@ -105,16 +105,17 @@ impl Severity {
         }
     }
 
+    /// Every severity, least severe first.
+    pub const ALL: [Severity; 5] = [
+        Severity::Info,
+        Severity::Low,
+        Severity::Medium,
+        Severity::High,
+        Severity::Critical,
+    ];
+
     pub fn parse(s: &str) -> Option<Severity> {
-        [
-            Severity::Info,
-            Severity::Low,
-            Severity::Medium,
-            Severity::High,
-            Severity::Critical,
-        ]
-        .into_iter()
-        .find(|v| v.as_str() == s)
+        Severity::ALL.into_iter().find(|v| v.as_str() == s)
     }
 }
 

@@ -7,7 +7,7 @@ use jiff::Timestamp;
 use kplug::cli::{KubectlArgs, ReportFormat};
 use kplug::output::table::{Cell, Table, TableOptions};
 use kplug_eventlog::aggregate::sparkline;
-use kplug_eventlog::store::{Buckets, GROUP_COLUMNS};
+use kplug_eventlog::store::{Buckets, GroupBy};
 
 use super::query::FilterArgs;
 use super::store::StoreArgs;
@@ -49,15 +49,11 @@ pub struct Args {
 pub fn run(kube: &KubectlArgs, mut args: Args) -> anyhow::Result<kplug::Code> {
     let mut columns = Vec::new();
     for field in &args.by {
-        match GROUP_COLUMNS.iter().find(|(name, _)| name == field) {
-            Some((_, column)) => columns.push(*column),
+        match GroupBy::parse(field) {
+            Some(column) => columns.push(column),
             None => bail!(kplug::Error::Usage(format!(
                 "cannot group by \"{field}\"; use {}",
-                GROUP_COLUMNS
-                    .iter()
-                    .map(|(n, _)| *n)
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                GroupBy::ALL.map(GroupBy::column).join(", ")
             ))),
         }
     }
@@ -84,11 +80,14 @@ pub fn run(kube: &KubectlArgs, mut args: Args) -> anyhow::Result<kplug::Code> {
     filter.until = Timestamp::from_millisecond(buckets.end_ms).ok();
     // Counts from several clusters are kept apart: a CLUSTER column when the
     // result spans more than one (ask the cheap question first).
-    if !columns.contains(&"cluster")
+    if !columns.contains(&GroupBy::Cluster)
         && filter.cluster.is_none()
-        && store.aggregate(&["cluster"], &filter, buckets)?.len() > 1
+        && store
+            .aggregate(&[GroupBy::Cluster], &filter, buckets)?
+            .len()
+            > 1
     {
-        columns.insert(0, "cluster");
+        columns.insert(0, GroupBy::Cluster);
         args.by.insert(0, "cluster".to_string());
     }
     let groups = store.aggregate(&columns, &filter, buckets)?;

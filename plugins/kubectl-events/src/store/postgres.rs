@@ -4,10 +4,10 @@
 use postgres::types::ToSql;
 use postgres::{Client, NoTls};
 
-use super::{
-    Buckets, EventRow, Filter, IngestStats, ObjectInfo, Param, SCHEMA_VERSION, Span, StoreError, ts,
-};
-use crate::ledger::Seen;
+use super::plan::{Hourly, Pruned};
+use super::rows::{ColumnType, LedgerEntry, ObjectInfo, Param, Read, Table};
+use super::schema::{self, SCHEMA_VERSION};
+use super::{Buckets, EventRow, Filter, GroupBy, IngestStats, Span, StoreError};
 use crate::record::Record;
 
 pub struct PostgresStore {
@@ -46,72 +46,76 @@ fn params(p: &[Param]) -> Vec<Box<dyn ToSql + Sync>> {
         .collect()
 }
 
-/// Fill the hourly rollup from the stored rows.
-fn fill_hourly(tx: &mut postgres::Transaction) -> Result<(), StoreError> {
-    let mut hourly = super::Hourly::default();
-    for r in tx.query(super::HOURLY_SOURCE, &[])? {
-        let key: [String; 8] = std::array::from_fn(|i| r.get(i));
-        hourly.add(
-            key.each_ref().map(String::as_str),
-            r.get(8),
-            r.get(9),
-            r.get(10),
-        );
+impl Read for postgres::Row {
+    fn text(&self, column: &str) -> Result<String, StoreError> {
+        Ok(self.try_get(column)?)
     }
-    insert_all(
-        tx,
-        "hourly",
-        super::HOURLY_COLUMNS,
-        super::HOURLY_UPSERT,
-        &hourly.rows(),
-    )
+    fn int(&self, column: &str) -> Result<i64, StoreError> {
+        Ok(self.try_get(column)?)
+    }
+    fn opt_int(&self, column: &str) -> Result<Option<i64>, StoreError> {
+        Ok(self.try_get(column)?)
+    }
 }
 
-/// Insert `rows` in one statement: each column goes as one array, and
-/// `UNNEST` turns the arrays back into rows.
-fn insert_all<R: AsRef<[Param]>>(
-    tx: &mut postgres::Transaction,
-    table: &str,
-    columns: &str,
-    tail: &str,
-    rows: &[R],
-) -> Result<(), StoreError> {
-    let Some(first) = rows.first() else {
+/// Fill the hourly rollup from the stored rows.
+fn fill_hourly(tx: &mut postgres::Transaction) -> Result<(), StoreError> {
+    let mut hourly = Hourly::default();
+    for r in tx.query(Hourly::SOURCE, &[])? {
+        hourly.add_row(&r)?;
+    }
+    insert_all(tx, &hourly.cells())
+}
+
+/// Insert `rows` in one statement: each column goes as one array of its
+/// declared type, and `UNNEST` turns the arrays back into rows.
+fn insert_all<T: Table>(tx: &mut postgres::Transaction, rows: &[T]) -> Result<(), StoreError> {
+    if rows.is_empty() {
         return Ok(());
-    };
+    }
+    let cells: Vec<Vec<Param>> = rows.iter().map(Table::cells).collect();
     let mut arrays: Vec<Box<dyn ToSql + Sync>> = Vec::new();
     let mut casts = Vec::new();
-    for (j, kind) in first.as_ref().iter().enumerate() {
+    for (j, (column, kind)) in T::COLUMNS.iter().enumerate() {
+        let mismatch = || {
+            StoreError::Sql(format!(
+                "internal error: a {} row has a cell of another type in column {column}",
+                T::NAME
+            ))
+        };
         let n = j + 1;
         match kind {
-            Param::Text(_) => {
+            ColumnType::Text => {
                 casts.push(format!("${n}::text[]"));
-                arrays.push(Box::new(
-                    rows.iter()
-                        .map(|r| match &r.as_ref()[j] {
-                            Param::Text(s) => s.clone(),
-                            _ => String::new(),
-                        })
-                        .collect::<Vec<String>>(),
-                ));
+                let column = cells
+                    .iter()
+                    .map(|r| match &r[j] {
+                        Param::Text(s) => Ok(s.clone()),
+                        _ => Err(mismatch()),
+                    })
+                    .collect::<Result<Vec<String>, _>>()?;
+                arrays.push(Box::new(column));
             }
-            Param::Int(_) | Param::OptInt(_) => {
+            ColumnType::Int | ColumnType::OptInt => {
                 casts.push(format!("${n}::bigint[]"));
-                arrays.push(Box::new(
-                    rows.iter()
-                        .map(|r| match &r.as_ref()[j] {
-                            Param::Int(i) => Some(*i),
-                            Param::OptInt(i) => *i,
-                            Param::Text(_) => None,
-                        })
-                        .collect::<Vec<Option<i64>>>(),
-                ));
+                let column = cells
+                    .iter()
+                    .map(|r| match &r[j] {
+                        Param::Int(i) => Ok(Some(*i)),
+                        Param::OptInt(i) => Ok(*i),
+                        Param::Text(_) => Err(mismatch()),
+                    })
+                    .collect::<Result<Vec<Option<i64>>, _>>()?;
+                arrays.push(Box::new(column));
             }
         }
     }
     let sql = format!(
-        "INSERT INTO {table} ({columns}) SELECT * FROM UNNEST({}) {tail}",
-        casts.join(", ")
+        "INSERT INTO {} ({}) SELECT * FROM UNNEST({}) {}",
+        T::NAME,
+        T::column_list(),
+        casts.join(", "),
+        T::CONFLICT
     );
     tx.execute(&sql, &refs(&arrays))?;
     Ok(())
@@ -156,7 +160,7 @@ impl PostgresStore {
         } else {
             None
         };
-        super::check_readable(found, shown, |path| StoreError::Missing { path })
+        schema::check_readable(found, shown, |path| StoreError::Missing { path })
     }
 
     /// The connection, made again if the server closed it: the caller's
@@ -190,7 +194,7 @@ impl PostgresStore {
                 known: SCHEMA_VERSION,
             });
         }
-        for stmt in super::migrations(found) {
+        for stmt in schema::migrations(found) {
             tx.batch_execute(
                 &stmt
                     .replace("{ID}", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY")
@@ -213,45 +217,23 @@ impl PostgresStore {
     /// them and one inserts the occurrences, whatever the batch's size.
     pub fn ingest(&mut self, batch: &[Record]) -> Result<IngestStats, StoreError> {
         let mut tx = self.conn()?.transaction()?;
-        let keys = super::batch_keys(batch);
+        let keys = super::plan::batch_keys(batch);
         let found = tx
             .query(
-                "SELECT key, resource_version, count, last_ms FROM ledger WHERE key = ANY($1) ORDER BY key FOR UPDATE",
+                &format!(
+                    "{} WHERE key = ANY($1) ORDER BY key FOR UPDATE",
+                    LedgerEntry::SELECT
+                ),
                 &[&keys],
             )?
-            .into_iter()
-            .map(|row| {
-                let seen = Seen {
-                    resource_version: row.get(1),
-                    count: row.get::<_, i64>(2) as u64,
-                    last_observed: ts(row.get(3)),
-                };
-                (row.get::<_, String>(0), seen)
-            })
-            .collect();
+            .iter()
+            .map(|r| LedgerEntry::read(r).map(|e| (e.key, e.seen)))
+            .collect::<Result<_, _>>()?;
         let mut stats = IngestStats::default();
-        let plan = super::plan(batch, found, &mut stats);
-        insert_all(
-            &mut tx,
-            "ledger",
-            super::LEDGER_COLUMNS,
-            super::LEDGER_UPSERT,
-            &plan.ledger,
-        )?;
-        insert_all(
-            &mut tx,
-            "occurrences",
-            super::OCCURRENCE_COLUMNS,
-            "",
-            &plan.rows,
-        )?;
-        insert_all(
-            &mut tx,
-            "hourly",
-            super::HOURLY_COLUMNS,
-            super::HOURLY_UPSERT,
-            &plan.hourly,
-        )?;
+        let plan = super::plan::plan(batch, found, &mut stats);
+        insert_all(&mut tx, &plan.ledger)?;
+        insert_all(&mut tx, &plan.rows)?;
+        insert_all(&mut tx, &plan.hourly)?;
         tx.commit()?;
         Ok(stats)
     }
@@ -262,68 +244,30 @@ impl PostgresStore {
         limit: Option<usize>,
     ) -> Result<Vec<EventRow>, StoreError> {
         let (where_sql, p) = filter.to_sql(&|n| format!("${n}"));
-        let sql = super::query_sql(&where_sql, limit);
+        let sql = super::query::query_sql(&where_sql, limit);
         let owned = params(&p);
         let refs = refs(&owned);
-        Ok(self
-            .conn()?
+        self.conn()?
             .query(&sql, &refs)?
-            .into_iter()
-            .map(|r| EventRow {
-                cluster: r.get(0),
-                namespace: r.get(1),
-                kind: r.get(2),
-                name: r.get(3),
-                field_path: r.get(4),
-                reason: r.get(5),
-                event_type: r.get(6),
-                message: r.get(7),
-                reporting_controller: r.get(8),
-                node: r.get(9),
-                first_seen: ts(r.get(10)),
-                last_seen: ts(r.get(11)),
-                count: r.get(12),
-                category: r.get(13),
-                severity: r.get(14),
-                fingerprint: r.get(15),
-            })
-            .collect())
+            .iter()
+            .map(EventRow::read)
+            .collect()
     }
 
     pub fn record_objects(&mut self, objects: &[ObjectInfo]) -> Result<(), StoreError> {
         let mut tx = self.conn()?.transaction()?;
-        insert_all(
-            &mut tx,
-            "objects",
-            super::OBJECT_COLUMNS,
-            super::OBJECT_UPSERT,
-            &super::object_rows(objects),
-        )?;
+        insert_all(&mut tx, &ObjectInfo::deduplicated(objects))?;
         tx.commit()?;
         Ok(())
     }
 
     pub fn objects(&mut self, namespace: Option<&str>) -> Result<Vec<ObjectInfo>, StoreError> {
-        let sql = super::objects_sql(namespace.is_some(), &|n| format!("${n}"));
+        let sql = ObjectInfo::select(namespace.is_some(), &|n| format!("${n}"));
         let rows = match namespace {
             Some(ns) => self.conn()?.query(&sql, &[&ns])?,
             None => self.conn()?.query(&sql, &[])?,
         };
-        Ok(rows
-            .into_iter()
-            .map(|r| {
-                super::object_info(
-                    r.get(0),
-                    r.get(1),
-                    r.get(2),
-                    r.get(3),
-                    r.get(4),
-                    r.get::<_, &str>(5),
-                    r.get(6),
-                    r.get(7),
-                )
-            })
-            .collect())
+        rows.iter().map(ObjectInfo::read).collect()
     }
 
     pub fn last_id(&mut self) -> Result<i64, StoreError> {
@@ -347,7 +291,7 @@ impl PostgresStore {
         &mut self,
         cutoff_ms: Option<i64>,
         chunk: usize,
-    ) -> Result<super::Pruned, StoreError> {
+    ) -> Result<Pruned, StoreError> {
         let mut tx = self.conn()?.transaction()?;
         let chunk = chunk as i64;
         let rows = match cutoff_ms {
@@ -357,9 +301,9 @@ impl PostgresStore {
             )?,
             None => tx.query("DELETE FROM occurrences WHERE id IN (SELECT id FROM occurrences ORDER BY last_ms LIMIT $1) RETURNING event_key, occurrences", &[&chunk])?,
         };
-        let mut deleted = super::Pruned::default();
-        for r in rows {
-            deleted.add(r.get::<_, String>(0), r.get::<_, i64>(1));
+        let mut deleted = Pruned::default();
+        for r in &rows {
+            deleted.add_row(r)?;
         }
         if let Some(c) = cutoff_ms {
             tx.execute("DELETE FROM ledger WHERE COALESCE(last_ms, 0) < $1", &[&c])?;
@@ -383,26 +327,20 @@ impl PostgresStore {
 
     pub fn spans(
         &mut self,
-        columns: &[&str],
+        columns: &[GroupBy],
         filter: &Filter,
         buckets: Buckets,
         hourly: bool,
     ) -> Result<Vec<Span>, StoreError> {
-        let (sql, p) = super::spans_query(columns, filter, buckets, hourly, &|n| format!("${n}"));
+        let (sql, p) =
+            super::query::spans_query(columns, filter, buckets, hourly, &|n| format!("${n}"));
         let owned = params(&p);
         let refs = refs(&owned);
-        let width = columns.len().max(1);
-        Ok(self
-            .conn()?
+        self.conn()?
             .query(&sql, &refs)?
-            .into_iter()
-            .map(|r| Span {
-                key: (0..columns.len()).map(|i| r.get::<_, String>(i)).collect(),
-                first_ms: r.get(width),
-                last_ms: r.get(width + 1),
-                occurrences: r.get(width + 2),
-            })
-            .collect())
+            .iter()
+            .map(|r| Span::read(r, columns))
+            .collect()
     }
 }
 

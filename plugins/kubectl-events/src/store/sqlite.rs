@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
 use super::Access;
-use super::{
-    Buckets, EventRow, Filter, IngestStats, ObjectInfo, Param, SCHEMA_VERSION, Span, StoreError, ts,
-};
-use crate::ledger::Seen;
+use super::plan::{Hourly, Pruned};
+use super::rows::{LedgerEntry, ObjectInfo, Param, Read, Table};
+use super::schema::{self, SCHEMA_VERSION};
+use super::{Buckets, EventRow, Filter, GroupBy, IngestStats, Span, StoreError};
 use crate::record::Record;
 
 pub struct SqliteStore {
@@ -27,24 +27,44 @@ impl rusqlite::ToSql for Param {
     }
 }
 
+impl Read for rusqlite::Row<'_> {
+    fn text(&self, column: &str) -> Result<String, StoreError> {
+        Ok(self.get(column)?)
+    }
+    fn int(&self, column: &str) -> Result<i64, StoreError> {
+        Ok(self.get(column)?)
+    }
+    fn opt_int(&self, column: &str) -> Result<Option<i64>, StoreError> {
+        Ok(self.get(column)?)
+    }
+}
+
+/// Every row of `sql` with `params`, read by `read`.
+fn read_all<T>(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    read: impl Fn(&rusqlite::Row) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut rows = stmt.query(params)?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        out.push(read(r)?);
+    }
+    Ok(out)
+}
+
 /// Ledger keys looked up per statement.
 const KEYS: usize = 500;
 
 /// Insert `rows` with one prepared statement. (A statement of many rows is
 /// slower here: SQLite then keeps a statement journal to undo a half-done
 /// statement.)
-fn insert_all<R: AsRef<[Param]>>(
-    tx: &rusqlite::Transaction,
-    table: &str,
-    columns: &str,
-    tail: &str,
-    rows: &[R],
-) -> Result<(), StoreError> {
-    let mut insert = tx.prepare_cached(&super::insert_sql(table, columns, tail, 1, &|n| {
-        format!("?{n}")
-    }))?;
+fn insert_all<T: Table>(tx: &rusqlite::Transaction, rows: &[T]) -> Result<(), StoreError> {
+    let mut insert = tx.prepare_cached(&super::rows::insert_sql::<T>(1, &|n| format!("?{n}")))?;
     for row in rows {
-        insert.execute(params_from_iter(row.as_ref()))?;
+        insert.execute(params_from_iter(row.cells()))?;
     }
     Ok(())
 }
@@ -139,7 +159,7 @@ impl SqliteStore {
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.pragma_update(None, "cache_size", -65_536)?;
         let found = schema(&conn).map_err(|e| open_err(e.to_string()))?;
-        super::check_readable(found, shown, |path| StoreError::NotAStore {
+        schema::check_readable(found, shown, |path| StoreError::NotAStore {
             path,
             what: "a file without kplug's tables".into(),
         })?;
@@ -180,7 +200,7 @@ impl SqliteStore {
                 known: SCHEMA_VERSION,
             });
         }
-        for stmt in super::migrations(found) {
+        for stmt in schema::migrations(found) {
             tx.execute_batch(
                 &stmt
                     .replace("{ID}", "INTEGER PRIMARY KEY")
@@ -204,45 +224,21 @@ impl SqliteStore {
         let tx = self.conn.transaction()?;
         let mut stats = IngestStats::default();
         {
-            let keys = super::batch_keys(batch);
+            let keys = super::plan::batch_keys(batch);
             let mut found = HashMap::new();
             for chunk in keys.chunks(KEYS) {
                 let marks = vec!["?"; chunk.len()].join(", ");
-                let mut get = tx.prepare_cached(&format!(
-                    "SELECT key, resource_version, count, last_ms FROM ledger WHERE key IN ({marks})"
-                ))?;
-                let mut rows = get.query(params_from_iter(chunk.iter()))?;
-                while let Some(row) = rows.next()? {
-                    let seen = Seen {
-                        resource_version: row.get(1)?,
-                        count: row.get::<_, i64>(2)? as u64,
-                        last_observed: ts(row.get(3)?),
-                    };
-                    found.insert(row.get::<_, String>(0)?, seen);
+                let sql = format!("{} WHERE key IN ({marks})", LedgerEntry::SELECT);
+                for entry in read_all(&tx, &sql, params_from_iter(chunk.iter()), |r| {
+                    LedgerEntry::read(r)
+                })? {
+                    found.insert(entry.key, entry.seen);
                 }
             }
-            let plan = super::plan(batch, found, &mut stats);
-            insert_all(
-                &tx,
-                "ledger",
-                super::LEDGER_COLUMNS,
-                super::LEDGER_UPSERT,
-                &plan.ledger,
-            )?;
-            insert_all(
-                &tx,
-                "occurrences",
-                super::OCCURRENCE_COLUMNS,
-                "",
-                &plan.rows,
-            )?;
-            insert_all(
-                &tx,
-                "hourly",
-                super::HOURLY_COLUMNS,
-                super::HOURLY_UPSERT,
-                &plan.hourly,
-            )?;
+            let plan = super::plan::plan(batch, found, &mut stats);
+            insert_all(&tx, &plan.ledger)?;
+            insert_all(&tx, &plan.rows)?;
+            insert_all(&tx, &plan.hourly)?;
         }
         tx.commit()?;
         Ok(stats)
@@ -255,63 +251,24 @@ impl SqliteStore {
         limit: Option<usize>,
     ) -> Result<Vec<EventRow>, StoreError> {
         let (where_sql, params) = filter.to_sql(&|n| format!("?{n}"));
-        let sql = super::query_sql(&where_sql, limit);
-        let mut stmt = self.conn.prepare(&sql)?;
-        let rows = stmt.query_map(params_from_iter(params.iter()), |r| {
-            Ok(EventRow {
-                cluster: r.get(0)?,
-                namespace: r.get(1)?,
-                kind: r.get(2)?,
-                name: r.get(3)?,
-                field_path: r.get(4)?,
-                reason: r.get(5)?,
-                event_type: r.get(6)?,
-                message: r.get(7)?,
-                reporting_controller: r.get(8)?,
-                node: r.get(9)?,
-                first_seen: ts(r.get(10)?),
-                last_seen: ts(r.get(11)?),
-                count: r.get(12)?,
-                category: r.get(13)?,
-                severity: r.get(14)?,
-                fingerprint: r.get(15)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let sql = super::query::query_sql(&where_sql, limit);
+        read_all(&self.conn, &sql, params_from_iter(params.iter()), |r| {
+            EventRow::read(r)
+        })
     }
 
     pub fn record_objects(&mut self, objects: &[ObjectInfo]) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
-        insert_all(
-            &tx,
-            "objects",
-            super::OBJECT_COLUMNS,
-            super::OBJECT_UPSERT,
-            &super::object_rows(objects),
-        )?;
+        insert_all(&tx, &ObjectInfo::deduplicated(objects))?;
         tx.commit()?;
         Ok(())
     }
 
     pub fn objects(&self, namespace: Option<&str>) -> Result<Vec<ObjectInfo>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare(&super::objects_sql(namespace.is_some(), &|n| {
-                format!("?{n}")
-            }))?;
-        let rows = stmt.query_map(params_from_iter(namespace.iter()), |r| {
-            Ok(super::object_info(
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                &r.get::<_, String>(5)?,
-                r.get(6)?,
-                r.get(7)?,
-            ))
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let sql = ObjectInfo::select(namespace.is_some(), &|n| format!("?{n}"));
+        read_all(&self.conn, &sql, params_from_iter(namespace.iter()), |r| {
+            ObjectInfo::read(r)
+        })
     }
 
     pub fn last_id(&self) -> Result<i64, StoreError> {
@@ -338,9 +295,9 @@ impl SqliteStore {
         &mut self,
         cutoff_ms: Option<i64>,
         chunk: usize,
-    ) -> Result<super::Pruned, StoreError> {
+    ) -> Result<Pruned, StoreError> {
         let tx = self.conn.transaction()?;
-        let mut deleted = super::Pruned::default();
+        let mut deleted = Pruned::default();
         {
             let (sql, args): (String, Vec<i64>) = match cutoff_ms {
                 Some(c) => (
@@ -357,12 +314,9 @@ impl SqliteStore {
                 ),
             };
             let mut stmt = tx.prepare(&sql)?;
-            let rows = stmt.query_map(params_from_iter(args), |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
-            })?;
-            for row in rows {
-                let (key, n) = row?;
-                deleted.add(key, n);
+            let mut rows = stmt.query(params_from_iter(args))?;
+            while let Some(r) = rows.next()? {
+                deleted.add_row(r)?;
             }
         }
         if let Some(c) = cutoff_ms {
@@ -391,59 +345,30 @@ impl SqliteStore {
 
     /// Fill the hourly rollup from the stored rows (a store older than it).
     fn fill_hourly(tx: &rusqlite::Transaction) -> Result<(), StoreError> {
-        let mut hourly = super::Hourly::default();
-        let mut stmt = tx.prepare(super::HOURLY_SOURCE)?;
-        let mut rows = stmt.query([])?;
-        while let Some(r) = rows.next()? {
-            let key: [String; 8] = [
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-                r.get(7)?,
-            ];
-            hourly.add(
-                key.each_ref().map(String::as_str),
-                r.get(8)?,
-                r.get(9)?,
-                r.get(10)?,
-            );
+        let mut hourly = Hourly::default();
+        {
+            let mut stmt = tx.prepare(Hourly::SOURCE)?;
+            let mut rows = stmt.query([])?;
+            while let Some(r) = rows.next()? {
+                hourly.add_row(r)?;
+            }
         }
-        insert_all(
-            tx,
-            "hourly",
-            super::HOURLY_COLUMNS,
-            super::HOURLY_UPSERT,
-            &hourly.rows(),
-        )
+        insert_all(tx, &hourly.cells())
     }
 
     /// Occurrence spans for aggregation, grouped by `columns`.
     pub fn spans(
         &self,
-        columns: &[&str],
+        columns: &[GroupBy],
         filter: &Filter,
         buckets: Buckets,
         hourly: bool,
     ) -> Result<Vec<Span>, StoreError> {
         let (sql, params) =
-            super::spans_query(columns, filter, buckets, hourly, &|n| format!("?{n}"));
-        let mut stmt = self.conn.prepare(&sql)?;
-        let width = columns.len().max(1);
-        let rows = stmt.query_map(params_from_iter(params.iter()), |r| {
-            Ok(Span {
-                key: (0..columns.len())
-                    .map(|i| r.get::<_, String>(i))
-                    .collect::<Result<_, _>>()?,
-                first_ms: r.get(width)?,
-                last_ms: r.get(width + 1)?,
-                occurrences: r.get(width + 2)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            super::query::spans_query(columns, filter, buckets, hourly, &|n| format!("?{n}"));
+        read_all(&self.conn, &sql, params_from_iter(params.iter()), |r| {
+            Span::read(r, columns)
+        })
     }
 }
 
@@ -456,7 +381,7 @@ mod tests {
     /// A store as version 1 of kplug wrote it.
     fn version_one(path: &Path) {
         let conn = Connection::open(path).unwrap();
-        for stmt in super::super::SCHEMA_V1 {
+        for stmt in super::super::schema::SCHEMA_V1 {
             conn.execute_batch(&stmt.replace("{ID}", "INTEGER PRIMARY KEY"))
                 .unwrap();
         }
@@ -523,7 +448,9 @@ mod tests {
             since: jiff::Timestamp::from_millisecond(0).ok(),
             ..Default::default()
         };
-        let summed = store.spans(&["reason"], &filter, buckets, false).unwrap();
+        let summed = store
+            .spans(&[GroupBy::Reason], &filter, buckets, false)
+            .unwrap();
         assert!(summed.len() < spans.len(), "some rows were summed");
         let mut every = store
             .conn
@@ -543,7 +470,7 @@ mod tests {
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();
-        let agg = |s: &[Span]| crate::aggregate::aggregate(&["reason"], s, buckets);
+        let agg = |s: &[Span]| crate::aggregate::aggregate(&[GroupBy::Reason], s, buckets);
         assert_eq!(agg(&summed), agg(&every));
     }
 
@@ -590,11 +517,19 @@ mod tests {
             until: jiff::Timestamp::from_millisecond(buckets.end_ms).ok(),
             ..Default::default()
         };
-        assert!(super::super::hourly_applies(&["reason"], &filter, buckets));
-        let rolled = store.aggregate(&["reason"], &filter, buckets).unwrap();
+        assert!(crate::store::query::hourly_applies(
+            &[GroupBy::Reason],
+            &filter,
+            buckets
+        ));
+        let rolled = store
+            .aggregate(&[GroupBy::Reason], &filter, buckets)
+            .unwrap();
         let rows = crate::aggregate::aggregate(
-            &["reason"],
-            &store.spans(&["reason"], &filter, buckets, false).unwrap(),
+            &[GroupBy::Reason],
+            &store
+                .spans(&[GroupBy::Reason], &filter, buckets, false)
+                .unwrap(),
             buckets,
         );
         assert_eq!(rolled.len(), rows.len());
@@ -612,19 +547,21 @@ mod tests {
             grep: Some("m".into()),
             ..filter.clone()
         };
-        assert!(!super::super::hourly_applies(
-            &["reason"],
+        assert!(!crate::store::query::hourly_applies(
+            &[GroupBy::Reason],
             &by_text,
             buckets
         ));
-        assert!(!super::super::hourly_applies(
-            &["fingerprint"],
+        assert!(!crate::store::query::hourly_applies(
+            &[GroupBy::Fingerprint],
             &filter,
             buckets
         ));
         // Retention trims the rollup by whole hours.
         store.prune_chunk(Some(base + 46 * h + 1), 1000).unwrap();
-        let later = store.aggregate(&["reason"], &filter, buckets).unwrap();
+        let later = store
+            .aggregate(&[GroupBy::Reason], &filter, buckets)
+            .unwrap();
         assert!(
             later
                 .iter()

@@ -1,0 +1,315 @@
+//! What a batch of records does to a store, decided without touching it:
+//! which occurrences are new (through the ledger), the ledger entries to
+//! write and what the new rows add to the hourly rollup.
+
+use std::collections::{HashMap, HashSet};
+
+use serde::Serialize;
+
+use crate::ledger::{Decision, Seen};
+use crate::record::Record;
+
+use super::StoreError;
+use super::rows::{HourlyCell, LedgerEntry, Occurrence, Read};
+
+/// What `ingest` did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IngestStats {
+    /// Events looked at.
+    pub events: u64,
+    /// Rows written (events with new occurrences).
+    pub written: u64,
+    /// Occurrences added.
+    pub occurrences: u64,
+    /// Events that added nothing (already recorded).
+    pub duplicates: u64,
+}
+
+impl std::ops::AddAssign for IngestStats {
+    fn add_assign(&mut self, o: Self) {
+        self.events += o.events;
+        self.written += o.written;
+        self.occurrences += o.occurrences;
+        self.duplicates += o.duplicates;
+    }
+}
+
+/// The ledger key of a record.
+pub fn ledger_key(r: &Record) -> String {
+    format!("{}/{}", r.cluster, crate::ledger::key(&r.event))
+}
+
+/// What a batch does to the store, whichever it is: the ledger entries to
+/// write (one per Event, its state after the batch), the occurrence rows to
+/// insert, in order, and what they add to the hourly rollup.
+#[derive(Debug, Default)]
+pub struct Plan {
+    pub ledger: Vec<LedgerEntry>,
+    pub rows: Vec<Occurrence>,
+    pub hourly: Vec<HourlyCell>,
+}
+
+/// The distinct ledger keys of `batch`, in first-seen order.
+pub fn batch_keys(batch: &[Record]) -> Vec<String> {
+    let mut seen = HashSet::new();
+    batch
+        .iter()
+        .map(ledger_key)
+        .filter(|k| seen.insert(k.clone()))
+        .collect()
+}
+
+/// Decide every record of `batch` against the ledger entries `found` (the
+/// stored ones for [`batch_keys`]), in order — an Event may come several
+/// times in one batch — and count the outcome in `stats`.
+pub fn plan(batch: &[Record], mut found: HashMap<String, Seen>, stats: &mut IngestStats) -> Plan {
+    let before = found.clone();
+    let mut plan = Plan::default();
+    let mut order = Vec::new();
+    let mut listed = HashSet::new();
+    let mut hourly = Hourly::default();
+    for r in batch {
+        let key = ledger_key(r);
+        let prev = found.get(&key);
+        if let Some(row) = occurrence(r, &key, prev, stats) {
+            hourly.add(
+                [
+                    &row.cluster,
+                    &row.namespace,
+                    &row.kind,
+                    &row.reason,
+                    &row.event_type,
+                    &row.category,
+                    &row.severity,
+                    &row.node,
+                ],
+                row.first_ms,
+                row.last_ms,
+                row.occurrences,
+            );
+            plan.rows.push(row);
+        }
+        let next = crate::ledger::seen(prev, &r.event);
+        found.insert(key.clone(), next);
+        // Each key once: a statement may not upsert the same row twice.
+        if listed.insert(key.clone()) {
+            order.push(key);
+        }
+    }
+    // In key order: neighbouring keys share B-tree pages.
+    order.sort_unstable();
+    plan.hourly = hourly.cells();
+    for key in order {
+        let next = &found[&key];
+        // A relist repeats what the ledger holds: nothing to write.
+        if before.get(&key) == Some(next) {
+            continue;
+        }
+        plan.ledger.push(LedgerEntry {
+            seen: next.clone(),
+            key,
+        });
+    }
+    plan
+}
+
+/// The occurrence row `r` adds after its ledger entry `prev`, if any.
+fn occurrence(
+    r: &Record,
+    key: &str,
+    prev: Option<&Seen>,
+    stats: &mut IngestStats,
+) -> Option<Occurrence> {
+    let e = &r.event;
+    stats.events += 1;
+    match crate::ledger::decide(prev, e) {
+        Decision::Skip => {
+            stats.duplicates += 1;
+            None
+        }
+        Decision::Record {
+            occurrences,
+            from,
+            to,
+        } => {
+            stats.written += 1;
+            stats.occurrences += occurrences;
+            Some(Occurrence {
+                event_key: key.to_string(),
+                cluster: r.cluster.clone(),
+                namespace: e.regarding.namespace.clone(),
+                kind: e.regarding.kind.clone(),
+                name: e.regarding.name.clone(),
+                object_uid: e.regarding.uid.clone(),
+                field_path: e.regarding.field_path.clone(),
+                owner_root: r.owner_root.clone(),
+                reason: e.reason.clone(),
+                event_type: e.event_type.clone(),
+                message: e.note.clone(),
+                reporting_controller: e.reporting_controller.clone(),
+                node: r.node.clone(),
+                first_ms: super::ms(from),
+                last_ms: super::ms(to),
+                occurrences: i64::try_from(occurrences).unwrap_or(i64::MAX),
+                category: r.category.as_str().to_string(),
+                severity: r.severity.as_str().to_string(),
+                template: r.template.clone(),
+                fingerprint: r.fingerprint.clone(),
+                raw: if prev.is_none() {
+                    r.raw.clone()
+                } else {
+                    String::new()
+                },
+            })
+        }
+    }
+}
+
+/// Adds occurrences to hours, by the [`super::rows::HOURLY_KEY`] columns. A
+/// row of an import may span days, so it adds to many hours: each key is
+/// stored once and hours are counted by its number.
+#[derive(Debug, Default)]
+pub struct Hourly {
+    ids: HashMap<String, usize>,
+    keys: Vec<[String; 8]>,
+    micro: HashMap<(i64, usize), i64>,
+}
+
+impl Hourly {
+    /// The occurrence columns the rollup is computed from, for rebuilding it.
+    pub const SOURCE: &'static str = "SELECT cluster, namespace, kind, reason, type, category, severity, node, first_ms, last_ms, occurrences FROM occurrences";
+
+    pub fn add(&mut self, key: [&str; 8], first: Option<i64>, last: Option<i64>, occurrences: i64) {
+        let joined = key.join("\u{1f}");
+        let id = match self.ids.get(&joined) {
+            Some(id) => *id,
+            None => {
+                self.keys.push(key.map(str::to_string));
+                self.ids.insert(joined, self.keys.len() - 1);
+                self.keys.len() - 1
+            }
+        };
+        for (hour, micro) in crate::aggregate::hourly_shares(first, last, occurrences) {
+            *self.micro.entry((hour, id)).or_default() += micro;
+        }
+    }
+
+    /// Adds a row of [`Hourly::SOURCE`].
+    pub fn add_row(&mut self, r: &impl Read) -> Result<(), StoreError> {
+        let mut key: [String; 8] = Default::default();
+        for (value, column) in key.iter_mut().zip(super::rows::HOURLY_KEY) {
+            *value = r.text(column)?;
+        }
+        self.add(
+            key.each_ref().map(String::as_str),
+            r.opt_int("first_ms")?,
+            r.opt_int("last_ms")?,
+            r.int("occurrences")?,
+        );
+        Ok(())
+    }
+
+    /// The cells, each key once, in primary key order.
+    pub fn cells(&self) -> Vec<HourlyCell> {
+        let mut cells: Vec<_> = self.micro.iter().collect();
+        cells.sort_by(|((h1, k1), _), ((h2, k2), _)| {
+            h1.cmp(h2).then_with(|| self.keys[*k1].cmp(&self.keys[*k2]))
+        });
+        cells
+            .into_iter()
+            .map(|((hour, id), micro)| HourlyCell {
+                hour_ms: *hour,
+                key: self.keys[*id].clone(),
+                micro: *micro,
+            })
+            .collect()
+    }
+}
+
+/// What one step of retention deleted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Pruned {
+    /// Stored rows deleted.
+    pub rows: u64,
+    /// Occurrences they stood for.
+    pub occurrences: u64,
+    /// The Events they belonged to.
+    pub events: std::collections::BTreeSet<String>,
+}
+
+impl Pruned {
+    /// Counts a deleted row (`RETURNING event_key, occurrences`).
+    pub fn add_row(&mut self, r: &impl Read) -> Result<(), StoreError> {
+        self.rows += 1;
+        self.occurrences = self
+            .occurrences
+            .saturating_add(u64::try_from(r.int("occurrences")?).unwrap_or(0));
+        self.events.insert(r.text("event_key")?);
+        Ok(())
+    }
+
+    /// `7 occurrences of 2 Events (2 stored rows)`: each count says what it counts.
+    pub fn counts(&self) -> String {
+        format!(
+            "{} occurrences of {} Events ({} stored rows)",
+            self.occurrences,
+            self.events.len(),
+            self.rows
+        )
+    }
+
+    pub fn absorb(&mut self, other: Pruned) {
+        self.rows += other.rows;
+        self.occurrences = self.occurrences.saturating_add(other.occurrences);
+        self.events.extend(other.events);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(rv: &str, count: u64) -> Record {
+        let e = kplug::event::Event::from_value(&serde_json::json!({
+            "metadata": {"name": "web.1", "namespace": "shop", "uid": "u1", "resourceVersion": rv},
+            "involvedObject": {"kind": "Pod", "name": "web"},
+            "reason": "BackOff", "message": "m", "count": count,
+            "lastTimestamp": "2026-11-27T10:00:00Z"
+        }))
+        .unwrap();
+        Record::new(e, "c", &crate::classify::Classifier::default())
+    }
+
+    #[test]
+    fn a_batch_with_an_event_twice_writes_its_ledger_entry_once() {
+        let batch = [record("1", 1), record("2", 3), record("2", 3)];
+        let mut stats = IngestStats::default();
+        let plan = plan(&batch, Default::default(), &mut stats);
+        assert_eq!(
+            (stats.occurrences, stats.duplicates, plan.rows.len()),
+            (3, 1, 2)
+        );
+        assert_eq!(plan.ledger.len(), 1);
+        assert_eq!(plan.ledger[0].seen.count, 3);
+        assert_ne!(plan.rows[0].raw, "", "raw kept");
+        assert_eq!(plan.rows[1].raw, "", "once");
+        assert_eq!(plan.rows[1].occurrences, 2);
+        let hourly: i64 = plan.hourly.iter().map(|c| c.micro).sum();
+        assert_eq!(
+            hourly,
+            3 * crate::aggregate::MICRO,
+            "the rollup counts both rows"
+        );
+
+        // The same batch again (a relist): nothing to write at all.
+        let key = ledger_key(&batch[0]);
+        let seen = crate::ledger::seen(None, &batch[2].event);
+        let mut again = IngestStats::default();
+        let plan = super::plan(&batch, [(key, seen)].into(), &mut again);
+        assert_eq!(
+            (again.duplicates, plan.rows.len(), plan.ledger.len()),
+            (3, 0, 0)
+        );
+    }
+}

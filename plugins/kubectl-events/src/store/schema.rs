@@ -1,0 +1,127 @@
+//! The tables and how a store gets from any older version to this one.
+//! The SQL is portable (SQLite and PostgreSQL); `{ID}` and `{WITHOUT_ROWID}`
+//! are filled in by each driver.
+
+use super::StoreError;
+
+/// Schema version written by this build; older stores are migrated on open.
+pub const SCHEMA_VERSION: i64 = 3;
+
+/// The tables (portable SQL: SQLite and PostgreSQL; `{ID}` is each one's
+/// auto-increment key).
+pub const SCHEMA_V1: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS ledger (
+        key TEXT PRIMARY KEY,
+        resource_version TEXT NOT NULL,
+        count BIGINT NOT NULL,
+        last_ms BIGINT)",
+    "CREATE TABLE IF NOT EXISTS occurrences (
+        id {ID},
+        event_key TEXT NOT NULL,
+        cluster TEXT NOT NULL,
+        namespace TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        name TEXT NOT NULL,
+        object_uid TEXT NOT NULL,
+        field_path TEXT NOT NULL,
+        owner_root TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        type TEXT NOT NULL,
+        message TEXT NOT NULL,
+        reporting_controller TEXT NOT NULL,
+        node TEXT NOT NULL,
+        first_ms BIGINT,
+        last_ms BIGINT,
+        occurrences BIGINT NOT NULL,
+        category TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        template TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        raw TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS occurrences_last ON occurrences (last_ms)",
+    "CREATE INDEX IF NOT EXISTS occurrences_object ON occurrences (namespace, kind, name)",
+    "CREATE INDEX IF NOT EXISTS occurrences_root ON occurrences (namespace, owner_root)",
+    "CREATE INDEX IF NOT EXISTS occurrences_fingerprint ON occurrences (fingerprint)",
+    "CREATE INDEX IF NOT EXISTS occurrences_event ON occurrences (event_key)",
+];
+
+/// Version 2: two indexes every insert paid for and no query used (grouping
+/// by event or fingerprint scans the filtered rows anyway).
+pub const SCHEMA_V2: &[&str] = &[
+    "DROP INDEX IF EXISTS occurrences_fingerprint",
+    "DROP INDEX IF EXISTS occurrences_event",
+];
+
+/// Version 3: the ledger is keyed by its key alone (`{WITHOUT_ROWID}` is
+/// SQLite's `WITHOUT ROWID`: one B-tree instead of a table and an index),
+/// and `--for` looks rows up by owner root: one index serves every kind.
+pub const SCHEMA_V3: &[&str] = &[
+    "CREATE TABLE ledger_v3 (
+        key TEXT PRIMARY KEY,
+        resource_version TEXT NOT NULL,
+        count BIGINT NOT NULL,
+        last_ms BIGINT){WITHOUT_ROWID}",
+    "INSERT INTO ledger_v3 (key, resource_version, count, last_ms) SELECT key, resource_version, count, last_ms FROM ledger",
+    "DROP TABLE ledger",
+    "ALTER TABLE ledger_v3 RENAME TO ledger",
+    "DROP INDEX IF EXISTS occurrences_object",
+    "DROP INDEX IF EXISTS occurrences_root",
+    "CREATE INDEX IF NOT EXISTS occurrences_owner ON occurrences (owner_root, namespace, last_ms)",
+    // What the collector learnt of the objects events are about, for `-l`.
+    "CREATE TABLE IF NOT EXISTS objects (
+        cluster TEXT NOT NULL,
+        namespace TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        name TEXT NOT NULL,
+        uid TEXT NOT NULL,
+        labels TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        seen_ms BIGINT NOT NULL,
+        PRIMARY KEY (cluster, namespace, kind, name))",
+    // Occurrences per hour (in millionths: a row's occurrences are spread
+    // over the hours of its span) by the low-cardinality columns, kept up
+    // to date at ingest so aggregates over days read hours, not rows.
+    "CREATE TABLE IF NOT EXISTS hourly (
+        hour_ms BIGINT NOT NULL,
+        cluster TEXT NOT NULL,
+        namespace TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        type TEXT NOT NULL,
+        category TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        node TEXT NOT NULL,
+        micro BIGINT NOT NULL,
+        PRIMARY KEY (hour_ms, cluster, namespace, kind, reason, type, category, severity, node))",
+];
+
+/// The statements that bring a store from version `found` to the newest.
+pub fn migrations(found: i64) -> impl Iterator<Item = &'static str> {
+    [(1, SCHEMA_V1), (2, SCHEMA_V2), (3, SCHEMA_V3)]
+        .into_iter()
+        .filter(move |(v, _)| *v > found)
+        .flat_map(|(_, stmts)| stmts.iter().copied())
+}
+
+/// For a reader: a store's schema version must be this build's. `missing`
+/// is the error when the place holds no kplug store at all.
+pub(crate) fn check_readable(
+    found: Option<i64>,
+    path: String,
+    missing: impl FnOnce(String) -> StoreError,
+) -> Result<(), StoreError> {
+    match found {
+        None => Err(missing(path)),
+        Some(found) if found > SCHEMA_VERSION => Err(StoreError::TooNew {
+            found,
+            known: SCHEMA_VERSION,
+        }),
+        Some(found) if found < SCHEMA_VERSION => Err(StoreError::Outdated {
+            path,
+            found,
+            known: SCHEMA_VERSION,
+        }),
+        Some(_) => Ok(()),
+    }
+}
