@@ -4,6 +4,7 @@
 //! ([`ledger`]) and the stores ([`store`]).
 
 pub mod aggregate;
+pub mod backoff;
 pub mod classify;
 pub mod health;
 pub mod input;

@@ -816,3 +816,61 @@ fn the_sparkline_fits_the_terminal_and_names_its_window() {
         );
     }
 }
+
+/// A store a newer kplug wrote stops every command, the collector first of
+/// all, with one sentence that says what to do, and is left as it was.
+#[test]
+fn a_store_from_a_newer_kplug_is_refused_by_every_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("e.db");
+    let events = write(
+        dir.path(),
+        "ev.json",
+        &json!({"kind": "EventList", "items": [core("u1", "1", ("Pod", "web-1"), ("BackOff", "x", "Warning"), (3, 2, 1))]}),
+    );
+    ok(&run(&store, &["import", events.to_str().unwrap()]));
+    let db = rusqlite::Connection::open(&store).unwrap();
+    db.execute(
+        "UPDATE meta SET value = '99' WHERE key = 'schema_version'",
+        [],
+    )
+    .unwrap();
+    let rows = |db: &rusqlite::Connection| -> i64 {
+        db.query_row("SELECT count(*) FROM occurrences", [], |r| r.get(0))
+            .unwrap()
+    };
+    let before = rows(&db);
+    for args in [
+        vec!["collect"],
+        vec!["import", events.to_str().unwrap()],
+        vec!["query"],
+        vec!["prune", "--retain", "1d"],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_kubectl-eventlog"))
+            .args(&args)
+            .arg("--store")
+            .arg(format!("sqlite:{}", store.display()))
+            .env("KUBECONFIG", dir.path().join("no-kubeconfig"))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(
+            err.contains("written by a newer kplug") && err.contains("upgrade kplug"),
+            "{args:?}: {err}"
+        );
+        assert_eq!(err.trim().lines().count(), 1, "one sentence: {err}");
+    }
+    let version: String = db
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'schema_version'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(
+        (version.as_str(), rows(&db)),
+        ("99", before),
+        "left as it was"
+    );
+}

@@ -536,11 +536,170 @@ async fn collect_relists_after_410_gone() {
 /// PostgreSQL stops while the collector runs: writes fail and are kept,
 /// Events keep coming, and when the server is back the collector connects
 /// again and writes everything, once.
+/// A Warning about Pod api-0 in `ns`, seen `count` times.
+fn warning(ns: &str, name: &str, reason: &str, count: i64) -> Value {
+    json!({"metadata": {"name": name}, "involvedObject": {"kind": "Pod", "namespace": ns, "name": "api-0", "uid": "api-0-uid"},
+           "reason": reason, "message": format!("{reason} happened"), "type": "Warning",
+           "source": {"component": "kubelet", "host": "node-1"}, "firstTimestamp": now(-10), "lastTimestamp": now(0), "count": count})
+}
+
+/// What happens while the store cannot write: e1 occurs twice more and a
+/// new Event e2 twice (with e1 once before, 5 occurrences in all).
+async fn occur_while_the_store_is_away(client: &kube::Client, ns: &str) {
+    use k8s_openapi::api::core::v1::Event as CoreEvent;
+    use kube::api::{Api, Patch, PatchParams};
+    let events: Api<CoreEvent> = Api::namespaced(client.clone(), ns);
+    events
+        .patch(
+            "e1",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"count": 3, "lastTimestamp": now(0)})),
+        )
+        .await
+        .unwrap();
+    objects::core_event(client, ns, warning(ns, "e2", "Unhealthy", 2)).await;
+}
+
+/// Every occurrence of [`occur_while_the_store_is_away`] stored, once.
+fn caught_up(store: &str, ns: &str) -> bool {
+    let c = counts(store, ns);
+    c.get("BackOff/api-0") == Some(&3) && c.get("Unhealthy/api-0") == Some(&2)
+}
+
+/// Another process holds the SQLite store's write lock for longer than the
+/// store waits for it: the collector keeps its batch, backs off, and stores
+/// everything once the lock is gone, without stopping.
+#[tokio::test]
+async fn collect_waits_out_a_lock_on_its_sqlite_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.db");
+    let store = sqlite(&path);
+    let cluster = Cluster::shared();
+    let client = cluster.client(ADMIN).await;
+    let ns = cluster.namespace("eventlog-lock").await;
+    objects::core_event(&client, &ns, warning(&ns, "e1", "BackOff", 1)).await;
+    let metrics = free_port();
+    let mut collector = start(cluster, &ns, &store, metrics);
+    wait_for(&mut collector, "the first occurrence", || {
+        counts(&store, &ns).get("BackOff/api-0") == Some(&1)
+    });
+
+    let holder = rusqlite::Connection::open(&path).unwrap();
+    holder.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    occur_while_the_store_is_away(&client, &ns).await;
+    // The store waits 10 s for a lock before it reports the store busy.
+    let started = Instant::now();
+    while metric(metrics, "kplug_eventlog_store_errors_total") == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(40),
+            "no failed write while the store was locked"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    holder.execute_batch("COMMIT").unwrap();
+    drop(holder);
+    wait_for(&mut collector, "catching up after the lock", || {
+        caught_up(&store, &ns)
+    });
+    assert!(
+        collector.try_wait().unwrap().is_none(),
+        "a lock is no reason to stop"
+    );
+    assert_eq!(counts(&store, &ns).values().sum::<i64>(), 5);
+    collector.kill().unwrap();
+    let said = text(&collector.wait_with_output().unwrap().stderr);
+    assert!(said.contains("retrying in"), "{said}");
+}
+
+/// Unmounts a tmpfs when dropped.
+struct Mounted(std::path::PathBuf);
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// The SQLite store's disk fills up: the collector stops with one sentence
+/// instead of retrying forever, and once there is room the next collect
+/// stores what it missed, each occurrence once.
+#[tokio::test]
+async fn collect_stops_on_a_full_disk_and_the_next_run_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let small = dir.path().join("small");
+    std::fs::create_dir(&small).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=2m", "tmpfs"])
+        .arg(&small)
+        .output();
+    match &mounted {
+        Ok(out) if out.status.success() => {}
+        other => {
+            println!(
+                "skipped: collect_stops_on_a_full_disk_and_the_next_run_loses_nothing: cannot mount a small tmpfs here (it needs root): {:?}",
+                other.as_ref().map(|o| text(&o.stderr))
+            );
+            return;
+        }
+    }
+    let _mounted = Mounted(small.clone());
+    let store = sqlite(&small.join("events.db"));
+    let cluster = Cluster::shared();
+    let client = cluster.client(ADMIN).await;
+    let ns = cluster.namespace("eventlog-full").await;
+    objects::core_event(&client, &ns, warning(&ns, "e1", "BackOff", 1)).await;
+    let mut collector = start(cluster, &ns, &store, free_port());
+    wait_for(&mut collector, "the first occurrence", || {
+        counts(&store, &ns).get("BackOff/api-0") == Some(&1)
+    });
+
+    // Take every byte that is left.
+    let filler = small.join("filler");
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&filler).unwrap();
+        let chunk = vec![0u8; 64 * 1024];
+        while f.write_all(&chunk).is_ok() {}
+        let _ = f.sync_all();
+    }
+    occur_while_the_store_is_away(&client, &ns).await;
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = collector.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            let _ = collector.kill();
+            let said = text(&collector.wait_with_output().unwrap().stderr);
+            panic!("the collector kept going on a full disk:\n{said}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let said = text(&collector.wait_with_output().unwrap().stderr);
+    assert_eq!(status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("the store cannot take writes") && said.contains("full"),
+        "{said}"
+    );
+
+    std::fs::remove_file(&filler).unwrap();
+    let mut again = start(cluster, &ns, &store, free_port());
+    wait_for(&mut again, "the next collect catching up", || {
+        caught_up(&store, &ns)
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        counts(&store, &ns).values().sum::<i64>(),
+        5,
+        "3 + 2 occurrences, each once"
+    );
+    again.kill().unwrap();
+    let _ = again.wait();
+}
+
 #[tokio::test]
 async fn collect_keeps_its_batch_while_postgresql_is_down() {
-    use k8s_openapi::api::core::v1::Event as CoreEvent;
     use kplug_tests::e2e::postgres::Postgres;
-    use kube::api::{Api, Patch, PatchParams};
 
     let mut pg = Postgres::start();
     pg.psql("CREATE DATABASE outage");
@@ -548,11 +707,7 @@ async fn collect_keeps_its_batch_while_postgresql_is_down() {
     let cluster = Cluster::shared();
     let client = cluster.client(ADMIN).await;
     let ns = cluster.namespace("eventlog-pg").await;
-    let event = |name: &str, reason: &str, count: i64| {
-        json!({"metadata": {"name": name}, "involvedObject": {"kind": "Pod", "namespace": ns, "name": "api-0", "uid": "api-0-uid"},
-               "reason": reason, "message": format!("{reason} happened"), "type": "Warning",
-               "source": {"component": "kubelet", "host": "node-1"}, "firstTimestamp": now(-10), "lastTimestamp": now(0), "count": count})
-    };
+    let event = |name: &str, reason: &str, count: i64| warning(&ns, name, reason, count);
     objects::pod_with_status(
         &client,
         &ns,
@@ -569,23 +724,13 @@ async fn collect_keeps_its_batch_while_postgresql_is_down() {
     });
 
     pg.stop();
-    let events: Api<CoreEvent> = Api::namespaced(client.clone(), &ns);
-    events
-        .patch(
-            "e1",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"count": 3, "lastTimestamp": now(0)})),
-        )
-        .await
-        .unwrap();
-    objects::core_event(&client, &ns, event("e2", "Unhealthy", 2)).await;
+    occur_while_the_store_is_away(&client, &ns).await;
     wait_for(&mut collector, "a failed write", || {
         metric(metrics, "kplug_eventlog_store_errors_total") >= 1
     });
     pg.restart();
     wait_for(&mut collector, "catching up after the outage", || {
-        let c = counts(&store, &ns);
-        c.get("BackOff/api-0") == Some(&3) && c.get("Unhealthy/api-0") == Some(&2)
+        caught_up(&store, &ns)
     });
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(

@@ -9,10 +9,11 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::Event as CoreEvent;
 use kplug::cli::KubectlArgs;
 use kplug::event::Event;
+use kplug_eventlog::backoff::Backoff;
 use kplug_eventlog::classify::Classifier;
 use kplug_eventlog::health::Health;
 use kplug_eventlog::record::{Preparer, Record};
-use kplug_eventlog::store::{ObjectInfo, Store};
+use kplug_eventlog::store::{ObjectInfo, Store, StoreError};
 use kube::api::Api;
 use kube::runtime::{WatchStreamExt, watcher};
 
@@ -128,8 +129,11 @@ async fn collect(
     // The store runs on blocking threads: the PostgreSQL client blocks on
     // a runtime of its own, which may not start inside this one.
     let store = Arc::new(Mutex::new(store));
-    // A failure that retrying cannot mend ends the loop; what was read is still written.
+    // A failure that retrying cannot mend ends the loop; what was read is
+    // still written, unless it is the store that failed for good.
     let mut fatal = None;
+    let mut store_failed = false;
+    let mut backoff = Backoff::default();
     loop {
         tokio::select! {
             // While the store refuses writes the batch would grow without
@@ -162,8 +166,12 @@ async fn collect(
             },
             Some(o) = learnt.recv(), if objects.len() < MAX_PENDING => objects.push(o),
             _ = flush.tick() => {
-                write(&store, &mut batch, &health).await;
-                if !objects.is_empty() {
+                if let Err(e) = write(&store, &mut batch, &health, &mut backoff).await {
+                    fatal = Some(store_stop(e, batch.len()));
+                    store_failed = true;
+                    break;
+                }
+                if !objects.is_empty() && backoff.ready(std::time::Instant::now()) {
                     // Kept until written, like the batch.
                     let learnt = std::mem::take(&mut objects);
                     let (learnt, result) = with_store(&store, move |s| {
@@ -171,9 +179,18 @@ async fn collect(
                         (learnt, r)
                     })
                     .await;
-                    if let Err(e) = result {
-                        eprintln!("store: {e}; keeping {} objects and retrying", learnt.len());
-                        objects = learnt;
+                    match result {
+                        Ok(()) => {}
+                        Err(e) if e.is_transient() => {
+                            let wait = backoff.failed(std::time::Instant::now());
+                            eprintln!("store: {e}; keeping {} objects and retrying in {wait:?}", learnt.len());
+                            objects = learnt;
+                        }
+                        Err(e) => {
+                            fatal = Some(store_stop(e, batch.len()));
+                            store_failed = true;
+                            break;
+                        }
                     }
                 }
             }
@@ -186,17 +203,32 @@ async fn collect(
                         eprintln!("eventlog: retention deleted old {}", n.counts());
                         prune.reset_immediately();
                     }
-                    Err(e) => eprintln!("eventlog: retention: {e}"),
+                    Err(e) if e.is_transient() => eprintln!("eventlog: retention: {e}; trying again later"),
+                    Err(e) => {
+                        fatal = Some(store_stop(e, batch.len()));
+                        store_failed = true;
+                        break;
+                    }
                 }
             }
             _ = tokio::signal::ctrl_c() => break,
             _ = term.recv() => break,
         }
-        if batch.len() >= BATCH {
-            write(&store, &mut batch, &health).await;
+        if batch.len() >= BATCH
+            && let Err(e) = write(&store, &mut batch, &health, &mut backoff).await
+        {
+            fatal = Some(store_stop(e, batch.len()));
+            store_failed = true;
+            break;
         }
     }
-    write(&store, &mut batch, &health).await;
+    if !store_failed {
+        // One last try, whatever the backoff says.
+        backoff.reset();
+        if let Err(e) = write(&store, &mut batch, &health, &mut backoff).await {
+            fatal = Some(store_stop(e, batch.len()));
+        }
+    }
     eprintln!("eventlog: stopped; {}", health.line());
     if let Some(e) = fatal {
         return Err(e);
@@ -283,9 +315,17 @@ async fn with_store<T: Send + 'static>(
         .expect("store calls do not panic")
 }
 
-async fn write(store: &Arc<Mutex<Store>>, batch: &mut Vec<Record>, health: &Health) {
-    if batch.is_empty() {
-        return;
+/// Write the batch. A transient failure keeps it for another try once the
+/// backoff allows; one that retrying cannot mend is returned, the batch
+/// still held.
+async fn write(
+    store: &Arc<Mutex<Store>>,
+    batch: &mut Vec<Record>,
+    health: &Health,
+    backoff: &mut Backoff,
+) -> Result<(), StoreError> {
+    if batch.is_empty() || !backoff.ready(std::time::Instant::now()) {
+        return Ok(());
     }
     let taken = std::mem::take(batch);
     let (taken, result) = with_store(store, move |s| {
@@ -296,6 +336,7 @@ async fn write(store: &Arc<Mutex<Store>>, batch: &mut Vec<Record>, health: &Heal
     *batch = taken;
     match result {
         Ok(stats) => {
+            backoff.reset();
             health
                 .occurrences_written
                 .fetch_add(stats.occurrences, Ordering::Relaxed);
@@ -309,12 +350,29 @@ async fn write(store: &Arc<Mutex<Store>>, batch: &mut Vec<Record>, health: &Heal
                 );
             }
             batch.clear();
+            Ok(())
         }
         Err(e) => {
             health.store_errors.fetch_add(1, Ordering::Relaxed);
-            eprintln!("store: {e}; keeping {} events and retrying", batch.len());
+            if !e.is_transient() {
+                return Err(e);
+            }
+            let wait = backoff.failed(std::time::Instant::now());
+            eprintln!(
+                "store: {e}; keeping {} events and retrying in {wait:?}",
+                batch.len()
+            );
+            Ok(())
         }
     }
+}
+
+/// The sentence the collector stops with when the store cannot take writes
+/// for good; nothing is lost that the API server still holds.
+fn store_stop(e: StoreError, held: usize) -> anyhow::Error {
+    anyhow::Error::new(e).context(format!(
+        "the store cannot take writes; stopping with {held} events unwritten (the API server keeps Events for about an hour: the next collect relists them, and the ledger keeps them from being counted twice)"
+    ))
 }
 
 /// A minimal HTTP server for `GET /metrics`.

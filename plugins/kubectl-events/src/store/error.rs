@@ -1,6 +1,10 @@
-//! What can go wrong with a store.
+//! What can go wrong with a store, and whether waiting can mend it.
 
-/// A store could not do what was asked.
+/// A store could not do what was asked. Driver failures keep the driver's
+/// error as their source; [`StoreError::is_transient`] tells a passing
+/// failure (a lock held elsewhere, a connection lost, a server restarting)
+/// from one that retrying cannot mend (a full disk, no permission, a schema
+/// from a newer kplug).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("{path}: {message}")]
@@ -9,8 +13,19 @@ pub enum StoreError {
         "the store was written by a newer kplug (schema {found}, this build knows {known}); upgrade kplug"
     )]
     TooNew { found: i64, known: i64 },
-    #[error("store: {0}")]
-    Sql(String),
+    #[error("SQLite: {}", sqlite_detail(.source))]
+    Sqlite {
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("PostgreSQL: {}", postgres_detail(.source))]
+    Postgres {
+        #[source]
+        source: ::postgres::Error,
+    },
+    /// kplug got its own rows wrong (a bug, never the database's doing).
+    #[error("internal error: {0}")]
+    Internal(String),
     /// The `--store` value itself is wrong (a usage error).
     #[error("{0}")]
     Url(String),
@@ -30,19 +45,100 @@ pub enum StoreError {
     },
 }
 
+impl StoreError {
+    /// Whether the same call may succeed later without anyone doing
+    /// anything: another process's lock, a lost or refused connection, a
+    /// server shutting down or starting, a serialisation conflict.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Sqlite { source } => sqlite_transient(source),
+            StoreError::Postgres { source } => postgres_transient(source),
+            StoreError::Open { .. }
+            | StoreError::TooNew { .. }
+            | StoreError::Internal(_)
+            | StoreError::Url(_)
+            | StoreError::Missing { .. }
+            | StoreError::NotAStore { .. }
+            | StoreError::Outdated { .. } => false,
+        }
+    }
+}
+
+fn sqlite_transient(e: &rusqlite::Error) -> bool {
+    use rusqlite::ErrorCode;
+    matches!(
+        e.sqlite_error_code(),
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+    )
+}
+
+/// SQLSTATEs that pass: connection exceptions (class 08), serialisation
+/// failures and deadlocks (40001, 40P01), too many connections (53300),
+/// and a server shutting down, crashed or still starting (57P01–57P03).
+fn postgres_transient(e: &::postgres::Error) -> bool {
+    if e.is_closed() {
+        return true;
+    }
+    if let Some(code) = e.code() {
+        let code = code.code();
+        return code.starts_with("08")
+            || matches!(
+                code,
+                "40001" | "40P01" | "53300" | "57P01" | "57P02" | "57P03"
+            );
+    }
+    // No server error: the connection itself failed (refused, reset).
+    std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>())
+}
+
+fn sqlite_detail(e: &rusqlite::Error) -> String {
+    e.to_string()
+}
+
+/// The server's own message where there is one (the outer text is generic).
+fn postgres_detail(e: &::postgres::Error) -> String {
+    e.as_db_error()
+        .map(|d| d.message().to_string())
+        .unwrap_or_else(|| e.to_string())
+}
+
 impl From<::postgres::Error> for StoreError {
-    fn from(e: ::postgres::Error) -> Self {
-        // The server's message is in the source; the outer text is generic.
-        let detail = e
-            .as_db_error()
-            .map(|d| d.message().to_string())
-            .unwrap_or_else(|| e.to_string());
-        StoreError::Sql(detail)
+    fn from(source: ::postgres::Error) -> Self {
+        StoreError::Postgres { source }
     }
 }
 
 impl From<rusqlite::Error> for StoreError {
-    fn from(e: rusqlite::Error) -> Self {
-        StoreError::Sql(e.to_string())
+    fn from(source: rusqlite::Error) -> Self {
+        StoreError::Sqlite { source }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sqlite(code: i32) -> StoreError {
+        StoreError::Sqlite {
+            source: rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), None),
+        }
+    }
+
+    #[test]
+    fn a_lock_passes_a_full_disk_does_not() {
+        assert!(sqlite(rusqlite::ffi::SQLITE_BUSY).is_transient());
+        assert!(sqlite(rusqlite::ffi::SQLITE_LOCKED).is_transient());
+        assert!(!sqlite(rusqlite::ffi::SQLITE_FULL).is_transient());
+        assert!(!sqlite(rusqlite::ffi::SQLITE_READONLY).is_transient());
+        assert!(!sqlite(rusqlite::ffi::SQLITE_CORRUPT).is_transient());
+        assert!(!StoreError::TooNew { found: 9, known: 3 }.is_transient());
+    }
+
+    #[test]
+    fn the_driver_error_is_the_source() {
+        let e = sqlite(rusqlite::ffi::SQLITE_FULL);
+        let source = std::error::Error::source(&e).expect("a source");
+        assert!(source.is::<rusqlite::Error>());
+        assert!(e.to_string().starts_with("SQLite: "), "{e}");
     }
 }

@@ -78,8 +78,8 @@ fn insert_all<T: Table>(tx: &mut postgres::Transaction, rows: &[T]) -> Result<()
     let mut casts = Vec::new();
     for (j, (column, kind)) in T::COLUMNS.iter().enumerate() {
         let mismatch = || {
-            StoreError::Sql(format!(
-                "internal error: a {} row has a cell of another type in column {column}",
+            StoreError::Internal(format!(
+                "a {} row has a cell of another type in column {column}",
                 T::NAME
             ))
         };
