@@ -217,6 +217,48 @@ async fn collect_records_every_occurrence_once_across_kills_and_restarts() {
 
 /// The same imports and queries on SQLite and on PostgreSQL give the same
 /// results, and re-importing adds nothing on either.
+/// `--max-size` on PostgreSQL is refused before anything is deleted: its
+/// files keep the space of deleted rows, so a size limit would empty the
+/// store (it used to). `--retain` works there as on SQLite.
+#[test]
+fn a_size_limit_on_postgresql_is_refused_and_deletes_nothing() {
+    use kplug_tests::e2e::postgres::Postgres;
+
+    let pg = Postgres::start();
+    pg.psql("CREATE DATABASE sized");
+    let store = pg.url("sized");
+    let dump =
+        kplug_tests::e2e::workspace_root().join("tests/data/events/minikube-2019-default.json");
+    let run = |args: &[&str]| {
+        Command::new(eventlog())
+            .args(args)
+            .args(["--store", &store])
+            .output()
+            .unwrap()
+    };
+    let imported = run(&["import", dump.to_str().unwrap()]);
+    assert!(imported.status.success(), "{}", text(&imported.stderr));
+    let stored = || -> usize {
+        let out = run(&["query", "-A", "-o", "json"]);
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["items"].as_array().map_or(0, Vec::len)
+    };
+    let before = stored();
+    assert!(before > 100, "the dump holds hundreds of Events: {before}");
+    let refused = run(&["prune", "--max-size", "1KB"]);
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused.stderr));
+    assert!(
+        text(&refused.stderr).contains("--max-size is not supported on PostgreSQL"),
+        "{}",
+        text(&refused.stderr)
+    );
+    assert_eq!(stored(), before, "nothing deleted");
+    // The dump is from 2019: a day's retention deletes all of it.
+    let pruned = run(&["prune", "--retain", "1d"]);
+    assert!(pruned.status.success(), "{}", text(&pruned.stderr));
+    assert_eq!(stored(), 0);
+}
+
 #[test]
 fn sqlite_and_postgresql_answer_alike() {
     use kplug_tests::e2e::postgres::Postgres;

@@ -75,6 +75,9 @@ const MAX_PENDING: usize = 50_000;
 pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
     let classifier = args.rules.classifier()?;
     let store = args.store.open(kplug_eventlog::store::Access::Write)?;
+    store
+        .check_retention(&args.retention.policy())
+        .map_err(|e| kplug::Error::Usage(e.to_string()))?;
     kplug::cli::runtime()?.block_on(collect(kube, args, classifier, store))
 }
 

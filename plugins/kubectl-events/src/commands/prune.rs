@@ -24,6 +24,9 @@ pub fn run(_kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
         ));
     }
     let mut store = args.store.open(kplug_eventlog::store::Access::Write)?;
+    store
+        .check_retention(&policy)
+        .map_err(|e| kplug::Error::Usage(e.to_string()))?;
     let now = jiff::Timestamp::now().as_millisecond();
     let mut total = kplug_eventlog::store::Pruned::default();
     loop {

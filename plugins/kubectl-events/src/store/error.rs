@@ -23,6 +23,9 @@ pub enum StoreError {
         #[source]
         source: ::postgres::Error,
     },
+    /// Something this store cannot do (a usage error).
+    #[error("{0}")]
+    Unsupported(String),
     /// kplug got its own rows wrong (a bug, never the database's doing).
     #[error("internal error: {0}")]
     Internal(String),
@@ -56,6 +59,7 @@ impl StoreError {
             StoreError::Open { .. }
             | StoreError::TooNew { .. }
             | StoreError::Internal(_)
+            | StoreError::Unsupported(_)
             | StoreError::Url(_)
             | StoreError::Missing { .. }
             | StoreError::NotAStore { .. }

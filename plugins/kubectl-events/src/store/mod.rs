@@ -5,8 +5,10 @@
 //! - [`rows`]: the rows written and read, as types;
 //! - [`plan`]: what a batch does to a store, decided without it;
 //! - [`filter`] and [`query`]: the reading SQL, values always bound;
-//! - [`sqlite`] and [`postgres`]: the drivers.
+//! - [`core`]: what a store does, written once over a connection;
+//! - [`sqlite`] and [`postgres`]: the drivers (connection, dialect, opening).
 
+pub mod core;
 mod error;
 pub mod filter;
 pub mod plan;
@@ -87,6 +89,23 @@ impl Location {
     }
 }
 
+/// `$body` with `$c` bound to the store's connection, whichever it is: the
+/// work itself is written once, in [`core`].
+macro_rules! on_conn {
+    ($store:expr, $c:ident => $body:expr) => {
+        match $store {
+            Store::Sqlite(s) => {
+                let $c = s.conn();
+                $body
+            }
+            Store::Postgres(p) => {
+                let $c = p.conn()?;
+                $body
+            }
+        }
+    };
+}
+
 /// Either store, chosen by URL.
 pub enum Store {
     Sqlite(sqlite::SqliteStore),
@@ -114,10 +133,7 @@ impl Store {
     }
 
     pub fn ingest(&mut self, batch: &[crate::record::Record]) -> Result<IngestStats, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.ingest(batch),
-            Store::Postgres(p) => p.ingest(batch),
-        }
+        on_conn!(self, c => core::ingest(c, batch))
     }
 
     pub fn query(
@@ -125,10 +141,7 @@ impl Store {
         filter: &Filter,
         limit: Option<usize>,
     ) -> Result<Vec<EventRow>, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.query(filter, limit),
-            Store::Postgres(p) => p.query(filter, limit),
-        }
+        on_conn!(self, c => core::query(c, filter, limit))
     }
 
     /// Get ready to write much at once (SQLite: a 256 MB page cache).
@@ -141,33 +154,22 @@ impl Store {
 
     /// Remember what is known of these objects.
     pub fn record_objects(&mut self, objects: &[ObjectInfo]) -> Result<(), StoreError> {
-        match self {
-            Store::Sqlite(s) => s.record_objects(objects),
-            Store::Postgres(p) => p.record_objects(objects),
-        }
+        on_conn!(self, c => core::record_objects(c, objects))
     }
 
     /// The known objects (of one namespace).
     pub fn objects(&mut self, namespace: Option<&str>) -> Result<Vec<ObjectInfo>, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.objects(namespace),
-            Store::Postgres(p) => p.objects(namespace),
-        }
+        on_conn!(self, c => core::objects(c, namespace))
     }
 
     /// The newest row's id (0 when empty).
     pub fn last_id(&mut self) -> Result<i64, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.last_id(),
-            Store::Postgres(p) => p.last_id(),
-        }
+        on_conn!(self, c => core::last_id(c))
     }
 
+    /// What the store takes on disk, all of it (what `--max-size` limits).
     pub fn used_bytes(&mut self) -> Result<u64, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.used_bytes(),
-            Store::Postgres(p) => p.used_bytes(),
-        }
+        on_conn!(self, c => core::used_bytes(c))
     }
 
     pub fn prune_chunk(
@@ -175,9 +177,19 @@ impl Store {
         cutoff_ms: Option<i64>,
         chunk: usize,
     ) -> Result<Pruned, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.prune_chunk(cutoff_ms, chunk),
-            Store::Postgres(p) => p.prune_chunk(cutoff_ms, chunk),
+        on_conn!(self, c => core::prune_chunk(c, cutoff_ms, chunk))
+    }
+
+    /// Whether this store can apply `policy`. A size limit cannot be kept
+    /// on PostgreSQL yet: deleted rows give no space back to its files (it
+    /// reuses it), so the size never drops below the limit and retention
+    /// would go on deleting until no row is left.
+    pub fn check_retention(&self, policy: &Retention) -> Result<(), StoreError> {
+        match (self, policy.max_bytes) {
+            (Store::Postgres(_), Some(_)) => Err(StoreError::Unsupported(
+                "--max-size is not supported on PostgreSQL: deleted rows give no space back to its files, so the store would never get below the limit and every row would be deleted; use --retain DURATION there".into(),
+            )),
+            _ => Ok(()),
         }
     }
 
@@ -189,6 +201,7 @@ impl Store {
         now_ms: i64,
         chunk: usize,
     ) -> Result<Pruned, StoreError> {
+        self.check_retention(policy)?;
         if let Some(age) = policy.max_age_ms {
             let n = self.prune_chunk(Some(now_ms.saturating_sub(age)), chunk)?;
             if n.rows > 0 {
@@ -206,10 +219,7 @@ impl Store {
     /// Compute the hourly rollup again from the stored rows (after rows
     /// were written around the store, as the benchmark does).
     pub fn rebuild_hourly(&mut self) -> Result<(), StoreError> {
-        match self {
-            Store::Sqlite(s) => s.rebuild_hourly(),
-            Store::Postgres(p) => p.rebuild_hourly(),
-        }
+        on_conn!(self, c => core::rebuild_hourly(c))
     }
 
     /// Occurrences per group and bucket: from the hourly rollup when it
@@ -237,10 +247,7 @@ impl Store {
         buckets: Buckets,
         hourly: bool,
     ) -> Result<Vec<Span>, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.spans(columns, filter, buckets, hourly),
-            Store::Postgres(p) => p.spans(columns, filter, buckets, hourly),
-        }
+        on_conn!(self, c => core::spans(c, columns, filter, buckets, hourly))
     }
 }
 

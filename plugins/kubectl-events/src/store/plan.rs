@@ -196,7 +196,7 @@ impl Hourly {
     }
 
     /// Adds a row of [`Hourly::SOURCE`].
-    pub fn add_row(&mut self, r: &impl Read) -> Result<(), StoreError> {
+    pub fn add_row(&mut self, r: &dyn Read) -> Result<(), StoreError> {
         let mut key: [String; 8] = Default::default();
         for (value, column) in key.iter_mut().zip(super::rows::HOURLY_KEY) {
             *value = r.text(column)?;
@@ -240,7 +240,7 @@ pub struct Pruned {
 
 impl Pruned {
     /// Counts a deleted row (`RETURNING event_key, occurrences`).
-    pub fn add_row(&mut self, r: &impl Read) -> Result<(), StoreError> {
+    pub fn add_row(&mut self, r: &dyn Read) -> Result<(), StoreError> {
         self.rows += 1;
         self.occurrences = self
             .occurrences

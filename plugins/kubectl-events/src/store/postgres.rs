@@ -4,11 +4,10 @@
 use postgres::types::ToSql;
 use postgres::{Client, NoTls};
 
-use super::plan::{Hourly, Pruned};
-use super::rows::{ColumnType, LedgerEntry, ObjectInfo, Param, Read, Table};
-use super::schema::{self, SCHEMA_VERSION};
-use super::{Buckets, EventRow, Filter, GroupBy, IngestStats, Span, StoreError};
-use crate::record::Record;
+use super::StoreError;
+use super::core::{self, Conn, Dialect};
+use super::rows::{ColumnType, Param, Read, Table};
+use super::schema;
 
 pub struct PostgresStore {
     client: Client,
@@ -58,18 +57,9 @@ impl Read for postgres::Row {
     }
 }
 
-/// Fill the hourly rollup from the stored rows.
-fn fill_hourly(tx: &mut postgres::Transaction) -> Result<(), StoreError> {
-    let mut hourly = Hourly::default();
-    for r in tx.query(Hourly::SOURCE, &[])? {
-        hourly.add_row(&r)?;
-    }
-    insert_all(tx, &hourly.cells())
-}
-
 /// Insert `rows` in one statement: each column goes as one array of its
 /// declared type, and `UNNEST` turns the arrays back into rows.
-fn insert_all<T: Table>(tx: &mut postgres::Transaction, rows: &[T]) -> Result<(), StoreError> {
+fn insert_all<T: Table>(client: &mut Client, rows: &[T]) -> Result<(), StoreError> {
     if rows.is_empty() {
         return Ok(());
     }
@@ -117,8 +107,53 @@ fn insert_all<T: Table>(tx: &mut postgres::Transaction, rows: &[T]) -> Result<()
         casts.join(", "),
         T::CONFLICT
     );
-    tx.execute(&sql, &refs(&arrays))?;
+    client.execute(&sql, &refs(&arrays))?;
     Ok(())
+}
+
+/// PostgreSQL's share of the store's SQL.
+static POSTGRES: Dialect = Dialect {
+    placeholder: |n| format!("${n}"),
+    id_column: "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+    without_rowid: "",
+    begin_write: "BEGIN",
+    // One migrator at a time.
+    migration_lock: Some("SELECT pg_advisory_xact_lock(7734001)"),
+    lock_rows: " FOR UPDATE",
+    // Every kplug table with its indexes and TOAST, as SQLite's file size counts them.
+    used_bytes: "SELECT CAST(pg_total_relation_size('occurrences') + pg_total_relation_size('ledger') + pg_total_relation_size('hourly') + pg_total_relation_size('objects') + pg_total_relation_size('meta') AS BIGINT) AS bytes",
+};
+
+impl Conn for Client {
+    fn dialect(&self) -> &'static Dialect {
+        &POSTGRES
+    }
+
+    fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
+        Ok(self.batch_execute(sql)?)
+    }
+
+    fn run(&mut self, sql: &str, p: &[Param]) -> Result<u64, StoreError> {
+        let owned = params(p);
+        Ok(self.execute(sql, &refs(&owned))?)
+    }
+
+    fn each(
+        &mut self,
+        sql: &str,
+        p: &[Param],
+        row: &mut dyn FnMut(&dyn Read) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let owned = params(p);
+        for r in self.query(sql, &refs(&owned))? {
+            row(&r)?;
+        }
+        Ok(())
+    }
+
+    fn insert<T: Table>(&mut self, rows: &[T]) -> Result<(), StoreError> {
+        insert_all(self, rows)
+    }
 }
 
 impl PostgresStore {
@@ -141,7 +176,7 @@ impl PostgresStore {
         if access == super::Access::Read {
             store.check_schema()?;
         } else {
-            store.migrate()?;
+            core::migrate(store.conn()?)?;
         }
         Ok(store)
     }
@@ -153,10 +188,8 @@ impl PostgresStore {
         let has_meta: bool = client
             .query_one("SELECT to_regclass('meta') IS NOT NULL", &[])?
             .get(0);
-        let found: Option<i64> = if has_meta {
-            client
-                .query_opt("SELECT value FROM meta WHERE key = 'schema_version'", &[])?
-                .and_then(|r| r.get::<_, String>(0).parse().ok())
+        let found = if has_meta {
+            core::schema_version(client)?
         } else {
             None
         };
@@ -166,7 +199,7 @@ impl PostgresStore {
     /// The connection, made again if the server closed it: the caller's
     /// statement then runs on the new one, or fails as before while the
     /// server is away.
-    fn conn(&mut self) -> Result<&mut Client, StoreError> {
+    pub fn conn(&mut self) -> Result<&mut Client, StoreError> {
         if self.client.is_closed() {
             self.client = Client::connect(&self.url, NoTls)?;
         }
@@ -175,172 +208,6 @@ impl PostgresStore {
 
     pub fn shown(&self) -> &str {
         &self.shown
-    }
-
-    fn migrate(&mut self) -> Result<(), StoreError> {
-        let mut tx = self.conn()?.transaction()?;
-        // One migrator at a time.
-        tx.batch_execute("SELECT pg_advisory_xact_lock(7734001)")?;
-        tx.batch_execute(
-            "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-        )?;
-        let found: i64 = tx
-            .query_opt("SELECT value FROM meta WHERE key = 'schema_version'", &[])?
-            .and_then(|r| r.get::<_, String>(0).parse().ok())
-            .unwrap_or(0);
-        if found > SCHEMA_VERSION {
-            return Err(StoreError::TooNew {
-                found,
-                known: SCHEMA_VERSION,
-            });
-        }
-        for stmt in schema::migrations(found) {
-            tx.batch_execute(
-                &stmt
-                    .replace("{ID}", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY")
-                    .replace("{WITHOUT_ROWID}", ""),
-            )?;
-        }
-        if (1..3).contains(&found) {
-            fill_hourly(&mut tx)?;
-        }
-        tx.execute(
-            "INSERT INTO meta (key, value) VALUES ('schema_version', $1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            &[&SCHEMA_VERSION.to_string()],
-        )?;
-        tx.commit()?;
-        Ok(())
-    }
-
-    /// Record a batch in one transaction, through the ledger: one
-    /// statement reads (and locks) the batch's ledger entries, one writes
-    /// them and one inserts the occurrences, whatever the batch's size.
-    pub fn ingest(&mut self, batch: &[Record]) -> Result<IngestStats, StoreError> {
-        let mut tx = self.conn()?.transaction()?;
-        let keys = super::plan::batch_keys(batch);
-        let found = tx
-            .query(
-                &format!(
-                    "{} WHERE key = ANY($1) ORDER BY key FOR UPDATE",
-                    LedgerEntry::SELECT
-                ),
-                &[&keys],
-            )?
-            .iter()
-            .map(|r| LedgerEntry::read(r).map(|e| (e.key, e.seen)))
-            .collect::<Result<_, _>>()?;
-        let mut stats = IngestStats::default();
-        let plan = super::plan::plan(batch, found, &mut stats);
-        insert_all(&mut tx, &plan.ledger)?;
-        insert_all(&mut tx, &plan.rows)?;
-        insert_all(&mut tx, &plan.hourly)?;
-        tx.commit()?;
-        Ok(stats)
-    }
-
-    pub fn query(
-        &mut self,
-        filter: &Filter,
-        limit: Option<usize>,
-    ) -> Result<Vec<EventRow>, StoreError> {
-        let (where_sql, p) = filter.to_sql(&|n| format!("${n}"));
-        let sql = super::query::query_sql(&where_sql, limit);
-        let owned = params(&p);
-        let refs = refs(&owned);
-        self.conn()?
-            .query(&sql, &refs)?
-            .iter()
-            .map(EventRow::read)
-            .collect()
-    }
-
-    pub fn record_objects(&mut self, objects: &[ObjectInfo]) -> Result<(), StoreError> {
-        let mut tx = self.conn()?.transaction()?;
-        insert_all(&mut tx, &ObjectInfo::deduplicated(objects))?;
-        tx.commit()?;
-        Ok(())
-    }
-
-    pub fn objects(&mut self, namespace: Option<&str>) -> Result<Vec<ObjectInfo>, StoreError> {
-        let sql = ObjectInfo::select(namespace.is_some(), &|n| format!("${n}"));
-        let rows = match namespace {
-            Some(ns) => self.conn()?.query(&sql, &[&ns])?,
-            None => self.conn()?.query(&sql, &[])?,
-        };
-        rows.iter().map(ObjectInfo::read).collect()
-    }
-
-    pub fn last_id(&mut self) -> Result<i64, StoreError> {
-        Ok(self
-            .conn()?
-            .query_one("SELECT COALESCE(MAX(id), 0)::bigint FROM occurrences", &[])?
-            .get(0))
-    }
-
-    /// Bytes the tables take.
-    pub fn used_bytes(&mut self) -> Result<u64, StoreError> {
-        let row = self.conn()?.query_one(
-            "SELECT (pg_total_relation_size('occurrences') + pg_total_relation_size('ledger'))::bigint",
-            &[],
-        )?;
-        Ok(row.get::<_, i64>(0).max(0) as u64)
-    }
-
-    /// See [`super::sqlite::SqliteStore::prune_chunk`].
-    pub fn prune_chunk(
-        &mut self,
-        cutoff_ms: Option<i64>,
-        chunk: usize,
-    ) -> Result<Pruned, StoreError> {
-        let mut tx = self.conn()?.transaction()?;
-        let chunk = chunk as i64;
-        let rows = match cutoff_ms {
-            Some(c) => tx.query(
-                "DELETE FROM occurrences WHERE id IN (SELECT id FROM occurrences WHERE COALESCE(last_ms, 0) < $1 ORDER BY last_ms LIMIT $2) RETURNING event_key, occurrences",
-                &[&c, &chunk],
-            )?,
-            None => tx.query("DELETE FROM occurrences WHERE id IN (SELECT id FROM occurrences ORDER BY last_ms LIMIT $1) RETURNING event_key, occurrences", &[&chunk])?,
-        };
-        let mut deleted = Pruned::default();
-        for r in &rows {
-            deleted.add_row(r)?;
-        }
-        if let Some(c) = cutoff_ms {
-            tx.execute("DELETE FROM ledger WHERE COALESCE(last_ms, 0) < $1", &[&c])?;
-            tx.execute(
-                "DELETE FROM hourly WHERE hour_ms < $1",
-                &[&crate::aggregate::hour_of(c)],
-            )?;
-        }
-        tx.commit()?;
-        Ok(deleted)
-    }
-
-    /// Compute the hourly rollup again from the stored rows.
-    pub fn rebuild_hourly(&mut self) -> Result<(), StoreError> {
-        let mut tx = self.conn()?.transaction()?;
-        tx.execute("DELETE FROM hourly", &[])?;
-        fill_hourly(&mut tx)?;
-        tx.commit()?;
-        Ok(())
-    }
-
-    pub fn spans(
-        &mut self,
-        columns: &[GroupBy],
-        filter: &Filter,
-        buckets: Buckets,
-        hourly: bool,
-    ) -> Result<Vec<Span>, StoreError> {
-        let (sql, p) =
-            super::query::spans_query(columns, filter, buckets, hourly, &|n| format!("${n}"));
-        let owned = params(&p);
-        let refs = refs(&owned);
-        self.conn()?
-            .query(&sql, &refs)?
-            .iter()
-            .map(|r| Span::read(r, columns))
-            .collect()
     }
 }
 

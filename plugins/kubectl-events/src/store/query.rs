@@ -33,7 +33,7 @@ pub struct EventRow {
 }
 
 impl EventRow {
-    pub fn read(r: &impl Read) -> Result<EventRow, StoreError> {
+    pub fn read(r: &dyn Read) -> Result<EventRow, StoreError> {
         Ok(EventRow {
             cluster: r.text("cluster")?,
             namespace: r.text("namespace")?,
@@ -84,7 +84,7 @@ pub struct Span {
 
 impl Span {
     /// A row of [`spans_query`] grouped by `columns`.
-    pub fn read(r: &impl Read, columns: &[GroupBy]) -> Result<Span, StoreError> {
+    pub fn read(r: &dyn Read, columns: &[GroupBy]) -> Result<Span, StoreError> {
         Ok(Span {
             key: columns
                 .iter()

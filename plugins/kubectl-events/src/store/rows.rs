@@ -185,7 +185,7 @@ impl LedgerEntry {
     /// `SELECT` of the entries, for a `WHERE` to follow.
     pub const SELECT: &'static str = "SELECT key, resource_version, count, last_ms FROM ledger";
 
-    pub fn read(r: &impl Read) -> Result<LedgerEntry, StoreError> {
+    pub fn read(r: &dyn Read) -> Result<LedgerEntry, StoreError> {
         Ok(LedgerEntry {
             key: r.text("key")?,
             seen: Seen {
@@ -294,7 +294,7 @@ impl Table for ObjectInfo {
 }
 
 impl ObjectInfo {
-    pub fn read(r: &impl Read) -> Result<ObjectInfo, StoreError> {
+    pub fn read(r: &dyn Read) -> Result<ObjectInfo, StoreError> {
         Ok(ObjectInfo {
             cluster: r.text("cluster")?,
             key: ObjectKey {

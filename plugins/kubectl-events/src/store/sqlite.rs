@@ -1,16 +1,13 @@
 //! The SQLite store: one file, WAL, batched writes in one transaction.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, params_from_iter};
 
-use super::Access;
-use super::plan::{Hourly, Pruned};
-use super::rows::{LedgerEntry, ObjectInfo, Param, Read, Table};
-use super::schema::{self, SCHEMA_VERSION};
-use super::{Buckets, EventRow, Filter, GroupBy, IngestStats, Span, StoreError};
-use crate::record::Record;
+use super::core::{self, Conn, Dialect};
+use super::rows::{Param, Read, Table, insert_sql};
+use super::schema;
+use super::{Access, StoreError};
 
 pub struct SqliteStore {
     conn: Connection,
@@ -37,36 +34,6 @@ impl Read for rusqlite::Row<'_> {
     fn opt_int(&self, column: &str) -> Result<Option<i64>, StoreError> {
         Ok(self.get(column)?)
     }
-}
-
-/// Every row of `sql` with `params`, read by `read`.
-fn read_all<T>(
-    conn: &Connection,
-    sql: &str,
-    params: impl rusqlite::Params,
-    read: impl Fn(&rusqlite::Row) -> Result<T, StoreError>,
-) -> Result<Vec<T>, StoreError> {
-    let mut stmt = conn.prepare_cached(sql)?;
-    let mut rows = stmt.query(params)?;
-    let mut out = Vec::new();
-    while let Some(r) = rows.next()? {
-        out.push(read(r)?);
-    }
-    Ok(out)
-}
-
-/// Ledger keys looked up per statement.
-const KEYS: usize = 500;
-
-/// Insert `rows` with one prepared statement. (A statement of many rows is
-/// slower here: SQLite then keeps a statement journal to undo a half-done
-/// statement.)
-fn insert_all<T: Table>(tx: &rusqlite::Transaction, rows: &[T]) -> Result<(), StoreError> {
-    let mut insert = tx.prepare_cached(&super::rows::insert_sql::<T>(1, &|n| format!("?{n}")))?;
-    for row in rows {
-        insert.execute(params_from_iter(row.cells()))?;
-    }
-    Ok(())
 }
 
 /// The schema version of a kplug store; `None` when the file has no kplug meta table.
@@ -136,7 +103,7 @@ impl SqliteStore {
             conn,
             path: path.to_path_buf(),
         };
-        store.migrate()?;
+        core::migrate(&mut store.conn)?;
         Ok(store)
     }
 
@@ -180,203 +147,70 @@ impl SqliteStore {
         &self.path
     }
 
-    fn migrate(&mut self) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
-        tx.execute_batch(
-            "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-        )?;
-        let found: i64 = tx
-            .query_row(
-                "SELECT value FROM meta WHERE key = 'schema_version'",
-                [],
-                |r| r.get::<_, String>(0),
-            )
-            .optional()?
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
-        if found > SCHEMA_VERSION {
-            return Err(StoreError::TooNew {
-                found,
-                known: SCHEMA_VERSION,
-            });
-        }
-        for stmt in schema::migrations(found) {
-            tx.execute_batch(
-                &stmt
-                    .replace("{ID}", "INTEGER PRIMARY KEY")
-                    .replace("{WITHOUT_ROWID}", " WITHOUT ROWID"),
-            )?;
-        }
-        if (1..3).contains(&found) {
-            Self::fill_hourly(&tx)?;
-        }
-        tx.execute(
-            "INSERT INTO meta (key, value) VALUES ('schema_version', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            params![SCHEMA_VERSION.to_string()],
-        )?;
-        tx.commit()?;
-        Ok(())
+    pub fn conn(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+}
+
+/// SQLite's share of the store's SQL.
+static SQLITE: Dialect = Dialect {
+    placeholder: |n| format!("?{n}"),
+    id_column: "INTEGER PRIMARY KEY",
+    without_rowid: " WITHOUT ROWID",
+    begin_write: "BEGIN IMMEDIATE",
+    migration_lock: None,
+    lock_rows: "",
+    // Pages in use (not on the free list): the whole file, every table and index.
+    used_bytes: "SELECT ((SELECT page_count FROM pragma_page_count()) - (SELECT freelist_count FROM pragma_freelist_count())) * (SELECT page_size FROM pragma_page_size()) AS bytes",
+};
+
+impl Conn for Connection {
+    fn dialect(&self) -> &'static Dialect {
+        &SQLITE
     }
 
-    /// Record a batch in one transaction: every Event is checked against the
-    /// ledger and only new occurrences are written.
-    pub fn ingest(&mut self, batch: &[Record]) -> Result<IngestStats, StoreError> {
-        let tx = self.conn.transaction()?;
-        let mut stats = IngestStats::default();
-        {
-            let keys = super::plan::batch_keys(batch);
-            let mut found = HashMap::new();
-            for chunk in keys.chunks(KEYS) {
-                let marks = vec!["?"; chunk.len()].join(", ");
-                let sql = format!("{} WHERE key IN ({marks})", LedgerEntry::SELECT);
-                for entry in read_all(&tx, &sql, params_from_iter(chunk.iter()), |r| {
-                    LedgerEntry::read(r)
-                })? {
-                    found.insert(entry.key, entry.seen);
-                }
-            }
-            let plan = super::plan::plan(batch, found, &mut stats);
-            insert_all(&tx, &plan.ledger)?;
-            insert_all(&tx, &plan.rows)?;
-            insert_all(&tx, &plan.hourly)?;
-        }
-        tx.commit()?;
-        Ok(stats)
+    fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
+        Ok(self.execute_batch(sql)?)
     }
 
-    /// The Events matching `filter`, newest first.
-    pub fn query(
-        &self,
-        filter: &Filter,
-        limit: Option<usize>,
-    ) -> Result<Vec<EventRow>, StoreError> {
-        let (where_sql, params) = filter.to_sql(&|n| format!("?{n}"));
-        let sql = super::query::query_sql(&where_sql, limit);
-        read_all(&self.conn, &sql, params_from_iter(params.iter()), |r| {
-            EventRow::read(r)
-        })
+    fn run(&mut self, sql: &str, params: &[Param]) -> Result<u64, StoreError> {
+        let changed = self
+            .prepare_cached(sql)?
+            .execute(params_from_iter(params))?;
+        Ok(changed as u64)
     }
 
-    pub fn record_objects(&mut self, objects: &[ObjectInfo]) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
-        insert_all(&tx, &ObjectInfo::deduplicated(objects))?;
-        tx.commit()?;
-        Ok(())
-    }
-
-    pub fn objects(&self, namespace: Option<&str>) -> Result<Vec<ObjectInfo>, StoreError> {
-        let sql = ObjectInfo::select(namespace.is_some(), &|n| format!("?{n}"));
-        read_all(&self.conn, &sql, params_from_iter(namespace.iter()), |r| {
-            ObjectInfo::read(r)
-        })
-    }
-
-    pub fn last_id(&self) -> Result<i64, StoreError> {
-        Ok(self
-            .conn
-            .query_row("SELECT COALESCE(MAX(id), 0) FROM occurrences", [], |r| {
-                r.get(0)
-            })?)
-    }
-
-    /// Bytes in use (pages not on the free list).
-    pub fn used_bytes(&self) -> Result<u64, StoreError> {
-        let pages: i64 = self.conn.query_row("SELECT (SELECT page_count FROM pragma_page_count()) - (SELECT freelist_count FROM pragma_freelist_count())", [], |r| r.get(0))?;
-        let size: i64 =
-            self.conn
-                .query_row("SELECT page_size FROM pragma_page_size()", [], |r| r.get(0))?;
-        Ok((pages.max(0) * size) as u64)
-    }
-
-    /// Delete up to `chunk` of the oldest occurrences last seen before
-    /// `cutoff_ms` (or simply the oldest, without a cutoff), and ledger
-    /// entries older than the cutoff. Returns how many occurrences went.
-    pub fn prune_chunk(
+    fn each(
         &mut self,
-        cutoff_ms: Option<i64>,
-        chunk: usize,
-    ) -> Result<Pruned, StoreError> {
-        let tx = self.conn.transaction()?;
-        let mut deleted = Pruned::default();
-        {
-            let (sql, args): (String, Vec<i64>) = match cutoff_ms {
-                Some(c) => (
-                    format!(
-                        "DELETE FROM occurrences WHERE id IN (SELECT id FROM occurrences WHERE COALESCE(last_ms, 0) < ?1 ORDER BY last_ms LIMIT {chunk}) RETURNING event_key, occurrences"
-                    ),
-                    vec![c],
-                ),
-                None => (
-                    format!(
-                        "DELETE FROM occurrences WHERE id IN (SELECT id FROM occurrences ORDER BY last_ms LIMIT {chunk}) RETURNING event_key, occurrences"
-                    ),
-                    vec![],
-                ),
-            };
-            let mut stmt = tx.prepare(&sql)?;
-            let mut rows = stmt.query(params_from_iter(args))?;
-            while let Some(r) = rows.next()? {
-                deleted.add_row(r)?;
-            }
+        sql: &str,
+        params: &[Param],
+        row: &mut dyn FnMut(&dyn Read) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let mut stmt = self.prepare_cached(sql)?;
+        let mut rows = stmt.query(params_from_iter(params))?;
+        while let Some(r) = rows.next()? {
+            row(r)?;
         }
-        if let Some(c) = cutoff_ms {
-            tx.execute(
-                "DELETE FROM ledger WHERE COALESCE(last_ms, 0) < ?1",
-                params![c],
-            )?;
-            // Whole hours only: the hour the cutoff falls in stays.
-            tx.execute(
-                "DELETE FROM hourly WHERE hour_ms < ?1",
-                params![crate::aggregate::hour_of(c)],
-            )?;
-        }
-        tx.commit()?;
-        Ok(deleted)
-    }
-
-    /// Compute the hourly rollup again from the stored rows.
-    pub fn rebuild_hourly(&mut self) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
-        tx.execute("DELETE FROM hourly", [])?;
-        Self::fill_hourly(&tx)?;
-        tx.commit()?;
         Ok(())
     }
 
-    /// Fill the hourly rollup from the stored rows (a store older than it).
-    fn fill_hourly(tx: &rusqlite::Transaction) -> Result<(), StoreError> {
-        let mut hourly = Hourly::default();
-        {
-            let mut stmt = tx.prepare(Hourly::SOURCE)?;
-            let mut rows = stmt.query([])?;
-            while let Some(r) = rows.next()? {
-                hourly.add_row(r)?;
-            }
+    /// One prepared statement per row. (A statement of many rows is slower
+    /// here: SQLite then keeps a statement journal to undo a half-done
+    /// statement.)
+    fn insert<T: Table>(&mut self, rows: &[T]) -> Result<(), StoreError> {
+        let mut insert = self.prepare_cached(&insert_sql::<T>(1, &SQLITE.placeholder))?;
+        for row in rows {
+            insert.execute(params_from_iter(row.cells()))?;
         }
-        insert_all(tx, &hourly.cells())
-    }
-
-    /// Occurrence spans for aggregation, grouped by `columns`.
-    pub fn spans(
-        &self,
-        columns: &[GroupBy],
-        filter: &Filter,
-        buckets: Buckets,
-        hourly: bool,
-    ) -> Result<Vec<Span>, StoreError> {
-        let (sql, params) =
-            super::query::spans_query(columns, filter, buckets, hourly, &|n| format!("?{n}"));
-        read_all(&self.conn, &sql, params_from_iter(params.iter()), |r| {
-            Span::read(r, columns)
-        })
+        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::Store;
     use super::*;
-    use crate::store::Access;
+    use crate::record::Record;
+    use crate::store::{Buckets, Filter, GroupBy, SCHEMA_VERSION, Span, Store};
 
     /// A store as version 1 of kplug wrote it.
     fn version_one(path: &Path) {
@@ -438,7 +272,7 @@ mod tests {
                 Record::new(kplug::event::Event::from_owned(v).unwrap(), "c", &classifier)
             })
             .collect();
-        store.ingest(&batch).unwrap();
+        core::ingest(&mut store.conn, &batch).unwrap();
         let buckets = Buckets {
             start_ms: 0,
             end_ms: 4 * h,
@@ -448,9 +282,8 @@ mod tests {
             since: jiff::Timestamp::from_millisecond(0).ok(),
             ..Default::default()
         };
-        let summed = store
-            .spans(&[GroupBy::Reason], &filter, buckets, false)
-            .unwrap();
+        let summed =
+            core::spans(&mut store.conn, &[GroupBy::Reason], &filter, buckets, false).unwrap();
         assert!(summed.len() < spans.len(), "some rows were summed");
         let mut every = store
             .conn
@@ -574,7 +407,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("old.db");
         version_one(&path);
-        let store = SqliteStore::open(&path, Access::Write).unwrap();
+        let mut store = SqliteStore::open(&path, Access::Write).unwrap();
         let version: String = store
             .conn
             .query_row(
@@ -603,7 +436,7 @@ mod tests {
             .query_row("SELECT SUM(micro) FROM hourly", [], |r| r.get(0))
             .unwrap();
         assert_eq!(micro, 7_000_000, "the rollup is built from the old rows");
-        let rows = store.query(&Filter::default(), None).unwrap();
+        let rows = core::query(&mut store.conn, &Filter::default(), None).unwrap();
         assert_eq!(
             (rows.len(), rows[0].count),
             (1, 7),

@@ -1,0 +1,287 @@
+//! What a store does — migrate, ingest, prune, rebuild the rollup, answer
+//! queries — written once over [`Conn`]. The drivers supply a connection
+//! and a [`Dialect`]: the few things SQLite and PostgreSQL truly do
+//! differently (placeholders, DDL types, locking, bulk insert, size).
+
+use std::collections::HashMap;
+
+use crate::record::Record;
+
+use super::StoreError;
+use super::filter::Filter;
+use super::plan::{self, Hourly, IngestStats, Pruned};
+use super::query::{self, Buckets, EventRow, GroupBy, Span};
+use super::rows::{LedgerEntry, ObjectInfo, Param, Read, Table};
+use super::schema::{self, SCHEMA_VERSION};
+
+/// What differs between the databases, as data.
+#[derive(Debug)]
+pub struct Dialect {
+    /// The n-th (1-based) placeholder: `?n` or `$n`.
+    pub placeholder: fn(usize) -> String,
+    /// The auto-increment key column's type (`{ID}` in the schema).
+    pub id_column: &'static str,
+    /// `{WITHOUT_ROWID}` in the schema: SQLite's one-B-tree tables.
+    pub without_rowid: &'static str,
+    /// Starts a transaction that writes (SQLite takes the write lock at
+    /// once, so a reader's lock cannot deadlock it halfway).
+    pub begin_write: &'static str,
+    /// Serialises migrators where a transaction alone does not.
+    pub migration_lock: Option<&'static str>,
+    /// Appended to the ledger read of an ingest: locks the entries against
+    /// another writer until the batch commits.
+    pub lock_rows: &'static str,
+    /// One row, column `bytes`: what the store takes on disk, every table
+    /// and index of it (what `--max-size` limits).
+    pub used_bytes: &'static str,
+}
+
+/// A connection the store's SQL runs on.
+pub trait Conn {
+    fn dialect(&self) -> &'static Dialect;
+    /// Statements without parameters or results (DDL, transactions).
+    fn batch(&mut self, sql: &str) -> Result<(), StoreError>;
+    /// A statement with parameters; the rows it changed.
+    fn run(&mut self, sql: &str, params: &[Param]) -> Result<u64, StoreError>;
+    /// Each result row of a statement, in order.
+    fn each(
+        &mut self,
+        sql: &str,
+        params: &[Param],
+        row: &mut dyn FnMut(&dyn Read) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError>;
+    /// Insert rows of a table (the fastest way each database has).
+    fn insert<T: Table>(&mut self, rows: &[T]) -> Result<(), StoreError>;
+}
+
+/// Ledger keys looked up per statement.
+const KEYS: usize = 500;
+
+/// Every result row of `sql`, read by `read`.
+fn rows<C: Conn, T>(
+    c: &mut C,
+    sql: &str,
+    params: &[Param],
+    read: impl Fn(&dyn Read) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    let mut out = Vec::new();
+    c.each(sql, params, &mut |r| {
+        out.push(read(r)?);
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// `f` in a write transaction: committed when it succeeds, rolled back
+/// when it fails.
+fn in_transaction<C: Conn, R>(
+    c: &mut C,
+    f: impl FnOnce(&mut C) -> Result<R, StoreError>,
+) -> Result<R, StoreError> {
+    c.batch(c.dialect().begin_write)?;
+    match f(c) {
+        Ok(r) => {
+            c.batch("COMMIT")?;
+            Ok(r)
+        }
+        Err(e) => {
+            // The connection may be gone; the database rolls back then too.
+            let _ = c.batch("ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
+/// The schema version written in `meta`, if the table and the entry exist.
+pub fn schema_version<C: Conn>(c: &mut C) -> Result<Option<i64>, StoreError> {
+    let found = rows(
+        c,
+        "SELECT value FROM meta WHERE key = 'schema_version'",
+        &[],
+        |r| r.text("value"),
+    )?;
+    Ok(found.first().and_then(|v| v.parse().ok()))
+}
+
+/// Bring the store to this build's schema (creating it when empty).
+pub fn migrate<C: Conn>(c: &mut C) -> Result<(), StoreError> {
+    let d = c.dialect();
+    in_transaction(c, |c| {
+        if let Some(lock) = d.migration_lock {
+            c.batch(lock)?;
+        }
+        c.batch("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")?;
+        let found = schema_version(c)?.unwrap_or(0);
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::TooNew {
+                found,
+                known: SCHEMA_VERSION,
+            });
+        }
+        for stmt in schema::migrations(found) {
+            c.batch(
+                &stmt
+                    .replace("{ID}", d.id_column)
+                    .replace("{WITHOUT_ROWID}", d.without_rowid),
+            )?;
+        }
+        if (1..3).contains(&found) {
+            fill_hourly(c)?;
+        }
+        c.run(
+            &format!(
+                "INSERT INTO meta (key, value) VALUES ('schema_version', {}) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (d.placeholder)(1)
+            ),
+            &[Param::Text(SCHEMA_VERSION.to_string())],
+        )?;
+        Ok(())
+    })
+}
+
+/// Record a batch in one transaction: every Event is checked against the
+/// ledger and only new occurrences are written.
+pub fn ingest<C: Conn>(c: &mut C, batch: &[Record]) -> Result<IngestStats, StoreError> {
+    let d = c.dialect();
+    in_transaction(c, |c| {
+        let mut found = HashMap::new();
+        for chunk in plan::batch_keys(batch).chunks(KEYS) {
+            let marks: Vec<String> = (1..=chunk.len()).map(d.placeholder).collect();
+            let sql = format!(
+                "{} WHERE key IN ({}) ORDER BY key{}",
+                LedgerEntry::SELECT,
+                marks.join(", "),
+                d.lock_rows
+            );
+            let keys: Vec<Param> = chunk.iter().cloned().map(Param::Text).collect();
+            c.each(&sql, &keys, &mut |r| {
+                let entry = LedgerEntry::read(r)?;
+                found.insert(entry.key, entry.seen);
+                Ok(())
+            })?;
+        }
+        let mut stats = IngestStats::default();
+        let plan = plan::plan(batch, found, &mut stats);
+        c.insert(&plan.ledger)?;
+        c.insert(&plan.rows)?;
+        c.insert(&plan.hourly)?;
+        Ok(stats)
+    })
+}
+
+/// The Events matching `filter`, newest first.
+pub fn query<C: Conn>(
+    c: &mut C,
+    filter: &Filter,
+    limit: Option<usize>,
+) -> Result<Vec<EventRow>, StoreError> {
+    let (where_sql, params) = filter.to_sql(&c.dialect().placeholder);
+    rows(
+        c,
+        &query::query_sql(&where_sql, limit),
+        &params,
+        EventRow::read,
+    )
+}
+
+/// Remember what is known of these objects.
+pub fn record_objects<C: Conn>(c: &mut C, objects: &[ObjectInfo]) -> Result<(), StoreError> {
+    in_transaction(c, |c| c.insert(&ObjectInfo::deduplicated(objects)))
+}
+
+/// The known objects (of one namespace).
+pub fn objects<C: Conn>(c: &mut C, namespace: Option<&str>) -> Result<Vec<ObjectInfo>, StoreError> {
+    let sql = ObjectInfo::select(namespace.is_some(), &c.dialect().placeholder);
+    let params: Vec<Param> = namespace
+        .map(|n| Param::Text(n.into()))
+        .into_iter()
+        .collect();
+    rows(c, &sql, &params, ObjectInfo::read)
+}
+
+/// The newest row's id (0 when empty).
+pub fn last_id<C: Conn>(c: &mut C) -> Result<i64, StoreError> {
+    let found = rows(
+        c,
+        "SELECT CAST(COALESCE(MAX(id), 0) AS BIGINT) AS last FROM occurrences",
+        &[],
+        |r| r.int("last"),
+    )?;
+    Ok(found.first().copied().unwrap_or(0))
+}
+
+/// Bytes the store takes (see [`Dialect::used_bytes`]).
+pub fn used_bytes<C: Conn>(c: &mut C) -> Result<u64, StoreError> {
+    let sql = c.dialect().used_bytes;
+    let found = rows(c, sql, &[], |r| r.int("bytes"))?;
+    Ok(found.first().map_or(0, |b| u64::try_from(*b).unwrap_or(0)))
+}
+
+/// Delete up to `chunk` of the oldest occurrences last seen before
+/// `cutoff_ms` (or simply the oldest, without a cutoff), and the ledger
+/// entries and whole rollup hours older than the cutoff.
+pub fn prune_chunk<C: Conn>(
+    c: &mut C,
+    cutoff_ms: Option<i64>,
+    chunk: usize,
+) -> Result<Pruned, StoreError> {
+    let p = c.dialect().placeholder;
+    in_transaction(c, |c| {
+        let (older, params) = match cutoff_ms {
+            Some(cut) => (
+                format!("WHERE COALESCE(last_ms, 0) < {}", p(1)),
+                vec![Param::Int(cut)],
+            ),
+            None => (String::new(), Vec::new()),
+        };
+        let mut deleted = Pruned::default();
+        c.each(
+            &format!(
+                "DELETE FROM occurrences WHERE id IN (SELECT id FROM occurrences {older} ORDER BY last_ms LIMIT {chunk}) RETURNING event_key, occurrences"
+            ),
+            &params,
+            &mut |r| deleted.add_row(r),
+        )?;
+        if let Some(cut) = cutoff_ms {
+            c.run(
+                &format!("DELETE FROM ledger WHERE COALESCE(last_ms, 0) < {}", p(1)),
+                &[Param::Int(cut)],
+            )?;
+            // Whole hours only: the hour the cutoff falls in stays.
+            c.run(
+                &format!("DELETE FROM hourly WHERE hour_ms < {}", p(1)),
+                &[Param::Int(crate::aggregate::hour_of(cut))],
+            )?;
+        }
+        Ok(deleted)
+    })
+}
+
+/// Compute the hourly rollup again from the stored rows.
+pub fn rebuild_hourly<C: Conn>(c: &mut C) -> Result<(), StoreError> {
+    in_transaction(c, |c| {
+        c.batch("DELETE FROM hourly")?;
+        fill_hourly(c)
+    })
+}
+
+/// Fill the hourly rollup from the stored rows (a store older than it).
+fn fill_hourly<C: Conn>(c: &mut C) -> Result<(), StoreError> {
+    let mut hourly = Hourly::default();
+    c.each(Hourly::SOURCE, &[], &mut |r| hourly.add_row(r))?;
+    c.insert(&hourly.cells())
+}
+
+/// Occurrence spans for aggregation, grouped by `columns` (see
+/// [`query::spans_query`]).
+pub fn spans<C: Conn>(
+    c: &mut C,
+    columns: &[GroupBy],
+    filter: &Filter,
+    buckets: Buckets,
+    hourly: bool,
+) -> Result<Vec<Span>, StoreError> {
+    let (sql, params) =
+        query::spans_query(columns, filter, buckets, hourly, &c.dialect().placeholder);
+    rows(c, &sql, &params, |r| Span::read(r, columns))
+}
