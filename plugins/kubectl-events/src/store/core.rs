@@ -26,6 +26,9 @@ pub struct Dialect {
     /// Starts a transaction that writes (SQLite takes the write lock at
     /// once, so a reader's lock cannot deadlock it halfway).
     pub begin_write: &'static str,
+    /// Binds a list as one array parameter (`= ANY($1)`), so an ingest
+    /// reads its ledger entries in one statement, not one per 500 keys.
+    pub arrays: bool,
     /// Serialises migrators where a transaction alone does not.
     pub migration_lock: Option<&'static str>,
     /// Appended to the ledger read of an ingest: locks the entries against
@@ -145,16 +148,28 @@ pub fn ingest<C: Conn>(c: &mut C, batch: &[Record]) -> Result<IngestStats, Store
     let d = c.dialect();
     in_transaction(c, |c| {
         let mut found = HashMap::new();
-        for chunk in plan::batch_keys(batch).chunks(KEYS) {
-            let marks: Vec<String> = (1..=chunk.len()).map(d.placeholder).collect();
+        let keys = plan::batch_keys(batch);
+        let lookups: Vec<(String, Vec<Param>)> = if d.arrays {
+            vec![(
+                format!("key = ANY({})", (d.placeholder)(1)),
+                vec![Param::Texts(keys)],
+            )]
+        } else {
+            keys.chunks(KEYS)
+                .map(|chunk| {
+                    let marks: Vec<String> = (1..=chunk.len()).map(d.placeholder).collect();
+                    let keys = chunk.iter().cloned().map(Param::Text).collect();
+                    (format!("key IN ({})", marks.join(", ")), keys)
+                })
+                .collect()
+        };
+        for (which, params) in lookups {
             let sql = format!(
-                "{} WHERE key IN ({}) ORDER BY key{}",
+                "{} WHERE {which} ORDER BY key{}",
                 LedgerEntry::SELECT,
-                marks.join(", "),
                 d.lock_rows
             );
-            let keys: Vec<Param> = chunk.iter().cloned().map(Param::Text).collect();
-            c.each(&sql, &keys, &mut |r| {
+            c.each(&sql, &params, &mut |r| {
                 let entry = LedgerEntry::read(r)?;
                 found.insert(entry.key, entry.seen);
                 Ok(())

@@ -40,6 +40,7 @@ fn params(p: &[Param]) -> Vec<Box<dyn ToSql + Sync>> {
                 Param::Text(s) => Box::new(s.clone()),
                 Param::Int(i) => Box::new(*i),
                 Param::OptInt(i) => Box::new(*i),
+                Param::Texts(t) => Box::new(t.clone()),
             }
         })
         .collect()
@@ -93,7 +94,7 @@ fn insert_all<T: Table>(client: &mut Client, rows: &[T]) -> Result<(), StoreErro
                     .map(|r| match &r[j] {
                         Param::Int(i) => Ok(Some(*i)),
                         Param::OptInt(i) => Ok(*i),
-                        Param::Text(_) => Err(mismatch()),
+                        Param::Text(_) | Param::Texts(_) => Err(mismatch()),
                     })
                     .collect::<Result<Vec<Option<i64>>, _>>()?;
                 arrays.push(Box::new(column));
@@ -117,6 +118,7 @@ static POSTGRES: Dialect = Dialect {
     id_column: "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
     without_rowid: "",
     begin_write: "BEGIN",
+    arrays: true,
     // One migrator at a time.
     migration_lock: Some("SELECT pg_advisory_xact_lock(7734001)"),
     lock_rows: " FOR UPDATE",
