@@ -128,7 +128,7 @@ pub fn migrate<C: Conn>(c: &mut C) -> Result<(), StoreError> {
                     .replace("{WITHOUT_ROWID}", d.without_rowid),
             )?;
         }
-        if (1..3).contains(&found) {
+        if schema::refills_hourly(found) {
             fill_hourly(c)?;
         }
         c.run(
