@@ -128,7 +128,7 @@ pub fn migrate<C: Conn>(c: &mut C) -> Result<(), StoreError> {
                     .replace("{WITHOUT_ROWID}", d.without_rowid),
             )?;
         }
-        if schema::refills_hourly(found) {
+        if (1..3).contains(&found) {
             fill_hourly(c)?;
         }
         c.run(

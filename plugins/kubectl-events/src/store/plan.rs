@@ -83,7 +83,6 @@ pub fn plan(batch: &[Record], mut found: HashMap<String, Seen>, stats: &mut Inge
                     &row.category,
                     &row.severity,
                     &row.node,
-                    &row.fingerprint,
                 ],
                 row.first_ms,
                 row.last_ms,
@@ -173,15 +172,15 @@ fn occurrence(
 #[derive(Debug, Default)]
 pub struct Hourly {
     ids: HashMap<String, usize>,
-    keys: Vec<[String; 9]>,
+    keys: Vec<[String; 8]>,
     micro: HashMap<(i64, usize), i64>,
 }
 
 impl Hourly {
     /// The occurrence columns the rollup is computed from, for rebuilding it.
-    pub const SOURCE: &'static str = "SELECT cluster, namespace, kind, reason, type, category, severity, node, fingerprint, first_ms, last_ms, occurrences FROM occurrences";
+    pub const SOURCE: &'static str = "SELECT cluster, namespace, kind, reason, type, category, severity, node, first_ms, last_ms, occurrences FROM occurrences";
 
-    pub fn add(&mut self, key: [&str; 9], first: Option<i64>, last: Option<i64>, occurrences: i64) {
+    pub fn add(&mut self, key: [&str; 8], first: Option<i64>, last: Option<i64>, occurrences: i64) {
         let joined = key.join("\u{1f}");
         let id = match self.ids.get(&joined) {
             Some(id) => *id,
@@ -198,7 +197,7 @@ impl Hourly {
 
     /// Adds a row of [`Hourly::SOURCE`].
     pub fn add_row(&mut self, r: &dyn Read) -> Result<(), StoreError> {
-        let mut key: [String; 9] = Default::default();
+        let mut key: [String; 8] = Default::default();
         for (value, column) in key.iter_mut().zip(super::rows::HOURLY_KEY) {
             *value = r.text(column)?;
         }

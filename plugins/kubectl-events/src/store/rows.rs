@@ -202,7 +202,7 @@ impl LedgerEntry {
 }
 
 /// The columns the hourly rollup is kept by (and may be grouped by).
-pub const HOURLY_KEY: [&str; 9] = [
+pub const HOURLY_KEY: [&str; 8] = [
     "cluster",
     "namespace",
     "kind",
@@ -211,7 +211,6 @@ pub const HOURLY_KEY: [&str; 9] = [
     "category",
     "severity",
     "node",
-    "fingerprint",
 ];
 
 /// Occurrences of one hour and rollup key, in millionths.
@@ -219,7 +218,7 @@ pub const HOURLY_KEY: [&str; 9] = [
 pub struct HourlyCell {
     pub hour_ms: i64,
     /// Values of the [`HOURLY_KEY`] columns, in that order.
-    pub key: [String; 9],
+    pub key: [String; 8],
     pub micro: i64,
 }
 
@@ -235,11 +234,10 @@ impl Table for HourlyCell {
         ("category", T),
         ("severity", T),
         ("node", T),
-        ("fingerprint", T),
         ("micro", I),
     ];
     /// More of the same hour adds to it.
-    const CONFLICT: &'static str = "ON CONFLICT (hour_ms, cluster, namespace, kind, reason, type, category, severity, node, fingerprint) DO UPDATE SET micro = hourly.micro + excluded.micro";
+    const CONFLICT: &'static str = "ON CONFLICT (hour_ms, cluster, namespace, kind, reason, type, category, severity, node) DO UPDATE SET micro = hourly.micro + excluded.micro";
 
     fn cells(&self) -> Vec<Param> {
         let mut cells = vec![Param::Int(self.hour_ms)];

@@ -5,7 +5,7 @@
 use super::StoreError;
 
 /// Schema version written by this build; older stores are migrated on open.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// The tables (portable SQL: SQLite and PostgreSQL; `{ID}` is each one's
 /// auto-increment key).
@@ -96,44 +96,12 @@ pub const SCHEMA_V3: &[&str] = &[
         PRIMARY KEY (hour_ms, cluster, namespace, kind, reason, type, category, severity, node))",
 ];
 
-/// Version 4: the hourly rollup is also kept by fingerprint, so
-/// `aggregate --by fingerprint` reads hours instead of rows. Within one
-/// namespace, kind, reason and node there are few message templates, so the
-/// rollup grows little. Refilled from the rows after the migration.
-pub const SCHEMA_V4: &[&str] = &[
-    "DROP TABLE IF EXISTS hourly",
-    "CREATE TABLE hourly (
-        hour_ms BIGINT NOT NULL,
-        cluster TEXT NOT NULL,
-        namespace TEXT NOT NULL,
-        kind TEXT NOT NULL,
-        reason TEXT NOT NULL,
-        type TEXT NOT NULL,
-        category TEXT NOT NULL,
-        severity TEXT NOT NULL,
-        node TEXT NOT NULL,
-        fingerprint TEXT NOT NULL,
-        micro BIGINT NOT NULL,
-        PRIMARY KEY (hour_ms, cluster, namespace, kind, reason, type, category, severity, node, fingerprint))",
-];
-
-/// Whether a store migrated from `found` must refill the hourly rollup
-/// from its rows (it had none, or one kept by fewer columns).
-pub fn refills_hourly(found: i64) -> bool {
-    (1..4).contains(&found)
-}
-
 /// The statements that bring a store from version `found` to the newest.
 pub fn migrations(found: i64) -> impl Iterator<Item = &'static str> {
-    [
-        (1, SCHEMA_V1),
-        (2, SCHEMA_V2),
-        (3, SCHEMA_V3),
-        (4, SCHEMA_V4),
-    ]
-    .into_iter()
-    .filter(move |(v, _)| *v > found)
-    .flat_map(|(_, stmts)| stmts.iter().copied())
+    [(1, SCHEMA_V1), (2, SCHEMA_V2), (3, SCHEMA_V3)]
+        .into_iter()
+        .filter(move |(v, _)| *v > found)
+        .flat_map(|(_, stmts)| stmts.iter().copied())
 }
 
 /// For a reader: a store's schema version must be this build's. `missing`

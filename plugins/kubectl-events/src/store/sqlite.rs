@@ -415,34 +415,11 @@ mod tests {
             &by_text,
             buckets
         ));
-        // Since schema 4 the rollup is kept by fingerprint too; not by name.
         assert!(!crate::store::query::hourly_applies(
-            &[GroupBy::Name],
-            &filter,
-            buckets
-        ));
-        assert!(crate::store::query::hourly_applies(
             &[GroupBy::Fingerprint],
             &filter,
             buckets
         ));
-        let by = [GroupBy::Fingerprint];
-        let total = |groups: &[crate::aggregate::Group]| -> Vec<(String, i64)> {
-            groups
-                .iter()
-                .map(|g| (g.key["fingerprint"].clone(), g.count))
-                .collect()
-        };
-        let from_rows = crate::aggregate::aggregate(
-            &by,
-            &store.spans(&by, &filter, buckets, false).unwrap(),
-            buckets,
-        );
-        assert_eq!(
-            total(&store.aggregate(&by, &filter, buckets).unwrap()),
-            total(&from_rows),
-            "the rollup counts each fingerprint as the rows do"
-        );
         // Retention trims the rollup by whole hours.
         store.prune_chunk(Some(base + 46 * h + 1), 1000).unwrap();
         let later = store
