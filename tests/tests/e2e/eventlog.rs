@@ -446,9 +446,6 @@ fn the_in_cluster_manifests_apply_with_least_privilege() {
 /// with backoff, relists, and records what happened — once.
 #[tokio::test]
 async fn collect_survives_an_api_server_restart() {
-    use k8s_openapi::api::core::v1::Event as CoreEvent;
-    use kube::api::{Api, Patch, PatchParams};
-
     if std::env::var_os("KPLUG_E2E_KUBECONFIG").is_some() {
         eprintln!("skipped: cannot restart the API server of an existing cluster");
         return;
@@ -472,15 +469,7 @@ async fn collect_survives_an_api_server_restart() {
     cluster.stop_apiserver();
     std::thread::sleep(Duration::from_secs(2));
     cluster.start_apiserver();
-    let events: Api<CoreEvent> = Api::namespaced(cluster.client(ADMIN).await, &ns);
-    events
-        .patch(
-            "e1",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"count": 5, "lastTimestamp": now(0)})),
-        )
-        .await
-        .unwrap();
+    bump(&cluster.client(ADMIN).await, &ns, "e1", 5).await;
     wait_for(&mut collector, "the occurrences after the restart", || {
         counts(&store, &ns).get("Unhealthy/api-0") == Some(&5)
     });
@@ -516,9 +505,6 @@ fn metric(port: u16, name: &str) -> u64 {
 /// holds exactly the occurrences that happened.
 #[tokio::test]
 async fn collect_relists_after_410_gone() {
-    use k8s_openapi::api::core::v1::Event as CoreEvent;
-    use kube::api::{Api, Patch, PatchParams};
-
     if std::env::var_os("KPLUG_E2E_KUBECONFIG").is_some() {
         eprintln!("skipped: cannot compact the etcd of an existing cluster");
         return;
@@ -549,15 +535,7 @@ async fn collect_relists_after_410_gone() {
     cluster.stop_apiserver();
     let revision = cluster.compact_etcd();
     cluster.start_apiserver();
-    let events: Api<CoreEvent> = Api::namespaced(cluster.client(ADMIN).await, &ns);
-    events
-        .patch(
-            "e1",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"count": 4, "lastTimestamp": now(0)})),
-        )
-        .await
-        .unwrap();
+    bump(&cluster.client(ADMIN).await, &ns, "e1", 4).await;
     wait_for(&mut collector, "the occurrences after the 410", || {
         counts(&store, &ns).get("BackOff/db-0") == Some(&4)
     });
@@ -585,20 +563,24 @@ fn warning(ns: &str, name: &str, reason: &str, count: i64) -> Value {
            "source": {"component": "kubelet", "host": "node-1"}, "firstTimestamp": now(-10), "lastTimestamp": now(0), "count": count})
 }
 
-/// What happens while the store cannot write: e1 occurs twice more and a
-/// new Event e2 twice (with e1 once before, 5 occurrences in all).
-async fn occur_while_the_store_is_away(client: &kube::Client, ns: &str) {
+/// Event `name` in `ns` occurs again: its count becomes `count`, seen now.
+async fn bump(client: &kube::Client, ns: &str, name: &str, count: i64) {
     use k8s_openapi::api::core::v1::Event as CoreEvent;
     use kube::api::{Api, Patch, PatchParams};
-    let events: Api<CoreEvent> = Api::namespaced(client.clone(), ns);
-    events
+    Api::<CoreEvent>::namespaced(client.clone(), ns)
         .patch(
-            "e1",
+            name,
             &PatchParams::default(),
-            &Patch::Merge(json!({"count": 3, "lastTimestamp": now(0)})),
+            &Patch::Merge(json!({"count": count, "lastTimestamp": now(0)})),
         )
         .await
         .unwrap();
+}
+
+/// What happens while the store cannot write: e1 occurs twice more and a
+/// new Event e2 twice (with e1 once before, 5 occurrences in all).
+async fn occur_while_the_store_is_away(client: &kube::Client, ns: &str) {
+    bump(client, ns, "e1", 3).await;
     objects::core_event(client, ns, warning(ns, "e2", "Unhealthy", 2)).await;
 }
 

@@ -10,6 +10,7 @@ use oci_client::errors::OciDistributionError;
 use super::client::{MAX_BYTES, Registry};
 use super::errors::{self, RegistryError};
 use super::reference::Reference;
+use super::wire::Got;
 use crate::spec::ARTIFACT_TYPE;
 
 pub(super) const INDEX_TYPES: [&str; 2] = [
@@ -183,8 +184,7 @@ impl Registry {
         if got.status != reqwest::StatusCode::NOT_FOUND {
             return got.ok().map(Some);
         }
-        let tag = format!("manifests/{}", artifact::tag_schema_tag(subject));
-        match self.get(r, &tag, &[artifact::INDEX_TYPE], CAP).await?.ok() {
+        match self.tag_schema(r, subject).await?.ok() {
             Ok(bytes) => Ok(Some(bytes)),
             Err(e) if errors::kind(&e) == errors::Kind::NotFound => Ok(None),
             Err(e) => Err(e),
@@ -194,9 +194,14 @@ impl Registry {
     /// The tag-schema referrers index of `subject` as JSON, where one exists
     /// and reads (for updating it).
     pub(super) async fn tag_schema_index(&self, r: &Reference, subject: &str) -> Option<Value> {
-        let tag = format!("manifests/{}", artifact::tag_schema_tag(subject));
-        let got = self.get(r, &tag, &[artifact::INDEX_TYPE], CAP).await.ok()?;
+        let got = self.tag_schema(r, subject).await.ok()?;
         serde_json::from_slice(&got.ok().ok()?).ok()
+    }
+
+    /// `GET` of the tag-schema referrers index of `subject` (`sha256-<hex>`).
+    async fn tag_schema(&self, r: &Reference, subject: &str) -> Result<Got, OciDistributionError> {
+        let path = manifest_path(r, Some(&artifact::tag_schema_tag(subject)));
+        self.get(r, &path, &[artifact::INDEX_TYPE], CAP).await
     }
 
     /// The spec inside an artifact: the first layer of its manifest.

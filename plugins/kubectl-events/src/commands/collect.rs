@@ -135,7 +135,8 @@ async fn collect(
     // A failure that retrying cannot mend ends the loop; what was read is
     // still written, unless it is the store that failed for good.
     let mut fatal = None;
-    let mut store_failed = false;
+    // A store that cannot take writes for good: nothing more is written.
+    let mut store_error: Option<StoreError> = None;
     let mut backoff = Backoff::default();
     loop {
         tokio::select! {
@@ -170,8 +171,7 @@ async fn collect(
             Some(o) = learnt.recv(), if objects.len() < MAX_PENDING => objects.push(o),
             _ = flush.tick() => {
                 if let Err(e) = write(&store, &mut batch, &health, &mut backoff).await {
-                    fatal = Some(store_stop(e, batch.len()));
-                    store_failed = true;
+                    store_error = Some(e);
                     break;
                 }
                 if !objects.is_empty() && backoff.ready(std::time::Instant::now()) {
@@ -190,8 +190,7 @@ async fn collect(
                             objects = learnt;
                         }
                         Err(e) => {
-                            fatal = Some(store_stop(e, batch.len()));
-                            store_failed = true;
+                            store_error = Some(e);
                             break;
                         }
                     }
@@ -208,8 +207,7 @@ async fn collect(
                     }
                     Err(e) if e.is_transient() => eprintln!("eventlog: retention: {e}; trying again later"),
                     Err(e) => {
-                        fatal = Some(store_stop(e, batch.len()));
-                        store_failed = true;
+                        store_error = Some(e);
                         break;
                     }
                 }
@@ -220,19 +218,19 @@ async fn collect(
         if batch.len() >= BATCH
             && let Err(e) = write(&store, &mut batch, &health, &mut backoff).await
         {
-            fatal = Some(store_stop(e, batch.len()));
-            store_failed = true;
+            store_error = Some(e);
             break;
         }
     }
-    if !store_failed {
+    if store_error.is_none() {
         // One last try, whatever the backoff says.
         backoff.reset();
-        if let Err(e) = write(&store, &mut batch, &health, &mut backoff).await {
-            fatal = Some(store_stop(e, batch.len()));
-        }
+        store_error = write(&store, &mut batch, &health, &mut backoff).await.err();
     }
     eprintln!("eventlog: stopped; {}", health.line());
+    if let Some(e) = store_error {
+        return Err(store_stop(e, batch.len()));
+    }
     if let Some(e) = fatal {
         return Err(e);
     }

@@ -13,7 +13,7 @@ pub enum StoreError {
         "the store was written by a newer kplug (schema {found}, this build knows {known}); upgrade kplug"
     )]
     TooNew { found: i64, known: i64 },
-    #[error("SQLite: {}", sqlite_detail(.source))]
+    #[error("SQLite: {source}")]
     Sqlite {
         #[source]
         source: rusqlite::Error,
@@ -93,10 +93,6 @@ fn postgres_transient(e: &::postgres::Error) -> bool {
     }
     // No server error: the connection itself failed (refused, reset).
     std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>())
-}
-
-fn sqlite_detail(e: &rusqlite::Error) -> String {
-    e.to_string()
 }
 
 /// The server's own message where there is one (the outer text is generic).

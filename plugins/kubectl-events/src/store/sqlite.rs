@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use rusqlite::{Connection, OptionalExtension, params_from_iter};
+use rusqlite::{Connection, params_from_iter};
 
 use super::core::{self, Conn, Dialect};
 use super::rows::{Param, Read, Table, insert_sql};
@@ -62,7 +62,7 @@ impl Read for Named<'_> {
 }
 
 /// The schema version of a kplug store; `None` when the file has no kplug meta table.
-fn schema(conn: &Connection) -> rusqlite::Result<Option<i64>> {
+fn schema(conn: &mut Connection) -> Result<Option<i64>, StoreError> {
     let has_meta: bool = conn.query_row(
         "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
         [],
@@ -71,14 +71,7 @@ fn schema(conn: &Connection) -> rusqlite::Result<Option<i64>> {
     if !has_meta {
         return Ok(None);
     }
-    Ok(conn
-        .query_row(
-            "SELECT value FROM meta WHERE key = 'schema_version'",
-            [],
-            |r| r.get::<_, String>(0),
-        )
-        .optional()?
-        .and_then(|v| v.parse().ok()))
+    core::schema_version(conn)
 }
 
 impl SqliteStore {
@@ -96,7 +89,7 @@ impl SqliteStore {
             std::fs::create_dir_all(dir)
                 .map_err(|e| open_err(format!("cannot create {}: {e}", dir.display())))?;
         }
-        let conn = Connection::open(path).map_err(|e| open_err(e.to_string()))?;
+        let mut conn = Connection::open(path).map_err(|e| open_err(e.to_string()))?;
         // First: every statement after this may meet a reader's or writer's lock.
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         let tables: i64 = conn
@@ -107,7 +100,7 @@ impl SqliteStore {
             )
             .map_err(|e| open_err(e.to_string()))?;
         // Someone else's database is never changed (no tables, no WAL).
-        if tables > 0 && schema(&conn).ok().flatten().is_none() {
+        if tables > 0 && schema(&mut conn).ok().flatten().is_none() {
             return Err(StoreError::NotAStore {
                 path: shown,
                 what: format!("a SQLite database with {tables} other table(s)"),
@@ -142,7 +135,7 @@ impl SqliteStore {
             path: shown.clone(),
             message,
         };
-        let conn = Connection::open_with_flags(
+        let mut conn = Connection::open_with_flags(
             path,
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
@@ -150,7 +143,7 @@ impl SqliteStore {
         // Before anything else: a writer may hold the lock right now.
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.pragma_update(None, "cache_size", -65_536)?;
-        let found = schema(&conn).map_err(|e| open_err(e.to_string()))?;
+        let found = schema(&mut conn).map_err(|e| open_err(e.to_string()))?;
         schema::check_readable(found, shown, |path| StoreError::NotAStore {
             path,
             what: "a file without kplug's tables".into(),
