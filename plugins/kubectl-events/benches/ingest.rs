@@ -61,11 +61,19 @@ fn event(i: usize, base: i64) -> serde_json::Value {
 }
 
 fn main() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("bench.db");
-    let mut store = Store::open(path.to_str().unwrap(), kplug_eventlog::store::Access::Write)
+    let mut store = rt
+        .block_on(Store::open(
+            path.to_str().unwrap(),
+            kplug_eventlog::store::Access::Write,
+        ))
         .expect("store opens");
-    store.bulk().expect("bulk");
+    rt.block_on(store.bulk()).expect("bulk");
     let classifier = Classifier::default();
     let mut prepare = Preparer::new("bench", &classifier);
     let base = jiff::Timestamp::now().as_second() - 86_400 * 7;
@@ -80,7 +88,10 @@ fn main() {
             .collect();
         normalise += t.elapsed();
         let t = Instant::now();
-        written += store.ingest(&batch).expect("ingest").occurrences;
+        written += rt
+            .block_on(store.ingest(&batch))
+            .expect("ingest")
+            .occurrences;
         write += t.elapsed();
     }
     let rate = |d: Duration| EVENTS as f64 / d.as_secs_f64();
@@ -94,12 +105,16 @@ fn main() {
     drop(store);
 
     let path = dir.path().join("big.db");
-    let mut store = Store::open(path.to_str().unwrap(), kplug_eventlog::store::Access::Write)
+    let mut store = rt
+        .block_on(Store::open(
+            path.to_str().unwrap(),
+            kplug_eventlog::store::Access::Write,
+        ))
         .expect("store opens");
     let t = Instant::now();
     let now = jiff::Timestamp::now().as_millisecond();
     fill(&path, OCCURRENCES, now);
-    store.rebuild_hourly().expect("rollup");
+    rt.block_on(store.rebuild_hourly()).expect("rollup");
     println!(
         "filled a store with {OCCURRENCES} occurrences over 30 days in {:.0} s",
         t.elapsed().as_secs_f64()
@@ -112,7 +127,7 @@ fn main() {
             since: Some(since),
             ..Default::default()
         };
-        store.query(&f, None).expect("query").len()
+        rt.block_on(store.query(&f, None)).expect("query").len()
     });
     println!(
         "query --for deploy/web-7 --since 24h on {OCCURRENCES} occurrences: p50 {p50:.1} ms, p99 {p99:.1} ms (target p99 < 100 ms)"
@@ -138,7 +153,9 @@ fn main() {
                 namespace: for_object.as_ref().map(|_| "ns-7".to_string()),
                 ..Default::default()
             };
-            store.aggregate(by, &f, buckets).expect("aggregate").len()
+            rt.block_on(store.aggregate(by, &f, buckets))
+                .expect("aggregate")
+                .len()
         });
         println!(
             "aggregate --by {}{} --since 7d --window 1h on {OCCURRENCES} occurrences: p50 {p50:.0} ms, p99 {p99:.0} ms (target < 1 s)",

@@ -1,98 +1,153 @@
-//! The collector's own health: counters logged and served in Prometheus'
-//! text format.
+//! The collector's own health: counters logged, served in Prometheus' text
+//! format (through the Prometheus client crate), and the two answers
+//! Kubernetes probes ask — alive, and ready.
 
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
-#[derive(Debug, Default)]
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+#[derive(Debug)]
 pub struct Health {
+    registry: Registry,
     /// Times the watch had to be restarted after an error.
-    pub watch_restarts: AtomicU64,
+    pub watch_restarts: Counter,
     /// Of those, because the resourceVersion was too old (410 Gone).
-    pub gone: AtomicU64,
+    pub gone: Counter,
     /// Objects in the latest (re)list.
-    pub relist_size: AtomicU64,
+    pub relist_size: Gauge,
     /// Events received from the API server.
-    pub events_received: AtomicU64,
+    pub events_received: Counter,
     /// Occurrences written to the store.
-    pub occurrences_written: AtomicU64,
+    pub occurrences_written: Counter,
     /// Events that added nothing (already recorded).
-    pub dedup_hits: AtomicU64,
+    pub dedup_hits: Counter,
     /// Batches that failed to be written (kept and retried).
-    pub store_errors: AtomicU64,
+    pub store_errors: Counter,
     /// Seconds between the newest written occurrence and when it was written.
-    pub lag_seconds: AtomicI64,
+    pub lag_seconds: Gauge<i64, AtomicI64>,
+    /// Events held, not yet written.
+    pub pending: Gauge,
+    /// A first list of Events was read completely.
+    listed: AtomicBool,
+    /// The latest write to the store succeeded (or none was needed yet).
+    store_ok: AtomicBool,
+}
+
+impl Default for Health {
+    fn default() -> Self {
+        let mut h = Health {
+            registry: Registry::default(),
+            watch_restarts: Counter::default(),
+            gone: Counter::default(),
+            relist_size: Gauge::default(),
+            events_received: Counter::default(),
+            occurrences_written: Counter::default(),
+            dedup_hits: Counter::default(),
+            store_errors: Counter::default(),
+            lag_seconds: Gauge::default(),
+            pending: Gauge::default(),
+            listed: AtomicBool::new(false),
+            store_ok: AtomicBool::new(true),
+        };
+        let r = &mut h.registry;
+        let p = "kplug_eventlog_";
+        r.register(
+            format!("{p}watch_restarts"),
+            "Watch restarts after an error",
+            h.watch_restarts.clone(),
+        );
+        r.register(
+            format!("{p}watch_gone"),
+            "Watch restarts because the resourceVersion was too old (410)",
+            h.gone.clone(),
+        );
+        r.register(
+            format!("{p}relist_size"),
+            "Objects in the latest list",
+            h.relist_size.clone(),
+        );
+        r.register(
+            format!("{p}events_received"),
+            "Events received from the API server",
+            h.events_received.clone(),
+        );
+        r.register(
+            format!("{p}occurrences_written"),
+            "Occurrences written to the store",
+            h.occurrences_written.clone(),
+        );
+        r.register(
+            format!("{p}dedup_hits"),
+            "Events that were already recorded",
+            h.dedup_hits.clone(),
+        );
+        r.register(
+            format!("{p}store_errors"),
+            "Store writes that failed and were retried",
+            h.store_errors.clone(),
+        );
+        r.register(
+            format!("{p}lag_seconds"),
+            "Age of the newest occurrence when written",
+            h.lag_seconds.clone(),
+        );
+        r.register(
+            format!("{p}pending_events"),
+            "Events read and not yet written",
+            h.pending.clone(),
+        );
+        h
+    }
 }
 
 impl Health {
-    fn get(c: &AtomicU64) -> u64 {
-        c.load(Ordering::Relaxed)
-    }
-
     /// One line for the log.
     pub fn line(&self) -> String {
         format!(
-            "received={} written={} dedup={} relist={} restarts={} gone={} store_errors={} lag={}s",
-            Self::get(&self.events_received),
-            Self::get(&self.occurrences_written),
-            Self::get(&self.dedup_hits),
-            Self::get(&self.relist_size),
-            Self::get(&self.watch_restarts),
-            Self::get(&self.gone),
-            Self::get(&self.store_errors),
-            self.lag_seconds.load(Ordering::Relaxed)
+            "received={} written={} dedup={} relist={} restarts={} gone={} store_errors={} pending={} lag={}s",
+            self.events_received.get(),
+            self.occurrences_written.get(),
+            self.dedup_hits.get(),
+            self.relist_size.get(),
+            self.watch_restarts.get(),
+            self.gone.get(),
+            self.store_errors.get(),
+            self.pending.get(),
+            self.lag_seconds.get()
         )
     }
 
-    /// The Prometheus exposition.
+    /// The exposition, in the text format Prometheus scrapes.
     pub fn prometheus(&self) -> String {
-        let counters = [
-            (
-                "kplug_eventlog_watch_restarts_total",
-                "Watch restarts after an error.",
-                &self.watch_restarts,
-            ),
-            (
-                "kplug_eventlog_watch_gone_total",
-                "Watch restarts because the resourceVersion was too old (410).",
-                &self.gone,
-            ),
-            (
-                "kplug_eventlog_events_received_total",
-                "Events received from the API server.",
-                &self.events_received,
-            ),
-            (
-                "kplug_eventlog_occurrences_written_total",
-                "Occurrences written to the store.",
-                &self.occurrences_written,
-            ),
-            (
-                "kplug_eventlog_dedup_hits_total",
-                "Events that were already recorded.",
-                &self.dedup_hits,
-            ),
-            (
-                "kplug_eventlog_store_errors_total",
-                "Store writes that failed and were retried.",
-                &self.store_errors,
-            ),
-        ];
         let mut out = String::new();
-        for (name, help, v) in counters {
-            out.push_str(&format!(
-                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}\n",
-                Self::get(v)
-            ));
-        }
-        out.push_str(&format!(
-            "# HELP kplug_eventlog_relist_size Objects in the latest list.\n# TYPE kplug_eventlog_relist_size gauge\nkplug_eventlog_relist_size {}\n",
-            Self::get(&self.relist_size)
-        ));
-        out.push_str(&format!(
-            "# HELP kplug_eventlog_lag_seconds Age of the newest occurrence when written.\n# TYPE kplug_eventlog_lag_seconds gauge\nkplug_eventlog_lag_seconds {}\n",
-            self.lag_seconds.load(Ordering::Relaxed)
-        ));
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
+    }
+
+    /// The Content-Type of [`Health::prometheus`].
+    pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+    pub fn set_listed(&self) {
+        self.listed.store(true, Ordering::Relaxed);
+    }
+
+    pub fn set_store_ok(&self, ok: bool) {
+        self.store_ok.store(ok, Ordering::Relaxed);
+    }
+
+    /// Ready: the first list was read and the store takes writes. (A
+    /// collector that is not ready still holds what it read.)
+    pub fn ready(&self) -> Result<(), &'static str> {
+        if !self.listed.load(Ordering::Relaxed) {
+            return Err("the first list of Events is not read yet");
+        }
+        if !self.store_ok.load(Ordering::Relaxed) {
+            return Err("the store refuses writes; events are held and retried");
+        }
+        Ok(())
     }
 }
 
@@ -103,10 +158,25 @@ mod tests {
     #[test]
     fn exposition_has_every_metric_once() {
         let h = Health::default();
-        h.occurrences_written.fetch_add(7, Ordering::Relaxed);
+        h.occurrences_written.inc_by(7);
+        h.relist_size.set(3);
         let text = h.prometheus();
-        assert!(text.contains("kplug_eventlog_occurrences_written_total 7\n"));
-        assert_eq!(text.matches("# TYPE").count(), 8);
+        assert!(
+            text.contains("kplug_eventlog_occurrences_written_total 7\n"),
+            "{text}"
+        );
+        assert!(text.contains("kplug_eventlog_relist_size 3\n"), "{text}");
+        assert_eq!(text.matches("# TYPE").count(), 9);
         assert!(h.line().contains("written=7"));
+    }
+
+    #[test]
+    fn ready_after_a_list_while_the_store_takes_writes() {
+        let h = Health::default();
+        assert!(h.ready().is_err());
+        h.set_listed();
+        assert!(h.ready().is_ok());
+        h.set_store_ok(false);
+        assert!(h.ready().unwrap_err().contains("store"));
     }
 }

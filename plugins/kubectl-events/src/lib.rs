@@ -6,6 +6,7 @@
 pub mod aggregate;
 pub mod backoff;
 pub mod classify;
+pub mod collect;
 pub mod health;
 pub mod input;
 pub mod ledger;

@@ -61,12 +61,20 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<kplug::Code> {
-    match cli.command {
-        Command::Collect(args) => commands::collect::run(&cli.kube, args),
-        Command::Import(args) => commands::import::run(&cli.kube, args),
-        Command::Query(args) => commands::query::run(&cli.kube, args),
-        Command::Aggregate(args) => commands::aggregate::run(&cli.kube, args),
-        Command::Prune(args) => commands::prune::run(&cli.kube, args),
-        Command::Completion { shell } => kplug::cli::completion::<Cli>(shell, "kubectl-eventlog"),
-    }
+    let kube = &cli.kube;
+    // One runtime for everything: the PostgreSQL store and the API server
+    // client are async.
+    let command = async move {
+        match cli.command {
+            Command::Collect(args) => commands::collect::run(kube, args).await,
+            Command::Import(args) => commands::import::run(kube, args).await,
+            Command::Query(args) => commands::query::run(kube, args).await,
+            Command::Aggregate(args) => commands::aggregate::run(kube, args).await,
+            Command::Prune(args) => commands::prune::run(kube, args).await,
+            Command::Completion { shell } => {
+                kplug::cli::completion::<Cli>(shell, "kubectl-eventlog")
+            }
+        }
+    };
+    kplug::cli::runtime()?.block_on(command)
 }

@@ -46,7 +46,7 @@ pub struct Args {
     pub output: Option<ReportFormat>,
 }
 
-pub fn run(kube: &KubectlArgs, mut args: Args) -> anyhow::Result<kplug::Code> {
+pub async fn run(kube: &KubectlArgs, mut args: Args) -> anyhow::Result<kplug::Code> {
     let mut columns = Vec::new();
     for field in &args.by {
         match GroupBy::parse(field) {
@@ -63,10 +63,11 @@ pub fn run(kube: &KubectlArgs, mut args: Args) -> anyhow::Result<kplug::Code> {
         .filters
         .since
         .get_or_insert(until - jiff::SignedDuration::from_hours(24 * 7));
-    let mut store = args.store.open(kplug_eventlog::store::Access::Read)?;
+    let mut store = args.store.open(kplug_eventlog::store::Access::Read).await?;
     let mut filter = args
         .filters
-        .filter(kube, args.for_object.as_deref(), &mut store)?;
+        .filter(kube, args.for_object.as_deref(), &mut store)
+        .await?;
     let window_ms = args.window.as_millis().max(1) as i64;
     let buckets = Buckets::covering(since.as_millisecond(), until.as_millisecond(), window_ms);
     let n = (buckets.end_ms - buckets.start_ms) / buckets.window_ms;
@@ -83,14 +84,15 @@ pub fn run(kube: &KubectlArgs, mut args: Args) -> anyhow::Result<kplug::Code> {
     if !columns.contains(&GroupBy::Cluster)
         && filter.cluster.is_none()
         && store
-            .aggregate(&[GroupBy::Cluster], &filter, buckets)?
+            .aggregate(&[GroupBy::Cluster], &filter, buckets)
+            .await?
             .len()
             > 1
     {
         columns.insert(0, GroupBy::Cluster);
         args.by.insert(0, "cluster".to_string());
     }
-    let groups = store.aggregate(&columns, &filter, buckets)?;
+    let groups = store.aggregate(&columns, &filter, buckets).await?;
     let mut out = std::io::stdout().lock();
     match args.output {
         Some(ReportFormat::Json) => {

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use std::io::Read;
-use std::sync::mpsc::SyncSender;
+use tokio::sync::mpsc::Sender;
 
 use anyhow::Context;
 use indicatif::ProgressBar;
@@ -44,10 +44,13 @@ const BATCH: usize = 20_000;
 
 /// One thread reads, normalises and classifies while this one writes: on
 /// two cores the store and the parser each get one.
-pub fn run(_kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
+pub async fn run(_kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
     let classifier = args.rules.classifier()?;
-    let mut store = args.store.open(kplug_eventlog::store::Access::Write)?;
-    store.bulk()?;
+    let mut store = args
+        .store
+        .open(kplug_eventlog::store::Access::Write)
+        .await?;
+    store.bulk().await?;
     let bytes: u64 = args
         .files
         .iter()
@@ -56,22 +59,24 @@ pub fn run(_kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
         .sum();
     let bar = kplug::output::progress::progress_bar(bytes, "importing (bytes)");
     let mut total = kplug_eventlog::store::IngestStats::default();
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Record>>(2);
-    let (bad, written) = std::thread::scope(|s| {
-        let reader = s.spawn(|| read_all(&args, &classifier, &bar, tx));
-        let mut written = Ok(());
-        for batch in rx {
-            match store.ingest(&batch) {
-                Ok(stats) => total += stats,
-                Err(e) => {
-                    // Dropping the receiver stops the reader at its next batch.
-                    written = Err(e);
-                    break;
-                }
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Record>>(2);
+    let reader = {
+        let (files, cluster, bar) = (args.files.clone(), args.cluster_name.clone(), bar.clone());
+        std::thread::spawn(move || read_all(&files, &cluster, &classifier, &bar, tx))
+    };
+    let mut written = Ok(());
+    while let Some(batch) = rx.recv().await {
+        match store.ingest(&batch).await {
+            Ok(stats) => total += stats,
+            Err(e) => {
+                // Dropping the receiver stops the reader at its next batch.
+                written = Err(e);
+                break;
             }
         }
-        (reader.join().expect("the reader does not panic"), written)
-    });
+    }
+    drop(rx);
+    let bad = reader.join().expect("the reader does not panic");
     bar.finish_and_clear();
     written.with_context(|| format!("writing to {}", store.describe()))?;
     let mut out = std::io::stdout().lock();
@@ -93,16 +98,17 @@ pub fn run(_kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
 /// Read every file and send its Records in batches; report what cannot be
 /// read and count it.
 fn read_all(
-    args: &Args,
+    files: &[PathBuf],
+    cluster: &str,
     classifier: &Classifier,
     bar: &ProgressBar,
-    tx: SyncSender<Vec<Record>>,
+    tx: Sender<Vec<Record>>,
 ) -> usize {
-    let mut prepare = Preparer::new(&args.cluster_name, classifier);
+    let mut prepare = Preparer::new(cluster, classifier);
     let mut bad = 0;
     let mut batch = Vec::with_capacity(BATCH);
     let mut stopped = false;
-    for file in &args.files {
+    for file in files {
         let (reader, name): (Box<dyn Read>, String) = if file.as_os_str() == "-" {
             (Box::new(std::io::stdin().lock()), "<stdin>".into())
         } else {
@@ -144,7 +150,7 @@ fn read_all(
             }
             if batch.len() >= BATCH {
                 let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                stopped = tx.send(full).is_err();
+                stopped = tx.blocking_send(full).is_err();
             }
         });
         if let Err(e) = read {
@@ -155,6 +161,6 @@ fn read_all(
             return bad;
         }
     }
-    let _ = tx.send(batch);
+    let _ = tx.blocking_send(batch);
     bad
 }

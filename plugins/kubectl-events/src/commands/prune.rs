@@ -16,21 +16,24 @@ pub struct Args {
     pub store: StoreArgs,
 }
 
-pub fn run(_kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
+pub async fn run(_kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
     let policy = args.retention.policy();
     if policy.is_empty() {
         anyhow::bail!(kplug::Error::Usage(
             "give --retain DURATION and/or --max-size SIZE".into()
         ));
     }
-    let mut store = args.store.open(kplug_eventlog::store::Access::Write)?;
+    let mut store = args
+        .store
+        .open(kplug_eventlog::store::Access::Write)
+        .await?;
     store
         .check_retention(&policy)
         .map_err(|e| kplug::Error::Usage(e.to_string()))?;
     let now = jiff::Timestamp::now().as_millisecond();
     let mut total = kplug_eventlog::store::Pruned::default();
     loop {
-        let step = store.prune_step(&policy, now, 50_000)?;
+        let step = store.prune_step(&policy, now, 50_000).await?;
         if step.rows == 0 {
             break;
         }

@@ -131,7 +131,7 @@ fn for_object(text: &str) -> anyhow::Result<(String, String)> {
 impl FilterArgs {
     /// The filter these flags ask for; `-l` is resolved through what
     /// `store` knows of the objects' labels.
-    pub fn filter(
+    pub async fn filter(
         &self,
         kube: &KubectlArgs,
         for_object: Option<&str>,
@@ -147,7 +147,7 @@ impl FilterArgs {
             Some(text) => {
                 let selector = Selector::parse(text)
                     .map_err(|e| kplug::Error::Usage(format!("-l {text}: {e}")))?;
-                let known = store.objects(namespace.as_deref())?;
+                let known = store.objects(namespace.as_deref()).await?;
                 Some(
                     known
                         .into_iter()
@@ -176,13 +176,14 @@ impl FilterArgs {
     }
 }
 
-pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
-    let mut store = args.store.open(kplug_eventlog::store::Access::Read)?;
+pub async fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
+    let mut store = args.store.open(kplug_eventlog::store::Access::Read).await?;
     let mut filter = args
         .filters
-        .filter(kube, args.for_object.as_deref(), &mut store)?;
-    let mut last = store.last_id()?;
-    let rows = store.query(&filter, args.limit)?;
+        .filter(kube, args.for_object.as_deref(), &mut store)
+        .await?;
+    let mut last = store.last_id().await?;
+    let rows = store.query(&filter, args.limit).await?;
     let mut out = std::io::stdout().lock();
     let mut widths = Vec::new();
     let printer = Printer::new(kube, args.output);
@@ -199,10 +200,10 @@ pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
         let mut header_shown = !rows.is_empty();
         out.flush()?;
         loop {
-            std::thread::sleep(std::time::Duration::from_secs(1));
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
             filter.after_id = Some(last);
-            last = store.last_id()?;
-            let mut new = store.query(&filter, None)?;
+            last = store.last_id().await?;
+            let mut new = store.query(&filter, None).await?;
             new.reverse();
             match args.output {
                 Some(OutputFormat::Name) => print_names(&new, &mut seen, &mut out)?,

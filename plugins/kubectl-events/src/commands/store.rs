@@ -28,13 +28,13 @@ fn default_path() -> anyhow::Result<PathBuf> {
 
 impl StoreArgs {
     /// The store, for a command that only reads or one that writes.
-    pub fn open(&self, access: Access) -> anyhow::Result<Store> {
+    pub async fn open(&self, access: Access) -> anyhow::Result<Store> {
         let url = match self.store.as_deref() {
             None => format!("sqlite:{}", default_path()?.display()),
             Some(url) => url.to_string(),
         };
         let shown = kplug_eventlog::store::postgres::redact(&url);
-        match Store::open(&url, access) {
+        match Store::open(&url, access).await {
             Ok(store) => Ok(store),
             Err(StoreError::Url(message)) => Err(kplug::Error::Usage(message).into()),
             Err(

@@ -39,29 +39,34 @@ pub struct Dialect {
     pub used_bytes: &'static str,
 }
 
-/// A connection the store's SQL runs on.
+/// A connection the store's SQL runs on. Async, so that PostgreSQL's
+/// client runs on the caller's runtime; SQLite's calls finish in their
+/// first poll (a local file, waited on in place).
+// The store's futures are awaited where they are made, never spawned, so
+// no `Send` bound is promised.
+#[allow(async_fn_in_trait)]
 pub trait Conn {
     fn dialect(&self) -> &'static Dialect;
     /// Statements without parameters or results (DDL, transactions).
-    fn batch(&mut self, sql: &str) -> Result<(), StoreError>;
+    async fn batch(&mut self, sql: &str) -> Result<(), StoreError>;
     /// A statement with parameters; the rows it changed.
-    fn run(&mut self, sql: &str, params: &[Param]) -> Result<u64, StoreError>;
-    /// Each result row of a statement, in order.
-    fn each(
+    async fn run(&mut self, sql: &str, params: &[Param]) -> Result<u64, StoreError>;
+    /// Each result row of a statement, in order, as they arrive.
+    async fn each(
         &mut self,
         sql: &str,
         params: &[Param],
         row: &mut dyn FnMut(&dyn Read) -> Result<(), StoreError>,
     ) -> Result<(), StoreError>;
     /// Insert rows of a table (the fastest way each database has).
-    fn insert<T: Table>(&mut self, rows: &[T]) -> Result<(), StoreError>;
+    async fn insert<T: Table>(&mut self, rows: &[T]) -> Result<(), StoreError>;
 }
 
 /// Ledger keys looked up per statement.
 const KEYS: usize = 500;
 
 /// Every result row of `sql`, read by `read`.
-fn rows<C: Conn, T>(
+async fn rows<C: Conn, T>(
     c: &mut C,
     sql: &str,
     params: &[Param],
@@ -71,50 +76,52 @@ fn rows<C: Conn, T>(
     c.each(sql, params, &mut |r| {
         out.push(read(r)?);
         Ok(())
-    })?;
+    })
+    .await?;
     Ok(out)
 }
 
 /// `f` in a write transaction: committed when it succeeds, rolled back
 /// when it fails.
-fn in_transaction<C: Conn, R>(
+async fn in_transaction<C: Conn, R>(
     c: &mut C,
-    f: impl FnOnce(&mut C) -> Result<R, StoreError>,
+    f: impl AsyncFnOnce(&mut C) -> Result<R, StoreError>,
 ) -> Result<R, StoreError> {
-    c.batch(c.dialect().begin_write)?;
-    match f(c) {
+    c.batch(c.dialect().begin_write).await?;
+    match f(c).await {
         Ok(r) => {
-            c.batch("COMMIT")?;
+            c.batch("COMMIT").await?;
             Ok(r)
         }
         Err(e) => {
             // The connection may be gone; the database rolls back then too.
-            let _ = c.batch("ROLLBACK");
+            let _ = c.batch("ROLLBACK").await;
             Err(e)
         }
     }
 }
 
 /// The schema version written in `meta`, if the table and the entry exist.
-pub fn schema_version<C: Conn>(c: &mut C) -> Result<Option<i64>, StoreError> {
+pub async fn schema_version<C: Conn>(c: &mut C) -> Result<Option<i64>, StoreError> {
     let found = rows(
         c,
         "SELECT value FROM meta WHERE key = 'schema_version'",
         &[],
         |r| r.text("value"),
-    )?;
+    )
+    .await?;
     Ok(found.first().and_then(|v| v.parse().ok()))
 }
 
 /// Bring the store to this build's schema (creating it when empty).
-pub fn migrate<C: Conn>(c: &mut C) -> Result<(), StoreError> {
+pub async fn migrate<C: Conn>(c: &mut C) -> Result<(), StoreError> {
     let d = c.dialect();
-    in_transaction(c, |c| {
+    in_transaction(c, async |c| {
         if let Some(lock) = d.migration_lock {
-            c.batch(lock)?;
+            c.batch(lock).await?;
         }
-        c.batch("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")?;
-        let found = schema_version(c)?.unwrap_or(0);
+        c.batch("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)").await?;
+        let found = schema_version(c).await?.unwrap_or(0);
         if found > SCHEMA_VERSION {
             return Err(StoreError::TooNew {
                 found,
@@ -126,10 +133,10 @@ pub fn migrate<C: Conn>(c: &mut C) -> Result<(), StoreError> {
                 &stmt
                     .replace("{ID}", d.id_column)
                     .replace("{WITHOUT_ROWID}", d.without_rowid),
-            )?;
+            ).await?;
         }
         if (1..3).contains(&found) {
-            fill_hourly(c)?;
+            fill_hourly(c).await?;
         }
         c.run(
             &format!(
@@ -137,16 +144,16 @@ pub fn migrate<C: Conn>(c: &mut C) -> Result<(), StoreError> {
                 (d.placeholder)(1)
             ),
             &[Param::Text(SCHEMA_VERSION.to_string())],
-        )?;
+        ).await?;
         Ok(())
-    })
+    }).await
 }
 
 /// Record a batch in one transaction: every Event is checked against the
 /// ledger and only new occurrences are written.
-pub fn ingest<C: Conn>(c: &mut C, batch: &[Record]) -> Result<IngestStats, StoreError> {
+pub async fn ingest<C: Conn>(c: &mut C, batch: &[Record]) -> Result<IngestStats, StoreError> {
     let d = c.dialect();
-    in_transaction(c, |c| {
+    in_transaction(c, async |c| {
         let mut found = HashMap::new();
         let keys = plan::batch_keys(batch);
         let lookups: Vec<(String, Vec<Param>)> = if d.arrays {
@@ -173,19 +180,21 @@ pub fn ingest<C: Conn>(c: &mut C, batch: &[Record]) -> Result<IngestStats, Store
                 let entry = LedgerEntry::read(r)?;
                 found.insert(entry.key, entry.seen);
                 Ok(())
-            })?;
+            })
+            .await?;
         }
         let mut stats = IngestStats::default();
         let plan = plan::plan(batch, found, &mut stats);
-        c.insert(&plan.ledger)?;
-        c.insert(&plan.rows)?;
-        c.insert(&plan.hourly)?;
+        c.insert(&plan.ledger).await?;
+        c.insert(&plan.rows).await?;
+        c.insert(&plan.hourly).await?;
         Ok(stats)
     })
+    .await
 }
 
 /// The Events matching `filter`, newest first.
-pub fn query<C: Conn>(
+pub async fn query<C: Conn>(
     c: &mut C,
     filter: &Filter,
     limit: Option<usize>,
@@ -197,51 +206,59 @@ pub fn query<C: Conn>(
         &params,
         EventRow::read,
     )
+    .await
 }
 
 /// Remember what is known of these objects.
-pub fn record_objects<C: Conn>(c: &mut C, objects: &[ObjectInfo]) -> Result<(), StoreError> {
-    in_transaction(c, |c| c.insert(&ObjectInfo::deduplicated(objects)))
+pub async fn record_objects<C: Conn>(c: &mut C, objects: &[ObjectInfo]) -> Result<(), StoreError> {
+    in_transaction(c, async |c| {
+        c.insert(&ObjectInfo::deduplicated(objects)).await
+    })
+    .await
 }
 
 /// The known objects (of one namespace).
-pub fn objects<C: Conn>(c: &mut C, namespace: Option<&str>) -> Result<Vec<ObjectInfo>, StoreError> {
+pub async fn objects<C: Conn>(
+    c: &mut C,
+    namespace: Option<&str>,
+) -> Result<Vec<ObjectInfo>, StoreError> {
     let sql = ObjectInfo::select(namespace.is_some(), &c.dialect().placeholder);
     let params: Vec<Param> = namespace
         .map(|n| Param::Text(n.into()))
         .into_iter()
         .collect();
-    rows(c, &sql, &params, ObjectInfo::read)
+    rows(c, &sql, &params, ObjectInfo::read).await
 }
 
 /// The newest row's id (0 when empty).
-pub fn last_id<C: Conn>(c: &mut C) -> Result<i64, StoreError> {
+pub async fn last_id<C: Conn>(c: &mut C) -> Result<i64, StoreError> {
     let found = rows(
         c,
         "SELECT CAST(COALESCE(MAX(id), 0) AS BIGINT) AS last FROM occurrences",
         &[],
         |r| r.int("last"),
-    )?;
+    )
+    .await?;
     Ok(found.first().copied().unwrap_or(0))
 }
 
 /// Bytes the store takes (see [`Dialect::used_bytes`]).
-pub fn used_bytes<C: Conn>(c: &mut C) -> Result<u64, StoreError> {
+pub async fn used_bytes<C: Conn>(c: &mut C) -> Result<u64, StoreError> {
     let sql = c.dialect().used_bytes;
-    let found = rows(c, sql, &[], |r| r.int("bytes"))?;
+    let found = rows(c, sql, &[], |r| r.int("bytes")).await?;
     Ok(found.first().map_or(0, |b| u64::try_from(*b).unwrap_or(0)))
 }
 
 /// Delete up to `chunk` of the oldest occurrences last seen before
 /// `cutoff_ms` (or simply the oldest, without a cutoff), and the ledger
 /// entries and whole rollup hours older than the cutoff.
-pub fn prune_chunk<C: Conn>(
+pub async fn prune_chunk<C: Conn>(
     c: &mut C,
     cutoff_ms: Option<i64>,
     chunk: usize,
 ) -> Result<Pruned, StoreError> {
     let p = c.dialect().placeholder;
-    in_transaction(c, |c| {
+    in_transaction(c, async |c| {
         let (older, params) = match cutoff_ms {
             Some(cut) => (
                 format!("WHERE COALESCE(last_ms, 0) < {}", p(1)),
@@ -256,40 +273,42 @@ pub fn prune_chunk<C: Conn>(
             ),
             &params,
             &mut |r| deleted.add_row(r),
-        )?;
+        ).await?;
         if let Some(cut) = cutoff_ms {
             c.run(
                 &format!("DELETE FROM ledger WHERE COALESCE(last_ms, 0) < {}", p(1)),
                 &[Param::Int(cut)],
-            )?;
+            ).await?;
             // Whole hours only: the hour the cutoff falls in stays.
             c.run(
                 &format!("DELETE FROM hourly WHERE hour_ms < {}", p(1)),
                 &[Param::Int(crate::aggregate::hour_of(cut))],
-            )?;
+            ).await?;
         }
         Ok(deleted)
-    })
+    }).await
 }
 
 /// Compute the hourly rollup again from the stored rows.
-pub fn rebuild_hourly<C: Conn>(c: &mut C) -> Result<(), StoreError> {
-    in_transaction(c, |c| {
-        c.batch("DELETE FROM hourly")?;
-        fill_hourly(c)
+pub async fn rebuild_hourly<C: Conn>(c: &mut C) -> Result<(), StoreError> {
+    in_transaction(c, async |c| {
+        c.batch("DELETE FROM hourly").await?;
+        fill_hourly(c).await
     })
+    .await
 }
 
 /// Fill the hourly rollup from the stored rows (a store older than it).
-fn fill_hourly<C: Conn>(c: &mut C) -> Result<(), StoreError> {
+async fn fill_hourly<C: Conn>(c: &mut C) -> Result<(), StoreError> {
     let mut hourly = Hourly::default();
-    c.each(Hourly::SOURCE, &[], &mut |r| hourly.add_row(r))?;
-    c.insert(&hourly.cells())
+    c.each(Hourly::SOURCE, &[], &mut |r| hourly.add_row(r))
+        .await?;
+    c.insert(&hourly.cells()).await
 }
 
 /// Occurrence spans for aggregation, grouped by `columns` (see
 /// [`query::spans_query`]).
-pub fn spans<C: Conn>(
+pub async fn spans<C: Conn>(
     c: &mut C,
     columns: &[GroupBy],
     filter: &Filter,
@@ -298,5 +317,5 @@ pub fn spans<C: Conn>(
 ) -> Result<Vec<Span>, StoreError> {
     let (sql, params) =
         query::spans_query(columns, filter, buckets, hourly, &c.dialect().placeholder);
-    rows(c, &sql, &params, |r| Span::read(r, columns))
+    rows(c, &sql, &params, |r| Span::read(r, columns)).await
 }

@@ -21,7 +21,13 @@ pub enum StoreError {
     #[error("PostgreSQL: {}", postgres_detail(.source))]
     Postgres {
         #[source]
-        source: ::postgres::Error,
+        source: tokio_postgres::Error,
+    },
+    /// The connection pool could not hand out a connection in time.
+    #[error("PostgreSQL: {source}")]
+    Pool {
+        #[source]
+        source: deadpool_postgres::PoolError,
     },
     /// Something this store cannot do (a usage error).
     #[error("{0}")]
@@ -56,6 +62,10 @@ impl StoreError {
         match self {
             StoreError::Sqlite { source } => sqlite_transient(source),
             StoreError::Postgres { source } => postgres_transient(source),
+            // A pool that timed out waiting may have a connection later.
+            StoreError::Pool { source } => {
+                matches!(source, deadpool_postgres::PoolError::Timeout(_))
+            }
             StoreError::Open { .. }
             | StoreError::TooNew { .. }
             | StoreError::Internal(_)
@@ -79,7 +89,7 @@ fn sqlite_transient(e: &rusqlite::Error) -> bool {
 /// SQLSTATEs that pass: connection exceptions (class 08), serialisation
 /// failures and deadlocks (40001, 40P01), too many connections (53300),
 /// and a server shutting down, crashed or still starting (57P01–57P03).
-fn postgres_transient(e: &::postgres::Error) -> bool {
+fn postgres_transient(e: &tokio_postgres::Error) -> bool {
     if e.is_closed() {
         return true;
     }
@@ -96,15 +106,25 @@ fn postgres_transient(e: &::postgres::Error) -> bool {
 }
 
 /// The server's own message where there is one (the outer text is generic).
-fn postgres_detail(e: &::postgres::Error) -> String {
+fn postgres_detail(e: &tokio_postgres::Error) -> String {
     e.as_db_error()
         .map(|d| d.message().to_string())
         .unwrap_or_else(|| e.to_string())
 }
 
-impl From<::postgres::Error> for StoreError {
-    fn from(source: ::postgres::Error) -> Self {
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(source: tokio_postgres::Error) -> Self {
         StoreError::Postgres { source }
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for StoreError {
+    /// A failure to connect is the database's own error, classified as such.
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        match e {
+            deadpool_postgres::PoolError::Backend(source) => StoreError::Postgres { source },
+            source => StoreError::Pool { source },
+        }
     }
 }
 

@@ -17,6 +17,7 @@ pub mod query;
 pub mod rows;
 pub mod schema;
 pub mod sqlite;
+pub mod tls;
 
 use jiff::Timestamp;
 
@@ -96,11 +97,12 @@ macro_rules! on_conn {
         match $store {
             Store::Sqlite(s) => {
                 let $c = s.conn();
-                $body
+                $body.await
             }
             Store::Postgres(p) => {
-                let $c = p.conn()?;
-                $body
+                let mut pooled = p.conn().await?;
+                let $c = &mut *pooled;
+                $body.await
             }
         }
     };
@@ -115,12 +117,14 @@ pub enum Store {
 impl Store {
     /// `postgres://…` / `postgresql://…`, `sqlite:PATH` or a path (see
     /// [`Location::parse`]), for reading or for writing.
-    pub fn open(url: &str, access: Access) -> Result<Store, StoreError> {
+    pub async fn open(url: &str, access: Access) -> Result<Store, StoreError> {
         Ok(match Location::parse(url)? {
             Location::Postgres(url) => {
-                Store::Postgres(Box::new(postgres::PostgresStore::open(&url, access)?))
+                Store::Postgres(Box::new(postgres::PostgresStore::open(&url, access).await?))
             }
-            Location::Sqlite(path) => Store::Sqlite(sqlite::SqliteStore::open(&path, access)?),
+            Location::Sqlite(path) => {
+                Store::Sqlite(sqlite::SqliteStore::open(&path, access).await?)
+            }
         })
     }
 
@@ -132,11 +136,14 @@ impl Store {
         }
     }
 
-    pub fn ingest(&mut self, batch: &[crate::record::Record]) -> Result<IngestStats, StoreError> {
+    pub async fn ingest(
+        &mut self,
+        batch: &[crate::record::Record],
+    ) -> Result<IngestStats, StoreError> {
         on_conn!(self, c => core::ingest(c, batch))
     }
 
-    pub fn query(
+    pub async fn query(
         &mut self,
         filter: &Filter,
         limit: Option<usize>,
@@ -145,7 +152,7 @@ impl Store {
     }
 
     /// Get ready to write much at once (SQLite: a 256 MB page cache).
-    pub fn bulk(&mut self) -> Result<(), StoreError> {
+    pub async fn bulk(&mut self) -> Result<(), StoreError> {
         match self {
             Store::Sqlite(s) => s.bulk(),
             Store::Postgres(_) => Ok(()),
@@ -153,26 +160,29 @@ impl Store {
     }
 
     /// Remember what is known of these objects.
-    pub fn record_objects(&mut self, objects: &[ObjectInfo]) -> Result<(), StoreError> {
+    pub async fn record_objects(&mut self, objects: &[ObjectInfo]) -> Result<(), StoreError> {
         on_conn!(self, c => core::record_objects(c, objects))
     }
 
     /// The known objects (of one namespace).
-    pub fn objects(&mut self, namespace: Option<&str>) -> Result<Vec<ObjectInfo>, StoreError> {
+    pub async fn objects(
+        &mut self,
+        namespace: Option<&str>,
+    ) -> Result<Vec<ObjectInfo>, StoreError> {
         on_conn!(self, c => core::objects(c, namespace))
     }
 
     /// The newest row's id (0 when empty).
-    pub fn last_id(&mut self) -> Result<i64, StoreError> {
+    pub async fn last_id(&mut self) -> Result<i64, StoreError> {
         on_conn!(self, c => core::last_id(c))
     }
 
     /// What the store takes on disk, all of it (what `--max-size` limits).
-    pub fn used_bytes(&mut self) -> Result<u64, StoreError> {
+    pub async fn used_bytes(&mut self) -> Result<u64, StoreError> {
         on_conn!(self, c => core::used_bytes(c))
     }
 
-    pub fn prune_chunk(
+    pub async fn prune_chunk(
         &mut self,
         cutoff_ms: Option<i64>,
         chunk: usize,
@@ -195,7 +205,7 @@ impl Store {
 
     /// One step of retention: at most `chunk` rows, so a caller that also
     /// writes is never held up long. Returns what it deleted (no rows: done).
-    pub fn prune_step(
+    pub async fn prune_step(
         &mut self,
         policy: &Retention,
         now_ms: i64,
@@ -203,35 +213,37 @@ impl Store {
     ) -> Result<Pruned, StoreError> {
         self.check_retention(policy)?;
         if let Some(age) = policy.max_age_ms {
-            let n = self.prune_chunk(Some(now_ms.saturating_sub(age)), chunk)?;
+            let n = self
+                .prune_chunk(Some(now_ms.saturating_sub(age)), chunk)
+                .await?;
             if n.rows > 0 {
                 return Ok(n);
             }
         }
         if let Some(max) = policy.max_bytes
-            && self.used_bytes()? > max
+            && self.used_bytes().await? > max
         {
-            return self.prune_chunk(None, chunk);
+            return self.prune_chunk(None, chunk).await;
         }
         Ok(Pruned::default())
     }
 
     /// Compute the hourly rollup again from the stored rows (after rows
     /// were written around the store, as the benchmark does).
-    pub fn rebuild_hourly(&mut self) -> Result<(), StoreError> {
+    pub async fn rebuild_hourly(&mut self) -> Result<(), StoreError> {
         on_conn!(self, c => core::rebuild_hourly(c))
     }
 
     /// Occurrences per group and bucket: from the hourly rollup when it
     /// can answer, else from the rows.
-    pub fn aggregate(
+    pub async fn aggregate(
         &mut self,
         columns: &[GroupBy],
         filter: &Filter,
         buckets: Buckets,
     ) -> Result<Vec<crate::aggregate::Group>, StoreError> {
         let hourly = query::hourly_applies(columns, filter, buckets);
-        let spans = self.spans(columns, filter, buckets, hourly)?;
+        let spans = self.spans(columns, filter, buckets, hourly).await?;
         Ok(if hourly {
             crate::aggregate::aggregate_micro(columns, &spans, buckets)
         } else {
@@ -240,7 +252,7 @@ impl Store {
     }
 
     /// See [`query::spans_query`].
-    pub fn spans(
+    pub async fn spans(
         &mut self,
         columns: &[GroupBy],
         filter: &Filter,

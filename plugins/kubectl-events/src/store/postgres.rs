@@ -1,18 +1,21 @@
 //! The PostgreSQL store, for many clusters and long history: the same
 //! schema and SQL as SQLite, so the same queries give the same results.
 
-use postgres::types::ToSql;
-use postgres::{Client, NoTls};
+use deadpool_postgres::{ClientWrapper, Manager, ManagerConfig, Object, Pool, RecyclingMethod};
+use futures::{TryStreamExt, pin_mut};
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::types::{IsNull, ToSql, Type};
 
 use super::StoreError;
 use super::core::{self, Conn, Dialect};
 use super::rows::{ColumnType, Param, Read, Table};
-use super::schema;
+use super::{schema, tls};
 
 pub struct PostgresStore {
-    client: Client,
-    /// To connect again when the server went away (restarts, failovers).
-    url: String,
+    /// Connections made again when the server closed them (restarts,
+    /// failovers): a caller's statement then runs on a new one, or fails as
+    /// before while the server is away.
+    pool: Pool,
     /// The URL without its password, for messages.
     shown: String,
 }
@@ -29,24 +32,48 @@ pub fn redact(url: &str) -> String {
     }
 }
 
-fn refs(values: &[Box<dyn ToSql + Sync>]) -> Vec<&(dyn ToSql + Sync)> {
-    values.iter().map(|b| b.as_ref()).collect()
+/// A cell as PostgreSQL binary: each variant checks the column's type
+/// itself, so a text cell in a bigint column is an error, never garbage.
+impl ToSql for Param {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        match self {
+            Param::Text(s) => s.to_sql(ty, out),
+            Param::Int(i) => i.to_sql(ty, out),
+            Param::OptInt(i) => i.to_sql(ty, out),
+            Param::Texts(t) => t.to_sql(ty, out),
+        }
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        <String as ToSql>::accepts(ty)
+            || <i64 as ToSql>::accepts(ty)
+            || <Vec<String> as ToSql>::accepts(ty)
+    }
+
+    fn to_sql_checked(
+        &self,
+        ty: &Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        match self {
+            Param::Text(s) => s.to_sql_checked(ty, out),
+            Param::Int(i) => i.to_sql_checked(ty, out),
+            Param::OptInt(i) => i.to_sql_checked(ty, out),
+            Param::Texts(t) => t.to_sql_checked(ty, out),
+        }
+    }
 }
 
-fn params(p: &[Param]) -> Vec<Box<dyn ToSql + Sync>> {
-    p.iter()
-        .map(|p| -> Box<dyn ToSql + Sync> {
-            match p {
-                Param::Text(s) => Box::new(s.clone()),
-                Param::Int(i) => Box::new(*i),
-                Param::OptInt(i) => Box::new(*i),
-                Param::Texts(t) => Box::new(t.clone()),
-            }
-        })
-        .collect()
+/// The statement's parameters as the driver takes them.
+fn refs(p: &[Param]) -> impl ExactSizeIterator<Item = &(dyn ToSql + Sync)> {
+    p.iter().map(|p| p as &(dyn ToSql + Sync))
 }
 
-impl Read for postgres::Row {
+impl Read for tokio_postgres::Row {
     fn text(&self, column: &str) -> Result<String, StoreError> {
         Ok(self.try_get(column)?)
     }
@@ -58,45 +85,92 @@ impl Read for postgres::Row {
     }
 }
 
-/// Insert `rows` in one statement: each column goes as one array of its
-/// declared type, and `UNNEST` turns the arrays back into rows.
-fn insert_all<T: Table>(client: &mut Client, rows: &[T]) -> Result<(), StoreError> {
-    if rows.is_empty() {
-        return Ok(());
-    }
+/// Every cell of `rows` against its declared column type: a mismatch is
+/// kplug's own bug, reported as such before anything is written.
+fn checked<T: Table>(rows: &[T]) -> Result<Vec<Vec<Param>>, StoreError> {
     let cells: Vec<Vec<Param>> = rows.iter().map(Table::cells).collect();
-    let mut arrays: Vec<Box<dyn ToSql + Sync>> = Vec::new();
+    for row in &cells {
+        for (cell, (column, kind)) in row.iter().zip(T::COLUMNS) {
+            let fits = matches!(
+                (cell.column_type(), kind),
+                (Some(ColumnType::Text), ColumnType::Text)
+                    | (
+                        Some(ColumnType::Int | ColumnType::OptInt),
+                        ColumnType::Int | ColumnType::OptInt
+                    )
+            );
+            if !fits {
+                return Err(StoreError::Internal(format!(
+                    "a {} row has a cell of another type in column {column}",
+                    T::NAME
+                )));
+            }
+        }
+    }
+    Ok(cells)
+}
+
+fn wire_type(kind: ColumnType) -> Type {
+    match kind {
+        ColumnType::Text => Type::TEXT,
+        ColumnType::Int | ColumnType::OptInt => Type::INT8,
+    }
+}
+
+/// Append rows with binary `COPY`: the fastest way in, for a table whose
+/// rows never meet an existing key.
+async fn copy_in<T: Table>(client: &ClientWrapper, cells: &[Vec<Param>]) -> Result<(), StoreError> {
+    let sink = client
+        .copy_in(&format!(
+            "COPY {} ({}) FROM STDIN (FORMAT binary)",
+            T::NAME,
+            T::column_list()
+        ))
+        .await?;
+    let types: Vec<Type> = T::COLUMNS.iter().map(|(_, k)| wire_type(*k)).collect();
+    let writer = BinaryCopyInWriter::new(sink, &types);
+    pin_mut!(writer);
+    for row in cells {
+        writer
+            .as_mut()
+            .write(&refs(row).collect::<Vec<_>>())
+            .await?;
+    }
+    writer.finish().await?;
+    Ok(())
+}
+
+/// Upsert rows in one statement: each column goes as one array of its
+/// declared type and `UNNEST` turns the arrays back into rows, which then
+/// meet the table's `ON CONFLICT` (which `COPY` has not).
+async fn upsert<T: Table>(client: &ClientWrapper, cells: &[Vec<Param>]) -> Result<(), StoreError> {
+    let mut arrays: Vec<Box<dyn ToSql + Sync + '_>> = Vec::new();
     let mut casts = Vec::new();
-    for (j, (column, kind)) in T::COLUMNS.iter().enumerate() {
-        let mismatch = || {
-            StoreError::Internal(format!(
-                "a {} row has a cell of another type in column {column}",
-                T::NAME
-            ))
-        };
+    for (j, (_, kind)) in T::COLUMNS.iter().enumerate() {
         let n = j + 1;
         match kind {
             ColumnType::Text => {
                 casts.push(format!("${n}::text[]"));
-                let column = cells
+                // `checked` made every cell of a text column text.
+                let column: Vec<Option<&str>> = cells
                     .iter()
                     .map(|r| match &r[j] {
-                        Param::Text(s) => Ok(s.clone()),
-                        _ => Err(mismatch()),
+                        Param::Text(s) => Some(s.as_str()),
+                        _ => None,
                     })
-                    .collect::<Result<Vec<String>, _>>()?;
+                    .collect();
                 arrays.push(Box::new(column));
             }
             ColumnType::Int | ColumnType::OptInt => {
                 casts.push(format!("${n}::bigint[]"));
-                let column = cells
+                let column: Vec<Option<i64>> = cells
                     .iter()
                     .map(|r| match &r[j] {
-                        Param::Int(i) => Ok(Some(*i)),
-                        Param::OptInt(i) => Ok(*i),
-                        Param::Text(_) | Param::Texts(_) => Err(mismatch()),
+                        Param::Int(i) => Some(*i),
+                        Param::OptInt(i) => *i,
+                        Param::Text(_) | Param::Texts(_) => None,
                     })
-                    .collect::<Result<Vec<Option<i64>>, _>>()?;
+                    .collect();
                 arrays.push(Box::new(column));
             }
         }
@@ -108,7 +182,12 @@ fn insert_all<T: Table>(client: &mut Client, rows: &[T]) -> Result<(), StoreErro
         casts.join(", "),
         T::CONFLICT
     );
-    client.execute(&sql, &refs(&arrays))?;
+    let statement = client.prepare_cached(&sql).await?;
+    let params: Vec<&(dyn ToSql + Sync)> = arrays
+        .iter()
+        .map(|b| b.as_ref() as &(dyn ToSql + Sync))
+        .collect();
+    client.execute(&statement, &params).await?;
     Ok(())
 }
 
@@ -126,86 +205,103 @@ static POSTGRES: Dialect = Dialect {
     used_bytes: "SELECT CAST(pg_total_relation_size('occurrences') + pg_total_relation_size('ledger') + pg_total_relation_size('hourly') + pg_total_relation_size('objects') + pg_total_relation_size('meta') AS BIGINT) AS bytes",
 };
 
-impl Conn for Client {
+impl Conn for ClientWrapper {
     fn dialect(&self) -> &'static Dialect {
         &POSTGRES
     }
 
-    fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
-        Ok(self.batch_execute(sql)?)
+    async fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
+        Ok(self.batch_execute(sql).await?)
     }
 
-    fn run(&mut self, sql: &str, p: &[Param]) -> Result<u64, StoreError> {
-        let owned = params(p);
-        Ok(self.execute(sql, &refs(&owned))?)
+    async fn run(&mut self, sql: &str, p: &[Param]) -> Result<u64, StoreError> {
+        let statement = self.prepare_cached(sql).await?;
+        Ok(self.execute_raw(&statement, refs(p)).await?)
     }
 
-    fn each(
+    async fn each(
         &mut self,
         sql: &str,
         p: &[Param],
         row: &mut dyn FnMut(&dyn Read) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
-        let owned = params(p);
-        for r in self.query(sql, &refs(&owned))? {
+        let statement = self.prepare_cached(sql).await?;
+        let rows = self.query_raw(&statement, refs(p)).await?;
+        pin_mut!(rows);
+        while let Some(r) = rows.try_next().await? {
             row(&r)?;
         }
         Ok(())
     }
 
-    fn insert<T: Table>(&mut self, rows: &[T]) -> Result<(), StoreError> {
-        insert_all(self, rows)
+    async fn insert<T: Table>(&mut self, rows: &[T]) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let cells = checked(rows)?;
+        if T::CONFLICT.is_empty() {
+            copy_in::<T>(self, &cells).await
+        } else {
+            upsert::<T>(self, &cells).await
+        }
     }
 }
 
+/// Connections at most: one writer and a few readers.
+const POOL_SIZE: usize = 4;
+
 impl PostgresStore {
-    /// Connect and migrate. TLS is used when the URL asks for it
-    /// (`sslmode=require`) — not yet supported, refused clearly.
-    pub fn open(url: &str, access: super::Access) -> Result<PostgresStore, StoreError> {
+    /// Connect (with TLS as the URL's `sslmode` asks) and migrate, or for a
+    /// reader check the schema.
+    pub async fn open(url: &str, access: super::Access) -> Result<PostgresStore, StoreError> {
         let shown = redact(url);
-        if url.contains("sslmode=require") || url.contains("sslmode=verify") {
-            return Err(StoreError::Open { path: shown, message: "TLS connections to PostgreSQL are not supported yet; use sslmode=disable on a trusted network".into() });
-        }
-        let client = Client::connect(url, NoTls).map_err(|e| StoreError::Open {
-            path: shown.clone(),
-            message: e.to_string(),
+        let target = tls::target(url, &shown)?;
+        let connector = tls::connector(&target)?;
+        let manager = Manager::from_config(
+            target.config,
+            connector,
+            ManagerConfig {
+                // A closed connection is replaced; an open one is trusted.
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .build()
+            .map_err(|e| StoreError::Internal(format!("the connection pool: {e}")))?;
+        let store = PostgresStore { pool, shown };
+        let mut client = store.pool.get().await.map_err(|e| StoreError::Open {
+            path: store.shown.clone(),
+            message: StoreError::from(e).to_string(),
         })?;
-        let mut store = PostgresStore {
-            client,
-            url: url.to_string(),
-            shown,
-        };
         if access == super::Access::Read {
-            store.check_schema()?;
+            store.check_schema(&mut client).await?;
         } else {
-            core::migrate(store.conn()?)?;
+            core::migrate(&mut *client).await?;
         }
+        drop(client);
         Ok(store)
     }
 
     /// For readers: the database must hold a current kplug store, and is not changed.
-    fn check_schema(&mut self) -> Result<(), StoreError> {
-        let shown = self.shown.clone();
-        let client = self.conn()?;
+    async fn check_schema(&self, client: &mut Object) -> Result<(), StoreError> {
         let has_meta: bool = client
-            .query_one("SELECT to_regclass('meta') IS NOT NULL", &[])?
+            .query_one("SELECT to_regclass('meta') IS NOT NULL", &[])
+            .await?
             .get(0);
         let found = if has_meta {
-            core::schema_version(client)?
+            core::schema_version(&mut **client).await?
         } else {
             None
         };
-        schema::check_readable(found, shown, |path| StoreError::Missing { path })
+        schema::check_readable(found, self.shown.clone(), |path| StoreError::Missing {
+            path,
+        })
     }
 
-    /// The connection, made again if the server closed it: the caller's
-    /// statement then runs on the new one, or fails as before while the
-    /// server is away.
-    pub fn conn(&mut self) -> Result<&mut Client, StoreError> {
-        if self.client.is_closed() {
-            self.client = Client::connect(&self.url, NoTls)?;
-        }
-        Ok(&mut self.client)
+    /// A connection from the pool (made again if the server closed it).
+    pub async fn conn(&self) -> Result<Object, StoreError> {
+        Ok(self.pool.get().await?)
     }
 
     pub fn shown(&self) -> &str {

@@ -62,7 +62,7 @@ impl Read for Named<'_> {
 }
 
 /// The schema version of a kplug store; `None` when the file has no kplug meta table.
-fn schema(conn: &mut Connection) -> Result<Option<i64>, StoreError> {
+async fn schema(conn: &mut Connection) -> Result<Option<i64>, StoreError> {
     let has_meta: bool = conn.query_row(
         "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
         [],
@@ -71,19 +71,19 @@ fn schema(conn: &mut Connection) -> Result<Option<i64>, StoreError> {
     if !has_meta {
         return Ok(None);
     }
-    core::schema_version(conn)
+    core::schema_version(conn).await
 }
 
 impl SqliteStore {
     /// Open (creating it and its directory if needed) and migrate.
-    pub fn open(path: &Path, access: Access) -> Result<SqliteStore, StoreError> {
+    pub async fn open(path: &Path, access: Access) -> Result<SqliteStore, StoreError> {
         let shown = path.display().to_string();
         let open_err = |message: String| StoreError::Open {
             path: shown.clone(),
             message,
         };
         if access == Access::Read {
-            return Self::open_for_reading(path);
+            return Self::open_for_reading(path).await;
         }
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
@@ -100,7 +100,7 @@ impl SqliteStore {
             )
             .map_err(|e| open_err(e.to_string()))?;
         // Someone else's database is never changed (no tables, no WAL).
-        if tables > 0 && schema(&mut conn).ok().flatten().is_none() {
+        if tables > 0 && schema(&mut conn).await.ok().flatten().is_none() {
             return Err(StoreError::NotAStore {
                 path: shown,
                 what: format!("a SQLite database with {tables} other table(s)"),
@@ -121,12 +121,12 @@ impl SqliteStore {
             conn,
             path: path.to_path_buf(),
         };
-        core::migrate(&mut store.conn)?;
+        core::migrate(&mut store.conn).await?;
         Ok(store)
     }
 
     /// A store opened read-only: never created, migrated or switched to WAL.
-    fn open_for_reading(path: &Path) -> Result<SqliteStore, StoreError> {
+    async fn open_for_reading(path: &Path) -> Result<SqliteStore, StoreError> {
         let shown = path.display().to_string();
         if !path.exists() {
             return Err(StoreError::Missing { path: shown });
@@ -143,7 +143,9 @@ impl SqliteStore {
         // Before anything else: a writer may hold the lock right now.
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.pragma_update(None, "cache_size", -65_536)?;
-        let found = schema(&mut conn).map_err(|e| open_err(e.to_string()))?;
+        let found = schema(&mut conn)
+            .await
+            .map_err(|e| open_err(e.to_string()))?;
         schema::check_readable(found, shown, |path| StoreError::NotAStore {
             path,
             what: "a file without kplug's tables".into(),
@@ -188,18 +190,18 @@ impl Conn for Connection {
         &SQLITE
     }
 
-    fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
+    async fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
         Ok(self.execute_batch(sql)?)
     }
 
-    fn run(&mut self, sql: &str, params: &[Param]) -> Result<u64, StoreError> {
+    async fn run(&mut self, sql: &str, params: &[Param]) -> Result<u64, StoreError> {
         let changed = self
             .prepare_cached(sql)?
             .execute(params_from_iter(params))?;
         Ok(changed as u64)
     }
 
-    fn each(
+    async fn each(
         &mut self,
         sql: &str,
         params: &[Param],
@@ -220,7 +222,7 @@ impl Conn for Connection {
     /// One prepared statement per row. (A statement of many rows is slower
     /// here: SQLite then keeps a statement journal to undo a half-done
     /// statement.)
-    fn insert<T: Table>(&mut self, rows: &[T]) -> Result<(), StoreError> {
+    async fn insert<T: Table>(&mut self, rows: &[T]) -> Result<(), StoreError> {
         let mut insert = self.prepare_cached(&insert_sql::<T>(1, &SQLITE.placeholder))?;
         for row in rows {
             insert.execute(params_from_iter(row.cells()))?;
@@ -261,10 +263,12 @@ mod tests {
         .unwrap();
     }
 
-    #[test]
-    fn summing_in_sql_counts_what_spreading_every_row_counts() {
+    #[tokio::test]
+    async fn summing_in_sql_counts_what_spreading_every_row_counts() {
         let dir = tempfile::tempdir().unwrap();
-        let mut store = SqliteStore::open(&dir.path().join("a.db"), Access::Write).unwrap();
+        let mut store = SqliteStore::open(&dir.path().join("a.db"), Access::Write)
+            .await
+            .unwrap();
         let classifier = crate::classify::Classifier::default();
         let h = 3_600_000i64;
         let at = |ms: i64| jiff::Timestamp::from_millisecond(ms).unwrap().to_string();
@@ -295,7 +299,7 @@ mod tests {
                 Record::new(kplug::event::Event::from_owned(v).unwrap(), "c", &classifier)
             })
             .collect();
-        core::ingest(&mut store.conn, &batch).unwrap();
+        core::ingest(&mut store.conn, &batch).await.unwrap();
         let buckets = Buckets {
             start_ms: 0,
             end_ms: 4 * h,
@@ -305,8 +309,9 @@ mod tests {
             since: jiff::Timestamp::from_millisecond(0).ok(),
             ..Default::default()
         };
-        let summed =
-            core::spans(&mut store.conn, &[GroupBy::Reason], &filter, buckets, false).unwrap();
+        let summed = core::spans(&mut store.conn, &[GroupBy::Reason], &filter, buckets, false)
+            .await
+            .unwrap();
         assert!(summed.len() < spans.len(), "some rows were summed");
         let mut every = store
             .conn
@@ -330,11 +335,14 @@ mod tests {
         assert_eq!(agg(&summed), agg(&every));
     }
 
-    #[test]
-    fn the_hourly_rollup_counts_what_the_rows_count() {
+    #[tokio::test]
+    async fn the_hourly_rollup_counts_what_the_rows_count() {
         let dir = tempfile::tempdir().unwrap();
-        let mut store =
-            Store::Sqlite(SqliteStore::open(&dir.path().join("h.db"), Access::Write).unwrap());
+        let mut store = Store::Sqlite(
+            SqliteStore::open(&dir.path().join("h.db"), Access::Write)
+                .await
+                .unwrap(),
+        );
         let classifier = crate::classify::Classifier::default();
         let h = crate::aggregate::HOUR;
         let base = 1_700_000_000_000 / h * h;
@@ -365,7 +373,7 @@ mod tests {
                 Record::new(kplug::event::Event::from_owned(v).unwrap(), "c", &classifier)
             })
             .collect();
-        store.ingest(&batch).unwrap();
+        store.ingest(&batch).await.unwrap();
         let buckets = Buckets::covering(base, base + 48 * h, 6 * h);
         assert_eq!((buckets.start_ms, buckets.end_ms), (base, base + 48 * h));
         let filter = Filter {
@@ -380,11 +388,13 @@ mod tests {
         ));
         let rolled = store
             .aggregate(&[GroupBy::Reason], &filter, buckets)
+            .await
             .unwrap();
         let rows = crate::aggregate::aggregate(
             &[GroupBy::Reason],
             &store
                 .spans(&[GroupBy::Reason], &filter, buckets, false)
+                .await
                 .unwrap(),
             buckets,
         );
@@ -414,9 +424,13 @@ mod tests {
             buckets
         ));
         // Retention trims the rollup by whole hours.
-        store.prune_chunk(Some(base + 46 * h + 1), 1000).unwrap();
+        store
+            .prune_chunk(Some(base + 46 * h + 1), 1000)
+            .await
+            .unwrap();
         let later = store
             .aggregate(&[GroupBy::Reason], &filter, buckets)
+            .await
             .unwrap();
         assert!(
             later
@@ -425,12 +439,12 @@ mod tests {
         );
     }
 
-    #[test]
-    fn an_older_store_is_migrated_and_a_newer_one_refused() {
+    #[tokio::test]
+    async fn an_older_store_is_migrated_and_a_newer_one_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("old.db");
         version_one(&path);
-        let mut store = SqliteStore::open(&path, Access::Write).unwrap();
+        let mut store = SqliteStore::open(&path, Access::Write).await.unwrap();
         let version: String = store
             .conn
             .query_row(
@@ -459,7 +473,9 @@ mod tests {
             .query_row("SELECT SUM(micro) FROM hourly", [], |r| r.get(0))
             .unwrap();
         assert_eq!(micro, 7_000_000, "the rollup is built from the old rows");
-        let rows = core::query(&mut store.conn, &Filter::default(), None).unwrap();
+        let rows = core::query(&mut store.conn, &Filter::default(), None)
+            .await
+            .unwrap();
         assert_eq!(
             (rows.len(), rows[0].count),
             (1, 7),
@@ -474,7 +490,7 @@ mod tests {
         )
         .unwrap();
         drop(conn);
-        let err = SqliteStore::open(&path, Access::Write).err().unwrap();
+        let err = SqliteStore::open(&path, Access::Write).await.err().unwrap();
         assert!(err.to_string().contains("schema 99"), "{err}");
     }
 }
