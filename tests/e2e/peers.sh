@@ -103,6 +103,8 @@ deb_peer() {
 }
 deb_peer docker-registry docker-registry REGISTRY_PLAIN /usr/bin/docker-registry
 deb_peer postgresql postgresql-15 POSTGRES_BIN /usr/lib/postgresql/15/bin
+# Certificates for the PostgreSQL-over-TLS tests.
+deb_peer openssl openssl OPENSSL /usr/bin/openssl
 
 # kubectl is used as the machine has it.
 if command -v kubectl >/dev/null 2>&1; then

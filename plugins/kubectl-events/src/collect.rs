@@ -429,3 +429,291 @@ impl<'a, S: Sink> Collector<'a, S> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use futures::stream;
+
+    use super::*;
+    use crate::classify::Classifier;
+    use crate::store::{Access, Filter};
+
+    type Item = Result<watcher::Event<CoreEvent>, watcher::Error>;
+
+    /// An Event of `count` occurrences, as the API server sends it.
+    fn event(uid: &str, count: u32) -> CoreEvent {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": format!("web.{uid}"), "namespace": "shop", "uid": uid,
+                         "resourceVersion": format!("{count}")},
+            "involvedObject": {"kind": "Pod", "name": "web-0", "namespace": "shop"},
+            "reason": "BackOff", "type": "Warning", "message": "Back-off restarting failed container",
+            "count": count,
+            "firstTimestamp": "2026-11-30T10:00:00Z",
+            "lastTimestamp": format!("2026-11-30T10:{count:02}:00Z"),
+        }))
+        .expect("an Event")
+    }
+
+    fn apply(uid: &str, count: u32) -> Item {
+        Ok(watcher::Event::Apply(event(uid, count)))
+    }
+
+    /// A first list (or relist) of these Events.
+    fn list(events: &[(&str, u32)]) -> Vec<Item> {
+        let mut items = vec![Ok(watcher::Event::Init)];
+        items.extend(
+            events
+                .iter()
+                .map(|(uid, count)| Ok(watcher::Event::InitApply(event(uid, *count)))),
+        );
+        items.push(Ok(watcher::Event::InitDone));
+        items
+    }
+
+    fn gone() -> Item {
+        let status: kube::core::Status = serde_json::from_value(serde_json::json!({
+            "status": "Failure", "code": 410, "reason": "Expired",
+            "message": "too old resource version: 5 (9)"
+        }))
+        .expect("a Status");
+        Err(watcher::Error::WatchError(Box::new(status)))
+    }
+
+    fn sqlite_error(code: i32) -> StoreError {
+        StoreError::Sqlite {
+            source: rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), None),
+        }
+    }
+
+    /// A real SQLite store that first fails the writes it is told to.
+    struct Flaky {
+        store: Store,
+        failures: VecDeque<i32>,
+    }
+
+    impl Sink for Flaky {
+        async fn ingest(&mut self, batch: &[Record]) -> Result<IngestStats, StoreError> {
+            match self.failures.pop_front() {
+                Some(code) => Err(sqlite_error(code)),
+                None => self.store.ingest(batch).await,
+            }
+        }
+        async fn record_objects(&mut self, objects: &[ObjectInfo]) -> Result<(), StoreError> {
+            self.store.record_objects(objects).await
+        }
+        async fn prune_step(
+            &mut self,
+            policy: &Retention,
+            now_ms: i64,
+            chunk: usize,
+        ) -> Result<Pruned, StoreError> {
+            self.store.prune_step(policy, now_ms, chunk).await
+        }
+    }
+
+    async fn store(dir: &tempfile::TempDir) -> Store {
+        let path = dir.path().join("events.db");
+        Store::open(path.to_str().expect("utf-8"), Access::Write)
+            .await
+            .expect("the store opens")
+    }
+
+    fn fast() -> Settings {
+        Settings {
+            flush_interval: Duration::from_millis(10),
+            log_interval: None,
+            ..Settings::default()
+        }
+    }
+
+    /// Occurrences stored, summed over every row.
+    async fn stored(store: &mut Store) -> i64 {
+        let rows = store.query(&Filter::default(), None).await.expect("query");
+        rows.iter().map(|r| r.count).sum()
+    }
+
+    /// Events that stay open after `items`: the run ends by `shutdown`.
+    fn open_ended(items: Vec<Item>) -> impl Stream<Item = Item> {
+        stream::iter(items).chain(stream::pending())
+    }
+
+    fn no_objects() -> impl Stream<Item = ObjectInfo> {
+        stream::empty()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn relists_duplicates_410_and_a_restart_store_each_occurrence_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let classifier = Classifier::default();
+        let mut first = Collector::new(store(&dir).await, Preparer::new("c1", &classifier), fast());
+        let mut items = list(&[("a", 1), ("b", 2)]);
+        // The same Event again (a resync), then one more occurrence of it.
+        items.extend([apply("a", 1), apply("a", 3)]);
+        let report = first
+            .run(stream::iter(items), no_objects(), std::future::pending())
+            .await
+            .expect("collects");
+        assert_eq!(report.stopped, Stopped::StreamEnded);
+        assert_eq!(report.held, 0);
+        let h = first.health();
+        assert_eq!(h.occurrences_written.get(), 5);
+        assert_eq!(h.dedup_hits.get(), 1);
+        assert_eq!(h.relist_size.get(), 2);
+        assert!(h.ready().is_ok());
+        assert_eq!(stored(first.store()).await, 5);
+        drop(first);
+
+        // A restart: the watch fails with 410, the relist holds what was
+        // recorded, occurrences that happened meanwhile, and a new Event.
+        let mut second =
+            Collector::new(store(&dir).await, Preparer::new("c1", &classifier), fast());
+        let mut items = vec![gone()];
+        items.extend(list(&[("a", 3), ("b", 4), ("c", 1)]));
+        second
+            .run(stream::iter(items), no_objects(), std::future::pending())
+            .await
+            .expect("collects");
+        let h = second.health();
+        assert_eq!((h.watch_restarts.get(), h.gone.get()), (1, 1));
+        assert_eq!(h.occurrences_written.get(), 3, "b's 2 more and c's 1");
+        assert_eq!(h.dedup_hits.get(), 1);
+        assert_eq!(stored(second.store()).await, 8);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_store_outage_is_waited_out_and_nothing_is_lost() {
+        let dir = tempfile::tempdir().unwrap();
+        let classifier = Classifier::default();
+        let busy = rusqlite::ffi::SQLITE_BUSY;
+        let flaky = Flaky {
+            store: store(&dir).await,
+            failures: VecDeque::from([busy, busy, busy]),
+        };
+        let mut c = Collector::new(flaky, Preparer::new("c1", &classifier), fast());
+        let health = c.health();
+        let items = list(&[("a", 1), ("b", 2), ("c", 3)]);
+        // Backoffs of 0.5, 1 and 2 s pass on the paused clock.
+        let report = c
+            .run(
+                open_ended(items),
+                no_objects(),
+                tokio::time::sleep(Duration::from_secs(10)),
+            )
+            .await
+            .expect("collects");
+        assert_eq!(report.stopped, Stopped::Shutdown);
+        assert_eq!(report.held, 0);
+        assert_eq!(health.store_errors.get(), 3);
+        assert!(health.ready().is_ok(), "ready again once a write succeeds");
+        assert_eq!(stored(&mut c.store().store).await, 6);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn shutdown_writes_what_was_read_even_during_a_backoff() {
+        let dir = tempfile::tempdir().unwrap();
+        let classifier = Classifier::default();
+        let flaky = Flaky {
+            store: store(&dir).await,
+            failures: VecDeque::from([rusqlite::ffi::SQLITE_BUSY]),
+        };
+        let settings = Settings {
+            flush_interval: Duration::from_secs(3600),
+            batch: 2,
+            ..fast()
+        };
+        let mut c = Collector::new(flaky, Preparer::new("c1", &classifier), settings);
+        // The full batch fails once; the shutdown comes inside the backoff.
+        let report = c
+            .run(
+                open_ended(list(&[("a", 1), ("b", 1)])),
+                no_objects(),
+                tokio::time::sleep(Duration::from_millis(100)),
+            )
+            .await
+            .expect("collects");
+        assert_eq!(
+            report,
+            Report {
+                stopped: Stopped::Shutdown,
+                held: 0
+            }
+        );
+        assert_eq!(stored(&mut c.store().store).await, 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_full_disk_stops_with_the_batch_held_and_nothing_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let classifier = Classifier::default();
+        let flaky = Flaky {
+            store: store(&dir).await,
+            failures: VecDeque::from([rusqlite::ffi::SQLITE_FULL]),
+        };
+        let mut c = Collector::new(flaky, Preparer::new("c1", &classifier), fast());
+        let err = c
+            .run(
+                open_ended(list(&[("a", 1), ("b", 2)])),
+                no_objects(),
+                std::future::pending(),
+            )
+            .await
+            .expect_err("a full disk is permanent");
+        assert!(matches!(err, CollectError::Store { held: 2, .. }), "{err}");
+        assert!(err.to_string().contains("2 events unwritten"), "{err}");
+        assert!(c.health().ready().is_err());
+        assert_eq!(stored(&mut c.store().store).await, 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn reading_stops_while_the_store_refuses_and_resumes_when_it_drains() {
+        let dir = tempfile::tempdir().unwrap();
+        let classifier = Classifier::default();
+        let busy = rusqlite::ffi::SQLITE_BUSY;
+        let flaky = Flaky {
+            store: store(&dir).await,
+            failures: VecDeque::from([busy; 4]),
+        };
+        let settings = Settings {
+            max_pending: 3,
+            ..fast()
+        };
+        let mut c = Collector::new(flaky, Preparer::new("c1", &classifier), settings);
+        let pulled = Arc::new(AtomicUsize::new(0));
+        let counted = pulled.clone();
+        let events: Vec<(String, u32)> = (0..10).map(|i| (format!("e{i}"), 1)).collect();
+        let events: Vec<(&str, u32)> = events.iter().map(|(u, n)| (u.as_str(), *n)).collect();
+        let items = open_ended(list(&events)).inspect(move |_| {
+            counted.fetch_add(1, Ordering::Relaxed);
+        });
+        // While the first four writes fail (0.5 + 1 + 2 + 4 s), at most
+        // three Events are held: the Init and three InitApply are pulled.
+        let run = c.run(
+            items,
+            no_objects(),
+            tokio::time::sleep(Duration::from_secs(60)),
+        );
+        let watch = async {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            pulled.load(Ordering::Relaxed)
+        };
+        let (report, during) = tokio::join!(run, watch);
+        assert_eq!(during, 4, "the stream is not read past the limit");
+        assert_eq!(report.expect("collects").held, 0);
+        assert_eq!(stored(&mut c.store().store).await, 10);
+    }
+
+    #[test]
+    fn gone_and_permanent_failures_are_told_by_type() {
+        let Err(e) = gone() else { unreachable!() };
+        assert!(is_gone(&e) && !is_permanent(&e));
+        let forbidden: kube::core::Status = serde_json::from_value(serde_json::json!({
+            "status": "Failure", "code": 403, "reason": "Forbidden", "message": "no"
+        }))
+        .unwrap();
+        let e = watcher::Error::InitialListFailed(kube::Error::Api(Box::new(forbidden)));
+        assert!(is_permanent(&e) && !is_gone(&e));
+    }
+}

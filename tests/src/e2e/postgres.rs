@@ -12,7 +12,21 @@ pub struct Postgres {
     pub port: u16,
     dir: PathBuf,
     process: Process,
+    /// Extra server settings (`-c name=value`), kept for restarts.
+    settings: Vec<String>,
 }
+
+/// A server that accepts TLS connections only, with certificates made for
+/// the test: a CA, a server certificate it signed for `SERVER_NAME` only
+/// (not for 127.0.0.1, so verify-ca and verify-full part ways), and a CA
+/// that signed nothing here.
+pub struct Certificates {
+    pub ca: PathBuf,
+    pub other_ca: PathBuf,
+}
+
+/// The one name the server certificate is for.
+pub const SERVER_NAME: &str = "db.kplug.test";
 
 fn is_root() -> bool {
     Command::new("id")
@@ -23,6 +37,37 @@ fn is_root() -> bool {
 
 impl Postgres {
     pub fn start() -> Postgres {
+        Self::init(|_| Vec::new())
+    }
+
+    /// A server that refuses plain connections, with its certificates.
+    pub fn start_tls() -> (Postgres, Certificates) {
+        let mut certs = None;
+        let pg = Self::init(|dir| {
+            let made = make_certificates(dir);
+            let data = dir.join("data");
+            // TLS from 127.0.0.1 or nothing; the socket stays for psql.
+            std::fs::write(
+                data.join("pg_hba.conf"),
+                "local all all trust\nhostssl all all 127.0.0.1/32 trust\nhostnossl all all 127.0.0.1/32 reject\n",
+            )
+            .expect("write pg_hba.conf");
+            certs = Some(Certificates {
+                ca: made.ca,
+                other_ca: made.other_ca,
+            });
+            vec![
+                "ssl=on".into(),
+                format!("ssl_cert_file={}", made.cert.display()),
+                format!("ssl_key_file={}", made.key.display()),
+            ]
+        });
+        (pg, certs.expect("certificates made"))
+    }
+
+    /// initdb, then `configure` (which returns `-c` settings) in the
+    /// directory, then the server.
+    fn init(configure: impl FnOnce(&Path) -> Vec<String>) -> Postgres {
         let bin = peers::path("POSTGRES_BIN");
         // Under the system temp dir: the server's user must reach it, and
         // the peer cache may sit in a home directory only its owner can enter.
@@ -60,9 +105,23 @@ impl Postgres {
             "initdb failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        let settings = configure(&dir);
+        if root {
+            // What `configure` wrote must be the server user's too.
+            let _ = Command::new("chown")
+                .arg("-R")
+                .arg("postgres:postgres")
+                .arg(&dir)
+                .status();
+        }
         let port = free_port();
-        let process = serve(&dir, port);
-        Postgres { port, dir, process }
+        let process = serve(&dir, port, &settings);
+        Postgres {
+            port,
+            dir,
+            process,
+            settings,
+        }
     }
 
     /// Stop the server the way an outage looks to clients (the data
@@ -94,7 +153,7 @@ impl Postgres {
 
     /// Start the stopped server again, on the same port with the same data.
     pub fn restart(&mut self) {
-        self.process = serve(&self.dir, self.port);
+        self.process = serve(&self.dir, self.port, &self.settings);
     }
 
     /// A libpq URL for the superuser.
@@ -104,6 +163,11 @@ impl Postgres {
 
     /// Run SQL through psql; stdout.
     pub fn psql(&self, sql: &str) -> String {
+        self.psql_in("postgres", sql)
+    }
+
+    /// Run SQL through psql in `database`; stdout.
+    pub fn psql_in(&self, database: &str, sql: &str) -> String {
         let psql = peers::path("POSTGRES_BIN").join("psql");
         let out = Command::new(psql)
             .args([
@@ -113,6 +177,8 @@ impl Postgres {
                 &self.port.to_string(),
                 "-U",
                 "postgres",
+                "-d",
+                database,
                 "-At",
                 "-c",
                 sql,
@@ -129,11 +195,16 @@ impl Postgres {
 }
 
 /// Run the server of `dir/data` on `port` until it accepts connections.
-fn serve(dir: &Path, port: u16) -> Process {
+fn serve(dir: &Path, port: u16, settings: &[String]) -> Process {
     let data = dir.join("data");
+    let mut extra = Vec::new();
+    for s in settings {
+        extra.push("-c".to_string());
+        extra.push(s.clone());
+    }
     let (program, args) = as_user(
         peers::path("POSTGRES_BIN").join("postgres"),
-        vec![
+        [
             "-D".into(),
             data.display().to_string(),
             "-p".into(),
@@ -144,13 +215,114 @@ fn serve(dir: &Path, port: u16) -> Process {
             "listen_addresses=127.0.0.1".into(),
             "-c".into(),
             "fsync=off".into(),
-        ],
+        ]
+        .into_iter()
+        .chain(extra)
+        .collect(),
     );
     let mut process = Process::start("postgres", &program, &args, dir, &[]);
     process.wait_until(Duration::from_secs(30), || {
         std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
     });
     process
+}
+
+struct Made {
+    ca: PathBuf,
+    other_ca: PathBuf,
+    cert: PathBuf,
+    key: PathBuf,
+}
+
+/// A CA and a server certificate it signs (P-256 keys), with openssl.
+fn make_certificates(dir: &Path) -> Made {
+    let openssl = peers::path("OPENSSL");
+    let run = |args: &[&str]| {
+        let out = Command::new(&openssl)
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("run openssl");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let ca = |name: &str| {
+        run(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            &format!("/CN={name}"),
+            "-keyout",
+            &format!("{name}.key"),
+            "-out",
+            &format!("{name}.crt"),
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ]);
+    };
+    ca("kplug-test-ca");
+    ca("kplug-other-ca");
+    run(&[
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-subj",
+        &format!("/CN={SERVER_NAME}"),
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+    ]);
+    std::fs::write(
+        dir.join("server.ext"),
+        format!("subjectAltName=DNS:{SERVER_NAME}\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n"),
+    )
+    .expect("write server.ext");
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "kplug-test-ca.crt",
+        "-CAkey",
+        "kplug-test-ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
+        "-out",
+        "server.crt",
+    ]);
+    // The server refuses a key others can read.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(
+        dir.join("server.key"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .expect("chmod server.key");
+    Made {
+        ca: dir.join("kplug-test-ca.crt"),
+        other_ca: dir.join("kplug-other-ca.crt"),
+        cert: dir.join("server.crt"),
+        key: dir.join("server.key"),
+    }
 }
 
 /// `program args` as the `postgres` user when running as root (the server

@@ -200,6 +200,15 @@ async fn collect_records_every_occurrence_once_across_kills_and_restarts() {
         body.contains("kplug_eventlog_occurrences_written_total 3"),
         "2 BackOffs + 1 FailedMount since the restart: {body}"
     );
+    // The probes: alive, and ready once listed with a store that takes writes.
+    for (path, says) in [("/healthz", "ok"), ("/readyz", "ready")] {
+        let r = kplug_tests::e2e::http::get(&format!("127.0.0.1:{metrics}"), path, &[]).unwrap();
+        assert_eq!(r.status, 200, "{path}");
+        assert_eq!(String::from_utf8_lossy(&r.body).trim(), says, "{path}");
+    }
+    let missing =
+        kplug_tests::e2e::http::get(&format!("127.0.0.1:{metrics}"), "/nothing", &[]).unwrap();
+    assert_eq!(missing.status, 404);
 
     // SIGTERM: flush and exit cleanly.
     Command::new("kill")
@@ -257,6 +266,86 @@ fn a_size_limit_on_postgresql_is_refused_and_deletes_nothing() {
     let pruned = run(&["prune", "--retain", "1d"]);
     assert!(pruned.status.success(), "{}", text(&pruned.stderr));
     assert_eq!(stored(), 0);
+}
+
+#[test]
+fn postgresql_over_tls_verifies_as_sslmode_asks() {
+    use kplug_tests::e2e::postgres::{Postgres, SERVER_NAME};
+
+    let (pg, certs) = Postgres::start_tls();
+    pg.psql("CREATE DATABASE secure");
+    let dump =
+        kplug_tests::e2e::workspace_root().join("tests/data/events/minikube-2019-default.json");
+    let import = |store: &str| {
+        Command::new(eventlog())
+            .args(["import", dump.to_str().unwrap(), "--store", store])
+            .output()
+            .unwrap()
+    };
+    let at_ip = |query: &str| format!("postgresql://postgres@127.0.0.1:{}/secure?{query}", pg.port);
+    let ca = certs.ca.display().to_string();
+
+    // The server takes TLS only: a plain connection is turned away.
+    let plain = import(&at_ip("sslmode=disable"));
+    assert_eq!(plain.status.code(), Some(1), "{}", text(&plain.stderr));
+    assert!(
+        text(&plain.stderr).contains("no encryption"),
+        "{}",
+        text(&plain.stderr)
+    );
+
+    // Encrypted without checking the certificate, as libpq's require.
+    let required = import(&at_ip("sslmode=require"));
+    assert!(required.status.success(), "{}", text(&required.stderr));
+
+    // The certificate is for db.kplug.test, not for 127.0.0.1: verify-ca
+    // checks only the CA, verify-full the name too.
+    let chain = import(&at_ip(&format!("sslmode=verify-ca&sslrootcert={ca}")));
+    assert!(chain.status.success(), "{}", text(&chain.stderr));
+    let wrong_name = import(&at_ip(&format!("sslmode=verify-full&sslrootcert={ca}")));
+    assert_eq!(wrong_name.status.code(), Some(1));
+    assert!(
+        text(&wrong_name.stderr).contains("certificate not valid for name \"127.0.0.1\""),
+        "{}",
+        text(&wrong_name.stderr)
+    );
+    let named = import(&format!(
+        "postgresql://postgres@{SERVER_NAME}:{}/secure?hostaddr=127.0.0.1&sslmode=verify-full&sslrootcert={ca}",
+        pg.port
+    ));
+    assert!(named.status.success(), "{}", text(&named.stderr));
+    assert!(
+        text(&named.stdout).contains("0 new occurrences"),
+        "the third import adds nothing: {}",
+        text(&named.stdout)
+    );
+
+    // A CA that did not sign the server's certificate.
+    let stranger = import(&at_ip(&format!(
+        "sslmode=verify-full&sslrootcert={}",
+        certs.other_ca.display()
+    )));
+    assert_eq!(stranger.status.code(), Some(1));
+    assert!(
+        text(&stranger.stderr).contains("invalid peer certificate"),
+        "{}",
+        text(&stranger.stderr)
+    );
+    // Verifying without a CA is a usage error, said before connecting.
+    let no_ca = import(&at_ip("sslmode=verify-full"));
+    assert_eq!(no_ca.status.code(), Some(2), "{}", text(&no_ca.stderr));
+    assert!(
+        text(&no_ca.stderr).contains("sslrootcert"),
+        "{}",
+        text(&no_ca.stderr)
+    );
+
+    assert!(
+        pg.psql_in("secure", "SELECT count(*) FROM occurrences")
+            .parse::<u64>()
+            .unwrap()
+            > 100
+    );
 }
 
 #[test]
@@ -752,6 +841,12 @@ async fn collect_keeps_its_batch_while_postgresql_is_down() {
     wait_for(&mut collector, "a failed write", || {
         metric(metrics, "kplug_eventlog_store_errors_total") >= 1
     });
+    let readyz = || {
+        kplug_tests::e2e::http::get(&format!("127.0.0.1:{metrics}"), "/readyz", &[])
+            .unwrap()
+            .status
+    };
+    assert_eq!(readyz(), 503, "not ready while the store refuses writes");
     pg.restart();
     wait_for(&mut collector, "catching up after the outage", || {
         caught_up(&store, &ns)
@@ -762,6 +857,7 @@ async fn collect_keeps_its_batch_while_postgresql_is_down() {
         5,
         "3 + 2 occurrences, each once"
     );
+    assert_eq!(readyz(), 200, "ready again");
     // The labels read for `-l` are kept in PostgreSQL too.
     let out = Command::new(eventlog())
         .args([

@@ -37,11 +37,15 @@ impl StoreArgs {
         match Store::open(&url, access).await {
             Ok(store) => Ok(store),
             Err(StoreError::Url(message)) => Err(kplug::Error::Usage(message).into()),
+            // These name the store themselves.
             Err(
                 e @ (StoreError::Missing { .. }
                 | StoreError::NotAStore { .. }
                 | StoreError::Outdated { .. }),
             ) => Err(e.into()),
+            Err(StoreError::Open { message, .. }) => {
+                Err(anyhow::anyhow!("opening the store {shown}: {message}"))
+            }
             Err(e) => Err(anyhow::Error::new(e).context(format!("opening the store {shown}"))),
         }
     }

@@ -105,11 +105,24 @@ fn postgres_transient(e: &tokio_postgres::Error) -> bool {
     std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>())
 }
 
-/// The server's own message where there is one (the outer text is generic).
+/// The server's own message where there is one (the outer text is
+/// generic); otherwise the error with its causes, which say what failed
+/// ("error performing TLS handshake: invalid peer certificate: …").
 fn postgres_detail(e: &tokio_postgres::Error) -> String {
-    e.as_db_error()
-        .map(|d| d.message().to_string())
-        .unwrap_or_else(|| e.to_string())
+    if let Some(db) = e.as_db_error() {
+        return db.message().to_string();
+    }
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        let more = c.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        cause = c.source();
+    }
+    text
 }
 
 impl From<tokio_postgres::Error> for StoreError {
