@@ -16,7 +16,7 @@ use futures::{Stream, StreamExt, pin_mut};
 use k8s_openapi::api::core::v1::Event as CoreEvent;
 use kplug::event::Event;
 use kube::runtime::watcher;
-use tokio::time::{Instant, MissedTickBehavior, interval};
+use tokio::time::{Instant, MissedTickBehavior, interval_at};
 
 use crate::backoff::Backoff;
 use crate::health::Health;
@@ -158,7 +158,9 @@ fn now() -> std::time::Instant {
 /// A timer that ticks every `every`, or never.
 fn ticker(every: Option<Duration>) -> tokio::time::Interval {
     // "Never" is a tick far in the future, so select! needs no special case.
-    let mut t = interval(every.unwrap_or(Duration::from_secs(u64::MAX / 4)));
+    let every = every.unwrap_or(Duration::from_secs(u64::MAX / 4));
+    // The first tick after one period, not at once: nothing is due at start.
+    let mut t = interval_at(Instant::now() + every, every);
     t.set_missed_tick_behavior(MissedTickBehavior::Delay);
     t
 }
@@ -514,6 +516,13 @@ mod tests {
         }
     }
 
+    async fn flaky(dir: &tempfile::TempDir, failures: &[i32]) -> Flaky {
+        Flaky {
+            store: store(dir).await,
+            failures: failures.iter().copied().collect(),
+        }
+    }
+
     async fn store(dir: &tempfile::TempDir) -> Store {
         let path = dir.path().join("events.db");
         Store::open(path.to_str().expect("utf-8"), Access::Write)
@@ -588,10 +597,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let classifier = Classifier::default();
         let busy = rusqlite::ffi::SQLITE_BUSY;
-        let flaky = Flaky {
-            store: store(&dir).await,
-            failures: VecDeque::from([busy, busy, busy]),
-        };
+        let flaky = flaky(&dir, &[busy, busy, busy]).await;
         let mut c = Collector::new(flaky, Preparer::new("c1", &classifier), fast());
         let health = c.health();
         let items = list(&[("a", 1), ("b", 2), ("c", 3)]);
@@ -615,10 +621,7 @@ mod tests {
     async fn shutdown_writes_what_was_read_even_during_a_backoff() {
         let dir = tempfile::tempdir().unwrap();
         let classifier = Classifier::default();
-        let flaky = Flaky {
-            store: store(&dir).await,
-            failures: VecDeque::from([rusqlite::ffi::SQLITE_BUSY]),
-        };
+        let flaky = flaky(&dir, &[rusqlite::ffi::SQLITE_BUSY]).await;
         let settings = Settings {
             flush_interval: Duration::from_secs(3600),
             batch: 2,
@@ -648,10 +651,7 @@ mod tests {
     async fn a_full_disk_stops_with_the_batch_held_and_nothing_written() {
         let dir = tempfile::tempdir().unwrap();
         let classifier = Classifier::default();
-        let flaky = Flaky {
-            store: store(&dir).await,
-            failures: VecDeque::from([rusqlite::ffi::SQLITE_FULL]),
-        };
+        let flaky = flaky(&dir, &[rusqlite::ffi::SQLITE_FULL]).await;
         let mut c = Collector::new(flaky, Preparer::new("c1", &classifier), fast());
         let err = c
             .run(
@@ -672,10 +672,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let classifier = Classifier::default();
         let busy = rusqlite::ffi::SQLITE_BUSY;
-        let flaky = Flaky {
-            store: store(&dir).await,
-            failures: VecDeque::from([busy; 4]),
-        };
+        let flaky = flaky(&dir, &[busy; 4]).await;
         let settings = Settings {
             max_pending: 3,
             ..fast()

@@ -52,51 +52,56 @@ impl Default for Health {
             store_ok: AtomicBool::new(true),
         };
         let r = &mut h.registry;
-        let p = "kplug_eventlog_";
+        let counters = [
+            (
+                "watch_restarts",
+                "Watch restarts after an error",
+                &h.watch_restarts,
+            ),
+            (
+                "watch_gone",
+                "Watch restarts because the resourceVersion was too old (410)",
+                &h.gone,
+            ),
+            (
+                "events_received",
+                "Events received from the API server",
+                &h.events_received,
+            ),
+            (
+                "occurrences_written",
+                "Occurrences written to the store",
+                &h.occurrences_written,
+            ),
+            (
+                "dedup_hits",
+                "Events that were already recorded",
+                &h.dedup_hits,
+            ),
+            (
+                "store_errors",
+                "Store writes that failed and were retried",
+                &h.store_errors,
+            ),
+        ];
+        for (name, help, metric) in counters {
+            r.register(format!("kplug_eventlog_{name}"), help, metric.clone());
+        }
+        let gauges = [
+            ("relist_size", "Objects in the latest list", &h.relist_size),
+            (
+                "pending_events",
+                "Events read and not yet written",
+                &h.pending,
+            ),
+        ];
+        for (name, help, metric) in gauges {
+            r.register(format!("kplug_eventlog_{name}"), help, metric.clone());
+        }
         r.register(
-            format!("{p}watch_restarts"),
-            "Watch restarts after an error",
-            h.watch_restarts.clone(),
-        );
-        r.register(
-            format!("{p}watch_gone"),
-            "Watch restarts because the resourceVersion was too old (410)",
-            h.gone.clone(),
-        );
-        r.register(
-            format!("{p}relist_size"),
-            "Objects in the latest list",
-            h.relist_size.clone(),
-        );
-        r.register(
-            format!("{p}events_received"),
-            "Events received from the API server",
-            h.events_received.clone(),
-        );
-        r.register(
-            format!("{p}occurrences_written"),
-            "Occurrences written to the store",
-            h.occurrences_written.clone(),
-        );
-        r.register(
-            format!("{p}dedup_hits"),
-            "Events that were already recorded",
-            h.dedup_hits.clone(),
-        );
-        r.register(
-            format!("{p}store_errors"),
-            "Store writes that failed and were retried",
-            h.store_errors.clone(),
-        );
-        r.register(
-            format!("{p}lag_seconds"),
+            "kplug_eventlog_lag_seconds",
             "Age of the newest occurrence when written",
             h.lag_seconds.clone(),
-        );
-        r.register(
-            format!("{p}pending_events"),
-            "Events read and not yet written",
-            h.pending.clone(),
         );
         h
     }
