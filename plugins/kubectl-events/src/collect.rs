@@ -418,7 +418,7 @@ impl<'a, S: Sink> Collector<'a, S> {
             .prune_step(&self.settings.retention, now_ms, self.settings.prune_chunk)
             .await
         {
-            Ok(n) if n.rows == 0 => Ok(false),
+            Ok(n) if n.is_empty() => Ok(false),
             Ok(n) => {
                 eprintln!("eventlog: retention deleted old {}", n.counts());
                 Ok(true)

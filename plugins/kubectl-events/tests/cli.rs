@@ -372,11 +372,15 @@ fn prune_applies_retention_by_age_and_size() {
         again.contains("2 new occurrences; 1 Events already recorded in full"),
         "{again}"
     );
+    // A size limit deletes the oldest first but never the newest day:
+    // db-0's occurrences go, web's (20 hours ago) stay.
     let out = ok(&run(&store, &["prune", "--max-size", "1"]));
     assert!(
-        out.starts_with("deleted 7 occurrences of 2 Events (2 stored rows)"),
+        out.starts_with("deleted 2 occurrences of 1 Events (1 stored rows)"),
         "{out}"
     );
+    let q: Value = serde_json::from_str(&ok(&run(&store, &["query", "-A", "-o", "json"]))).unwrap();
+    assert_eq!(q["items"][0]["reason"], "BackOff", "{q}");
     assert_eq!(run(&store, &["prune"]).status.code(), Some(2));
 }
 

@@ -224,20 +224,100 @@ async fn collect_records_every_occurrence_once_across_kills_and_restarts() {
     );
 }
 
-/// The same imports and queries on SQLite and on PostgreSQL give the same
-/// results, and re-importing adds nothing on either.
-/// `--max-size` on PostgreSQL is refused before anything is deleted: its
-/// files keep the space of deleted rows, so a size limit would empty the
-/// store (it used to). `--retain` works there as on SQLite.
+/// `--max-size` deletes the oldest days first and never the newest, on
+/// SQLite (rows) and PostgreSQL (day partitions dropped: deleted rows give
+/// no space back there) alike.
 #[test]
-fn a_size_limit_on_postgresql_is_refused_and_deletes_nothing() {
+fn a_size_limit_keeps_the_newest_day_on_sqlite_and_postgresql() {
     use kplug_tests::e2e::postgres::Postgres;
 
     let pg = Postgres::start();
     pg.psql("CREATE DATABASE sized");
-    let store = pg.url("sized");
-    let dump =
-        kplug_tests::e2e::workspace_root().join("tests/data/events/minikube-2019-default.json");
+    let dir = tempfile::tempdir().unwrap();
+    let data = kplug_tests::e2e::workspace_root().join("tests/data/events");
+    // One day of 2019 and one of 2020.
+    let old = data.join("minikube-2019-default.json");
+    let new = data.join("aks-2020-default.json");
+    let partitions = || {
+        pg.psql_in(
+            "sized",
+            "SELECT count(*) FROM pg_inherits WHERE inhparent = 'occurrences'::regclass",
+        )
+    };
+    for store in [sqlite(&dir.path().join("sized.db")), pg.url("sized")] {
+        let run = |args: &[&str]| {
+            Command::new(eventlog())
+                .args(args)
+                .args(["--store", &store])
+                .output()
+                .unwrap()
+        };
+        let stored = || -> usize {
+            let out = run(&["query", "-A", "-o", "json"]);
+            let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+            v["items"].as_array().map_or(0, Vec::len)
+        };
+        let imported = run(&["import", new.to_str().unwrap()]);
+        assert!(imported.status.success(), "{}", text(&imported.stderr));
+        let newest = stored();
+        let imported = run(&["import", old.to_str().unwrap()]);
+        assert!(imported.status.success(), "{}", text(&imported.stderr));
+        let before = stored();
+        assert!(before > newest + 100, "{store}: {before} vs {newest}");
+        if store.starts_with("postgres") {
+            assert_eq!(partitions(), "3", "two days and the default");
+        }
+
+        let pruned = run(&["prune", "--max-size", "1KB"]);
+        assert!(pruned.status.success(), "{store}: {}", text(&pruned.stderr));
+        assert!(
+            text(&pruned.stdout).contains("deleted"),
+            "{}",
+            text(&pruned.stdout)
+        );
+        assert_eq!(stored(), newest, "{store}: the 2019 day went, 2020 stayed");
+        if store.starts_with("postgres") {
+            assert_eq!(partitions(), "2", "the 2019 day was dropped");
+            assert!(
+                text(&pruned.stdout).contains("1 day partition"),
+                "{}",
+                text(&pruned.stdout)
+            );
+        }
+        // The dumps are years old: a day's retention deletes the rest.
+        let pruned = run(&["prune", "--retain", "1d"]);
+        assert!(pruned.status.success(), "{}", text(&pruned.stderr));
+        assert_eq!(stored(), 0, "{store}");
+    }
+}
+
+/// A PostgreSQL store of schema 3 (one plain table of occurrences) is
+/// moved into day partitions by the first command that writes, its rows
+/// and ids kept, and new rows numbered after them.
+#[test]
+fn an_unpartitioned_postgresql_store_is_moved_into_day_partitions() {
+    use kplug_eventlog::store::schema::{Step, migrations};
+    use kplug_tests::e2e::postgres::Postgres;
+
+    let pg = Postgres::start();
+    pg.psql("CREATE DATABASE old");
+    for step in migrations(0, false) {
+        let Step::Sql(sql) = step else { continue };
+        pg.psql_in(
+            "old",
+            &sql.replace("{ID}", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY")
+                .replace("{WITHOUT_ROWID}", ""),
+        );
+    }
+    pg.psql_in(
+        "old",
+        "INSERT INTO meta (key, value) VALUES ('schema_version', '3');
+         INSERT INTO occurrences (event_key, cluster, namespace, kind, name, object_uid, field_path, owner_root, reason, type, message,
+             reporting_controller, node, first_ms, last_ms, occurrences, category, severity, template, fingerprint, raw)
+         VALUES ('c/u1', 'c', 'shop', 'Pod', 'web-0', '', '', 'web', 'BackOff', 'Warning', 'm', 'kubelet', 'n', 1, 1764460800000, 7, 'crash', 'high', 'm', 'f', '{}'),
+                ('c/u2', 'c', 'shop', 'Pod', 'web-1', '', '', 'web', 'Pulled', 'Normal', 'm', 'kubelet', 'n', NULL, NULL, 1, 'info', 'info', 'm', 'g', '{}')",
+    );
+    let store = pg.url("old");
     let run = |args: &[&str]| {
         Command::new(eventlog())
             .args(args)
@@ -245,27 +325,43 @@ fn a_size_limit_on_postgresql_is_refused_and_deletes_nothing() {
             .output()
             .unwrap()
     };
+    let outdated = run(&["query", "-A"]);
+    assert_eq!(outdated.status.code(), Some(1));
+    assert!(
+        text(&outdated.stderr).contains("schema 3"),
+        "{}",
+        text(&outdated.stderr)
+    );
+
+    let dump =
+        kplug_tests::e2e::workspace_root().join("tests/data/events/minikube-2019-default.json");
     let imported = run(&["import", dump.to_str().unwrap()]);
     assert!(imported.status.success(), "{}", text(&imported.stderr));
-    let stored = || -> usize {
-        let out = run(&["query", "-A", "-o", "json"]);
-        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-        v["items"].as_array().map_or(0, Vec::len)
-    };
-    let before = stored();
-    assert!(before > 100, "the dump holds hundreds of Events: {before}");
-    let refused = run(&["prune", "--max-size", "1KB"]);
-    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused.stderr));
-    assert!(
-        text(&refused.stderr).contains("--max-size is not supported on PostgreSQL"),
-        "{}",
-        text(&refused.stderr)
+    let partitions = pg.psql_in(
+        "old",
+        "SELECT string_agg(c.relname, ',' ORDER BY c.relname) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'occurrences'::regclass",
     );
-    assert_eq!(stored(), before, "nothing deleted");
-    // The dump is from 2019: a day's retention deletes all of it.
-    let pruned = run(&["prune", "--retain", "1d"]);
-    assert!(pruned.status.success(), "{}", text(&pruned.stderr));
-    assert_eq!(stored(), 0);
+    assert_eq!(
+        partitions,
+        "occurrences_d20190308,occurrences_d20251130,occurrences_default"
+    );
+    assert_eq!(
+        pg.psql_in("old", "SELECT id, occurrences FROM occurrences WHERE event_key IN ('c/u1', 'c/u2') ORDER BY id"),
+        "1|7\n2|1",
+        "the old rows keep their ids"
+    );
+    assert_eq!(
+        pg.psql_in("old", "SELECT count(*) FROM occurrences WHERE id <= 2"),
+        "2",
+        "new rows are numbered after the old ones"
+    );
+    assert_eq!(
+        pg.psql_in("old", "SELECT value FROM meta WHERE key = 'schema_version'"),
+        "4"
+    );
+    let out = run(&["query", "-A", "-o", "json"]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["items"].as_array().unwrap().len() > 100);
 }
 
 #[test]
@@ -348,6 +444,8 @@ fn postgresql_over_tls_verifies_as_sslmode_asks() {
     );
 }
 
+/// The same imports and queries on SQLite and on PostgreSQL give the same
+/// results, and re-importing adds nothing on either.
 #[test]
 fn sqlite_and_postgresql_answer_alike() {
     use kplug_tests::e2e::postgres::Postgres;

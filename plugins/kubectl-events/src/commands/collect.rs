@@ -65,9 +65,6 @@ pub async fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> 
     let classifier = args.rules.classifier()?;
     let store = args.store.open(Access::Write).await?;
     let policy = args.retention.policy();
-    store
-        .check_retention(&policy)
-        .map_err(|e| kplug::Error::Usage(e.to_string()))?;
     let settings = Settings {
         flush_interval: args.flush_interval,
         log_interval: Some(args.log_interval),

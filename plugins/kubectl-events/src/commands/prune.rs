@@ -27,14 +27,11 @@ pub async fn run(_kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code>
         .store
         .open(kplug_eventlog::store::Access::Write)
         .await?;
-    store
-        .check_retention(&policy)
-        .map_err(|e| kplug::Error::Usage(e.to_string()))?;
     let now = jiff::Timestamp::now().as_millisecond();
     let mut total = kplug_eventlog::store::Pruned::default();
     loop {
         let step = store.prune_step(&policy, now, 50_000).await?;
-        if step.rows == 0 {
+        if step.is_empty() {
             break;
         }
         total.absorb(step);

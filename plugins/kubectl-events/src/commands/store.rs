@@ -123,7 +123,9 @@ pub struct RetentionArgs {
     #[arg(long, value_name = "DURATION", value_parser = kplug::cli::parse_duration)]
     pub retain: Option<std::time::Duration>,
 
-    /// Delete the oldest occurrences while the store is bigger than this, e.g. 2GB
+    /// Delete the oldest occurrences while the store is bigger than this,
+    /// e.g. 2GB (on PostgreSQL whole days, never the newest: deleted rows
+    /// give no space back there, dropped days do)
     #[arg(long, value_name = "SIZE", value_parser = kplug_eventlog::store::parse_size)]
     pub max_size: Option<u64>,
 }

@@ -9,10 +9,11 @@ use crate::record::Record;
 
 use super::StoreError;
 use super::filter::Filter;
+use super::partitions;
 use super::plan::{self, Hourly, IngestStats, Pruned};
 use super::query::{self, Buckets, EventRow, GroupBy, Span};
 use super::rows::{LedgerEntry, ObjectInfo, Param, Read, Table};
-use super::schema::{self, SCHEMA_VERSION};
+use super::schema::{self, SCHEMA_VERSION, Step};
 
 /// What differs between the databases, as data.
 #[derive(Debug)]
@@ -37,6 +38,8 @@ pub struct Dialect {
     /// One row, column `bytes`: what the store takes on disk, every table
     /// and index of it (what `--max-size` limits).
     pub used_bytes: &'static str,
+    /// Occurrences are kept in day partitions (see [`partitions`]).
+    pub partitioned: bool,
 }
 
 /// A connection the store's SQL runs on. Async, so that PostgreSQL's
@@ -113,6 +116,15 @@ pub async fn schema_version<C: Conn>(c: &mut C) -> Result<Option<i64>, StoreErro
     Ok(found.first().and_then(|v| v.parse().ok()))
 }
 
+const META: &str = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)";
+
+const SET_VERSION: &str = "INSERT INTO meta (key, value) VALUES ('schema_version', {1}) \
+     ON CONFLICT (key) DO UPDATE SET value = excluded.value";
+
+/// Rows older than the newest day (what a size limit may delete).
+const BEFORE_NEWEST_DAY: &str = "WHERE COALESCE(last_ms, 0) < \
+     (SELECT CAST(MAX(last_ms) / 86400000 AS BIGINT) * 86400000 FROM occurrences)";
+
 /// Bring the store to this build's schema (creating it when empty).
 pub async fn migrate<C: Conn>(c: &mut C) -> Result<(), StoreError> {
     let d = c.dialect();
@@ -120,7 +132,7 @@ pub async fn migrate<C: Conn>(c: &mut C) -> Result<(), StoreError> {
         if let Some(lock) = d.migration_lock {
             c.batch(lock).await?;
         }
-        c.batch("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)").await?;
+        c.batch(META).await?;
         let found = schema_version(c).await?.unwrap_or(0);
         if found > SCHEMA_VERSION {
             return Err(StoreError::TooNew {
@@ -128,25 +140,26 @@ pub async fn migrate<C: Conn>(c: &mut C) -> Result<(), StoreError> {
                 known: SCHEMA_VERSION,
             });
         }
-        for stmt in schema::migrations(found) {
-            c.batch(
-                &stmt
-                    .replace("{ID}", d.id_column)
-                    .replace("{WITHOUT_ROWID}", d.without_rowid),
-            ).await?;
+        for step in schema::migrations(found, d.partitioned) {
+            match step {
+                Step::Sql(stmt) => {
+                    c.batch(
+                        &stmt
+                            .replace("{ID}", d.id_column)
+                            .replace("{WITHOUT_ROWID}", d.without_rowid),
+                    )
+                    .await?
+                }
+                Step::FillHourly => fill_hourly(c).await?,
+                Step::FillPartitions => partitions::fill_from_v3(c).await?,
+            }
         }
-        if (1..3).contains(&found) {
-            fill_hourly(c).await?;
-        }
-        c.run(
-            &format!(
-                "INSERT INTO meta (key, value) VALUES ('schema_version', {}) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                (d.placeholder)(1)
-            ),
-            &[Param::Text(SCHEMA_VERSION.to_string())],
-        ).await?;
+        let version = SET_VERSION.replace("{1}", &(d.placeholder)(1));
+        c.run(&version, &[Param::Text(SCHEMA_VERSION.to_string())])
+            .await?;
         Ok(())
-    }).await
+    })
+    .await
 }
 
 /// Record a batch in one transaction: every Event is checked against the
@@ -185,6 +198,9 @@ pub async fn ingest<C: Conn>(c: &mut C, batch: &[Record]) -> Result<IngestStats,
         }
         let mut stats = IngestStats::default();
         let plan = plan::plan(batch, found, &mut stats);
+        if d.partitioned {
+            partitions::ensure(c, &partitions::days(&plan.rows)).await?;
+        }
         c.insert(&plan.ledger).await?;
         c.insert(&plan.rows).await?;
         c.insert(&plan.hourly).await?;
@@ -250,43 +266,61 @@ pub async fn used_bytes<C: Conn>(c: &mut C) -> Result<u64, StoreError> {
 }
 
 /// Delete up to `chunk` of the oldest occurrences last seen before
-/// `cutoff_ms` (or simply the oldest, without a cutoff), and the ledger
-/// entries and whole rollup hours older than the cutoff.
+/// `cutoff_ms` (or simply the oldest but the newest day's, without a
+/// cutoff), and the ledger
+/// entries and whole rollup hours older than the cutoff. Where occurrences
+/// are kept in day partitions, the oldest day wholly older than the cutoff
+/// (without one: the oldest day but the newest) is dropped instead, and
+/// rows are deleted only from a day the cutoff falls in.
 pub async fn prune_chunk<C: Conn>(
     c: &mut C,
     cutoff_ms: Option<i64>,
     chunk: usize,
 ) -> Result<Pruned, StoreError> {
-    let p = c.dialect().placeholder;
+    let d = c.dialect();
+    let p = d.placeholder;
     in_transaction(c, async |c| {
-        let (older, params) = match cutoff_ms {
-            Some(cut) => (
-                format!("WHERE COALESCE(last_ms, 0) < {}", p(1)),
-                vec![Param::Int(cut)],
-            ),
-            None => (String::new(), Vec::new()),
-        };
         let mut deleted = Pruned::default();
-        c.each(
-            &format!(
-                "DELETE FROM occurrences WHERE id IN (SELECT id FROM occurrences {older} ORDER BY last_ms LIMIT {chunk}) RETURNING event_key, occurrences"
-            ),
-            &params,
-            &mut |r| deleted.add_row(r),
-        ).await?;
+        if d.partitioned {
+            let days = partitions::list(c).await?;
+            let oldest = match cutoff_ms {
+                Some(cut) => days.first().filter(|day| day.to_ms() <= cut),
+                // Never the newest day: what is being written now stays.
+                None => days.first().filter(|_| days.len() > 1),
+            };
+            if let Some(day) = oldest {
+                partitions::drop(c, day, &mut deleted).await?;
+            } else if cutoff_ms.is_none() {
+                return Ok(deleted);
+            }
+        }
+        if deleted.is_empty() {
+            let (older, params) = match cutoff_ms {
+                Some(cut) => (
+                    format!("WHERE COALESCE(last_ms, 0) < {}", p(1)),
+                    vec![Param::Int(cut)],
+                ),
+                // By size: never the newest day, as with partitions.
+                None => (BEFORE_NEWEST_DAY.to_string(), Vec::new()),
+            };
+            let sql = format!(
+                "DELETE FROM occurrences WHERE id IN \
+                 (SELECT id FROM occurrences {older} ORDER BY last_ms LIMIT {chunk}) \
+                 RETURNING event_key, occurrences"
+            );
+            c.each(&sql, &params, &mut |r| deleted.add_row(r)).await?;
+        }
         if let Some(cut) = cutoff_ms {
-            c.run(
-                &format!("DELETE FROM ledger WHERE COALESCE(last_ms, 0) < {}", p(1)),
-                &[Param::Int(cut)],
-            ).await?;
+            let ledger = format!("DELETE FROM ledger WHERE COALESCE(last_ms, 0) < {}", p(1));
+            c.run(&ledger, &[Param::Int(cut)]).await?;
             // Whole hours only: the hour the cutoff falls in stays.
-            c.run(
-                &format!("DELETE FROM hourly WHERE hour_ms < {}", p(1)),
-                &[Param::Int(crate::aggregate::hour_of(cut))],
-            ).await?;
+            let hourly = format!("DELETE FROM hourly WHERE hour_ms < {}", p(1));
+            let hour = crate::aggregate::hour_of(cut);
+            c.run(&hourly, &[Param::Int(hour)]).await?;
         }
         Ok(deleted)
-    }).await
+    })
+    .await
 }
 
 /// Compute the hourly rollup again from the stored rows.

@@ -11,6 +11,7 @@
 pub mod core;
 mod error;
 pub mod filter;
+pub mod partitions;
 pub mod plan;
 pub mod postgres;
 pub mod query;
@@ -190,19 +191,6 @@ impl Store {
         on_conn!(self, c => core::prune_chunk(c, cutoff_ms, chunk))
     }
 
-    /// Whether this store can apply `policy`. A size limit cannot be kept
-    /// on PostgreSQL yet: deleted rows give no space back to its files (it
-    /// reuses it), so the size never drops below the limit and retention
-    /// would go on deleting until no row is left.
-    pub fn check_retention(&self, policy: &Retention) -> Result<(), StoreError> {
-        match (self, policy.max_bytes) {
-            (Store::Postgres(_), Some(_)) => Err(StoreError::Unsupported(
-                "--max-size is not supported on PostgreSQL: deleted rows give no space back to its files, so the store would never get below the limit and every row would be deleted; use --retain DURATION there".into(),
-            )),
-            _ => Ok(()),
-        }
-    }
-
     /// One step of retention: at most `chunk` rows, so a caller that also
     /// writes is never held up long. Returns what it deleted (no rows: done).
     pub async fn prune_step(
@@ -211,12 +199,11 @@ impl Store {
         now_ms: i64,
         chunk: usize,
     ) -> Result<Pruned, StoreError> {
-        self.check_retention(policy)?;
         if let Some(age) = policy.max_age_ms {
             let n = self
                 .prune_chunk(Some(now_ms.saturating_sub(age)), chunk)
                 .await?;
-            if n.rows > 0 {
+            if !n.is_empty() {
                 return Ok(n);
             }
         }

@@ -236,6 +236,8 @@ pub struct Pruned {
     pub occurrences: u64,
     /// The Events they belonged to.
     pub events: std::collections::BTreeSet<String>,
+    /// Day partitions dropped (where occurrences are partitioned).
+    pub partitions: u64,
 }
 
 impl Pruned {
@@ -249,18 +251,30 @@ impl Pruned {
         Ok(())
     }
 
-    /// `7 occurrences of 2 Events (2 stored rows)`: each count says what it counts.
+    /// `7 occurrences of 2 Events (2 stored rows)`: each count says what
+    /// it counts (and the days dropped, where there are any).
     pub fn counts(&self) -> String {
+        let days = match self.partitions {
+            0 => String::new(),
+            1 => ", 1 day partition".to_string(),
+            n => format!(", {n} day partitions"),
+        };
         format!(
-            "{} occurrences of {} Events ({} stored rows)",
+            "{} occurrences of {} Events ({} stored rows{days})",
             self.occurrences,
             self.events.len(),
             self.rows
         )
     }
 
+    /// Nothing was deleted: retention is done for now.
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0 && self.partitions == 0
+    }
+
     pub fn absorb(&mut self, other: Pruned) {
         self.rows += other.rows;
+        self.partitions += other.partitions;
         self.occurrences = self.occurrences.saturating_add(other.occurrences);
         self.events.extend(other.events);
     }

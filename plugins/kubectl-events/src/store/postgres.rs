@@ -202,7 +202,9 @@ static POSTGRES: Dialect = Dialect {
     migration_lock: Some("SELECT pg_advisory_xact_lock(7734001)"),
     lock_rows: " FOR UPDATE",
     // Every kplug table with its indexes and TOAST, as SQLite's file size counts them.
-    used_bytes: "SELECT CAST(pg_total_relation_size('occurrences') + pg_total_relation_size('ledger') + pg_total_relation_size('hourly') + pg_total_relation_size('objects') + pg_total_relation_size('meta') AS BIGINT) AS bytes",
+    partitioned: true,
+    // The partitioned table itself holds nothing: its partitions are summed.
+    used_bytes: "SELECT CAST((SELECT COALESCE(SUM(pg_total_relation_size(inhrelid)), 0) FROM pg_inherits WHERE inhparent = CAST('occurrences' AS regclass)) + pg_total_relation_size('ledger') + pg_total_relation_size('hourly') + pg_total_relation_size('objects') + pg_total_relation_size('meta') AS BIGINT) AS bytes",
 };
 
 impl Conn for ClientWrapper {

@@ -5,20 +5,12 @@
 use super::StoreError;
 
 /// Schema version written by this build; older stores are migrated on open.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
-/// The tables (portable SQL: SQLite and PostgreSQL; `{ID}` is each one's
-/// auto-increment key).
-pub const SCHEMA_V1: &[&str] = &[
-    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS ledger (
-        key TEXT PRIMARY KEY,
-        resource_version TEXT NOT NULL,
-        count BIGINT NOT NULL,
-        last_ms BIGINT)",
-    "CREATE TABLE IF NOT EXISTS occurrences (
-        id {ID},
-        event_key TEXT NOT NULL,
+/// The columns of an occurrence after its id, as every version has them.
+macro_rules! occurrence_columns {
+    () => {
+        "event_key TEXT NOT NULL,
         cluster TEXT NOT NULL,
         namespace TEXT NOT NULL,
         kind TEXT NOT NULL,
@@ -38,7 +30,24 @@ pub const SCHEMA_V1: &[&str] = &[
         severity TEXT NOT NULL,
         template TEXT NOT NULL,
         fingerprint TEXT NOT NULL,
-        raw TEXT NOT NULL)",
+        raw TEXT NOT NULL"
+    };
+}
+
+/// The tables (portable SQL: SQLite and PostgreSQL; `{ID}` is each one's
+/// auto-increment key).
+pub const SCHEMA_V1: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS ledger (
+        key TEXT PRIMARY KEY,
+        resource_version TEXT NOT NULL,
+        count BIGINT NOT NULL,
+        last_ms BIGINT)",
+    concat!(
+        "CREATE TABLE IF NOT EXISTS occurrences (id {ID}, ",
+        occurrence_columns!(),
+        ")"
+    ),
     "CREATE INDEX IF NOT EXISTS occurrences_last ON occurrences (last_ms)",
     "CREATE INDEX IF NOT EXISTS occurrences_object ON occurrences (namespace, kind, name)",
     "CREATE INDEX IF NOT EXISTS occurrences_root ON occurrences (namespace, owner_root)",
@@ -96,12 +105,58 @@ pub const SCHEMA_V3: &[&str] = &[
         PRIMARY KEY (hour_ms, cluster, namespace, kind, reason, type, category, severity, node))",
 ];
 
-/// The statements that bring a store from version `found` to the newest.
-pub fn migrations(found: i64) -> impl Iterator<Item = &'static str> {
-    [(1, SCHEMA_V1), (2, SCHEMA_V2), (3, SCHEMA_V3)]
-        .into_iter()
-        .filter(move |(v, _)| *v > found)
-        .flat_map(|(_, stmts)| stmts.iter().copied())
+/// Version 4, where tables can be partitioned (PostgreSQL): occurrences
+/// go into day partitions (see [`super::partitions`]). A partitioned table
+/// has no primary key without the partition column, so the id is indexed
+/// instead; identity still numbers the rows.
+pub const SCHEMA_V4_PARTITIONED: &[Step] = &[
+    Step::Sql("ALTER TABLE occurrences RENAME TO occurrences_v3"),
+    Step::Sql(concat!(
+        "CREATE TABLE occurrences (id BIGINT GENERATED ALWAYS AS IDENTITY, ",
+        occurrence_columns!(),
+        ") PARTITION BY RANGE (last_ms)"
+    )),
+    // Rows without a last time.
+    Step::Sql("CREATE TABLE occurrences_default PARTITION OF occurrences DEFAULT"),
+    Step::FillPartitions,
+    Step::Sql("CREATE INDEX occurrences_last ON occurrences (last_ms)"),
+    Step::Sql("CREATE INDEX occurrences_owner ON occurrences (owner_root, namespace, last_ms)"),
+    Step::Sql("CREATE INDEX occurrences_id ON occurrences (id)"),
+];
+
+/// One step of a migration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// A statement (`{ID}`, `{WITHOUT_ROWID}` filled in by the dialect).
+    Sql(&'static str),
+    /// Compute the hourly rollup from the rows (it came with version 3).
+    FillHourly,
+    /// Move the rows of `occurrences_v3` into day partitions.
+    FillPartitions,
+}
+
+/// The steps that bring a store from version `found` to the newest, for a
+/// database that partitions tables or not.
+pub fn migrations(found: i64, partitioned: bool) -> Vec<Step> {
+    let sql = |stmts: &'static [&'static str]| stmts.iter().map(|s| Step::Sql(s));
+    let mut steps = Vec::new();
+    if found < 1 {
+        steps.extend(sql(SCHEMA_V1));
+    }
+    if found < 2 {
+        steps.extend(sql(SCHEMA_V2));
+    }
+    if found < 3 {
+        steps.extend(sql(SCHEMA_V3));
+        // A new store has no rows to roll up.
+        if found >= 1 {
+            steps.push(Step::FillHourly);
+        }
+    }
+    if found < 4 && partitioned {
+        steps.extend(SCHEMA_V4_PARTITIONED.iter().copied());
+    }
+    steps
 }
 
 /// For a reader: a store's schema version must be this build's. `missing`

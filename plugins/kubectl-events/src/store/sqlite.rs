@@ -182,6 +182,7 @@ static SQLITE: Dialect = Dialect {
     migration_lock: None,
     lock_rows: "",
     // Pages in use (not on the free list): the whole file, every table and index.
+    partitioned: false,
     used_bytes: "SELECT ((SELECT page_count FROM pragma_page_count()) - (SELECT freelist_count FROM pragma_freelist_count())) * (SELECT page_size FROM pragma_page_size()) AS bytes",
 };
 
