@@ -546,6 +546,21 @@ fn sqlite_and_postgresql_answer_alike() {
             "-o",
             "json",
         ],
+        // Whole hours by object and fingerprint: the object rollup answers.
+        vec![
+            "aggregate",
+            "-A",
+            "--by",
+            "namespace,name,fingerprint",
+            "--since",
+            "2019-03-01T00:00:00Z",
+            "--until",
+            "2019-03-15T00:00:00Z",
+            "--window",
+            "1d",
+            "-o",
+            "json",
+        ],
     ];
     let mut answers: Vec<Vec<String>> = Vec::new();
     for store in &stores {

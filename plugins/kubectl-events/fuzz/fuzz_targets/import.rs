@@ -52,7 +52,7 @@ fuzz_target!(|data: &[u8]| {
         end_ms: end,
         window_ms: 3_600_000,
     };
-    for g in kplug_eventlog::aggregate::aggregate(&["reason"], &spans, buckets) {
+    for g in kplug_eventlog::aggregate::aggregate(&[kplug_eventlog::store::GroupBy::Reason], &spans, buckets) {
         assert!(g.count >= 0 && g.buckets.iter().all(|b| b.count >= 0));
     }
     let _ = streamed;

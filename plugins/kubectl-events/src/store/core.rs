@@ -11,7 +11,8 @@ use super::StoreError;
 use super::filter::Filter;
 use super::partitions;
 use super::plan::{self, Hourly, IngestStats, Pruned};
-use super::query::{self, Buckets, EventRow, GroupBy, Span};
+use super::query::{self, Buckets, EventRow, GroupBy, Source, Span};
+use super::rows::{ByLabels, ByObject, Rollup};
 use super::rows::{LedgerEntry, ObjectInfo, Param, Read, Table};
 use super::schema::{self, SCHEMA_VERSION, Step};
 
@@ -150,7 +151,8 @@ pub async fn migrate<C: Conn>(c: &mut C) -> Result<(), StoreError> {
                     )
                     .await?
                 }
-                Step::FillHourly => fill_hourly(c).await?,
+                Step::FillHourly => fill::<ByLabels, C>(c).await?,
+                Step::FillHourlyObjects => fill::<ByObject, C>(c).await?,
                 Step::FillPartitions => partitions::fill_from_v3(c).await?,
             }
         }
@@ -204,6 +206,7 @@ pub async fn ingest<C: Conn>(c: &mut C, batch: &[Record]) -> Result<IngestStats,
         c.insert(&plan.ledger).await?;
         c.insert(&plan.rows).await?;
         c.insert(&plan.hourly).await?;
+        c.insert(&plan.hourly_objects).await?;
         Ok(stats)
     })
     .await
@@ -314,28 +317,32 @@ pub async fn prune_chunk<C: Conn>(
             let ledger = format!("DELETE FROM ledger WHERE COALESCE(last_ms, 0) < {}", p(1));
             c.run(&ledger, &[Param::Int(cut)]).await?;
             // Whole hours only: the hour the cutoff falls in stays.
-            let hourly = format!("DELETE FROM hourly WHERE hour_ms < {}", p(1));
             let hour = crate::aggregate::hour_of(cut);
-            c.run(&hourly, &[Param::Int(hour)]).await?;
+            for table in [ByLabels::NAME, ByObject::NAME] {
+                let sql = format!("DELETE FROM {table} WHERE hour_ms < {}", p(1));
+                c.run(&sql, &[Param::Int(hour)]).await?;
+            }
         }
         Ok(deleted)
     })
     .await
 }
 
-/// Compute the hourly rollup again from the stored rows.
+/// Compute the rollups again from the stored rows.
 pub async fn rebuild_hourly<C: Conn>(c: &mut C) -> Result<(), StoreError> {
     in_transaction(c, async |c| {
-        c.batch("DELETE FROM hourly").await?;
-        fill_hourly(c).await
+        c.batch(&format!("DELETE FROM {}", ByLabels::NAME)).await?;
+        c.batch(&format!("DELETE FROM {}", ByObject::NAME)).await?;
+        fill::<ByLabels, C>(c).await?;
+        fill::<ByObject, C>(c).await
     })
     .await
 }
 
-/// Fill the hourly rollup from the stored rows (a store older than it).
-async fn fill_hourly<C: Conn>(c: &mut C) -> Result<(), StoreError> {
-    let mut hourly = Hourly::default();
-    c.each(Hourly::SOURCE, &[], &mut |r| hourly.add_row(r))
+/// Fill a rollup from the stored rows (a store older than it).
+async fn fill<R: Rollup, C: Conn>(c: &mut C) -> Result<(), StoreError> {
+    let mut hourly = Hourly::<R>::default();
+    c.each(&Hourly::<R>::source(), &[], &mut |r| hourly.add_row(r))
         .await?;
     c.insert(&hourly.cells()).await
 }
@@ -347,9 +354,9 @@ pub async fn spans<C: Conn>(
     columns: &[GroupBy],
     filter: &Filter,
     buckets: Buckets,
-    hourly: bool,
+    source: Source,
 ) -> Result<Vec<Span>, StoreError> {
     let (sql, params) =
-        query::spans_query(columns, filter, buckets, hourly, &c.dialect().placeholder);
+        query::spans_query(columns, filter, buckets, source, &c.dialect().placeholder);
     rows(c, &sql, &params, |r| Span::read(r, columns)).await
 }

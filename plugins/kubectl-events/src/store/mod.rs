@@ -25,7 +25,7 @@ use jiff::Timestamp;
 pub use error::StoreError;
 pub use filter::Filter;
 pub use plan::{IngestStats, Plan, Pruned};
-pub use query::{Buckets, EventRow, GroupBy, Span};
+pub use query::{Buckets, EventRow, GroupBy, Source, Span};
 pub use rows::{ObjectInfo, ObjectKey};
 pub use schema::SCHEMA_VERSION;
 
@@ -215,23 +215,23 @@ impl Store {
         Ok(Pruned::default())
     }
 
-    /// Compute the hourly rollup again from the stored rows (after rows
-    /// were written around the store, as the benchmark does).
+    /// Compute the rollups again from the stored rows (after rows were
+    /// written around the store, as the benchmark does).
     pub async fn rebuild_hourly(&mut self) -> Result<(), StoreError> {
         on_conn!(self, c => core::rebuild_hourly(c))
     }
 
-    /// Occurrences per group and bucket: from the hourly rollup when it
-    /// can answer, else from the rows.
+    /// Occurrences per group and bucket: from a rollup when one can
+    /// answer, else from the rows.
     pub async fn aggregate(
         &mut self,
         columns: &[GroupBy],
         filter: &Filter,
         buckets: Buckets,
     ) -> Result<Vec<crate::aggregate::Group>, StoreError> {
-        let hourly = query::hourly_applies(columns, filter, buckets);
-        let spans = self.spans(columns, filter, buckets, hourly).await?;
-        Ok(if hourly {
+        let source = query::source(columns, filter, buckets);
+        let spans = self.spans(columns, filter, buckets, source).await?;
+        Ok(if source != Source::Rows {
             crate::aggregate::aggregate_micro(columns, &spans, buckets)
         } else {
             crate::aggregate::aggregate(columns, &spans, buckets)
@@ -244,9 +244,9 @@ impl Store {
         columns: &[GroupBy],
         filter: &Filter,
         buckets: Buckets,
-        hourly: bool,
+        source: Source,
     ) -> Result<Vec<Span>, StoreError> {
-        on_conn!(self, c => core::spans(c, columns, filter, buckets, hourly))
+        on_conn!(self, c => core::spans(c, columns, filter, buckets, source))
     }
 }
 

@@ -10,7 +10,7 @@ use crate::ledger::{Decision, Seen};
 use crate::record::Record;
 
 use super::StoreError;
-use super::rows::{HourlyCell, LedgerEntry, Occurrence, Read};
+use super::rows::{ByLabels, ByObject, HourlyCell, LedgerEntry, Occurrence, Read, Rollup};
 
 /// What `ingest` did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -47,7 +47,8 @@ pub fn ledger_key(r: &Record) -> String {
 pub struct Plan {
     pub ledger: Vec<LedgerEntry>,
     pub rows: Vec<Occurrence>,
-    pub hourly: Vec<HourlyCell>,
+    pub hourly: Vec<HourlyCell<ByLabels>>,
+    pub hourly_objects: Vec<HourlyCell<ByObject>>,
 }
 
 /// The distinct ledger keys of `batch`, in first-seen order.
@@ -68,26 +69,14 @@ pub fn plan(batch: &[Record], mut found: HashMap<String, Seen>, stats: &mut Inge
     let mut plan = Plan::default();
     let mut order = Vec::new();
     let mut listed = HashSet::new();
-    let mut hourly = Hourly::default();
+    let mut hourly = Hourly::<ByLabels>::default();
+    let mut by_object = Hourly::<ByObject>::default();
     for r in batch {
         let key = ledger_key(r);
         let prev = found.get(&key);
         if let Some(row) = occurrence(r, &key, prev, stats) {
-            hourly.add(
-                [
-                    &row.cluster,
-                    &row.namespace,
-                    &row.kind,
-                    &row.reason,
-                    &row.event_type,
-                    &row.category,
-                    &row.severity,
-                    &row.node,
-                ],
-                row.first_ms,
-                row.last_ms,
-                row.occurrences,
-            );
+            hourly.add(&row);
+            by_object.add(&row);
             plan.rows.push(row);
         }
         let next = crate::ledger::seen(prev, &r.event);
@@ -100,6 +89,7 @@ pub fn plan(batch: &[Record], mut found: HashMap<String, Seen>, stats: &mut Inge
     // In key order: neighbouring keys share B-tree pages.
     order.sort_unstable();
     plan.hourly = hourly.cells();
+    plan.hourly_objects = by_object.cells();
     for key in order {
         let next = &found[&key];
         // A relist repeats what the ledger holds: nothing to write.
@@ -166,27 +156,58 @@ fn occurrence(
     }
 }
 
-/// Adds occurrences to hours, by the [`super::rows::HOURLY_KEY`] columns. A
-/// row of an import may span days, so it adds to many hours: each key is
-/// stored once and hours are counted by its number.
-#[derive(Debug, Default)]
-pub struct Hourly {
-    ids: HashMap<String, usize>,
-    keys: Vec<[String; 8]>,
+/// Adds occurrences to hours, by a rollup's key columns. A row of an import
+/// may span days, so it adds to many hours: each key is stored once and
+/// hours are counted by its number.
+#[derive(Debug)]
+pub struct Hourly<R> {
+    ids: HashMap<Vec<String>, usize>,
+    keys: Vec<Vec<String>>,
     micro: HashMap<(i64, usize), i64>,
+    rollup: std::marker::PhantomData<R>,
 }
 
-impl Hourly {
-    /// The occurrence columns the rollup is computed from, for rebuilding it.
-    pub const SOURCE: &'static str = "SELECT cluster, namespace, kind, reason, type, category, severity, node, first_ms, last_ms, occurrences FROM occurrences";
+impl<R> Default for Hourly<R> {
+    fn default() -> Self {
+        Hourly {
+            ids: HashMap::new(),
+            keys: Vec::new(),
+            micro: HashMap::new(),
+            rollup: std::marker::PhantomData,
+        }
+    }
+}
 
-    pub fn add(&mut self, key: [&str; 8], first: Option<i64>, last: Option<i64>, occurrences: i64) {
-        let joined = key.join("\u{1f}");
-        let id = match self.ids.get(&joined) {
+impl<R: Rollup> Hourly<R> {
+    /// The occurrence columns the rollup is computed from, for rebuilding it.
+    pub fn source() -> String {
+        format!(
+            "SELECT {}, first_ms, last_ms, occurrences FROM occurrences",
+            R::KEY.join(", ")
+        )
+    }
+
+    /// Adds a row: its key columns by name.
+    pub fn add(&mut self, row: &Occurrence) {
+        let key: Vec<String> = R::KEY
+            .iter()
+            .map(|column| row.column(column).unwrap_or_default().to_string())
+            .collect();
+        self.add_key(key, row.first_ms, row.last_ms, row.occurrences);
+    }
+
+    fn add_key(
+        &mut self,
+        key: Vec<String>,
+        first: Option<i64>,
+        last: Option<i64>,
+        occurrences: i64,
+    ) {
+        let id = match self.ids.get(&key) {
             Some(id) => *id,
             None => {
-                self.keys.push(key.map(str::to_string));
-                self.ids.insert(joined, self.keys.len() - 1);
+                self.keys.push(key.clone());
+                self.ids.insert(key, self.keys.len() - 1);
                 self.keys.len() - 1
             }
         };
@@ -195,14 +216,14 @@ impl Hourly {
         }
     }
 
-    /// Adds a row of [`Hourly::SOURCE`].
+    /// Adds a row of [`Hourly::source`].
     pub fn add_row(&mut self, r: &dyn Read) -> Result<(), StoreError> {
-        let mut key: [String; 8] = Default::default();
-        for (value, column) in key.iter_mut().zip(super::rows::HOURLY_KEY) {
-            *value = r.text(column)?;
-        }
-        self.add(
-            key.each_ref().map(String::as_str),
+        let key = R::KEY
+            .iter()
+            .map(|column| r.text(column))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.add_key(
+            key,
             r.opt_int("first_ms")?,
             r.opt_int("last_ms")?,
             r.int("occurrences")?,
@@ -211,7 +232,7 @@ impl Hourly {
     }
 
     /// The cells, each key once, in primary key order.
-    pub fn cells(&self) -> Vec<HourlyCell> {
+    pub fn cells(&self) -> Vec<HourlyCell<R>> {
         let mut cells: Vec<_> = self.micro.iter().collect();
         cells.sort_by(|((h1, k1), _), ((h2, k2), _)| {
             h1.cmp(h2).then_with(|| self.keys[*k1].cmp(&self.keys[*k2]))
@@ -222,6 +243,7 @@ impl Hourly {
                 hour_ms: *hour,
                 key: self.keys[*id].clone(),
                 micro: *micro,
+                rollup: std::marker::PhantomData,
             })
             .collect()
     }

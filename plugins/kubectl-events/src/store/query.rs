@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::StoreError;
 use super::filter::Filter;
-use super::rows::{HOURLY_KEY, Param, Read};
+use super::rows::{ByLabels, ByObject, Param, Read, Rollup};
 
 /// One Event as a query shows it: its latest state and every occurrence
 /// recorded in the window.
@@ -146,9 +146,9 @@ impl GroupBy {
         GroupBy::ALL.into_iter().find(|g| g.column() == name)
     }
 
-    /// Whether the hourly rollup is kept by this column.
-    fn in_rollup(self) -> bool {
-        HOURLY_KEY.contains(&self.column())
+    /// Whether the rollup `R` is kept by this column.
+    fn in_rollup<R: Rollup>(self) -> bool {
+        R::KEY.contains(&self.column())
     }
 }
 
@@ -241,38 +241,72 @@ impl Buckets {
     }
 }
 
-/// Whether an aggregate can be counted from the hourly rollup: hour
-/// buckets, and only the rollup's columns grouped by and filtered on.
-pub fn hourly_applies(columns: &[GroupBy], filter: &Filter, buckets: Buckets) -> bool {
-    buckets.hourly()
-        && columns.iter().all(|c| c.in_rollup())
+/// Where an aggregate is counted from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The stored rows (what any filter and grouping can use).
+    Rows,
+    /// A rollup table: hours by its key columns.
+    Rollup { table: &'static str },
+}
+
+impl Source {
+    fn rollup<R: Rollup>() -> Source {
+        Source::Rollup { table: R::NAME }
+    }
+}
+
+/// Where an aggregate can be counted from: a rollup when the buckets are
+/// whole hours and it keeps every column grouped by and filtered on, else
+/// the rows.
+pub fn source(columns: &[GroupBy], filter: &Filter, buckets: Buckets) -> Source {
+    let hours = buckets.hourly()
         && filter.for_object.is_none()
         && filter.grep.is_none()
         && filter.after_id.is_none()
-        && filter.objects.is_none()
+        && filter.objects.is_none();
+    if !hours {
+        return Source::Rows;
+    }
+    if columns.iter().all(|c| c.in_rollup::<ByLabels>()) {
+        return Source::rollup::<ByLabels>();
+    }
+    // The object rollup has no labels to filter on.
+    let by_labels = filter.reasons.is_empty()
+        && filter.event_type.is_none()
+        && filter.categories.is_empty()
+        && filter.severity.is_none()
+        && filter.node.is_none();
+    if by_labels && columns.iter().all(|c| c.in_rollup::<ByObject>()) {
+        return Source::rollup::<ByObject>();
+    }
+    Source::Rows
 }
 
 /// The query for spans to aggregate, `(SQL, parameters)`: rows are the
 /// group columns, the first and last time and the occurrences — from the
-/// rows, or from the hourly rollup (an hour as a span of one instant, in
-/// micro-occurrences) when `hourly`.
+/// rows, or from a rollup (an hour as a span of one instant, in
+/// micro-occurrences).
 pub fn spans_query(
     columns: &[GroupBy],
     filter: &Filter,
     buckets: Buckets,
-    hourly: bool,
+    source: Source,
     placeholder: &dyn Fn(usize) -> String,
 ) -> (String, Vec<Param>) {
-    if hourly {
-        return hourly_sql(columns, filter, buckets, placeholder);
+    match source {
+        Source::Rollup { table } => hourly_sql(table, columns, filter, buckets, placeholder),
+        Source::Rows => {
+            let (where_sql, params) = filter.to_sql(placeholder);
+            (span_sql(columns, &where_sql, buckets), params)
+        }
     }
-    let (where_sql, params) = filter.to_sql(placeholder);
-    (span_sql(columns, &where_sql, buckets), params)
 }
 
 /// The rollup's hours of `buckets` grouped by `columns`, with the filter's
 /// rollup clauses: `(SQL, parameters)`.
 fn hourly_sql(
+    table: &str,
     columns: &[GroupBy],
     filter: &Filter,
     buckets: Buckets,
@@ -306,7 +340,7 @@ fn hourly_sql(
     let group = group_list(columns);
     (
         format!(
-            "SELECT {cols}, hour_ms AS span_first, hour_ms AS span_last, CAST(SUM(micro) AS BIGINT) AS span_occurrences FROM hourly {where_sql} GROUP BY {group}hour_ms"
+            "SELECT {cols}, hour_ms AS span_first, hour_ms AS span_last, CAST(SUM(micro) AS BIGINT) AS span_occurrences FROM {table} {where_sql} GROUP BY {group}hour_ms"
         ),
         params,
     )

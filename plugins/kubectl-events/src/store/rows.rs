@@ -102,6 +102,26 @@ pub struct Occurrence {
     pub raw: String,
 }
 
+impl Occurrence {
+    /// A text column by its name (what rollups are keyed by).
+    pub fn column(&self, name: &str) -> Option<&str> {
+        Some(match name {
+            "cluster" => &self.cluster,
+            "namespace" => &self.namespace,
+            "kind" => &self.kind,
+            "name" => &self.name,
+            "owner_root" => &self.owner_root,
+            "reason" => &self.reason,
+            "type" => &self.event_type,
+            "node" => &self.node,
+            "category" => &self.category,
+            "severity" => &self.severity,
+            "fingerprint" => &self.fingerprint,
+            _ => return None,
+        })
+    }
+}
+
 impl Table for Occurrence {
     const NAME: &'static str = "occurrences";
     const COLUMNS: &'static [(&'static str, ColumnType)] = &[
@@ -201,29 +221,35 @@ impl LedgerEntry {
     }
 }
 
-/// The columns the hourly rollup is kept by (and may be grouped by).
-pub const HOURLY_KEY: [&str; 8] = [
-    "cluster",
-    "namespace",
-    "kind",
-    "reason",
-    "type",
-    "category",
-    "severity",
-    "node",
-];
-
-/// Occurrences of one hour and rollup key, in millionths.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HourlyCell {
-    pub hour_ms: i64,
-    /// Values of the [`HOURLY_KEY`] columns, in that order.
-    pub key: [String; 8],
-    pub micro: i64,
+/// A table of occurrences per hour (in millionths: a row's occurrences
+/// are spread over the hours of its span) by some columns of the rows, kept
+/// up to date at ingest so aggregates over days read hours, not rows.
+pub trait Rollup: std::fmt::Debug + 'static {
+    const NAME: &'static str;
+    /// The occurrence columns it is kept by (and may be grouped by).
+    const KEY: &'static [&'static str];
+    /// `hour_ms`, the key, `micro`.
+    const COLUMNS: &'static [(&'static str, ColumnType)];
+    /// More of the same hour and key adds to it.
+    const CONFLICT: &'static str;
 }
 
-impl Table for HourlyCell {
+/// By the low-cardinality columns: reason, type, node and the like.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ByLabels;
+
+impl Rollup for ByLabels {
     const NAME: &'static str = "hourly";
+    const KEY: &'static [&'static str] = &[
+        "cluster",
+        "namespace",
+        "kind",
+        "reason",
+        "type",
+        "category",
+        "severity",
+        "node",
+    ];
     const COLUMNS: &'static [(&'static str, ColumnType)] = &[
         ("hour_ms", I),
         ("cluster", T),
@@ -236,8 +262,43 @@ impl Table for HourlyCell {
         ("node", T),
         ("micro", I),
     ];
-    /// More of the same hour adds to it.
     const CONFLICT: &'static str = "ON CONFLICT (hour_ms, cluster, namespace, kind, reason, type, category, severity, node) DO UPDATE SET micro = hourly.micro + excluded.micro";
+}
+
+/// By object and fingerprint: what `--by name` and `--by fingerprint`
+/// count. Repeats of an Event within an hour become one cell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ByObject;
+
+impl Rollup for ByObject {
+    const NAME: &'static str = "hourly_objects";
+    const KEY: &'static [&'static str] = &["cluster", "namespace", "kind", "name", "fingerprint"];
+    const COLUMNS: &'static [(&'static str, ColumnType)] = &[
+        ("hour_ms", I),
+        ("cluster", T),
+        ("namespace", T),
+        ("kind", T),
+        ("name", T),
+        ("fingerprint", T),
+        ("micro", I),
+    ];
+    const CONFLICT: &'static str = "ON CONFLICT (hour_ms, cluster, namespace, kind, name, fingerprint) DO UPDATE SET micro = hourly_objects.micro + excluded.micro";
+}
+
+/// Occurrences of one hour and rollup key, in millionths.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HourlyCell<R> {
+    pub hour_ms: i64,
+    /// Values of the rollup's [`Rollup::KEY`] columns, in that order.
+    pub key: Vec<String>,
+    pub micro: i64,
+    pub rollup: std::marker::PhantomData<R>,
+}
+
+impl<R: Rollup> Table for HourlyCell<R> {
+    const NAME: &'static str = R::NAME;
+    const COLUMNS: &'static [(&'static str, ColumnType)] = R::COLUMNS;
+    const CONFLICT: &'static str = R::CONFLICT;
 
     fn cells(&self) -> Vec<Param> {
         let mut cells = vec![Param::Int(self.hour_ms)];
@@ -402,10 +463,17 @@ mod tests {
                 last_observed: None,
             },
         });
-        agrees(&HourlyCell {
+        agrees(&HourlyCell::<ByLabels> {
             hour_ms: 0,
-            key: Default::default(),
+            key: vec![String::new(); ByLabels::KEY.len()],
             micro: 1,
+            rollup: Default::default(),
+        });
+        agrees(&HourlyCell::<ByObject> {
+            hour_ms: 0,
+            key: vec![String::new(); ByObject::KEY.len()],
+            micro: 1,
+            rollup: Default::default(),
         });
         agrees(&ObjectInfo {
             cluster: "c".into(),
@@ -419,6 +487,41 @@ mod tests {
             owner: String::new(),
             seen_ms: 1,
         });
+    }
+
+    #[test]
+    fn every_rollup_key_is_an_occurrence_column() {
+        let row = Occurrence {
+            event_key: String::new(),
+            cluster: "c".into(),
+            namespace: String::new(),
+            kind: String::new(),
+            name: String::new(),
+            object_uid: String::new(),
+            field_path: String::new(),
+            owner_root: String::new(),
+            reason: String::new(),
+            event_type: String::new(),
+            message: String::new(),
+            reporting_controller: String::new(),
+            node: String::new(),
+            first_ms: None,
+            last_ms: None,
+            occurrences: 1,
+            category: String::new(),
+            severity: String::new(),
+            template: String::new(),
+            fingerprint: String::new(),
+            raw: String::new(),
+        };
+        for column in ByLabels::KEY.iter().chain(ByObject::KEY) {
+            assert!(row.column(column).is_some(), "{column}");
+            assert!(
+                Occurrence::COLUMNS.iter().any(|(c, _)| c == column),
+                "{column}"
+            );
+        }
+        assert_eq!(row.column("cluster"), Some("c"));
     }
 
     #[test]

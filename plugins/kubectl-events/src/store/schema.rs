@@ -105,6 +105,18 @@ pub const SCHEMA_V3: &[&str] = &[
         PRIMARY KEY (hour_ms, cluster, namespace, kind, reason, type, category, severity, node))",
 ];
 
+/// Version 4: hours by object and fingerprint, for `--by name` and
+/// `--by fingerprint` (filled from the rows).
+pub const SCHEMA_V4: &[&str] = &["CREATE TABLE IF NOT EXISTS hourly_objects (
+        hour_ms BIGINT NOT NULL,
+        cluster TEXT NOT NULL,
+        namespace TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        name TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        micro BIGINT NOT NULL,
+        PRIMARY KEY (hour_ms, cluster, namespace, kind, name, fingerprint))"];
+
 /// Version 4, where tables can be partitioned (PostgreSQL): occurrences
 /// go into day partitions (see [`super::partitions`]). A partitioned table
 /// has no primary key without the partition column, so the id is indexed
@@ -131,6 +143,8 @@ pub enum Step {
     Sql(&'static str),
     /// Compute the hourly rollup from the rows (it came with version 3).
     FillHourly,
+    /// Compute the rollup by object from the rows (version 4).
+    FillHourlyObjects,
     /// Move the rows of `occurrences_v3` into day partitions.
     FillPartitions,
 }
@@ -153,8 +167,14 @@ pub fn migrations(found: i64, partitioned: bool) -> Vec<Step> {
             steps.push(Step::FillHourly);
         }
     }
-    if found < 4 && partitioned {
-        steps.extend(SCHEMA_V4_PARTITIONED.iter().copied());
+    if found < 4 {
+        steps.extend(sql(SCHEMA_V4));
+        if partitioned {
+            steps.extend(SCHEMA_V4_PARTITIONED.iter().copied());
+        }
+        if found >= 1 {
+            steps.push(Step::FillHourlyObjects);
+        }
     }
     steps
 }

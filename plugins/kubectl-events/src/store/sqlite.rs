@@ -310,9 +310,15 @@ mod tests {
             since: jiff::Timestamp::from_millisecond(0).ok(),
             ..Default::default()
         };
-        let summed = core::spans(&mut store.conn, &[GroupBy::Reason], &filter, buckets, false)
-            .await
-            .unwrap();
+        let summed = core::spans(
+            &mut store.conn,
+            &[GroupBy::Reason],
+            &filter,
+            buckets,
+            crate::store::Source::Rows,
+        )
+        .await
+        .unwrap();
         assert!(summed.len() < spans.len(), "some rows were summed");
         let mut every = store
             .conn
@@ -367,7 +373,7 @@ mod tests {
             .map(|(i, (first, last, count, reason))| {
                 let v = serde_json::json!({
                     "metadata": {"name": format!("e{i}"), "namespace": "a", "uid": format!("u{i}"), "resourceVersion": "1"},
-                    "involvedObject": {"kind": "Pod", "name": "web"},
+                    "involvedObject": {"kind": "Pod", "name": if i % 3 == 0 { "web" } else { "db" }},
                     "reason": reason, "message": "m", "count": count,
                     "firstTimestamp": at(*first), "lastTimestamp": at(*last),
                 });
@@ -382,30 +388,40 @@ mod tests {
             until: jiff::Timestamp::from_millisecond(buckets.end_ms).ok(),
             ..Default::default()
         };
-        assert!(crate::store::query::hourly_applies(
-            &[GroupBy::Reason],
-            &filter,
-            buckets
-        ));
+        assert_eq!(
+            crate::store::query::source(&[GroupBy::Reason], &filter, buckets),
+            crate::store::Source::Rollup { table: "hourly" }
+        );
+        // Both rollups count what the rows count.
+        for by in [
+            &[GroupBy::Reason][..],
+            &[GroupBy::Name],
+            &[GroupBy::Fingerprint],
+            &[GroupBy::Namespace, GroupBy::Kind, GroupBy::Name],
+        ] {
+            assert_ne!(
+                crate::store::query::source(by, &filter, buckets),
+                crate::store::Source::Rows
+            );
+            let rolled = store.aggregate(by, &filter, buckets).await.unwrap();
+            let spans = store
+                .spans(by, &filter, buckets, crate::store::Source::Rows)
+                .await
+                .unwrap();
+            let rows = crate::aggregate::aggregate(by, &spans, buckets);
+            assert!(rolled.len() > 1, "{by:?}: several groups");
+            assert_eq!(rolled.len(), rows.len(), "{by:?}");
+            for (a, b) in rolled.iter().zip(&rows) {
+                assert_eq!((&a.key, a.count), (&b.key, b.count), "totals agree");
+                for (x, y) in a.buckets.iter().zip(&b.buckets) {
+                    assert!((x.count - y.count).abs() <= 1, "{a:?} vs {b:?}");
+                }
+            }
+        }
         let rolled = store
             .aggregate(&[GroupBy::Reason], &filter, buckets)
             .await
             .unwrap();
-        let rows = crate::aggregate::aggregate(
-            &[GroupBy::Reason],
-            &store
-                .spans(&[GroupBy::Reason], &filter, buckets, false)
-                .await
-                .unwrap(),
-            buckets,
-        );
-        assert_eq!(rolled.len(), rows.len());
-        for (a, b) in rolled.iter().zip(&rows) {
-            assert_eq!((&a.key, a.count), (&b.key, b.count), "totals agree");
-            for (x, y) in a.buckets.iter().zip(&b.buckets) {
-                assert!((x.count - y.count).abs() <= 1, "{a:?} vs {b:?}");
-            }
-        }
         // Everything inside the window is counted whole: 3 + 97 + 1000.
         assert_eq!(rolled[0].count, 1100);
 
@@ -414,16 +430,25 @@ mod tests {
             grep: Some("m".into()),
             ..filter.clone()
         };
-        assert!(!crate::store::query::hourly_applies(
-            &[GroupBy::Reason],
-            &by_text,
-            buckets
-        ));
-        assert!(!crate::store::query::hourly_applies(
-            &[GroupBy::Fingerprint],
-            &filter,
-            buckets
-        ));
+        assert_eq!(
+            crate::store::query::source(&[GroupBy::Reason], &by_text, buckets),
+            crate::store::Source::Rows
+        );
+        assert_eq!(
+            crate::store::query::source(&[GroupBy::Fingerprint], &filter, buckets),
+            crate::store::Source::Rollup {
+                table: "hourly_objects"
+            }
+        );
+        let by_reason = Filter {
+            reasons: vec!["BackOff".into()],
+            ..filter.clone()
+        };
+        assert_eq!(
+            crate::store::query::source(&[GroupBy::Fingerprint], &by_reason, buckets),
+            crate::store::Source::Rows,
+            "the object rollup has no reasons"
+        );
         // Retention trims the rollup by whole hours.
         store
             .prune_chunk(Some(base + 46 * h + 1), 1000)
@@ -474,6 +499,11 @@ mod tests {
             .query_row("SELECT SUM(micro) FROM hourly", [], |r| r.get(0))
             .unwrap();
         assert_eq!(micro, 7_000_000, "the rollup is built from the old rows");
+        let by_object: i64 = store
+            .conn
+            .query_row("SELECT SUM(micro) FROM hourly_objects", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(by_object, 7_000_000, "and the rollup by object");
         let rows = core::query(&mut store.conn, &Filter::default(), None)
             .await
             .unwrap();
