@@ -5,7 +5,10 @@
 //!   20,000 new Events: target flat, under 100 MB;
 //! - listing those Events: `kubectl get events -A -o json` and `kubectl
 //!   events -A` against the API server, `kubectl eventlog query -A` against
-//!   the store.
+//!   the store;
+//! - a fleet on one PostgreSQL: four writers, one per cluster, each storing
+//!   250,000 Events at once, against the single writer above: the total
+//!   rate, and the latency of queries while they write.
 //!
 //! Needs the e2e peers (kube-apiserver, etcd, PostgreSQL, kubectl).
 
@@ -20,6 +23,9 @@ use kplug_tests::e2e::{objects, peers, workspace_bin};
 use serde_json::json;
 
 const IMPORTED: usize = 1_000_000;
+/// Writers of the fleet bench, and Events each.
+const WRITERS: usize = 4;
+const PER_WRITER: usize = 250_000;
 const COLLECTED: usize = 20_000;
 const REASONS: [&str; 5] = [
     "BackOff",
@@ -41,7 +47,8 @@ fn main() {
         return;
     };
     let dir = tempfile::tempdir().expect("temp dir");
-    import(&bin, dir.path());
+    let single = import(&bin, dir.path());
+    fleet(&bin, dir.path(), single);
     collect(&bin, dir.path());
 }
 
@@ -83,17 +90,19 @@ fn measure(mut child: Child) -> (f64, f64, std::process::Output) {
     (secs, peak, out)
 }
 
-/// 200,000 Events, each seen five times with a growing count, as
-/// `kubectl get events -A -o json` writes them; streamed to disk.
-fn write_corpus(path: &Path) {
+/// `n` Events: 200,000 (or fewer) Events, each seen up to five times with
+/// a growing count, as `kubectl get events -A -o json` writes them;
+/// streamed to disk.
+fn write_corpus(path: &Path, n: usize) {
     let mut w = std::io::BufWriter::new(std::fs::File::create(path).expect("create corpus"));
     write!(
         w,
         "{{\"apiVersion\": \"v1\", \"kind\": \"EventList\", \"items\": ["
     )
     .unwrap();
-    for i in 0..IMPORTED {
-        let (uid, round) = (i % 200_000, i / 200_000);
+    let distinct = n.min(200_000);
+    for i in 0..n {
+        let (uid, round) = (i % distinct, i / distinct);
         let item = json!({"metadata": {"name": format!("web-{uid}.{uid:x}"), "namespace": format!("ns-{}", uid % 50), "uid": format!("uid-{uid}"), "resourceVersion": (round + 1).to_string()},
                "involvedObject": {"kind": "Pod", "namespace": format!("ns-{}", uid % 50), "name": format!("web-{}-6d4f9c8b7-x7k2p", uid % 400), "apiVersion": "v1"},
                "reason": REASONS[uid % 5],
@@ -108,9 +117,10 @@ fn write_corpus(path: &Path) {
     w.write_all(b"]}\n").unwrap();
 }
 
-fn import(bin: &Path, dir: &Path) {
+/// The import rates into SQLite and PostgreSQL; PostgreSQL's is returned.
+fn import(bin: &Path, dir: &Path) -> f64 {
     let file = dir.join("events.json");
-    write_corpus(&file);
+    write_corpus(&file, IMPORTED);
     let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
     let pg = Postgres::start();
     pg.psql("CREATE DATABASE bench");
@@ -137,6 +147,121 @@ fn import(bin: &Path, dir: &Path) {
         );
     }
     println!("  PostgreSQL / SQLite: {:.2}x", rates[1] / rates[0]);
+    let _ = std::fs::remove_file(&file);
+    rates[1]
+}
+
+/// Four clusters' writers into one PostgreSQL at once, while a reader asks
+/// what an on-call engineer asks: one workload's Events in one cluster,
+/// and the fleet's reasons of the week.
+fn fleet(bin: &Path, dir: &Path, single_rate: f64) {
+    let file = dir.join("fleet.json");
+    write_corpus(&file, PER_WRITER);
+    let pg = Postgres::start();
+    pg.psql("CREATE DATABASE fleet");
+    let store = pg.url("fleet");
+    // The schema first, so the writers do not race to create it.
+    let first = Command::new(bin)
+        .args(["prune", "--retain", "36500d", "--store", &store])
+        .output()
+        .expect("prune runs");
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let start = Instant::now();
+    let mut writers: Vec<Child> = (0..WRITERS)
+        .map(|k| {
+            Command::new(bin)
+                .arg("import")
+                .arg(&file)
+                .args(["--cluster-name", &format!("cluster-{k}"), "--store", &store])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("import runs")
+        })
+        .collect();
+    let queries: [&[&str]; 2] = [
+        &[
+            "query",
+            "-A",
+            "--cluster-name",
+            "cluster-1",
+            "--for",
+            "deploy/web-7",
+            "--since",
+            "2026-11-19T00:00:00Z",
+            "-o",
+            "json",
+        ],
+        &[
+            "aggregate",
+            "-A",
+            "--by",
+            "cluster,reason",
+            "--since",
+            "2026-11-19T00:00:00Z",
+            "--until",
+            "2026-11-26T00:00:00Z",
+            "-o",
+            "json",
+        ],
+    ];
+    let mut latencies: [Vec<f64>; 2] = Default::default();
+    let mut running = WRITERS;
+    while running > 0 {
+        for (q, times) in queries.iter().zip(latencies.iter_mut()) {
+            let t = Instant::now();
+            let out = Command::new(bin)
+                .args(*q)
+                .args(["--store", &store])
+                .output()
+                .expect("query runs");
+            assert!(
+                out.status.success(),
+                "{q:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            times.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        running = writers
+            .iter_mut()
+            .map(|w| w.try_wait().expect("wait").is_none())
+            .filter(|r| *r)
+            .count();
+    }
+    let secs = start.elapsed().as_secs_f64();
+    for w in writers {
+        let out = w.wait_with_output().expect("import ends");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let total = (WRITERS * PER_WRITER) as f64 / secs;
+    println!(
+        "fleet: {WRITERS} writers (one cluster each) x {PER_WRITER} events into one PostgreSQL at once: {secs:.1} s = {total:.0} events/s in total ({:.2}x the single writer's {single_rate:.0} events/s)",
+        total / single_rate
+    );
+    for (q, mut times) in queries.iter().zip(latencies) {
+        times.sort_by(f64::total_cmp);
+        let at = |p: usize| times[(times.len() * p / 100).min(times.len() - 1)];
+        println!(
+            "  while they write, `{}` ({} runs, whole command): p50 {:.0} ms, p99 {:.0} ms",
+            q.join(" "),
+            times.len(),
+            at(50),
+            at(99)
+        );
+    }
+    let days = pg.psql_in(
+        "fleet",
+        "SELECT count(*) FROM pg_inherits WHERE inhparent = 'occurrences'::regclass",
+    );
+    println!("  occurrences in {days} partitions (days and the default)");
     let _ = std::fs::remove_file(&file);
 }
 

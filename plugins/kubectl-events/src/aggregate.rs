@@ -3,7 +3,7 @@
 //! times over eleven days); they are spread evenly over the row's span, so
 //! buckets show when things happened, and totals stay exact.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
@@ -107,7 +107,7 @@ fn sum(values: &[i64]) -> i64 {
     values.iter().fold(0i64, |a, b| a.saturating_add(*b))
 }
 
-fn count(spans: &[Span], buckets: Buckets) -> BTreeMap<Vec<String>, Vec<i64>> {
+fn count(spans: &[Span], buckets: Buckets) -> HashMap<Vec<String>, Vec<i64>> {
     let Buckets {
         start_ms,
         end_ms,
@@ -115,9 +115,13 @@ fn count(spans: &[Span], buckets: Buckets) -> BTreeMap<Vec<String>, Vec<i64>> {
     } = buckets;
     let window_ms = window_ms.max(1);
     let n = (((end_ms - start_ms).max(0) + window_ms - 1) / window_ms).max(1) as usize;
-    let mut groups: BTreeMap<Vec<String>, Vec<i64>> = BTreeMap::new();
+    let mut groups: HashMap<Vec<String>, Vec<i64>> = HashMap::new();
     for s in spans {
-        let counts = groups.entry(s.key.clone()).or_insert_with(|| vec![0; n]);
+        // Most spans add to a group already there: no key copied for them.
+        let counts = match groups.get_mut(&s.key) {
+            Some(counts) => counts,
+            None => groups.entry(s.key.clone()).or_insert_with(|| vec![0; n]),
+        };
         spread(s, start_ms, window_ms, counts);
     }
     groups
@@ -125,10 +129,19 @@ fn count(spans: &[Span], buckets: Buckets) -> BTreeMap<Vec<String>, Vec<i64>> {
 
 fn groups(
     columns: &[GroupBy],
-    counts: BTreeMap<Vec<String>, Vec<i64>>,
+    counts: HashMap<Vec<String>, Vec<i64>>,
     buckets: Buckets,
 ) -> Vec<Group> {
     let window_ms = buckets.window_ms.max(1);
+    let n = counts.values().map(Vec::len).max().unwrap_or(0);
+    // Each bucket's start written once, not once per group.
+    let starts: Vec<String> = (0..n)
+        .map(|i| {
+            jiff::Timestamp::from_millisecond(buckets.start_ms + i as i64 * window_ms)
+                .map(|t| t.to_string())
+                .unwrap_or_default()
+        })
+        .collect();
     let mut out: Vec<Group> = counts
         .into_iter()
         .map(|(key, counts)| Group {
@@ -140,13 +153,9 @@ fn groups(
             count: sum(&counts),
             buckets: counts
                 .iter()
-                .enumerate()
-                .map(|(i, c)| Bucket {
-                    start: jiff::Timestamp::from_millisecond(
-                        buckets.start_ms + i as i64 * window_ms,
-                    )
-                    .map(|t| t.to_string())
-                    .unwrap_or_default(),
+                .zip(&starts)
+                .map(|(c, start)| Bucket {
+                    start: start.clone(),
                     count: *c,
                 })
                 .collect(),

@@ -161,9 +161,12 @@ fn occurrence(
 /// hours are counted by its number.
 #[derive(Debug)]
 pub struct Hourly<R> {
-    ids: HashMap<Vec<String>, usize>,
+    /// A key's columns joined by U+001F → its number.
+    ids: HashMap<String, usize>,
     keys: Vec<Vec<String>>,
     micro: HashMap<(i64, usize), i64>,
+    /// The joined key being looked up (no allocation for a known key).
+    scratch: String,
     rollup: std::marker::PhantomData<R>,
 }
 
@@ -173,6 +176,7 @@ impl<R> Default for Hourly<R> {
             ids: HashMap::new(),
             keys: Vec::new(),
             micro: HashMap::new(),
+            scratch: String::new(),
             rollup: std::marker::PhantomData,
         }
     }
@@ -189,28 +193,25 @@ impl<R: Rollup> Hourly<R> {
 
     /// Adds a row: its key columns by name.
     pub fn add(&mut self, row: &Occurrence) {
-        let key: Vec<String> = R::KEY
-            .iter()
-            .map(|column| row.column(column).unwrap_or_default().to_string())
-            .collect();
-        self.add_key(key, row.first_ms, row.last_ms, row.occurrences);
-    }
-
-    fn add_key(
-        &mut self,
-        key: Vec<String>,
-        first: Option<i64>,
-        last: Option<i64>,
-        occurrences: i64,
-    ) {
-        let id = match self.ids.get(&key) {
+        let value = |column: &str| row.column(column).unwrap_or_default();
+        self.scratch.clear();
+        for column in R::KEY {
+            self.scratch.push_str(value(column));
+            self.scratch.push('\u{1f}');
+        }
+        let id = match self.ids.get(self.scratch.as_str()) {
             Some(id) => *id,
             None => {
-                self.keys.push(key.clone());
-                self.ids.insert(key, self.keys.len() - 1);
+                self.keys
+                    .push(R::KEY.iter().map(|c| value(c).to_string()).collect());
+                self.ids.insert(self.scratch.clone(), self.keys.len() - 1);
                 self.keys.len() - 1
             }
         };
+        self.add_shares(id, row.first_ms, row.last_ms, row.occurrences);
+    }
+
+    fn add_shares(&mut self, id: usize, first: Option<i64>, last: Option<i64>, occurrences: i64) {
         for (hour, micro) in crate::aggregate::hourly_shares(first, last, occurrences) {
             *self.micro.entry((hour, id)).or_default() += micro;
         }
@@ -222,8 +223,17 @@ impl<R: Rollup> Hourly<R> {
             .iter()
             .map(|column| r.text(column))
             .collect::<Result<Vec<_>, _>>()?;
-        self.add_key(
-            key,
+        let joined: String = key.iter().flat_map(|k| [k.as_str(), "\u{1f}"]).collect();
+        let id = match self.ids.get(&joined) {
+            Some(id) => *id,
+            None => {
+                self.keys.push(key);
+                self.ids.insert(joined, self.keys.len() - 1);
+                self.keys.len() - 1
+            }
+        };
+        self.add_shares(
+            id,
             r.opt_int("first_ms")?,
             r.opt_int("last_ms")?,
             r.int("occurrences")?,
