@@ -73,7 +73,6 @@ fn main() {
             kplug_eventlog::store::Access::Write,
         ))
         .expect("store opens");
-    rt.block_on(store.bulk()).expect("bulk");
     let classifier = Classifier::default();
     let mut prepare = Preparer::new("bench", &classifier);
     let base = jiff::Timestamp::now().as_second() - 86_400 * 7;

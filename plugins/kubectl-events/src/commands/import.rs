@@ -40,8 +40,6 @@ pub struct Args {
     pub rules: RulesArgs,
 }
 
-const BATCH: usize = 20_000;
-
 /// One thread reads, normalises and classifies while this one writes: on
 /// two cores the store and the parser each get one.
 pub async fn run(_kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
@@ -50,7 +48,7 @@ pub async fn run(_kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code>
         .store
         .open(kplug_eventlog::store::Access::Write)
         .await?;
-    store.bulk().await?;
+    let batch_size = store.bulk_batch();
     let bytes: u64 = args
         .files
         .iter()
@@ -59,10 +57,11 @@ pub async fn run(_kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code>
         .sum();
     let bar = kplug::output::progress::progress_bar(bytes, "importing (bytes)");
     let mut total = kplug_eventlog::store::IngestStats::default();
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Record>>(2);
+    // One batch read ahead while one is written: memory stays at two.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Record>>(1);
     let reader = {
         let (files, cluster, bar) = (args.files.clone(), args.cluster_name.clone(), bar.clone());
-        std::thread::spawn(move || read_all(&files, &cluster, &classifier, &bar, tx))
+        std::thread::spawn(move || read_all(&files, &cluster, &classifier, &bar, batch_size, tx))
     };
     let mut written = Ok(());
     while let Some(batch) = rx.recv().await {
@@ -102,11 +101,12 @@ fn read_all(
     cluster: &str,
     classifier: &Classifier,
     bar: &ProgressBar,
+    size: usize,
     tx: Sender<Vec<Record>>,
 ) -> usize {
     let mut prepare = Preparer::new(cluster, classifier);
     let mut bad = 0;
-    let mut batch = Vec::with_capacity(BATCH);
+    let mut batch = Vec::with_capacity(size);
     let mut stopped = false;
     for file in files {
         let (reader, name): (Box<dyn Read>, String) = if file.as_os_str() == "-" {
@@ -148,8 +148,8 @@ fn read_all(
                     );
                 }
             }
-            if batch.len() >= BATCH {
-                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+            if batch.len() >= size {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(size));
                 stopped = tx.blocking_send(full).is_err();
             }
         });

@@ -337,10 +337,15 @@ fn hourly_sql(
         format!("{where_sql} AND {time}")
     };
     let cols = select_list(columns);
-    let group = group_list(columns);
+    // The hour first: a rollup's key starts with it, so a grouping that
+    // follows its key needs no sort.
+    let by: String = columns
+        .iter()
+        .map(|c| format!(", {}", c.column()))
+        .collect();
     (
         format!(
-            "SELECT {cols}, hour_ms AS span_first, hour_ms AS span_last, CAST(SUM(micro) AS BIGINT) AS span_occurrences FROM {table} {where_sql} GROUP BY {group}hour_ms"
+            "SELECT {cols}, hour_ms AS span_first, hour_ms AS span_last, CAST(SUM(micro) AS BIGINT) AS span_occurrences FROM {table} {where_sql} GROUP BY hour_ms{by}"
         ),
         params,
     )

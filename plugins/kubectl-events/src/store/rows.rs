@@ -272,17 +272,17 @@ pub struct ByObject;
 
 impl Rollup for ByObject {
     const NAME: &'static str = "hourly_objects";
-    const KEY: &'static [&'static str] = &["cluster", "namespace", "kind", "name", "fingerprint"];
+    const KEY: &'static [&'static str] = &["fingerprint", "kind", "name", "cluster", "namespace"];
     const COLUMNS: &'static [(&'static str, ColumnType)] = &[
         ("hour_ms", I),
-        ("cluster", T),
-        ("namespace", T),
+        ("fingerprint", T),
         ("kind", T),
         ("name", T),
-        ("fingerprint", T),
+        ("cluster", T),
+        ("namespace", T),
         ("micro", I),
     ];
-    const CONFLICT: &'static str = "ON CONFLICT (hour_ms, cluster, namespace, kind, name, fingerprint) DO UPDATE SET micro = hourly_objects.micro + excluded.micro";
+    const CONFLICT: &'static str = "ON CONFLICT (hour_ms, fingerprint, kind, name) DO UPDATE SET micro = hourly_objects.micro + excluded.micro";
 }
 
 /// Occurrences of one hour and rollup key, in millionths.

@@ -156,13 +156,6 @@ impl SqliteStore {
         })
     }
 
-    /// A bigger page cache for a bulk load: once the indexes outgrow the
-    /// cache, every insert reads pages back from the file.
-    pub fn bulk(&self) -> Result<(), StoreError> {
-        self.conn.pragma_update(None, "cache_size", -262_144)?;
-        Ok(())
-    }
-
     pub fn path(&self) -> &Path {
         &self.path
     }
