@@ -1,0 +1,9 @@
+//! `kplug_inference`: the domain logic of `kubectl inference` — what the
+//! Gateway API Inference Extension's endpoint picker (EPP) knows of a model
+//! server ([`metrics`]) and how it decides where a request goes
+//! ([`picker`]). The picker is the one piece `explain` (replaying a live
+//! decision) and `simulate` (routing a simulated load) share, so both
+//! follow the same arithmetic as the reference EPP, GIE v1.5.0.
+
+pub mod metrics;
+pub mod picker;

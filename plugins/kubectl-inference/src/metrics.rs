@@ -1,0 +1,28 @@
+//! What the endpoint picker reads of one model server, as the reference
+//! EPP keeps it (GIE v1.5.0, the endpoint `Metrics` of its data layer):
+//! queue and running sizes, KV-cache use, and the LoRA adapters loaded and
+//! waiting. Where the numbers come from (each engine names them its own
+//! way) is the scraper's business, not the picker's.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Metrics {
+    /// Requests waiting to be scheduled by the model server.
+    pub waiting_queue_size: u64,
+    /// Requests being served.
+    pub running_requests_size: u64,
+    /// KV cache in use, as a fraction from 0 to 1 (the EPP's field says
+    /// "percent", its value is a fraction).
+    pub kv_cache_usage_percent: f64,
+    /// LoRA adapters loaded in GPU memory.
+    #[serde(default)]
+    pub active_models: Vec<String>,
+    /// LoRA adapters waiting to be loaded.
+    #[serde(default)]
+    pub waiting_models: Vec<String>,
+    /// Adapter slots (`max_lora`).
+    #[serde(default)]
+    pub max_active_models: u64,
+}
