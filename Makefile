@@ -73,7 +73,7 @@ bench: setup
 
 # libFuzzer needs nightly; the seeds are committed, the grown corpus stays local.
 FUZZ_SECONDS ?= 600
-FUZZ_DIRS = plugins/kubectl-compat/fuzz plugins/kubectl-sidecar/fuzz plugins/kubectl-events/fuzz
+FUZZ_DIRS = plugins/kubectl-compat/fuzz plugins/kubectl-sidecar/fuzz plugins/kubectl-events/fuzz plugins/kubectl-inference/fuzz
 fuzz: setup
 	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
 	@set -euo pipefail; for d in $(FUZZ_DIRS); do \

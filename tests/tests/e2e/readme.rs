@@ -71,6 +71,7 @@ fn offline(command: &str) -> bool {
         ["kubectl", "eventlog", sub, ..] => {
             matches!(*sub, "import" | "query" | "aggregate" | "prune")
         }
+        ["kubectl", "inference", "explain", ..] => has("--endpoint"),
         _ => false,
     }
 }
@@ -93,7 +94,12 @@ fn every_offline_readme_command_runs_on_the_examples() {
     copy_dir(&root.join("examples"), &work);
     let bin = dir.path().join("bin");
     std::fs::create_dir(&bin).unwrap();
-    for plugin in ["kubectl-compat", "kubectl-sidecar", "kubectl-eventlog"] {
+    for plugin in [
+        "kubectl-compat",
+        "kubectl-sidecar",
+        "kubectl-eventlog",
+        "kubectl-inference",
+    ] {
         std::os::unix::fs::symlink(workspace_bin(plugin).expect("built"), bin.join(plugin))
             .unwrap();
     }

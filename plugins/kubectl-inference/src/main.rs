@@ -1,0 +1,54 @@
+//! `kubectl inference`: Gateway API Inference Extension pools, and why the
+//! endpoint picker sends a request where it does.
+
+mod commands;
+
+use clap::{Parser, Subcommand};
+use kplug::cli::KubectlArgs;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const EXAMPLES: &str = "\
+Examples:
+  # Why the endpoint picker (GIE v1.5.0 defaults) would pick one of two
+  # model servers, from their saved /metrics
+  kubectl inference explain --endpoint a=a.prom --endpoint b=b.prom
+
+  # The same for a sheddable request, with the queue weighed more
+  kubectl inference explain --endpoint a=a.prom --endpoint b=sglang:b.prom \\
+      --priority -1 --weight queue-scorer=5 -o json";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kubectl-inference",
+    version,
+    about = "Gateway API Inference Extension: the endpoint picker's decision explained",
+    after_help = EXAMPLES
+)]
+struct Cli {
+    #[command(flatten)]
+    kube: KubectlArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Explain(commands::explain::Args),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
+    Completion {
+        shell: clap_complete::Shell,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    kplug::cli::plugin_main(run)
+}
+
+fn run(cli: Cli) -> anyhow::Result<kplug::Code> {
+    match cli.command {
+        Command::Explain(args) => commands::explain::run(&cli.kube, args),
+        Command::Completion { shell } => kplug::cli::completion::<Cli>(shell, "kubectl-inference"),
+    }
+}

@@ -1,0 +1,148 @@
+//! The real `kubectl-inference` binary on the metrics in examples/inference.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn data(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/inference")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kubectl-inference"))
+        .args(args)
+        .output()
+        .expect("runs")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn explain(extra: &[&str]) -> Value {
+    let idle = format!("idle={}", data("idle.prom"));
+    let busy = format!("busy={}", data("busy.prom"));
+    let mut args = vec![
+        "explain",
+        "--endpoint",
+        &idle,
+        "--endpoint",
+        &busy,
+        "-o",
+        "json",
+    ];
+    args.extend(extra);
+    let out = run(&args);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn the_default_profile_picks_the_idle_server() {
+    let r = explain(&[]);
+    assert_eq!(r["pick"], "idle");
+    assert_eq!(r["shed"], false);
+    assert_eq!(r["saturation"], 0.7125);
+    assert_eq!(r["endpoints"][0]["total"], 3.0);
+    assert_eq!(r["endpoints"][1]["scores"]["queue-scorer"], 0.0);
+    assert_eq!(r["profile"][2]["scorer"], "prefix-cache-scorer");
+    assert!(
+        r["assumptions"]
+            .to_string()
+            .contains("prefix cache is cold")
+    );
+}
+
+#[test]
+fn what_if_flags_change_the_decision() {
+    // KV weighed 10: busy's free cache (score 1) outweighs idle's short queue.
+    assert_eq!(
+        explain(&["--weight", "kv-cache-utilization-scorer=10"])["pick"],
+        "busy"
+    );
+    assert_eq!(explain(&["--drain", "idle"])["pick"], "busy");
+    // A lower queue threshold saturates the pool for sheddable requests.
+    let r = explain(&["--threshold", "queueDepthThreshold=1", "--priority", "-1"]);
+    assert_eq!(r["saturation"], 2.3125);
+    assert_eq!(r["shed"], true);
+    assert_eq!(r["pick"], Value::Null);
+}
+
+#[test]
+fn engines_are_read_by_their_own_names_and_sheddable_requests_shed() {
+    let idle = format!("idle={}", data("idle.prom"));
+    let full = format!("full=sglang:{}", data("full.sglang.prom"));
+    let out = run(&[
+        "explain",
+        "--endpoint",
+        &idle,
+        "--endpoint",
+        &full,
+        "--priority",
+        "-1",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let said = text(&out.stdout);
+    assert!(said.contains("shed: a request of priority -1"), "{said}");
+    assert!(said.contains("2.40"), "full's load is 12/5: {said}");
+    // Read as vLLM, the SGLang server lacks every metric.
+    let wrong = format!("full={}", data("full.sglang.prom"));
+    let out = run(&["explain", "--endpoint", &idle, "--endpoint", &wrong]);
+    assert!(text(&out.stdout).contains("missing on full: vllm:num_requests_waiting"));
+}
+
+#[test]
+fn bad_input_says_where_and_exits_non_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("broken.prom");
+    std::fs::write(&broken, "vllm:num_requests_waiting 1\nvllm:kv{a=\"x} 2\n").unwrap();
+    let out = run(&["explain", "--endpoint", &format!("a={}", broken.display())]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("broken.prom") && err.contains("line 2"),
+        "{err}"
+    );
+
+    let out = run(&["explain", "--endpoint", "a=/nonexistent.prom"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("/nonexistent.prom"));
+
+    for args in [
+        &["explain", "--endpoint", "nameonly"][..],
+        &["explain", "--endpoint", "a=x", "--weight", "magic-scorer=1"],
+        &[
+            "explain",
+            "--endpoint",
+            "a=x",
+            "--threshold",
+            "kvCacheUtilThreshold=0",
+        ],
+        &["explain"],
+    ] {
+        let out = run(args);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+    let idle = format!("idle={}", data("idle.prom"));
+    let out = run(&["explain", "--endpoint", &idle, "--drain", "ghost"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("ghost"));
+}
+
+#[test]
+fn help_has_examples_and_completion_works() {
+    let out = run(&["--help"]);
+    assert!(text(&out.stdout).contains("kubectl inference explain --endpoint"));
+    let out = run(&["completion", "bash"]);
+    assert!(out.status.success() && text(&out.stdout).contains("kubectl-inference"));
+}
