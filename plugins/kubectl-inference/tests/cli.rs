@@ -74,6 +74,40 @@ fn what_if_flags_change_the_decision() {
 }
 
 #[test]
+fn a_config_file_sets_the_profile_and_the_detector() {
+    let config = data("epp-config.yaml");
+    let r = explain(&["--config", &config]);
+    // busy has 4 waiting: at the threshold of 4, the filter drops it.
+    assert_eq!(r["endpoints"][1]["filteredBy"], "utilization-detector");
+    assert_eq!(r["pick"], "idle");
+    assert_eq!(r["profile"][1]["weight"], 3.0);
+    // Loads against 4 waiting: max(0/4, 0.5/0.8) and max(4/4, 0).
+    assert_eq!(r["saturation"], (0.625 + 1.0) / 2.0);
+    // The flags change the file's profile further.
+    let r = explain(&["--config", &config, "--threshold", "queueDepthThreshold=10"]);
+    assert_eq!(r["endpoints"][1]["filteredBy"], Value::Null);
+    assert_eq!(r["pick"], "busy", "KV ×3 now decides: 3 vs 1 + 1.5");
+    assert_eq!(r["fallbacks"][0], "idle");
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(&bad, "apiVersion: v1\nkind: ConfigMap\n").unwrap();
+    let idle = format!("idle={}", data("idle.prom"));
+    let out = run(&[
+        "explain",
+        "--endpoint",
+        &idle,
+        "--config",
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("bad.yaml"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
 fn engines_are_read_by_their_own_names_and_sheddable_requests_shed() {
     let idle = format!("idle={}", data("idle.prom"));
     let full = format!("full=sglang:{}", data("full.sglang.prom"));

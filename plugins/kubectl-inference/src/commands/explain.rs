@@ -7,7 +7,7 @@ use anyhow::Context;
 use kplug::cli::{KubectlArgs, ReportFormat};
 use kplug::output::table::{Cell, Table, TableOptions};
 use kplug_inference::engine::{self, Engine, Reading};
-use kplug_inference::picker::{Decision, Detector, Endpoint, Picker, Profile, Request, Scorer};
+use kplug_inference::picker::{Decision, Endpoint, Filter, Picker, Request, Scorer};
 use serde::Serialize;
 
 /// Why the endpoint picker sends a request to one model server: each
@@ -16,7 +16,8 @@ use serde::Serialize;
 ///
 /// The picker is GIE v1.5.0's default profile (queue-scorer 2,
 /// kv-cache-utilization-scorer 2, prefix-cache-scorer 3, max-score-picker;
-/// utilization-detector with 5 waiting, 80 % KV, 200 ms). For now it
+/// utilization-detector with 5 waiting, 80 % KV, 200 ms), or the one an
+/// EndpointPickerConfig file (--config) describes. For now it
 /// replays saved metrics (`--endpoint`); metrics read from files count as
 /// fresh. The EPP's prefix-cache index lives in its memory: the replay
 /// assumes it cold, so every prefix score is 0.
@@ -42,7 +43,8 @@ pub struct Args {
     #[arg(long = "weight", value_name = "SCORER=W", value_parser = parse_weight)]
     pub weights: Vec<(Scorer, f64)>,
 
-    /// Change a saturation threshold: queueDepthThreshold=N,
+    /// Change a saturation threshold (of the detector, and of the
+    /// profile's saturation filter): queueDepthThreshold=N,
     /// kvCacheUtilThreshold=F, headroom=F
     #[arg(long = "threshold", value_name = "NAME=VALUE", value_parser = parse_threshold)]
     pub thresholds: Vec<(Threshold, f64)>,
@@ -50,6 +52,11 @@ pub struct Args {
     /// Leave an endpoint out, as if drained
     #[arg(long = "drain", value_name = "NAME")]
     pub drained: Vec<String>,
+
+    /// The EPP's EndpointPickerConfig (its --config-file) instead of the
+    /// built-in defaults; the flags above change it further
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
 
     #[arg(short = 'o', long, value_name = "FORMAT")]
     pub output: Option<ReportFormat>,
@@ -167,7 +174,15 @@ pub fn run(_kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
             )));
         }
     }
-    let picker = picker(&args);
+    let base = match &args.config {
+        None => Picker::default(),
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            kplug_inference::config::read(&text).with_context(|| path.display().to_string())?
+        }
+    };
+    let picker = what_if(base, &args);
     let endpoints: Vec<Endpoint> = readings
         .iter()
         .map(|(name, r)| Endpoint {
@@ -219,9 +234,12 @@ pub fn run(_kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
     Ok(kplug::Code::Success)
 }
 
-/// The default profile with the flags' changes.
-fn picker(args: &Args) -> Picker {
-    let mut profile = Profile::gie_default();
+/// `picker` with the flags' changes.
+fn what_if(picker: Picker, args: &Args) -> Picker {
+    let Picker {
+        mut profile,
+        mut detector,
+    } = picker;
     for (scorer, weight) in &args.weights {
         match profile.scorers.iter_mut().find(|(s, _)| s == scorer) {
             Some(entry) => entry.1 = *weight,
@@ -229,12 +247,18 @@ fn picker(args: &Args) -> Picker {
         }
     }
     profile.scorers.retain(|(_, w)| *w > 0.0);
-    let mut detector = Detector::default();
-    for (which, value) in &args.thresholds {
-        match which {
-            Threshold::QueueDepth => detector.queue_depth_threshold = value.round().max(1.0) as u64,
-            Threshold::KvCacheUtil => detector.kv_cache_util_threshold = *value,
-            Threshold::Headroom => detector.headroom = *value,
+    // The detector and a profile's saturation filter are one plugin in the
+    // EPP: a threshold changes both.
+    let filters = profile.filters.iter_mut().map(|f| match f {
+        Filter::Saturation(d) => d,
+    });
+    for d in std::iter::once(&mut detector).chain(filters) {
+        for (which, value) in &args.thresholds {
+            match which {
+                Threshold::QueueDepth => d.queue_depth_threshold = value.round().max(1.0) as u64,
+                Threshold::KvCacheUtil => d.kv_cache_util_threshold = *value,
+                Threshold::Headroom => d.headroom = *value,
+            }
         }
     }
     Picker { profile, detector }
