@@ -19,6 +19,7 @@ ORAS_VERSION=v1.3.6           # oras.land/oras
 GGCR_VERSION=v0.22.1          # github.com/google/go-containerregistry/pkg/registry (wrapper in peers/oci-registry)
 NFD_VERSION=v0.19.0           # sigs.k8s.io/node-feature-discovery (wrapper in peers/nfd)
 KUBE_SCORE_VERSION=v1.20.0    # github.com/zegl/kube-score (sidecar analysis benchmark and e2e)
+GIE_CRD_VERSIONS="v1.5.0 v0.5.1"  # sigs.k8s.io/gateway-api-inference-extension CRDs (kubectl inference)
 
 summary=()
 env_lines=()
@@ -77,6 +78,24 @@ if [ -x "$nfd_dir/nfd-worker" ]; then
   fi
   [ -f "$nfd_dir/nfd-api-crds.yaml" ] && env_lines+=("NFD_CRDS=$nfd_dir/nfd-api-crds.yaml")
 fi
+
+# The Gateway API Inference Extension's CRDs, from its Go module's config/crd/bases:
+# v1.5.0 (v1 InferencePool, x-k8s InferenceObjective, rewrites, imports) and
+# v0.5.1 (x-k8s v1alpha2 InferencePool and InferenceModel).
+for v in $GIE_CRD_VERSIONS; do
+  dir="$cache/gie-crds-$v" state=cached
+  if [ ! -d "$dir" ]; then
+    state=built
+    src=$(cd "$cache" && go mod download -json "sigs.k8s.io/gateway-api-inference-extension@$v" 2>"$cache/gie-crds-$v.log" |
+      sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+    if [ -z "$src" ] || ! ls "$src"/config/crd/bases/*.yaml >/dev/null 2>&1; then
+      failed=1; summary+=("$(printf '%-16s %-10s %s  FAILED: %s' gie-crds "$v" - "no config/crd/bases in the module (log: $cache/gie-crds-$v.log)")"); continue
+    fi
+    rm -rf "$dir.tmp"; mkdir -p "$dir.tmp" && cp "$src"/config/crd/bases/*.yaml "$dir.tmp/" && chmod u+w "$dir.tmp"/* && mv "$dir.tmp" "$dir"
+  fi
+  summary+=("$(printf '%-16s %-10s %s  %s' gie-crds "$v" "$dir" "$state")")
+  env_lines+=("GIE_CRDS_$(echo "${v#v}" | tr . _)=$dir")
+done
 
 # Debian packages: installed with apt when missing (as root), used where Debian puts them.
 apt_updated=0

@@ -5,6 +5,7 @@
 //! decision) and `simulate` (routing a simulated load) share, so both
 //! follow the same arithmetic as the reference EPP, GIE v1.5.0.
 
+pub mod apis;
 pub mod config;
 pub mod engine;
 pub mod exposition;

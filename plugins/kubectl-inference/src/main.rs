@@ -11,6 +11,9 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const EXAMPLES: &str = "\
 Examples:
+  # Which generation of the extension's APIs the cluster serves
+  kubectl inference version
+
   # Why the endpoint picker (GIE v1.5.0 defaults) would pick one of two
   # model servers, from their saved /metrics
   kubectl inference explain --endpoint a=a.prom --endpoint b=b.prom
@@ -36,6 +39,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     Explain(commands::explain::Args),
+    Version(commands::version::Args),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     Completion {
         shell: clap_complete::Shell,
@@ -49,6 +53,7 @@ fn main() -> std::process::ExitCode {
 fn run(cli: Cli) -> anyhow::Result<kplug::Code> {
     match cli.command {
         Command::Explain(args) => commands::explain::run(&cli.kube, args),
+        Command::Version(args) => commands::version::run(&cli.kube, args),
         Command::Completion { shell } => kplug::cli::completion::<Cli>(shell, "kubectl-inference"),
     }
 }

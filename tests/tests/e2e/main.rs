@@ -8,6 +8,7 @@ mod cluster;
 mod compat;
 mod eventlog;
 mod image;
+mod inference;
 mod nfd;
 mod plugins;
 mod postgres;
