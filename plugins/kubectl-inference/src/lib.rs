@@ -10,4 +10,5 @@ pub mod config;
 pub mod engine;
 pub mod exposition;
 pub mod metrics;
+pub mod objects;
 pub mod picker;

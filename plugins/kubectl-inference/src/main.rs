@@ -14,6 +14,10 @@ Examples:
   # Which generation of the extension's APIs the cluster serves
   kubectl inference version
 
+  # Pools with their selector, ports, endpoint picker, parents and endpoints
+  kubectl inference get pools -A
+  kubectl inference get objectives -n serving -o wide
+
   # Why the endpoint picker (GIE v1.5.0 defaults) would pick one of two
   # model servers, from their saved /metrics
   kubectl inference explain --endpoint a=a.prom --endpoint b=b.prom
@@ -26,7 +30,7 @@ Examples:
 #[command(
     name = "kubectl-inference",
     version,
-    about = "Gateway API Inference Extension: the endpoint picker's decision explained",
+    about = "Gateway API Inference Extension: pools and objectives, and the endpoint picker's decision explained",
     after_help = EXAMPLES
 )]
 struct Cli {
@@ -38,6 +42,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    Get(commands::get::Args),
     Explain(commands::explain::Args),
     Version(commands::version::Args),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
@@ -52,6 +57,7 @@ fn main() -> std::process::ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<kplug::Code> {
     match cli.command {
+        Command::Get(args) => commands::get::run(&cli.kube, args),
         Command::Explain(args) => commands::explain::run(&cli.kube, args),
         Command::Version(args) => commands::version::run(&cli.kube, args),
         Command::Completion { shell } => kplug::cli::completion::<Cli>(shell, "kubectl-inference"),

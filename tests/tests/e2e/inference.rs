@@ -133,3 +133,159 @@ fn version_finds_every_generation_by_discovery() {
         "{said}"
     );
 }
+
+/// Apply `manifest` (one object, JSON) in `namespace`.
+fn apply(cluster: &Cluster, namespace: &str, manifest: Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("object.json");
+    std::fs::write(&file, manifest.to_string()).unwrap();
+    ok(
+        kubectl(
+            cluster,
+            &["apply", "-n", namespace, "-f", &file.display().to_string()],
+        ),
+        "kubectl apply",
+    );
+}
+
+#[tokio::test]
+async fn get_shows_pools_and_objectives_of_every_generation() {
+    use kplug_tests::e2e::objects;
+    use serde_json::json;
+
+    let cluster = Cluster::shared();
+    install_crds(cluster);
+    let client = cluster.client(ADMIN).await;
+    let ns = cluster.namespace("inference-get").await;
+    apply(
+        cluster,
+        &ns,
+        json!({"apiVersion": "inference.networking.k8s.io/v1", "kind": "InferencePool",
+        "metadata": {"name": "chat"},
+        "spec": {"selector": {"matchLabels": {"app": "vllm"}}, "targetPorts": [{"number": 8000}, {"number": 8001}],
+                 "endpointPickerRef": {"name": "chat-epp", "port": {"number": 9002}, "failureMode": "FailOpen"}}}),
+    );
+    apply(
+        cluster,
+        &ns,
+        json!({"apiVersion": "inference.networking.x-k8s.io/v1alpha2", "kind": "InferencePool",
+        "metadata": {"name": "legacy"},
+        "spec": {"selector": {"app": "old"}, "targetPortNumber": 8000, "extensionRef": {"name": "legacy-epp"}}}),
+    );
+    apply(
+        cluster,
+        &ns,
+        json!({"apiVersion": "inference.networking.x-k8s.io/v1alpha2", "kind": "InferenceObjective",
+        "metadata": {"name": "batch"}, "spec": {"poolRef": {"name": "chat"}, "priority": -1}}),
+    );
+    apply(
+        cluster,
+        &ns,
+        json!({"apiVersion": "llm-d.ai/v1alpha2", "kind": "InferenceObjective",
+        "metadata": {"name": "interactive"}, "spec": {"poolRef": {"name": "chat"}, "priority": 10}}),
+    );
+    apply(
+        cluster,
+        &ns,
+        json!({"apiVersion": "inference.networking.x-k8s.io/v1alpha2", "kind": "InferenceModel",
+        "metadata": {"name": "chat-model"}, "spec": {"modelName": "chat", "poolRef": {"name": "legacy"},
+        "criticality": "Critical", "targetModels": [{"name": "chat-v1", "weight": 90}, {"name": "chat-v2", "weight": 10}]}}),
+    );
+    // Two Ready Pods (one narrowed to one port), one not Ready, one of another app.
+    let ready = json!({"phase": "Running", "podIP": "127.0.0.2", "conditions": [{"type": "Ready", "status": "True"}]});
+    let pod = |name: &str, app: &str, active: Option<&str>| {
+        let mut p = json!({"metadata": {"name": name, "labels": {"app": app}},
+            "spec": {"containers": [{"name": "vllm", "image": "vllm/vllm-openai:v0.11.0"}]}});
+        if let Some(a) = active {
+            p["metadata"]["annotations"] = json!({"inference.networking.k8s.io/active-ports": a});
+        }
+        p
+    };
+    objects::pod_with_status(&client, &ns, pod("vllm-0", "vllm", None), ready.clone()).await;
+    objects::pod_with_status(
+        &client,
+        &ns,
+        pod("vllm-1", "vllm", Some("8001")),
+        ready.clone(),
+    )
+    .await;
+    objects::pod_with_status(
+        &client,
+        &ns,
+        pod("vllm-2", "vllm", None),
+        json!({"phase": "Pending"}),
+    )
+    .await;
+    objects::pod_with_status(&client, &ns, pod("other-0", "other", None), ready).await;
+
+    let out = inference(cluster, &["get", "pools", "-n", &ns]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    let line = |name: &str| {
+        table
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("{name} missing: {table}"))
+            .to_string()
+    };
+    let chat = line("chat");
+    for want in [
+        "app=vllm",
+        "8000,8001",
+        "chat-epp:9002 (FailOpen)",
+        "<none>",
+    ] {
+        assert!(chat.contains(want), "{want} in {chat}");
+    }
+    // vllm-0 on both ports, vllm-1 on its one active port.
+    assert!(
+        chat.split_whitespace().any(|w| w == "3"),
+        "3 endpoints: {chat}"
+    );
+    let legacy = line("legacy");
+    assert!(legacy.contains("legacy-epp:9002 (FailClose)"), "{legacy}");
+
+    let out = inference(cluster, &["get", "pools", "-n", &ns, "-o", "json"]);
+    let list: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list["kind"], "List");
+    let versions: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["apiVersion"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        versions,
+        [
+            "inference.networking.k8s.io/v1",
+            "inference.networking.x-k8s.io/v1alpha2"
+        ]
+    );
+    let out = inference(cluster, &["get", "pools", "chat", "-n", &ns, "-o", "name"]);
+    assert_eq!(
+        text(&out.stdout).trim(),
+        "inferencepool.inference.networking.k8s.io/chat"
+    );
+
+    let out = inference(cluster, &["get", "objectives", "-n", &ns, "-o", "wide"]);
+    let table = text(&out.stdout);
+    assert!(
+        table.contains("-1 (sheddable)")
+            && table.contains("inference.networking.x-k8s.io/v1alpha2"),
+        "{table}"
+    );
+    assert!(
+        table.contains("interactive") && table.contains("llm-d.ai/v1alpha2"),
+        "{table}"
+    );
+    let out = inference(cluster, &["get", "models", "-n", &ns]);
+    assert!(
+        text(&out.stdout).contains("chat-v1:90,chat-v2:10"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let out = inference(cluster, &["get", "pools", "ghost", "-n", &ns]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("ghost"), "{}", text(&out.stderr));
+}

@@ -1,2 +1,4 @@
+pub mod cluster;
 pub mod explain;
+pub mod get;
 pub mod version;

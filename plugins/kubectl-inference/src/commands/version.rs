@@ -2,11 +2,10 @@
 
 use std::io::Write;
 
-use anyhow::Context;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kplug::cli::{KubectlArgs, ReportFormat};
 use kplug::output::table::{Cell, Table, TableOptions};
-use kplug_inference::apis::{self, Discovered, Generation, Served};
+use kplug_inference::apis::{self, Generation, Served};
 use kube::api::Api;
 use serde::Serialize;
 
@@ -74,34 +73,9 @@ pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
 }
 
 async fn discover(kube: &KubectlArgs) -> anyhow::Result<Report> {
-    let config = kplug::client::config(kube).await?;
-    let server = config.cluster_url.to_string();
-    let client = kplug::client::client_from_config(config)?;
-    let groups = kplug::client::request(kube, &server, client.list_api_groups())
-        .await
-        .context("listing the API groups")?;
-    let mut discovered = Vec::new();
-    for g in groups
-        .groups
-        .iter()
-        .filter(|g| apis::GROUPS.contains(&g.name.as_str()))
-    {
-        for v in &g.versions {
-            let list = kplug::client::request(
-                kube,
-                &server,
-                client.list_api_group_resources(&v.group_version),
-            )
-            .await
-            .with_context(|| format!("listing the resources of {}", v.group_version))?;
-            discovered.push(Discovered {
-                group: g.name.clone(),
-                version: v.version.clone(),
-                resources: list.resources.into_iter().map(|r| r.name).collect(),
-            });
-        }
-    }
-    let served = apis::served(&discovered);
+    let cluster = super::cluster::Cluster::connect(kube).await?;
+    let served = cluster.served(kube).await?;
+    let client = cluster.client;
     let generations = apis::generations(&served);
     // The bundle version is on the CRD, which a user may not be allowed to
     // read: then it is shown as unknown, not an error.

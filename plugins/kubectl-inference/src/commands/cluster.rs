@@ -1,0 +1,57 @@
+//! What every command that reads a cluster needs: a client, and which of
+//! the extension's APIs the cluster serves.
+
+use anyhow::Context;
+use kplug::cli::KubectlArgs;
+use kplug_inference::apis::{self, Discovered, Served};
+
+pub struct Cluster {
+    pub client: kube::Client,
+    /// For messages (no credentials).
+    pub server: String,
+    /// The kubeconfig's namespace (or -n).
+    pub namespace: String,
+}
+
+impl Cluster {
+    pub async fn connect(kube: &KubectlArgs) -> anyhow::Result<Cluster> {
+        let config = kplug::client::config(kube).await?;
+        let server = config.cluster_url.to_string();
+        let namespace = config.default_namespace.clone();
+        let client = kplug::client::client_from_config(config)?;
+        Ok(Cluster {
+            client,
+            server,
+            namespace,
+        })
+    }
+
+    /// Our kinds the cluster serves, found by discovery.
+    pub async fn served(&self, kube: &KubectlArgs) -> anyhow::Result<Vec<Served>> {
+        let groups = kplug::client::request(kube, &self.server, self.client.list_api_groups())
+            .await
+            .context("listing the API groups")?;
+        let mut discovered = Vec::new();
+        for g in groups
+            .groups
+            .iter()
+            .filter(|g| apis::GROUPS.contains(&g.name.as_str()))
+        {
+            for v in &g.versions {
+                let list = kplug::client::request(
+                    kube,
+                    &self.server,
+                    self.client.list_api_group_resources(&v.group_version),
+                )
+                .await
+                .with_context(|| format!("listing the resources of {}", v.group_version))?;
+                discovered.push(Discovered {
+                    group: g.name.clone(),
+                    version: v.version.clone(),
+                    resources: list.resources.into_iter().map(|r| r.name).collect(),
+                });
+            }
+        }
+        Ok(apis::served(&discovered))
+    }
+}
