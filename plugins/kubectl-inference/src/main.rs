@@ -18,6 +18,9 @@ Examples:
   kubectl inference get pools -A
   kubectl inference get objectives -n serving -o wide
 
+  # Each endpoint's live load, scraped from its /metrics
+  kubectl inference status chat -n serving
+
   # Why the endpoint picker (GIE v1.5.0 defaults) would pick one of two
   # model servers, from their saved /metrics
   kubectl inference explain --endpoint a=a.prom --endpoint b=b.prom
@@ -43,6 +46,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     Get(commands::get::Args),
+    Status(commands::status::Args),
     Explain(commands::explain::Args),
     Version(commands::version::Args),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
@@ -58,6 +62,7 @@ fn main() -> std::process::ExitCode {
 fn run(cli: Cli) -> anyhow::Result<kplug::Code> {
     match cli.command {
         Command::Get(args) => commands::get::run(&cli.kube, args),
+        Command::Status(args) => commands::status::run(&cli.kube, args),
         Command::Explain(args) => commands::explain::run(&cli.kube, args),
         Command::Version(args) => commands::version::run(&cli.kube, args),
         Command::Completion { shell } => kplug::cli::completion::<Cli>(shell, "kubectl-inference"),

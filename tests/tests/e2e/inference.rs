@@ -289,3 +289,118 @@ async fn get_shows_pools_and_objectives_of_every_generation() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("ghost"), "{}", text(&out.stderr));
 }
+
+/// A model server's /metrics: `body`, to every request on `listener`.
+fn serve_metrics(listener: tokio::net::TcpListener, body: &'static str) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else {
+                continue;
+            };
+            tokio::spawn(async move {
+                let mut buf = [0u8; 2048];
+                let _ = sock.read(&mut buf).await;
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: text/plain; version=0.0.4\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = sock.write_all(response.as_bytes()).await;
+            });
+        }
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_scrapes_every_endpoint_and_a_dead_one_is_a_row() {
+    use kplug_tests::e2e::objects;
+    use serde_json::json;
+
+    const IDLE: &str = include_str!("../../../examples/inference/idle.prom");
+    const SGLANG: &str = include_str!("../../../examples/inference/full.sglang.prom");
+    let cluster = Cluster::shared();
+    install_crds(cluster);
+    let client = cluster.client(ADMIN).await;
+    let ns = cluster.namespace("inference-status").await;
+    // One target port for the pool: each server on its own loopback address.
+    // (The servers run on the runtime's workers while the test waits for
+    // the plugin.)
+    let first = tokio::net::TcpListener::bind(("127.0.0.2", 0))
+        .await
+        .expect("bind");
+    let port = first.local_addr().unwrap().port();
+    let second = tokio::net::TcpListener::bind(("127.0.0.3", port))
+        .await
+        .expect("the same port on another loopback address");
+    serve_metrics(first, IDLE);
+    serve_metrics(second, SGLANG);
+    apply(
+        cluster,
+        &ns,
+        json!({"apiVersion": "inference.networking.k8s.io/v1", "kind": "InferencePool",
+        "metadata": {"name": "chat"},
+        "spec": {"selector": {"matchLabels": {"app": "llm"}}, "targetPorts": [{"number": port}],
+                 "endpointPickerRef": {"name": "chat-epp", "port": {"number": 9002}}}}),
+    );
+    let pod = |name: &str, engine: &str| {
+        json!({"metadata": {"name": name,
+            "labels": {"app": "llm", "inference.networking.k8s.io/engine-type": engine}},
+        "spec": {"containers": [{"name": "server", "image": "vllm/vllm-openai:v0.11.0"}]}})
+    };
+    let ready = |ip: &str| json!({"phase": "Running", "podIP": ip, "conditions": [{"type": "Ready", "status": "True"}]});
+    objects::pod_with_status(&client, &ns, pod("vllm-0", "vllm"), ready("127.0.0.2")).await;
+    objects::pod_with_status(&client, &ns, pod("sglang-0", "sglang"), ready("127.0.0.3")).await;
+    objects::pod_with_status(&client, &ns, pod("dead-0", "vllm"), ready("127.0.0.4")).await;
+
+    let bin = workspace_bin("kubectl-inference").expect("built");
+    let args: Vec<String> = cluster
+        .args(ADMIN)
+        .into_iter()
+        .chain([
+            "status".to_string(),
+            "chat".into(),
+            "-n".into(),
+            ns.clone(),
+            "-o".into(),
+            "json".into(),
+            "--scrape-timeout".into(),
+            "1s".into(),
+        ])
+        .collect();
+    let started = std::time::Instant::now();
+    let out = Command::new(&bin).args(&args).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "a dead endpoint does not hang it"
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let endpoints = v["pools"][0]["endpoints"].as_array().unwrap().clone();
+    let find = |name: &str| {
+        endpoints
+            .iter()
+            .find(|e| e["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("{name}: {v}"))
+    };
+    let vllm = find("vllm-0-rank-0");
+    assert_eq!(vllm["reading"]["metrics"]["runningRequestsSize"], 2);
+    assert_eq!(vllm["reading"]["metrics"]["kvCacheUsagePercent"], 0.5);
+    let sglang = find("sglang-0-rank-0");
+    assert_eq!(sglang["engine"], "sglang");
+    assert_eq!(sglang["reading"]["metrics"]["waitingQueueSize"], 12);
+    let dead = find("dead-0-rank-0");
+    assert!(dead["error"].is_string(), "{dead}");
+    assert!(
+        v["pools"][0]["picker"]
+            .as_str()
+            .unwrap()
+            .contains("does not exist"),
+        "{v}"
+    );
+
+    let args: Vec<String> = args.into_iter().take_while(|a| a != "-o").collect();
+    let out = Command::new(&bin).args(&args).output().unwrap();
+    let said = text(&out.stdout);
+    assert!(said.contains("sglang") && said.contains("97%"), "{said}");
+}

@@ -1,4 +1,5 @@
 pub mod cluster;
 pub mod explain;
 pub mod get;
+pub mod status;
 pub mod version;
