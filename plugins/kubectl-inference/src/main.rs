@@ -20,6 +20,7 @@ Examples:
 
   # Each endpoint's live load, scraped from its /metrics
   kubectl inference status chat -n serving
+  kubectl inference top chat -n serving --interval 1s
 
   # Why the endpoint picker (GIE v1.5.0 defaults) would pick one of two
   # model servers, from their saved /metrics
@@ -47,6 +48,7 @@ struct Cli {
 enum Command {
     Get(commands::get::Args),
     Status(commands::status::Args),
+    Top(commands::status::TopArgs),
     Explain(commands::explain::Args),
     Version(commands::version::Args),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
@@ -63,6 +65,7 @@ fn run(cli: Cli) -> anyhow::Result<kplug::Code> {
     match cli.command {
         Command::Get(args) => commands::get::run(&cli.kube, args),
         Command::Status(args) => commands::status::run(&cli.kube, args),
+        Command::Top(args) => commands::status::run_top(&cli.kube, args),
         Command::Explain(args) => commands::explain::run(&cli.kube, args),
         Command::Version(args) => commands::version::run(&cli.kube, args),
         Command::Completion { shell } => kplug::cli::completion::<Cli>(shell, "kubectl-inference"),

@@ -403,4 +403,25 @@ async fn status_scrapes_every_endpoint_and_a_dead_one_is_a_row() {
     let out = Command::new(&bin).args(&args).output().unwrap();
     let said = text(&out.stdout);
     assert!(said.contains("sglang") && said.contains("97%"), "{said}");
+
+    // top, piped: one snapshot after another, each headed by its time.
+    let mut top: Vec<String> = cluster.args(ADMIN);
+    top.extend(
+        [
+            "top",
+            "chat",
+            "-n",
+            &ns,
+            "--count",
+            "2",
+            "--interval",
+            "100ms",
+        ]
+        .map(String::from),
+    );
+    let out = Command::new(&bin).args(&top).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let said = text(&out.stdout);
+    assert_eq!(said.matches("Pool ").count(), 2, "{said}");
+    assert!(!said.contains('\x1b'), "no escapes when piped: {said}");
 }

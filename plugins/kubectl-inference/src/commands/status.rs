@@ -62,6 +62,62 @@ struct PoolStatus {
     endpoints: Vec<EndpointStatus>,
 }
 
+/// `status`, again and again: refreshed in place on a terminal, one
+/// snapshot after another (each headed by its time) when piped
+#[derive(Debug, clap::Args)]
+pub struct TopArgs {
+    /// The pool (default: every pool of the namespace)
+    pub pool: Option<String>,
+
+    /// Time between refreshes
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = kplug::cli::parse_duration)]
+    pub interval: Duration,
+
+    /// Stop after this many refreshes (default: until interrupted)
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+
+    /// Give up on an endpoint's /metrics after this long
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = kplug::cli::parse_duration)]
+    pub scrape_timeout: Duration,
+}
+
+pub fn run_top(kube: &KubectlArgs, args: TopArgs) -> anyhow::Result<kplug::Code> {
+    use std::io::IsTerminal;
+    let status = Args {
+        pool: args.pool.clone(),
+        scrape_timeout: args.scrape_timeout,
+        output: None,
+    };
+    let tty = std::io::stdout().is_terminal();
+    let runtime = kplug::cli::runtime()?;
+    let mut shown = 0u64;
+    loop {
+        let pools = runtime.block_on(collect(kube, &status))?;
+        let mut frame = Vec::new();
+        writeln!(
+            frame,
+            "{}",
+            jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ")
+        )?;
+        for p in &pools {
+            human(p, &mut frame)?;
+        }
+        let mut out = std::io::stdout().lock();
+        if tty {
+            // Home and clear: the new frame replaces the old one.
+            out.write_all(b"\x1b[H\x1b[2J")?;
+        }
+        out.write_all(&frame)?;
+        out.flush()?;
+        shown += 1;
+        if args.count.is_some_and(|n| shown >= n) {
+            return Ok(kplug::Code::Success);
+        }
+        std::thread::sleep(args.interval);
+    }
+}
+
 pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
     let pools = kplug::cli::runtime()?.block_on(collect(kube, &args))?;
     let mut out = std::io::stdout().lock();
