@@ -14,6 +14,15 @@ fn text(v: &Value) -> Option<&str> {
     v.as_str().filter(|s| !s.is_empty())
 }
 
+/// `name:weight`, or the name alone without a weight.
+fn weighted(name: &Value, weight: &Value) -> String {
+    let name = text(name).unwrap_or("?");
+    match weight.as_i64() {
+        Some(w) => format!("{name}:{w}"),
+        None => name.to_string(),
+    }
+}
+
 /// The endpoint picker a pool sends requests through.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -181,10 +190,7 @@ pub fn model(m: &Value) -> [String; 4] {
         .as_array()
         .into_iter()
         .flatten()
-        .map(|t| match t["weight"].as_i64() {
-            Some(w) => format!("{}:{w}", text(&t["name"]).unwrap_or("?")),
-            None => text(&t["name"]).unwrap_or("?").to_string(),
-        })
+        .map(|t| weighted(&t["name"], &t["weight"]))
         .collect();
     [
         text(&spec["modelName"]).unwrap_or("-").to_string(),
@@ -218,10 +224,7 @@ pub fn rewrite(r: &Value) -> (String, String) {
                 .as_array()
                 .into_iter()
                 .flatten()
-                .map(|t| match t["weight"].as_i64() {
-                    Some(w) => format!("{}:{w}", text(&t["modelRewrite"]).unwrap_or("?")),
-                    None => text(&t["modelRewrite"]).unwrap_or("?").to_string(),
-                })
+                .map(|t| weighted(&t["modelRewrite"], &t["weight"]))
                 .collect();
             let from = if matches.is_empty() {
                 "*".to_string()

@@ -2,8 +2,10 @@
 //! the extension's APIs the cluster serves.
 
 use anyhow::Context;
+use k8s_openapi::api::core::v1::Pod;
 use kplug::cli::KubectlArgs;
 use kplug_inference::apis::{self, Discovered, Served};
+use kube::api::ApiResource;
 
 pub struct Cluster {
     pub client: kube::Client,
@@ -54,4 +56,24 @@ impl Cluster {
         }
         Ok(apis::served(&discovered))
     }
+}
+
+/// The dynamic resource of a served kind.
+pub fn resource(s: &Served) -> ApiResource {
+    ApiResource {
+        group: s.group.clone(),
+        version: s.version.clone(),
+        api_version: s.api_version(),
+        kind: s.kind.to_string(),
+        plural: s.plural.to_string(),
+    }
+}
+
+/// Ready and not terminating: what the EPP counts as an endpoint's Pod.
+pub fn is_ready(p: &Pod) -> bool {
+    p.metadata.deletion_timestamp.is_none()
+        && p.status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
 }

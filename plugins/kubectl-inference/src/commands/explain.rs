@@ -225,10 +225,7 @@ pub fn run(_kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
     };
     let mut out = std::io::stdout().lock();
     match args.output {
-        Some(ReportFormat::Json) => kplug::output::format::write_json(&report, &mut out)?,
-        Some(ReportFormat::Yaml) => out.write_all(
-            kplug::output::format::to_yaml(&serde_json::to_value(&report)?)?.as_bytes(),
-        )?,
+        Some(format) => super::print_report(&report, format, &mut out)?,
         None => human(&report, &readings, &picker, &request, &mut out)?,
     }
     Ok(kplug::Code::Success)

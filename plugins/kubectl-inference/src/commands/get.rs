@@ -9,7 +9,7 @@ use kplug::cli::{KubectlArgs, OutputFormat};
 use kplug::output::table::{Cell, Table};
 use kplug_inference::apis::Served;
 use kplug_inference::objects::{self, Pool};
-use kube::api::{Api, ApiResource, DynamicObject, ListParams};
+use kube::api::{Api, DynamicObject, ListParams};
 use serde_json::Value;
 
 use super::cluster::Cluster;
@@ -196,13 +196,7 @@ async fn fetch(kube: &KubectlArgs, args: &Args) -> anyhow::Result<Vec<Item>> {
     }
     let mut items = Vec::new();
     for s in served {
-        let resource = ApiResource {
-            group: s.group.clone(),
-            version: s.version.clone(),
-            api_version: s.api_version(),
-            kind: s.kind.to_string(),
-            plural: s.plural.to_string(),
-        };
+        let resource = super::cluster::resource(&s);
         let api: Api<DynamicObject> = if kube.all_namespaces {
             Api::all_with(cluster.client.clone(), &resource)
         } else {
@@ -270,17 +264,10 @@ async fn ready_endpoints(
         pods.list(&ListParams::default().labels(&pool.selector_text())),
     )
     .await?;
-    let ready = |p: &Pod| {
-        p.metadata.deletion_timestamp.is_none()
-            && p.status
-                .as_ref()
-                .and_then(|s| s.conditions.as_ref())
-                .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
-    };
     Ok(list
         .items
         .iter()
-        .filter(|p| ready(p))
+        .filter(|p| super::cluster::is_ready(p))
         .map(|p| {
             let active = p
                 .metadata

@@ -11,10 +11,10 @@ use kplug::cli::{KubectlArgs, ReportFormat};
 use kplug::output::table::{Cell, Table, TableOptions};
 use kplug_inference::engine::{self, Engine, Reading};
 use kplug_inference::objects::Pool;
-use kube::api::{Api, ApiResource, DynamicObject, ListParams};
+use kube::api::{Api, DynamicObject, ListParams};
 use serde::Serialize;
 
-use super::cluster::Cluster;
+use super::cluster::{Cluster, is_ready};
 
 /// A pool's parents and conditions, its endpoint picker's Service and
 /// readiness, and every endpoint (Ready Pods matching its selector × target
@@ -122,12 +122,9 @@ pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
     let pools = kplug::cli::runtime()?.block_on(collect(kube, &args))?;
     let mut out = std::io::stdout().lock();
     match args.output {
-        Some(ReportFormat::Json) => {
-            kplug::output::format::write_json(&serde_json::json!({"pools": pools}), &mut out)?
+        Some(format) => {
+            super::print_report(&serde_json::json!({ "pools": pools }), format, &mut out)?
         }
-        Some(ReportFormat::Yaml) => out.write_all(
-            kplug::output::format::to_yaml(&serde_json::json!({"pools": pools}))?.as_bytes(),
-        )?,
         None => {
             for p in &pools {
                 human(p, &mut out)?;
@@ -225,13 +222,7 @@ async fn collect(kube: &KubectlArgs, args: &Args) -> anyhow::Result<Vec<PoolStat
         .context("building the HTTP client")?;
     let mut pools = Vec::new();
     for s in served {
-        let resource = ApiResource {
-            group: s.group.clone(),
-            version: s.version.clone(),
-            api_version: s.api_version(),
-            kind: s.kind.to_string(),
-            plural: s.plural.to_string(),
-        };
+        let resource = super::cluster::resource(&s);
         let api: Api<DynamicObject> =
             Api::namespaced_with(cluster.client.clone(), &namespace, &resource);
         let objects: Vec<DynamicObject> = match &args.pool {
@@ -317,14 +308,6 @@ async fn picker_status(
         }
         Err(e) => format!("Service {name}: {e}"),
     }
-}
-
-fn is_ready(p: &Pod) -> bool {
-    p.metadata.deletion_timestamp.is_none()
-        && p.status
-            .as_ref()
-            .and_then(|s| s.conditions.as_ref())
-            .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
 }
 
 /// (name, address, engine) of every endpoint of `pool`.

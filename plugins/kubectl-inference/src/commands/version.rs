@@ -42,10 +42,7 @@ pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
     let report = kplug::cli::runtime()?.block_on(discover(kube))?;
     let mut out = std::io::stdout().lock();
     match args.output {
-        Some(ReportFormat::Json) => kplug::output::format::write_json(&report, &mut out)?,
-        Some(ReportFormat::Yaml) => out.write_all(
-            kplug::output::format::to_yaml(&serde_json::to_value(&report)?)?.as_bytes(),
-        )?,
+        Some(format) => super::print_report(&report, format, &mut out)?,
         None => {
             writeln!(out, "kubectl-inference {}", report.client_version)?;
             if report.apis.is_empty() {
