@@ -156,16 +156,12 @@ fn import(bin: &Path, dir: &Path) -> f64 {
     rates[1]
 }
 
-/// Four clusters' writers into one PostgreSQL at once, while a reader asks
-/// what an on-call engineer asks: one workload's Events in one cluster,
-/// and the fleet's reasons of the week.
-fn fleet(bin: &Path, dir: &Path, single_rate: f64) {
-    let file = dir.join("fleet.json");
-    write_corpus(&file, PER_WRITER);
+/// A PostgreSQL database for several writers, with kplug's schema already
+/// in it, so the writers do not race to create it.
+fn shared_store(bin: &Path, database: &str) -> (Postgres, String) {
     let pg = Postgres::start();
-    pg.psql("CREATE DATABASE fleet");
-    let store = pg.url("fleet");
-    // The schema first, so the writers do not race to create it.
+    pg.psql(&format!("CREATE DATABASE {database}"));
+    let store = pg.url(database);
     let first = Command::new(bin)
         .args(["prune", "--retain", "36500d", "--store", &store])
         .output()
@@ -175,6 +171,16 @@ fn fleet(bin: &Path, dir: &Path, single_rate: f64) {
         "{}",
         String::from_utf8_lossy(&first.stderr)
     );
+    (pg, store)
+}
+
+/// Four clusters' writers into one PostgreSQL at once, while a reader asks
+/// what an on-call engineer asks: one workload's Events in one cluster,
+/// and the fleet's reasons of the week.
+fn fleet(bin: &Path, dir: &Path, single_rate: f64) {
+    let file = dir.join("fleet.json");
+    write_corpus(&file, PER_WRITER);
+    let (pg, store) = shared_store(bin, "fleet");
     let start = Instant::now();
     let mut writers: Vec<Child> = (0..WRITERS)
         .map(|k| {
@@ -392,18 +398,8 @@ fn fleet_collectors(
     namespaces: &[String],
     listed: usize,
 ) {
-    let pg = Postgres::start();
-    pg.psql("CREATE DATABASE collectors");
-    let store = pg.url("collectors");
-    let first = Command::new(bin)
-        .args(["prune", "--retain", "36500d", "--store", &store])
-        .output()
-        .expect("prune runs");
-    assert!(
-        first.status.success(),
-        "{}",
-        String::from_utf8_lossy(&first.stderr)
-    );
+    // Kept to the end: dropping it stops the server.
+    let (_server, store) = shared_store(bin, "collectors");
     let start = Instant::now();
     let mut collectors: Vec<Child> = (0..WRITERS)
         .map(|k| {

@@ -133,6 +133,20 @@ impl Pool {
         }
     }
 
+    /// The (rank, port) endpoints of one of the pool's Pods: every target
+    /// port, or those its `inference.networking.k8s.io/active-ports`
+    /// annotation (a comma list) names.
+    pub fn ports_of(&self, active_ports: Option<&str>) -> Vec<(usize, i64)> {
+        let active: Option<Vec<i64>> =
+            active_ports.map(|a| a.split(',').filter_map(|s| s.trim().parse().ok()).collect());
+        self.target_ports
+            .iter()
+            .copied()
+            .enumerate()
+            .filter(|(_, port)| active.as_ref().is_none_or(|a| a.contains(port)))
+            .collect()
+    }
+
     pub fn selector_text(&self) -> String {
         let s: Vec<String> = self
             .selector
@@ -298,6 +312,8 @@ mod tests {
                            {"type": "ResolvedRefs", "status": "False", "reason": "InvalidExtensionRef"}]}]}}));
         assert_eq!(p.selector_text(), "app=vllm,tier=gpu");
         assert_eq!(p.target_ports, [8000, 8001]);
+        assert_eq!(p.ports_of(None), [(0, 8000), (1, 8001)]);
+        assert_eq!(p.ports_of(Some("8001, 9999")), [(1, 8001)]);
         assert_eq!(p.picker_text(), "epp:9002 (FailOpen)");
         assert_eq!(
             p.parents_text(),

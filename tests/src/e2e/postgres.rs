@@ -28,6 +28,15 @@ pub struct Certificates {
 /// The one name the server certificate is for.
 pub const SERVER_NAME: &str = "db.kplug.test";
 
+/// `dir` and all in it to the `postgres` user (as root).
+fn give_to_server(dir: &Path) {
+    let _ = Command::new("chown")
+        .arg("-R")
+        .arg("postgres:postgres")
+        .arg(dir)
+        .status();
+}
+
 fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
@@ -77,11 +86,7 @@ impl Postgres {
         let root = is_root();
         if root {
             // The data directory must belong to the user that runs the server.
-            let _ = Command::new("chown")
-                .arg("-R")
-                .arg("postgres:postgres")
-                .arg(&dir)
-                .status();
+            give_to_server(&dir);
             let _ = Command::new("chmod").arg("755").arg(&dir).status();
         }
         let (program, args) = as_user(
@@ -108,11 +113,7 @@ impl Postgres {
         let settings = configure(&dir);
         if root {
             // What `configure` wrote must be the server user's too.
-            let _ = Command::new("chown")
-                .arg("-R")
-                .arg("postgres:postgres")
-                .arg(&dir)
-                .status();
+            give_to_server(&dir);
         }
         let port = free_port();
         let process = serve(&dir, port, &settings);

@@ -792,6 +792,18 @@ fn caught_up(store: &str, ns: &str) -> bool {
     c.get("BackOff/api-0") == Some(&3) && c.get("Unhealthy/api-0") == Some(&2)
 }
 
+/// Wait until `collector` has caught up, then check a moment later that
+/// nothing was stored twice.
+fn stored_once(collector: &mut Child, what: &str, store: &str, ns: &str) {
+    wait_for(collector, what, || caught_up(store, ns));
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        counts(store, ns).values().sum::<i64>(),
+        5,
+        "3 + 2 occurrences, each once"
+    );
+}
+
 /// Another process holds the SQLite store's write lock for longer than the
 /// store waits for it: the collector keeps its batch, backs off, and stores
 /// everything once the lock is gone, without stopping.
@@ -824,14 +836,11 @@ async fn collect_waits_out_a_lock_on_its_sqlite_store() {
     }
     holder.execute_batch("COMMIT").unwrap();
     drop(holder);
-    wait_for(&mut collector, "catching up after the lock", || {
-        caught_up(&store, &ns)
-    });
+    stored_once(&mut collector, "catching up after the lock", &store, &ns);
     assert!(
         collector.try_wait().unwrap().is_none(),
         "a lock is no reason to stop"
     );
-    assert_eq!(counts(&store, &ns).values().sum::<i64>(), 5);
     collector.kill().unwrap();
     let said = text(&collector.wait_with_output().unwrap().stderr);
     assert!(said.contains("retrying in"), "{said}");
@@ -910,15 +919,7 @@ async fn collect_stops_on_a_full_disk_and_the_next_run_loses_nothing() {
 
     std::fs::remove_file(&filler).unwrap();
     let mut again = start(cluster, &ns, &store, free_port());
-    wait_for(&mut again, "the next collect catching up", || {
-        caught_up(&store, &ns)
-    });
-    std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(
-        counts(&store, &ns).values().sum::<i64>(),
-        5,
-        "3 + 2 occurrences, each once"
-    );
+    stored_once(&mut again, "the next collect catching up", &store, &ns);
     again.kill().unwrap();
     let _ = again.wait();
 }
@@ -961,15 +962,7 @@ async fn collect_keeps_its_batch_while_postgresql_is_down() {
     };
     assert_eq!(readyz(), 503, "not ready while the store refuses writes");
     pg.restart();
-    wait_for(&mut collector, "catching up after the outage", || {
-        caught_up(&store, &ns)
-    });
-    std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(
-        counts(&store, &ns).values().sum::<i64>(),
-        5,
-        "3 + 2 occurrences, each once"
-    );
+    stored_once(&mut collector, "catching up after the outage", &store, &ns);
     assert_eq!(readyz(), 200, "ready again");
     // The labels read for `-l` are kept in PostgreSQL too.
     let out = Command::new(eventlog())

@@ -193,28 +193,10 @@ impl<R: Rollup> Hourly<R> {
 
     /// Adds a row: its key columns by name.
     pub fn add(&mut self, row: &Occurrence) {
-        let value = |column: &str| row.column(column).unwrap_or_default();
-        self.scratch.clear();
-        for column in R::KEY {
-            self.scratch.push_str(value(column));
-            self.scratch.push('\u{1f}');
-        }
-        let id = match self.ids.get(self.scratch.as_str()) {
-            Some(id) => *id,
-            None => {
-                self.keys
-                    .push(R::KEY.iter().map(|c| value(c).to_string()).collect());
-                self.ids.insert(self.scratch.clone(), self.keys.len() - 1);
-                self.keys.len() - 1
-            }
-        };
+        let id = self.id(R::KEY
+            .iter()
+            .map(|column| row.column(column).unwrap_or_default()));
         self.add_shares(id, row.first_ms, row.last_ms, row.occurrences);
-    }
-
-    fn add_shares(&mut self, id: usize, first: Option<i64>, last: Option<i64>, occurrences: i64) {
-        for (hour, micro) in crate::aggregate::hourly_shares(first, last, occurrences) {
-            *self.micro.entry((hour, id)).or_default() += micro;
-        }
     }
 
     /// Adds a row of [`Hourly::source`].
@@ -223,15 +205,7 @@ impl<R: Rollup> Hourly<R> {
             .iter()
             .map(|column| r.text(column))
             .collect::<Result<Vec<_>, _>>()?;
-        let joined: String = key.iter().flat_map(|k| [k.as_str(), "\u{1f}"]).collect();
-        let id = match self.ids.get(&joined) {
-            Some(id) => *id,
-            None => {
-                self.keys.push(key);
-                self.ids.insert(joined, self.keys.len() - 1);
-                self.keys.len() - 1
-            }
-        };
+        let id = self.id(key.iter().map(String::as_str));
         self.add_shares(
             id,
             r.opt_int("first_ms")?,
@@ -239,6 +213,28 @@ impl<R: Rollup> Hourly<R> {
             r.int("occurrences")?,
         );
         Ok(())
+    }
+
+    /// The number of `key`, given it on first sight. The lookup joins the
+    /// key into a reused buffer, so a known key costs no allocation.
+    fn id<'k>(&mut self, key: impl Iterator<Item = &'k str> + Clone) -> usize {
+        self.scratch.clear();
+        for value in key.clone() {
+            self.scratch.push_str(value);
+            self.scratch.push('\u{1f}');
+        }
+        if let Some(id) = self.ids.get(self.scratch.as_str()) {
+            return *id;
+        }
+        self.keys.push(key.map(String::from).collect());
+        self.ids.insert(self.scratch.clone(), self.keys.len() - 1);
+        self.keys.len() - 1
+    }
+
+    fn add_shares(&mut self, id: usize, first: Option<i64>, last: Option<i64>, occurrences: i64) {
+        for (hour, micro) in crate::aggregate::hourly_shares(first, last, occurrences) {
+            *self.micro.entry((hour, id)).or_default() += micro;
+        }
     }
 
     /// The cells, each key once, in primary key order.

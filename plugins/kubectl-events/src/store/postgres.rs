@@ -34,18 +34,27 @@ pub fn redact(url: &str) -> String {
 
 /// A cell as PostgreSQL binary: each variant checks the column's type
 /// itself, so a text cell in a bigint column is an error, never garbage.
+impl Param {
+    /// The value inside, as the driver binds it.
+    fn value(&self) -> &(dyn ToSql + Sync) {
+        match self {
+            Param::Text(s) => s,
+            Param::Int(i) => i,
+            Param::OptInt(i) => i,
+            Param::Texts(t) => t,
+        }
+    }
+}
+
 impl ToSql for Param {
     fn to_sql(
         &self,
         ty: &Type,
         out: &mut bytes::BytesMut,
     ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
-        match self {
-            Param::Text(s) => s.to_sql(ty, out),
-            Param::Int(i) => i.to_sql(ty, out),
-            Param::OptInt(i) => i.to_sql(ty, out),
-            Param::Texts(t) => t.to_sql(ty, out),
-        }
+        // The inner value's own `to_sql` is not callable through the trait
+        // object; its checked form writes the same bytes.
+        self.value().to_sql_checked(ty, out)
     }
 
     fn accepts(ty: &Type) -> bool {
@@ -54,17 +63,13 @@ impl ToSql for Param {
             || <Vec<String> as ToSql>::accepts(ty)
     }
 
+    /// Each variant checks the column's type itself.
     fn to_sql_checked(
         &self,
         ty: &Type,
         out: &mut bytes::BytesMut,
     ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
-        match self {
-            Param::Text(s) => s.to_sql_checked(ty, out),
-            Param::Int(i) => i.to_sql_checked(ty, out),
-            Param::OptInt(i) => i.to_sql_checked(ty, out),
-            Param::Texts(t) => t.to_sql_checked(ty, out),
-        }
+        self.value().to_sql_checked(ty, out)
     }
 }
 

@@ -77,3 +77,12 @@ pub fn is_ready(p: &Pod) -> bool {
             .and_then(|s| s.conditions.as_ref())
             .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
 }
+
+/// A Pod's `inference.networking.k8s.io/active-ports` annotation.
+pub fn active_ports(p: &Pod) -> Option<&str> {
+    p.metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get("inference.networking.k8s.io/active-ports"))
+        .map(String::as_str)
+}

@@ -118,12 +118,12 @@ fn endpoint_arg(text: &str) -> Result<(String, Engine, String), kplug::Error> {
                 "--endpoint {text}: write NAME=FILE or NAME=ENGINE:FILE"
             ))
         })?;
-    let (engine, file) = match rest.split_once(':') {
-        Some((e, file)) if Engine::parse(e).is_some() => {
-            (Engine::parse(e).unwrap_or_default(), file)
-        }
-        _ => (Engine::Vllm, rest),
-    };
+    // A prefix before ':' is an engine only when it names one (paths may
+    // hold colons).
+    let (engine, file) = rest
+        .split_once(':')
+        .and_then(|(e, file)| Engine::parse(e).map(|e| (e, file)))
+        .unwrap_or((Engine::Vllm, rest));
     Ok((name.to_string(), engine, file.to_string()))
 }
 

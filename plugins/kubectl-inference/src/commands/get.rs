@@ -80,6 +80,9 @@ fn parse_what(text: &str) -> Result<What, String> {
 struct Item {
     served: Served,
     object: DynamicObject,
+    /// The object as JSON, with its apiVersion and kind: what is printed
+    /// and what the columns are read from.
+    value: Value,
     /// Ready endpoints, for pools.
     endpoints: Option<usize>,
 }
@@ -92,15 +95,7 @@ pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
         eprintln!("No {} found.", args.what.kind());
         return Ok(kplug::Code::Success);
     }
-    let values: Vec<Value> = items
-        .iter()
-        .map(|i| {
-            let mut v = serde_json::to_value(&i.object).unwrap_or_default();
-            v["apiVersion"] = i.served.api_version().into();
-            v["kind"] = i.served.kind.into();
-            v
-        })
-        .collect();
+    let values: Vec<&Value> = items.iter().map(|i| &i.value).collect();
     printer.print_list(
         &values,
         |v| {
@@ -116,14 +111,14 @@ pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
                 v["metadata"]["name"].as_str().unwrap_or("")
             )
         },
-        || table(args.what, &items, &values),
+        || table(args.what, &items),
         &mut out,
     )?;
     out.flush()?;
     Ok(kplug::Code::Success)
 }
 
-fn table(what: What, items: &[Item], values: &[Value]) -> Table {
+fn table(what: What, items: &[Item]) -> Table {
     let mut t = match what {
         What::Pools => Table::new(&[
             "NAME",
@@ -139,7 +134,8 @@ fn table(what: What, items: &[Item], values: &[Value]) -> Table {
         What::Imports => Table::new(&["NAME", "CONTROLLERS", "EXPORTING CLUSTERS"]),
     }
     .wide_column("API VERSION");
-    for (item, v) in items.iter().zip(values) {
+    for item in items {
+        let v = &item.value;
         let name = item.object.metadata.name.clone().unwrap_or_default();
         let mut cells: Vec<String> = vec![name];
         match what {
@@ -216,9 +212,13 @@ async fn fetch(kube: &KubectlArgs, args: &Args) -> anyhow::Result<Vec<Item>> {
             }
         };
         for object in objects {
+            let mut value = serde_json::to_value(&object)?;
+            value["apiVersion"] = s.api_version().into();
+            value["kind"] = s.kind.into();
             items.push(Item {
                 served: s.clone(),
                 object,
+                value,
                 endpoints: None,
             });
         }
@@ -234,7 +234,11 @@ async fn fetch(kube: &KubectlArgs, args: &Args) -> anyhow::Result<Vec<Item>> {
     }
     if args.what == What::Pools {
         for item in &mut items {
-            item.endpoints = ready_endpoints(kube, &cluster, item).await.ok();
+            let pool = Pool::read(&item.value);
+            let namespace = item.object.metadata.namespace.clone().unwrap_or_default();
+            item.endpoints = ready_endpoints(kube, &cluster, &namespace, &pool)
+                .await
+                .ok();
         }
     }
     items.sort_by(|a, b| {
@@ -249,15 +253,13 @@ async fn fetch(kube: &KubectlArgs, args: &Args) -> anyhow::Result<Vec<Item>> {
 async fn ready_endpoints(
     kube: &KubectlArgs,
     cluster: &Cluster,
-    item: &Item,
+    namespace: &str,
+    pool: &Pool,
 ) -> anyhow::Result<usize> {
-    let value = serde_json::to_value(&item.object)?;
-    let pool = Pool::read(&value);
     if pool.selector.is_empty() {
         return Ok(0);
     }
-    let namespace = item.object.metadata.namespace.clone().unwrap_or_default();
-    let pods: Api<Pod> = Api::namespaced(cluster.client.clone(), &namespace);
+    let pods: Api<Pod> = Api::namespaced(cluster.client.clone(), namespace);
     let list = kplug::client::request(
         kube,
         &cluster.server,
@@ -268,25 +270,6 @@ async fn ready_endpoints(
         .items
         .iter()
         .filter(|p| super::cluster::is_ready(p))
-        .map(|p| {
-            let active = p
-                .metadata
-                .annotations
-                .as_ref()
-                .and_then(|a| a.get("inference.networking.k8s.io/active-ports"));
-            match active {
-                None => pool.target_ports.len(),
-                Some(list) => {
-                    let active: Vec<i64> = list
-                        .split(',')
-                        .filter_map(|s| s.trim().parse().ok())
-                        .collect();
-                    pool.target_ports
-                        .iter()
-                        .filter(|p| active.contains(p))
-                        .count()
-                }
-            }
-        })
+        .map(|p| pool.ports_of(super::cluster::active_ports(p)).len())
         .sum())
 }

@@ -9,6 +9,7 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Pod, Service};
 use kplug::cli::{KubectlArgs, ReportFormat};
 use kplug::output::table::{Cell, Table, TableOptions};
+use kplug_inference::apis::Served;
 use kplug_inference::engine::{self, Engine, Reading};
 use kplug_inference::objects::Pool;
 use kube::api::{Api, DynamicObject, ListParams};
@@ -84,16 +85,13 @@ pub struct TopArgs {
 
 pub fn run_top(kube: &KubectlArgs, args: TopArgs) -> anyhow::Result<kplug::Code> {
     use std::io::IsTerminal;
-    let status = Args {
-        pool: args.pool.clone(),
-        scrape_timeout: args.scrape_timeout,
-        output: None,
-    };
     let tty = std::io::stdout().is_terminal();
     let runtime = kplug::cli::runtime()?;
+    // Connect and discover once; each refresh only reads pools and scrapes.
+    let session = runtime.block_on(Session::open(kube, args.scrape_timeout))?;
     let mut shown = 0u64;
     loop {
-        let pools = runtime.block_on(collect(kube, &status))?;
+        let pools = runtime.block_on(session.snapshot(kube, args.pool.as_deref()))?;
         let mut frame = Vec::new();
         writeln!(
             frame,
@@ -119,7 +117,10 @@ pub fn run_top(kube: &KubectlArgs, args: TopArgs) -> anyhow::Result<kplug::Code>
 }
 
 pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
-    let pools = kplug::cli::runtime()?.block_on(collect(kube, &args))?;
+    let pools = kplug::cli::runtime()?.block_on(async {
+        let session = Session::open(kube, args.scrape_timeout).await?;
+        session.snapshot(kube, args.pool.as_deref()).await
+    })?;
     let mut out = std::io::stdout().lock();
     match args.output {
         Some(format) => {
@@ -202,68 +203,93 @@ fn human(p: &PoolStatus, out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(out)
 }
 
-async fn collect(kube: &KubectlArgs, args: &Args) -> anyhow::Result<Vec<PoolStatus>> {
-    let cluster = Cluster::connect(kube).await?;
-    let namespace = kube.namespace.clone().unwrap_or(cluster.namespace.clone());
-    let served: Vec<_> = cluster
-        .served(kube)
-        .await?
-        .into_iter()
-        .filter(|s| s.kind == "InferencePool")
-        .collect();
-    if served.is_empty() {
-        anyhow::bail!(
-            "the cluster serves no InferencePool (`kubectl inference version` shows what it serves)"
-        );
+/// What does not change between refreshes: the connection, the pool API
+/// versions the cluster serves, the HTTP client for scrapes.
+struct Session {
+    cluster: Cluster,
+    namespace: String,
+    served: Vec<Served>,
+    http: reqwest::Client,
+}
+
+impl Session {
+    async fn open(kube: &KubectlArgs, scrape_timeout: Duration) -> anyhow::Result<Session> {
+        let cluster = Cluster::connect(kube).await?;
+        let namespace = kube.namespace.clone().unwrap_or(cluster.namespace.clone());
+        let served: Vec<Served> = cluster
+            .served(kube)
+            .await?
+            .into_iter()
+            .filter(|s| s.kind == "InferencePool")
+            .collect();
+        if served.is_empty() {
+            anyhow::bail!(
+                "the cluster serves no InferencePool (`kubectl inference version` shows what it serves)"
+            );
+        }
+        let http = reqwest::Client::builder()
+            .timeout(scrape_timeout)
+            .build()
+            .context("building the HTTP client")?;
+        Ok(Session {
+            cluster,
+            namespace,
+            served,
+            http,
+        })
     }
-    let http = reqwest::Client::builder()
-        .timeout(args.scrape_timeout)
-        .build()
-        .context("building the HTTP client")?;
-    let mut pools = Vec::new();
-    for s in served {
-        let resource = super::cluster::resource(&s);
-        let api: Api<DynamicObject> =
-            Api::namespaced_with(cluster.client.clone(), &namespace, &resource);
-        let objects: Vec<DynamicObject> = match &args.pool {
-            Some(name) => kplug::client::request(kube, &cluster.server, api.get_opt(name))
-                .await?
-                .into_iter()
-                .collect(),
-            None => {
-                kplug::client::request(kube, &cluster.server, api.list(&ListParams::default()))
+
+    /// The pools (one, or all of the namespace) as they are now.
+    async fn snapshot(
+        &self,
+        kube: &KubectlArgs,
+        only: Option<&str>,
+    ) -> anyhow::Result<Vec<PoolStatus>> {
+        let (cluster, namespace) = (&self.cluster, &self.namespace);
+        let mut pools = Vec::new();
+        for s in &self.served {
+            let resource = super::cluster::resource(s);
+            let api: Api<DynamicObject> =
+                Api::namespaced_with(cluster.client.clone(), namespace, &resource);
+            let objects: Vec<DynamicObject> = match only {
+                Some(name) => kplug::client::request(kube, &cluster.server, api.get_opt(name))
                     .await?
-                    .items
-            }
-        };
-        for object in objects {
-            let value = serde_json::to_value(&object)?;
-            let pool = Pool::read(&value);
-            let name = object.metadata.name.clone().unwrap_or_default();
-            let targets = endpoints(kube, &cluster, &namespace, &pool).await?;
-            let endpoints = scrape_all(&http, targets).await;
-            let picker = match &pool.picker {
-                Some(p) => Some(picker_status(kube, &cluster, &namespace, &p.name).await),
-                None => None,
+                    .into_iter()
+                    .collect(),
+                None => {
+                    kplug::client::request(kube, &cluster.server, api.list(&ListParams::default()))
+                        .await?
+                        .items
+                }
             };
-            pools.push(PoolStatus {
-                name,
-                namespace: namespace.clone(),
-                api_version: s.api_version(),
-                pool,
-                picker,
-                endpoints,
+            for object in objects {
+                let pool = Pool::read(&serde_json::to_value(&object)?);
+                let name = object.metadata.name.clone().unwrap_or_default();
+                let targets = endpoints(kube, cluster, namespace, &pool).await?;
+                let endpoints = scrape_all(&self.http, targets).await;
+                let picker = match &pool.picker {
+                    Some(p) => Some(picker_status(kube, cluster, namespace, &p.name).await),
+                    None => None,
+                };
+                pools.push(PoolStatus {
+                    name,
+                    namespace: namespace.clone(),
+                    api_version: s.api_version(),
+                    pool,
+                    picker,
+                    endpoints,
+                });
+            }
+        }
+        if let Some(name) = only
+            && pools.is_empty()
+        {
+            anyhow::bail!(kplug::Error::NotFound {
+                message: format!("InferencePool {name:?} in {namespace}"),
             });
         }
+        Ok(pools)
     }
-    if let Some(name) = &args.pool
-        && pools.is_empty()
-    {
-        anyhow::bail!(kplug::Error::NotFound {
-            message: format!("InferencePool {name:?} in {namespace}"),
-        });
-    }
-    Ok(pools)
 }
 
 /// The picker's Service and the readiness of the Pods behind it.
@@ -339,16 +365,7 @@ async fn endpoints(
             .get("inference.networking.k8s.io/engine-type")
             .and_then(|e| Engine::parse(e))
             .unwrap_or_default();
-        let active: Option<Vec<i64>> = p
-            .metadata
-            .annotations
-            .as_ref()
-            .and_then(|a| a.get("inference.networking.k8s.io/active-ports"))
-            .map(|a| a.split(',').filter_map(|s| s.trim().parse().ok()).collect());
-        for (rank, port) in pool.target_ports.iter().enumerate() {
-            if active.as_ref().is_some_and(|a| !a.contains(port)) {
-                continue;
-            }
+        for (rank, port) in pool.ports_of(super::cluster::active_ports(p)) {
             out.push((
                 format!("{name}-rank-{rank}"),
                 format!("{ip}:{port}"),
