@@ -307,24 +307,12 @@ fn collect(bin: &Path, dir: &Path) {
         samples
     });
     let start = Instant::now();
-    rt.block_on(async {
-        use futures::StreamExt;
-        futures::stream::iter(0..COLLECTED)
-            .map(|i| {
-                let (client, ns) = (client.clone(), namespaces[i % namespaces.len()].clone());
-                async move {
-                    objects::core_event(&client, &ns, json!({
-                        "metadata": {"name": format!("e{i}")},
-                        "involvedObject": {"kind": "Pod", "namespace": ns, "name": format!("web-{}-6d4f9c8b7-x7k2p", i % 400), "apiVersion": "v1"},
-                        "reason": REASONS[i % 5], "message": format!("Back-off restarting failed container app-{} in pod", i % 7),
-                        "type": "Warning", "source": {"component": "kubelet", "host": format!("node-{}", i % 30)},
-                        "firstTimestamp": "2026-11-20T10:00:00Z", "lastTimestamp": "2026-11-20T10:00:00Z", "count": 1 + i % 3}))
-                    .await
-                }
-            })
-            .buffer_unordered(32)
-            .collect::<Vec<_>>()
-            .await
+    create_events(&rt, &client, &namespaces, COLLECTED, |i, ns| {
+        json!({"metadata": {"name": format!("e{i}")},
+            "involvedObject": {"kind": "Pod", "namespace": ns, "name": format!("web-{}-6d4f9c8b7-x7k2p", i % 400), "apiVersion": "v1"},
+            "reason": REASONS[i % 5], "message": format!("Back-off restarting failed container app-{} in pod", i % 7),
+            "type": "Warning", "source": {"component": "kubelet", "host": format!("node-{}", i % 30)},
+            "firstTimestamp": "2026-11-20T10:00:00Z", "lastTimestamp": "2026-11-20T10:00:00Z", "count": 1 + i % 3})
     });
     let created = start.elapsed().as_secs_f64();
     // Until every occurrence is stored.
@@ -452,24 +440,12 @@ fn fleet_collectors(
     // 10,000 new Events, each seen by all four.
     let more = 10_000;
     let start = Instant::now();
-    rt.block_on(async {
-        use futures::StreamExt;
-        futures::stream::iter(0..more)
-            .map(|i| {
-                let (client, ns) = (client.clone(), namespaces[i % namespaces.len()].clone());
-                async move {
-                    objects::core_event(&client, &ns, json!({
-                        "metadata": {"name": format!("f{i}")},
-                        "involvedObject": {"kind": "Pod", "namespace": ns, "name": format!("web-{}-6d4f9c8b7-x7k2p", i % 400), "apiVersion": "v1"},
-                        "reason": REASONS[i % 5], "message": "Back-off restarting failed container app in pod",
-                        "type": "Warning", "source": {"component": "kubelet", "host": format!("node-{}", i % 30)},
-                        "firstTimestamp": "2026-11-20T10:00:00Z", "lastTimestamp": "2026-11-20T10:00:00Z", "count": 1}))
-                    .await
-                }
-            })
-            .buffer_unordered(32)
-            .collect::<Vec<_>>()
-            .await
+    create_events(rt, client, namespaces, more, |i, ns| {
+        json!({"metadata": {"name": format!("f{i}")},
+            "involvedObject": {"kind": "Pod", "namespace": ns, "name": format!("web-{}-6d4f9c8b7-x7k2p", i % 400), "apiVersion": "v1"},
+            "reason": REASONS[i % 5], "message": "Back-off restarting failed container app in pod",
+            "type": "Warning", "source": {"component": "kubelet", "host": format!("node-{}", i % 30)},
+            "firstTimestamp": "2026-11-20T10:00:00Z", "lastTimestamp": "2026-11-20T10:00:00Z", "count": 1})
     });
     let created = start.elapsed().as_secs_f64();
     let caught_up = wait_for(listed + more, &mut latencies);
@@ -501,6 +477,28 @@ fn fleet_collectors(
         at(50),
         at(99)
     );
+}
+
+/// Create `n` Events, 32 at a time, spread over `namespaces`; `event(i, ns)`
+/// is the i-th.
+fn create_events(
+    rt: &tokio::runtime::Runtime,
+    client: &kube::Client,
+    namespaces: &[String],
+    n: usize,
+    event: impl Fn(usize, &str) -> serde_json::Value,
+) {
+    rt.block_on(async {
+        use futures::StreamExt;
+        futures::stream::iter(0..n)
+            .map(|i| {
+                let ns = &namespaces[i % namespaces.len()];
+                objects::core_event(client, ns, event(i, ns))
+            })
+            .buffer_unordered(32)
+            .collect::<Vec<_>>()
+            .await
+    });
 }
 
 /// Occurrences stored so far, per cluster.

@@ -17,6 +17,15 @@ fn eventlog() -> std::path::PathBuf {
     workspace_bin("kubectl-eventlog").expect("kubectl-eventlog is built by cargo test --workspace")
 }
 
+/// `kubectl eventlog ARGS --store STORE`.
+fn on_store(store: &str, args: &[&str]) -> std::process::Output {
+    Command::new(eventlog())
+        .args(args)
+        .args(["--store", store])
+        .output()
+        .unwrap()
+}
+
 fn sqlite(path: &Path) -> String {
     format!("sqlite:{}", path.display())
 }
@@ -245,13 +254,7 @@ fn a_size_limit_keeps_the_newest_day_on_sqlite_and_postgresql() {
         )
     };
     for store in [sqlite(&dir.path().join("sized.db")), pg.url("sized")] {
-        let run = |args: &[&str]| {
-            Command::new(eventlog())
-                .args(args)
-                .args(["--store", &store])
-                .output()
-                .unwrap()
-        };
+        let run = |args: &[&str]| on_store(&store, args);
         let stored = || -> usize {
             let out = run(&["query", "-A", "-o", "json"]);
             let v: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -318,13 +321,7 @@ fn an_unpartitioned_postgresql_store_is_moved_into_day_partitions() {
                 ('c/u2', 'c', 'shop', 'Pod', 'web-1', '', '', 'web', 'Pulled', 'Normal', 'm', 'kubelet', 'n', NULL, NULL, 1, 'info', 'info', 'm', 'g', '{}')",
     );
     let store = pg.url("old");
-    let run = |args: &[&str]| {
-        Command::new(eventlog())
-            .args(args)
-            .args(["--store", &store])
-            .output()
-            .unwrap()
-    };
+    let run = |args: &[&str]| on_store(&store, args);
     let outdated = run(&["query", "-A"]);
     assert_eq!(outdated.status.code(), Some(1));
     assert!(
