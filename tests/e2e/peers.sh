@@ -20,6 +20,9 @@ GGCR_VERSION=v0.22.1          # github.com/google/go-containerregistry/pkg/regis
 NFD_VERSION=v0.19.0           # sigs.k8s.io/node-feature-discovery (wrapper in peers/nfd)
 KUBE_SCORE_VERSION=v1.20.0    # github.com/zegl/kube-score (sidecar analysis benchmark and e2e)
 GIE_CRD_VERSIONS="v1.5.0 v0.5.1"  # sigs.k8s.io/gateway-api-inference-extension CRDs (kubectl inference)
+GIE_VERSION=v1.5.0            # the endpoint picker (cmd/epp) and an ext_proc client (wrapper in peers/gie)
+INFERENCE_SIM_VERSION=v0.10.2 # github.com/llm-d/llm-d-inference-sim (wrapper in peers/inference-sim)
+GATEWAY_API_VERSION=v1.6.3    # sigs.k8s.io/gateway-api CRDs (HTTPRoute, Gateway, ReferenceGrant)
 
 summary=()
 env_lines=()
@@ -59,6 +62,15 @@ build_nfd() {
     go build -trimpath -o "$out/nfd" sigs.k8s.io/node-feature-discovery/cmd/nfd &&
     go build -trimpath -o "$out/nfd-worker" sigs.k8s.io/node-feature-discovery/cmd/nfd-worker
 }
+build_gie() {
+  cd "$here/peers/gie" &&
+    go build -trimpath -o "$out/epp" sigs.k8s.io/gateway-api-inference-extension/cmd/epp &&
+    go build -trimpath -o "$out/extproc-client" .
+}
+build_inference_sim() {
+  cd "$here/peers/inference-sim" &&
+    go build -trimpath -o "$out/llm-d-inference-sim" github.com/llm-d/llm-d-inference-sim/cmd/llm-d-inference-sim
+}
 go_install() { GOBIN="$out" go install "$1"; }
 
 go_peer kube-apiserver "$KUBE_VERSION" KUBE_APISERVER kube-apiserver -- build_kube_apiserver
@@ -68,6 +80,10 @@ go_peer oras "$ORAS_VERSION" ORAS oras -- go_install "oras.land/oras/cmd/oras@$O
 go_peer kube-score "$KUBE_SCORE_VERSION" KUBE_SCORE kube-score -- go_install "github.com/zegl/kube-score/cmd/kube-score@$KUBE_SCORE_VERSION"
 go_peer oci-registry "$GGCR_VERSION" REGISTRY_REFERRERS oci-registry -- build_oci_registry
 go_peer nfd "$NFD_VERSION" NFD nfd -- build_nfd
+go_peer gie "$GIE_VERSION" EPP epp -- build_gie
+gie_dir="$cache/gie-$GIE_VERSION-$(wrapper_hash gie)"
+[ -x "$gie_dir/extproc-client" ] && env_lines+=("EXTPROC_CLIENT=$gie_dir/extproc-client")
+go_peer inference-sim "$INFERENCE_SIM_VERSION" INFERENCE_SIM llm-d-inference-sim -- build_inference_sim
 nfd_dir="$cache/nfd-$NFD_VERSION-$(wrapper_hash nfd)"
 if [ -x "$nfd_dir/nfd-worker" ]; then
   env_lines+=("NFD_WORKER=$nfd_dir/nfd-worker")
@@ -79,23 +95,28 @@ if [ -x "$nfd_dir/nfd-worker" ]; then
   [ -f "$nfd_dir/nfd-api-crds.yaml" ] && env_lines+=("NFD_CRDS=$nfd_dir/nfd-api-crds.yaml")
 fi
 
-# The Gateway API Inference Extension's CRDs, from its Go module's config/crd/bases:
-# v1.5.0 (v1 InferencePool, x-k8s InferenceObjective, rewrites, imports) and
-# v0.5.1 (x-k8s v1alpha2 InferencePool and InferenceModel).
-for v in $GIE_CRD_VERSIONS; do
-  dir="$cache/gie-crds-$v" state=cached
+# CRDs copied from a Go module's directory, once per version:
+# module_crds NAME VERSION MODULE SUBDIR ENVKEY
+module_crds() {
+  local name=$1 v=$2 module=$3 subdir=$4 key=$5 dir="$cache/$1-$2" state=cached src
   if [ ! -d "$dir" ]; then
     state=built
-    src=$(cd "$cache" && go mod download -json "sigs.k8s.io/gateway-api-inference-extension@$v" 2>"$cache/gie-crds-$v.log" |
-      sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
-    if [ -z "$src" ] || ! ls "$src"/config/crd/bases/*.yaml >/dev/null 2>&1; then
-      failed=1; summary+=("$(printf '%-16s %-10s %s  FAILED: %s' gie-crds "$v" - "no config/crd/bases in the module (log: $cache/gie-crds-$v.log)")"); continue
+    src=$(cd "$cache" && go mod download -json "$module@$v" 2>"$dir.log" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+    if [ -z "$src" ] || ! ls "$src/$subdir"/*.yaml >/dev/null 2>&1; then
+      failed=1; summary+=("$(printf '%-16s %-10s %s  FAILED: %s' "$name" "$v" - "no $subdir in the module (log: $dir.log)")"); return
     fi
-    rm -rf "$dir.tmp"; mkdir -p "$dir.tmp" && cp "$src"/config/crd/bases/*.yaml "$dir.tmp/" && chmod u+w "$dir.tmp"/* && mv "$dir.tmp" "$dir"
+    rm -rf "$dir.tmp"; mkdir -p "$dir.tmp" && cp "$src/$subdir"/*.yaml "$dir.tmp/" && chmod u+w "$dir.tmp"/* && mv "$dir.tmp" "$dir"
   fi
-  summary+=("$(printf '%-16s %-10s %s  %s' gie-crds "$v" "$dir" "$state")")
-  env_lines+=("GIE_CRDS_$(echo "${v#v}" | tr . _)=$dir")
+  summary+=("$(printf '%-16s %-10s %s  %s' "$name" "$v" "$dir" "$state")")
+  env_lines+=("$key=$dir")
+}
+# The Gateway API Inference Extension's CRDs: v1.5.0 (v1 InferencePool, x-k8s
+# InferenceObjective, rewrites, imports) and v0.5.1 (x-k8s v1alpha2
+# InferencePool and InferenceModel).
+for v in $GIE_CRD_VERSIONS; do
+  module_crds gie-crds "$v" sigs.k8s.io/gateway-api-inference-extension config/crd/bases "GIE_CRDS_$(echo "${v#v}" | tr . _)"
 done
+module_crds gateway-api-crds "$GATEWAY_API_VERSION" sigs.k8s.io/gateway-api config/crd/standard GATEWAY_API_CRDS
 
 # Debian packages: installed with apt when missing (as root), used where Debian puts them.
 apt_updated=0

@@ -8,6 +8,7 @@
 pub mod apis;
 pub mod config;
 pub mod engine;
+pub mod epp;
 pub mod exposition;
 pub mod metrics;
 pub mod objects;

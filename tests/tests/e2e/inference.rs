@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::text;
 
-fn kubectl(cluster: &Cluster, args: &[&str]) -> Output {
+pub(crate) fn kubectl(cluster: &Cluster, args: &[&str]) -> Output {
     Command::new(peers::path("KUBECTL"))
         .args(cluster.args(ADMIN))
         .args(args)
@@ -19,12 +19,12 @@ fn kubectl(cluster: &Cluster, args: &[&str]) -> Output {
         .expect("kubectl runs")
 }
 
-fn ok(out: Output, what: &str) {
+pub(crate) fn ok(out: Output, what: &str) {
     assert!(out.status.success(), "{what}: {}", text(&out.stderr));
 }
 
 /// Every generation's CRDs, installed and Established.
-fn install_crds(cluster: &Cluster) {
+pub(crate) fn install_crds(cluster: &Cluster) {
     for key in ["GIE_CRDS_1_5_0", "GIE_CRDS_0_5_1"] {
         let dir = peers::path(key);
         ok(
@@ -79,7 +79,7 @@ fn install_crds(cluster: &Cluster) {
     );
 }
 
-fn inference(cluster: &Cluster, args: &[&str]) -> Output {
+pub(crate) fn inference(cluster: &Cluster, args: &[&str]) -> Output {
     Command::new(workspace_bin("kubectl-inference").expect("kubectl-inference is built"))
         .args(cluster.args(ADMIN))
         .args(args)
@@ -135,7 +135,7 @@ fn version_finds_every_generation_by_discovery() {
 }
 
 /// Apply `manifest` (one object, JSON) in `namespace`.
-fn apply(cluster: &Cluster, namespace: &str, manifest: Value) {
+pub(crate) fn apply(cluster: &Cluster, namespace: &str, manifest: Value) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("object.json");
     std::fs::write(&file, manifest.to_string()).unwrap();

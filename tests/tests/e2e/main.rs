@@ -10,6 +10,7 @@ mod eventlog;
 mod image;
 mod inference;
 mod nfd;
+mod picker;
 mod plugins;
 mod postgres;
 mod readme;

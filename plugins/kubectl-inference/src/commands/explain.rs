@@ -1,5 +1,6 @@
 //! `kubectl inference explain`: replay the endpoint picker's decision.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::time::Duration;
 
@@ -17,16 +18,23 @@ use serde::Serialize;
 /// The picker is GIE v1.5.0's default profile (queue-scorer 2,
 /// kv-cache-utilization-scorer 2, prefix-cache-scorer 3, max-score-picker;
 /// utilization-detector with 5 waiting, 80 % KV, 200 ms), or the one an
-/// EndpointPickerConfig file (--config) describes. For now it
-/// replays saved metrics (`--endpoint`); metrics read from files count as
-/// fresh. The EPP's prefix-cache index lives in its memory: the replay
-/// assumes it cold, so every prefix score is 0.
+/// EndpointPickerConfig describes: --config FILE, or for a live POOL the
+/// one its EPP Deployment runs (--config-text, or the ConfigMap behind
+/// --config-file). Live, every endpoint of POOL is scraped now; offline,
+/// --endpoint names saved /metrics files or URLs, which count as fresh.
+/// The EPP's prefix-cache index lives in its memory: the replay assumes it
+/// cold, so every prefix-cache score is 0.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// A model server: NAME=FILE or NAME=ENGINE:FILE, FILE holding its
-    /// /metrics (Prometheus text); ENGINE one of vllm (default), sglang,
-    /// trtllm-serve, triton-tensorrt-llm. Repeat for each
-    #[arg(long = "endpoint", value_name = "NAME=[ENGINE:]FILE", required = true)]
+    /// The pool to replay live: its Ready endpoints, scraped now
+    #[arg(conflicts_with = "endpoints", required_unless_present = "endpoints")]
+    pub pool: Option<String>,
+
+    /// A model server: NAME=SOURCE or NAME=ENGINE:SOURCE, SOURCE a file
+    /// holding its /metrics (Prometheus text) or an http(s) URL to scrape;
+    /// ENGINE one of vllm (default), sglang, trtllm-serve,
+    /// triton-tensorrt-llm. Repeat for each
+    #[arg(long = "endpoint", value_name = "NAME=[ENGINE:]SOURCE")]
     pub endpoints: Vec<String>,
 
     /// The request's priority (its InferenceObjective's); below 0 is sheddable
@@ -57,6 +65,10 @@ pub struct Args {
     /// built-in defaults; the flags above change it further
     #[arg(long, value_name = "FILE")]
     pub config: Option<std::path::PathBuf>,
+
+    /// Give up on an endpoint's /metrics after this long
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = kplug::cli::parse_duration)]
+    pub scrape_timeout: Duration,
 
     #[arg(short = 'o', long, value_name = "FORMAT")]
     pub output: Option<ReportFormat>,
@@ -108,7 +120,7 @@ fn parse_threshold(text: &str) -> Result<(Threshold, f64), String> {
     Ok((which, value))
 }
 
-/// `NAME=[ENGINE:]FILE` → the name, the engine and the file.
+/// `NAME=[ENGINE:]SOURCE` → the name, the engine and the file or URL.
 fn endpoint_arg(text: &str) -> Result<(String, Engine, String), kplug::Error> {
     let (name, rest) = text
         .split_once('=')
@@ -118,8 +130,8 @@ fn endpoint_arg(text: &str) -> Result<(String, Engine, String), kplug::Error> {
                 "--endpoint {text}: write NAME=FILE or NAME=ENGINE:FILE"
             ))
         })?;
-    // A prefix before ':' is an engine only when it names one (paths may
-    // hold colons).
+    // A prefix before ':' is an engine only when it names one (paths and
+    // URLs hold colons).
     let (engine, file) = rest
         .split_once(':')
         .and_then(|(e, file)| Engine::parse(e).map(|e| (e, file)))
@@ -139,55 +151,83 @@ struct Weighted {
 struct ExplainReport<'a> {
     #[serde(flatten)]
     decision: &'a Decision,
+    /// The live pool replayed, `namespace/name`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pool: Option<String>,
+    /// Each endpoint's `ip:port` (live, or scraped from a URL).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    addresses: BTreeMap<&'a str, &'a str>,
+    /// Where the profile comes from.
+    config: String,
     /// The profile replayed: its scorers and weights, in order.
     profile: Vec<Weighted>,
     /// What the replay could not know and assumed.
     assumptions: Vec<String>,
     /// Per endpoint, the metrics its exposition lacks.
-    missing: std::collections::BTreeMap<&'a str, &'a [String]>,
+    missing: BTreeMap<&'a str, &'a [String]>,
+    /// Endpoints whose /metrics could not be read, and why.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    unreachable: BTreeMap<&'a str, &'a str>,
 }
 
-pub fn run(_kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
-    let mut readings: Vec<(String, Reading)> = Vec::new();
-    for text in &args.endpoints {
-        let (name, engine, file) = endpoint_arg(text)?;
-        if readings.iter().any(|(n, _)| *n == name) {
-            anyhow::bail!(kplug::Error::Usage(format!(
-                "--endpoint {name} is given twice"
-            )));
-        }
-        if args.drained.contains(&name) {
-            continue;
-        }
-        let body = std::fs::read_to_string(&file).with_context(|| format!("reading {file}"))?;
-        let reading = engine::read(&body, engine).with_context(|| file.clone())?;
-        readings.push((name, reading));
+/// One endpoint to replay: what its metrics said, or why they could not be read.
+pub struct Replayed {
+    pub name: String,
+    pub address: Option<String>,
+    pub reading: Result<Reading, String>,
+}
+
+/// What the replay runs on.
+struct Inputs {
+    pool: Option<String>,
+    endpoints: Vec<Replayed>,
+    /// The EndpointPickerConfig's text and where it was found; `None` for
+    /// the built-in default profile.
+    config: Option<String>,
+    config_origin: String,
+}
+
+pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
+    let runtime = kplug::cli::runtime()?;
+    let mut inputs = match &args.pool {
+        Some(pool) => runtime.block_on(live(kube, &args, pool))?,
+        None => runtime.block_on(offline(&args))?,
+    };
+    if let Some(path) = &args.config {
+        inputs.config = Some(
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
+        );
+        inputs.config_origin = format!("--config {}", path.display());
     }
     for d in &args.drained {
-        if !args
-            .endpoints
-            .iter()
-            .any(|e| e.split('=').next() == Some(d))
-        {
+        let before = inputs.endpoints.len();
+        // A Pod's name drains all its ranks; an endpoint's or address, one.
+        inputs.endpoints.retain(|e| {
+            e.name != *d
+                && e.address.as_deref() != Some(d)
+                && e.name
+                    .strip_prefix(d.as_str())
+                    .is_none_or(|r| !r.starts_with("-rank-"))
+        });
+        if inputs.endpoints.len() == before {
             anyhow::bail!(kplug::Error::Usage(format!(
-                "--drain {d}: no --endpoint has that name"
+                "--drain {d}: no endpoint, Pod or address of that name"
             )));
         }
     }
-    let base = match &args.config {
+    let base = match &inputs.config {
         None => Picker::default(),
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading {}", path.display()))?;
-            kplug_inference::config::read(&text).with_context(|| path.display().to_string())?
+        Some(text) => {
+            kplug_inference::config::read(text).with_context(|| inputs.config_origin.clone())?
         }
     };
     let picker = what_if(base, &args);
-    let endpoints: Vec<Endpoint> = readings
+    let endpoints: Vec<Endpoint> = inputs
+        .endpoints
         .iter()
-        .map(|(name, r)| Endpoint {
-            name: name.clone(),
-            metrics: Some(r.metrics.clone()),
+        .map(|e| Endpoint {
+            name: e.name.clone(),
+            metrics: e.reading.as_ref().ok().map(|r| r.metrics.clone()),
             age: Duration::ZERO,
         })
         .collect();
@@ -196,7 +236,11 @@ pub fn run(_kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
         priority: args.priority,
     };
     let decision = picker.decide(&endpoints, &request);
-    let mut assumptions = vec!["metrics read from files are fresh (age 0)".to_string()];
+    let mut assumptions = vec![match inputs.pool {
+        Some(_) => "metrics scraped just now are as fresh as the EPP's (it scrapes every 50 ms)"
+            .to_string(),
+        None => "metrics read from files or URLs are fresh (age 0)".to_string(),
+    }];
     if picker
         .profile
         .scorers
@@ -205,8 +249,18 @@ pub fn run(_kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
     {
         assumptions.push("the prefix cache is cold: the EPP's index of past picks lives in its memory, so every prefix-cache-scorer score is 0".into());
     }
+    if inputs.endpoints.iter().any(|e| e.reading.is_err()) {
+        assumptions.push("an endpoint whose /metrics cannot be read has no metrics: the EPP keeps its last values, which only it knows".into());
+    }
     let report = ExplainReport {
         decision: &decision,
+        pool: inputs.pool.clone(),
+        addresses: inputs
+            .endpoints
+            .iter()
+            .filter_map(|e| Some((e.name.as_str(), e.address.as_deref()?)))
+            .collect(),
+        config: inputs.config_origin.clone(),
         profile: picker
             .profile
             .scorers
@@ -217,18 +271,100 @@ pub fn run(_kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
             })
             .collect(),
         assumptions,
-        missing: readings
+        missing: inputs
+            .endpoints
             .iter()
-            .filter(|(_, r)| !r.missing.is_empty())
-            .map(|(n, r)| (n.as_str(), r.missing.as_slice()))
+            .filter_map(|e| {
+                let r = e.reading.as_ref().ok()?;
+                (!r.missing.is_empty()).then_some((e.name.as_str(), r.missing.as_slice()))
+            })
+            .collect(),
+        unreachable: inputs
+            .endpoints
+            .iter()
+            .filter_map(|e| Some((e.name.as_str(), e.reading.as_ref().err()?.as_str())))
             .collect(),
     };
     let mut out = std::io::stdout().lock();
     match args.output {
         Some(format) => super::print_report(&report, format, &mut out)?,
-        None => human(&report, &readings, &picker, &request, &mut out)?,
+        None => human(&report, &inputs.endpoints, &picker, &request, &mut out)?,
     }
     Ok(kplug::Code::Success)
+}
+
+/// The endpoints of `--endpoint`, read from files or scraped from URLs.
+async fn offline(args: &Args) -> anyhow::Result<Inputs> {
+    let http = super::live::http_client(args.scrape_timeout)?;
+    let mut endpoints: Vec<Replayed> = Vec::new();
+    for text in &args.endpoints {
+        let (name, engine, source) = endpoint_arg(text)?;
+        if endpoints.iter().any(|e| e.name == name) {
+            anyhow::bail!(kplug::Error::Usage(format!(
+                "--endpoint {name} is given twice"
+            )));
+        }
+        let (address, reading) = if source.starts_with("http://") || source.starts_with("https://")
+        {
+            let address = reqwest::Url::parse(&source)
+                .ok()
+                .and_then(|u| Some(format!("{}:{}", u.host_str()?, u.port_or_known_default()?)));
+            (address, super::live::scrape(&http, &source, engine).await)
+        } else {
+            let body =
+                std::fs::read_to_string(&source).with_context(|| format!("reading {source}"))?;
+            let reading = engine::read(&body, engine).with_context(|| source.clone())?;
+            (None, Ok(reading))
+        };
+        endpoints.push(Replayed {
+            name,
+            address,
+            reading,
+        });
+    }
+    Ok(Inputs {
+        pool: None,
+        endpoints,
+        config: None,
+        config_origin: "the GIE v1.5.0 default profile".into(),
+    })
+}
+
+/// Every endpoint of `pool`, scraped now, and the config its EPP runs.
+async fn live(kube: &KubectlArgs, args: &Args, pool: &str) -> anyhow::Result<Inputs> {
+    let session = super::live::Session::open(kube, args.scrape_timeout).await?;
+    let status = session
+        .snapshot(kube, Some(pool))
+        .await?
+        .into_iter()
+        .next()
+        .expect("snapshot finds the pool or fails");
+    let (config, config_origin) = match (&args.config, &status.pool.picker) {
+        (Some(_), _) => (None, String::new()),
+        (None, Some(picker)) => session.picker_config(kube, &picker.name).await?,
+        (None, None) => (
+            None,
+            "the GIE v1.5.0 default profile (the pool names no endpoint picker)".into(),
+        ),
+    };
+    let endpoints = status
+        .endpoints
+        .into_iter()
+        .map(|e| Replayed {
+            name: e.name,
+            address: Some(e.address),
+            reading: match (e.reading, e.error) {
+                (Some(r), _) => Ok(r),
+                (None, error) => Err(error.unwrap_or_default()),
+            },
+        })
+        .collect();
+    Ok(Inputs {
+        pool: Some(format!("{}/{}", status.namespace, status.name)),
+        endpoints,
+        config,
+        config_origin,
+    })
 }
 
 /// `picker` with the flags' changes.
@@ -263,7 +399,7 @@ fn what_if(picker: Picker, args: &Args) -> Picker {
 
 fn human(
     report: &ExplainReport,
-    readings: &[(String, Reading)],
+    endpoints: &[Replayed],
     picker: &Picker,
     request: &Request,
     out: &mut dyn Write,
@@ -325,7 +461,16 @@ fn human(
         }
         (None, false) => writeln!(out, "no endpoint to pick")?,
     }
-    for (name, r) in readings {
+    if let Some(pool) = &report.pool {
+        writeln!(out, "pool {pool}, profile from {}", report.config)?;
+    }
+    for (name, why) in &report.unreachable {
+        writeln!(out, "unreachable {name}: {why}")?;
+    }
+    for (name, r) in endpoints
+        .iter()
+        .filter_map(|e| Some((&e.name, e.reading.as_ref().ok()?)))
+    {
         if !r.missing.is_empty() {
             writeln!(
                 out,

@@ -1,6 +1,7 @@
 pub mod cluster;
 pub mod explain;
 pub mod get;
+pub mod live;
 pub mod status;
 pub mod version;
 
