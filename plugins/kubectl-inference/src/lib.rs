@@ -7,6 +7,7 @@
 
 pub mod apis;
 pub mod config;
+pub mod doctor;
 pub mod engine;
 pub mod epp;
 pub mod exposition;

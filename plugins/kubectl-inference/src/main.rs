@@ -22,6 +22,9 @@ Examples:
   kubectl inference status chat -n serving
   kubectl inference top chat -n serving --interval 1s
 
+  # What is wrong with a pool, each finding with its fix
+  kubectl inference doctor chat -n serving -o wide
+
   # Why the endpoint picker (GIE v1.5.0 defaults) would pick one of two
   # model servers, from their saved /metrics
   kubectl inference explain --endpoint a=a.prom --endpoint b=b.prom
@@ -50,6 +53,7 @@ enum Command {
     Status(commands::status::Args),
     Top(commands::status::TopArgs),
     Explain(commands::explain::Args),
+    Doctor(commands::doctor::Args),
     Version(commands::version::Args),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     Completion {
@@ -67,6 +71,7 @@ fn run(cli: Cli) -> anyhow::Result<kplug::Code> {
         Command::Status(args) => commands::status::run(&cli.kube, args),
         Command::Top(args) => commands::status::run_top(&cli.kube, args),
         Command::Explain(args) => commands::explain::run(&cli.kube, args),
+        Command::Doctor(args) => commands::doctor::run(&cli.kube, args),
         Command::Version(args) => commands::version::run(&cli.kube, args),
         Command::Completion { shell } => kplug::cli::completion::<Cli>(shell, "kubectl-inference"),
     }

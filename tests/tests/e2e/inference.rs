@@ -290,8 +290,13 @@ async fn get_shows_pools_and_objectives_of_every_generation() {
     assert!(text(&out.stderr).contains("ghost"), "{}", text(&out.stderr));
 }
 
-/// A model server's /metrics: `body`, to every request on `listener`.
-fn serve_metrics(listener: tokio::net::TcpListener, body: &'static str) {
+/// A model server's /metrics: `body`, to every request on `listener`,
+/// after `delay`.
+pub(crate) fn serve_metrics(
+    listener: tokio::net::TcpListener,
+    body: &'static str,
+    delay: std::time::Duration,
+) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     tokio::spawn(async move {
         loop {
@@ -301,6 +306,7 @@ fn serve_metrics(listener: tokio::net::TcpListener, body: &'static str) {
             tokio::spawn(async move {
                 let mut buf = [0u8; 2048];
                 let _ = sock.read(&mut buf).await;
+                tokio::time::sleep(delay).await;
                 let response = format!(
                     "HTTP/1.1 200 OK\r\ncontent-type: text/plain; version=0.0.4\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
                     body.len()
@@ -332,8 +338,8 @@ async fn status_scrapes_every_endpoint_and_a_dead_one_is_a_row() {
     let second = tokio::net::TcpListener::bind(("127.0.0.3", port))
         .await
         .expect("the same port on another loopback address");
-    serve_metrics(first, IDLE);
-    serve_metrics(second, SGLANG);
+    serve_metrics(first, IDLE, std::time::Duration::ZERO);
+    serve_metrics(second, SGLANG, std::time::Duration::ZERO);
     apply(
         cluster,
         &ns,

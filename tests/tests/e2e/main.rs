@@ -6,6 +6,7 @@
 
 mod cluster;
 mod compat;
+mod doctor;
 mod eventlog;
 mod image;
 mod inference;

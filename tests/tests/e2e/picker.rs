@@ -339,7 +339,8 @@ fn explain_decides_as_the_real_endpoint_picker() {
         &client,
         &ns,
         json!({"metadata": {"name": "sim-0", "labels": {"app": "sim"}},
-               "spec": {"containers": [{"name": "sim", "image": "ghcr.io/llm-d/llm-d-inference-sim:v0.10.2"}]}}),
+               "spec": {"containers": [{"name": "sim", "image": "ghcr.io/llm-d/llm-d-inference-sim:v0.10.2",
+                                        "ports": servers.ports.iter().map(|p| json!({"containerPort": p})).collect::<Vec<_>>()}]}}),
         json!({"phase": "Running", "podIP": "127.0.0.2", "conditions": [{"type": "Ready", "status": "True"}]}),
     ));
 

@@ -50,7 +50,10 @@ pub struct PoolStatus {
 pub struct Session {
     pub cluster: Cluster,
     pub namespace: String,
+    /// The pool API versions served.
     pub served: Vec<Served>,
+    /// Every kind of ours served.
+    pub kinds: Vec<Served>,
     pub http: reqwest::Client,
 }
 
@@ -58,11 +61,11 @@ impl Session {
     pub async fn open(kube: &KubectlArgs, scrape_timeout: Duration) -> anyhow::Result<Session> {
         let cluster = Cluster::connect(kube).await?;
         let namespace = kube.namespace.clone().unwrap_or(cluster.namespace.clone());
-        let served: Vec<Served> = cluster
-            .served(kube)
-            .await?
-            .into_iter()
+        let kinds = cluster.served(kube).await?;
+        let served: Vec<Served> = kinds
+            .iter()
             .filter(|s| s.kind == "InferencePool")
+            .cloned()
             .collect();
         if served.is_empty() {
             anyhow::bail!(
@@ -74,6 +77,7 @@ impl Session {
             cluster,
             namespace,
             served,
+            kinds,
             http,
         })
     }

@@ -1,4 +1,5 @@
 pub mod cluster;
+pub mod doctor;
 pub mod explain;
 pub mod get;
 pub mod live;
