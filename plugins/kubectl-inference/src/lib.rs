@@ -12,5 +12,6 @@ pub mod engine;
 pub mod epp;
 pub mod exposition;
 pub mod metrics;
+pub mod migrate;
 pub mod objects;
 pub mod picker;

@@ -25,6 +25,9 @@ Examples:
   # What is wrong with a pool, each finding with its fix
   kubectl inference doctor chat -n serving -o wide
 
+  # The namespace's v1alpha2 pools and models as v1 objects, checked by the API server
+  kubectl inference migrate -n serving | kubectl apply --dry-run=server -f -
+
   # Why the endpoint picker (GIE v1.5.0 defaults) would pick one of two
   # model servers, from their saved /metrics
   kubectl inference explain --endpoint a=a.prom --endpoint b=b.prom
@@ -54,6 +57,7 @@ enum Command {
     Top(commands::status::TopArgs),
     Explain(commands::explain::Args),
     Doctor(commands::doctor::Args),
+    Migrate(commands::migrate::Args),
     Version(commands::version::Args),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     Completion {
@@ -72,6 +76,7 @@ fn run(cli: Cli) -> anyhow::Result<kplug::Code> {
         Command::Top(args) => commands::status::run_top(&cli.kube, args),
         Command::Explain(args) => commands::explain::run(&cli.kube, args),
         Command::Doctor(args) => commands::doctor::run(&cli.kube, args),
+        Command::Migrate(args) => commands::migrate::run(&cli.kube, args),
         Command::Version(args) => commands::version::run(&cli.kube, args),
         Command::Completion { shell } => kplug::cli::completion::<Cli>(shell, "kubectl-inference"),
     }

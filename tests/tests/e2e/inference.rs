@@ -431,3 +431,121 @@ async fn status_scrapes_every_endpoint_and_a_dead_one_is_a_row() {
     assert_eq!(said.matches("Pool ").count(), 2, "{said}");
     assert!(!said.contains('\x1b'), "no escapes when piped: {said}");
 }
+
+/// `kubectl apply [--dry-run=server] -f -` of `manifests` (YAML or JSON).
+fn apply_stdin(cluster: &Cluster, namespace: &str, manifests: &[u8], dry_run: bool) -> Output {
+    use std::io::Write;
+    let mut cmd = Command::new(peers::path("KUBECTL"));
+    cmd.args(cluster.args(ADMIN))
+        .args(["apply", "-n", namespace, "-f", "-"]);
+    if dry_run {
+        cmd.arg("--dry-run=server");
+    }
+    let mut child = cmd
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(manifests).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn migrate_output_is_accepted_by_the_api_server() {
+    use serde_json::json;
+
+    let cluster = Cluster::shared();
+    install_crds(cluster);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let ns = runtime.block_on(cluster.namespace("inference-migrate"));
+    apply(
+        cluster,
+        &ns,
+        json!({"apiVersion": "inference.networking.x-k8s.io/v1alpha2", "kind": "InferencePool",
+        "metadata": {"name": "chat", "labels": {"team": "ml"}},
+        "spec": {"selector": {"app": "vllm"}, "targetPortNumber": 8000,
+                 "extensionRef": {"name": "chat-epp", "failureMode": "FailOpen"}}}),
+    );
+    for (name, criticality, targets) in [
+        (
+            "assistant",
+            "Critical",
+            json!([{"name": "llama-v1", "weight": 90}, {"name": "llama-v2", "weight": 10}]),
+        ),
+        ("batch", "Sheddable", json!(null)),
+    ] {
+        let mut spec =
+            json!({"modelName": name, "criticality": criticality, "poolRef": {"name": "chat"}});
+        if !targets.is_null() {
+            spec["targetModels"] = targets;
+        }
+        apply(
+            cluster,
+            &ns,
+            json!({"apiVersion": "inference.networking.x-k8s.io/v1alpha2", "kind": "InferenceModel",
+            "metadata": {"name": name}, "spec": spec}),
+        );
+    }
+
+    let out = inference(cluster, &["migrate", "-n", &ns]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let yaml = text(&out.stdout);
+    assert!(
+        yaml.starts_with("# the v1 pools keep their names"),
+        "{yaml}"
+    );
+    let dry = apply_stdin(cluster, &ns, &out.stdout, true);
+    assert!(
+        dry.status.success(),
+        "the API server refuses: {}\n{yaml}",
+        text(&dry.stderr)
+    );
+    let said = text(&dry.stdout);
+    for want in [
+        "inferencepool.inference.networking.k8s.io/chat created (server dry run)",
+        "inferenceobjective.inference.networking.x-k8s.io/assistant created (server dry run)",
+        "inferenceobjective.inference.networking.x-k8s.io/batch created (server dry run)",
+        "inferencemodelrewrite.inference.networking.x-k8s.io/assistant created (server dry run)",
+    ] {
+        assert!(said.contains(want), "{want}: {said}");
+    }
+
+    let out = inference(cluster, &["migrate", "-n", &ns, "-o", "json"]);
+    let list: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let kinds: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "InferencePool",
+            "InferenceObjective",
+            "InferenceObjective",
+            "InferenceModelRewrite"
+        ]
+    );
+    let priorities: Vec<i64> = list["items"].as_array().unwrap()[1..3]
+        .iter()
+        .map(|o| o["spec"]["priority"].as_i64().unwrap())
+        .collect();
+    assert_eq!(priorities, [1, -1]);
+    // Apply it for real: the objectives then move on to llm-d.ai.
+    ok(
+        apply_stdin(cluster, &ns, &out.stdout, false),
+        "apply the v1 objects",
+    );
+    let out = inference(cluster, &["migrate", "--to", "llm-d", "-n", &ns]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let dry = apply_stdin(cluster, &ns, &out.stdout, true);
+    assert!(dry.status.success(), "{}", text(&dry.stderr));
+    assert!(
+        text(&dry.stdout)
+            .contains("inferencemodelrewrite.llm-d.ai/assistant created (server dry run)"),
+        "{}",
+        text(&dry.stdout)
+    );
+}

@@ -3,6 +3,7 @@ pub mod doctor;
 pub mod explain;
 pub mod get;
 pub mod live;
+pub mod migrate;
 pub mod status;
 pub mod version;
 
