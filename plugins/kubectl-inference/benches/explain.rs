@@ -38,6 +38,7 @@ fn main() {
     let request = Request {
         target_model: "llama".into(),
         priority: -1,
+        ..Default::default()
     };
     for n in [100, 1_000, 10_000] {
         let endpoints = pool(n);

@@ -56,6 +56,23 @@ pub struct Specs {
     pub kv_usage: Spec,
     /// Adapters loaded and waiting (vLLM only).
     pub lora: Option<Spec>,
+    /// The KV-cache geometry: an info gauge with block size and count
+    /// labels, or two gauges.
+    pub cache: Cache,
+}
+
+/// Where an engine tells its KV-cache block size and block count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cache {
+    Labels {
+        info: Spec,
+        block_size: &'static str,
+        num_blocks: &'static str,
+    },
+    Gauges {
+        block_size: Spec,
+        num_blocks: Spec,
+    },
 }
 
 impl Engine {
@@ -86,18 +103,32 @@ impl Engine {
                 running: spec("vllm:num_requests_running"),
                 kv_usage: spec("vllm:kv_cache_usage_perc"),
                 lora: Some(spec("vllm:lora_requests_info")),
+                cache: Cache::Labels {
+                    info: spec("vllm:cache_config_info"),
+                    block_size: "block_size",
+                    num_blocks: "num_gpu_blocks",
+                },
             },
             Engine::Sglang => Specs {
                 waiting: spec("sglang:num_queue_reqs"),
                 running: spec("sglang:num_running_reqs"),
                 kv_usage: spec("sglang:token_usage"),
                 lora: None,
+                cache: Cache::Labels {
+                    info: spec("sglang:cache_config_info"),
+                    block_size: "page_size",
+                    num_blocks: "num_pages",
+                },
             },
             Engine::TrtllmServe => Specs {
                 waiting: spec("trtllm_num_requests_waiting"),
                 running: spec("trtllm_num_requests_running"),
                 kv_usage: spec("trtllm_kv_cache_utilization"),
                 lora: None,
+                cache: Cache::Gauges {
+                    block_size: spec("trtllm_kv_cache_tokens_per_block"),
+                    num_blocks: spec("trtllm_kv_cache_max_blocks"),
+                },
             },
             Engine::TritonTensorrtLlm => Specs {
                 waiting: labelled("nv_trt_llm_request_metrics", "request_type", "waiting"),
@@ -108,6 +139,18 @@ impl Engine {
                     "fraction",
                 ),
                 lora: None,
+                cache: Cache::Gauges {
+                    block_size: labelled(
+                        "nv_trt_llm_kv_cache_block_metrics",
+                        "kv_cache_block_type",
+                        "tokens_per",
+                    ),
+                    num_blocks: labelled(
+                        "nv_trt_llm_kv_cache_block_metrics",
+                        "kv_cache_block_type",
+                        "max",
+                    ),
+                },
             },
         }
     }
@@ -204,6 +247,30 @@ pub fn read(text: &str, engine: Engine) -> Result<Reading, exposition::ParseErro
             None => reading.missing.push(lora.to_string()),
         }
     }
+    // Only the prefix cache's block size depends on it: not "missing".
+    let (block_size, num_blocks) = match specs.cache {
+        Cache::Labels {
+            info,
+            block_size,
+            num_blocks,
+        } => {
+            let label = |s: &Sample, name: &str| s.labels.get(name).and_then(|v| v.parse().ok());
+            let sample = select(&samples, info);
+            (
+                sample.and_then(|s| label(s, block_size)),
+                sample.and_then(|s| label(s, num_blocks)),
+            )
+        }
+        Cache::Gauges {
+            block_size,
+            num_blocks,
+        } => (
+            select(&samples, block_size).map(|s| count(s.value)),
+            select(&samples, num_blocks).map(|s| count(s.value)),
+        ),
+    };
+    reading.metrics.cache_block_size = block_size.unwrap_or(0);
+    reading.metrics.cache_num_blocks = num_blocks.unwrap_or(0);
     Ok(reading)
 }
 
@@ -222,6 +289,7 @@ vllm:kv_cache_usage_perc{model_name=\"llama\"} 0.42
 # TYPE vllm:lora_requests_info gauge
 vllm:lora_requests_info{max_lora=\"2\",running_lora_adapters=\"sql\",waiting_lora_adapters=\"\"} 1.7e9
 vllm:lora_requests_info{max_lora=\"2\",running_lora_adapters=\"sql,chat\",waiting_lora_adapters=\"fr\"} 1.8e9
+vllm:cache_config_info{block_size=\"32\",num_gpu_blocks=\"2048\"} 1
 ";
 
     #[test]
@@ -234,6 +302,10 @@ vllm:lora_requests_info{max_lora=\"2\",running_lora_adapters=\"sql,chat\",waitin
         assert_eq!(r.metrics.active_models, ["sql", "chat"]);
         assert_eq!(r.metrics.waiting_models, ["fr"]);
         assert_eq!(r.metrics.max_active_models, 2);
+        assert_eq!(
+            (r.metrics.cache_block_size, r.metrics.cache_num_blocks),
+            (32, 2048)
+        );
         assert!(r.missing.is_empty());
     }
 
@@ -271,6 +343,7 @@ nv_trt_llm_kv_cache_block_metrics{kv_cache_block_type=\"max\"} 4096
             (4, 9, 0.25)
         );
         assert!(r.missing.is_empty());
+        assert_eq!(r.metrics.cache_num_blocks, 4096);
         // SGLang's names are not there.
         let r = read(text, Engine::Sglang).unwrap();
         assert_eq!(r.missing.len(), 3);

@@ -25,4 +25,11 @@ pub struct Metrics {
     /// Adapter slots (`max_lora`).
     #[serde(default)]
     pub max_active_models: u64,
+    /// Tokens per KV-cache block (`cache_config_info`'s `block_size`); 0
+    /// unknown. The prefix cache sizes its blocks by it (autoTune).
+    #[serde(default)]
+    pub cache_block_size: u64,
+    /// KV-cache blocks (`num_gpu_blocks`); 0 unknown.
+    #[serde(default)]
+    pub cache_num_blocks: u64,
 }

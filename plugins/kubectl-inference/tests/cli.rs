@@ -54,7 +54,63 @@ fn the_default_profile_picks_the_idle_server() {
     assert!(
         r["assumptions"]
             .to_string()
-            .contains("prefix cache is cold")
+            .contains("no --prompt: the request has no prefix blocks"),
+        "{r}"
+    );
+}
+
+#[test]
+fn a_prefix_history_scores_the_blocks_an_endpoint_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    // 640 characters: as one user message, 28 + 640 + 3 bytes of JSON, so
+    // 10 whole blocks of 16 tokens × 4 characters.
+    let prompt: String = (0..640).map(|i| (b'a' + (i % 26) as u8) as char).collect();
+    // Shares the message's first 348 bytes: 5 whole blocks.
+    let half = format!("{}{}", &prompt[..320], "Z".repeat(320));
+    let history = dir.path().join("history.jsonl");
+    std::fs::write(
+        &history,
+        format!(
+            "{}\n{}\n",
+            serde_json::json!({"endpoint": "busy", "prompt": half}),
+            serde_json::json!({"endpoint": "idle", "prompt": "short"})
+        ),
+    )
+    .unwrap();
+    let file = dir.path().join("prompt.txt");
+    std::fs::write(&file, &prompt).unwrap();
+    let at = format!("@{}", file.display());
+    let h = history.display().to_string();
+    let r = explain(&["--prompt", &at, "--prefix-history", &h, "--model", "chat"]);
+    let score = |r: &Value, i: usize| r["endpoints"][i]["scores"]["prefix-cache-scorer"].as_f64();
+    assert_eq!((score(&r, 0), score(&r, 1)), (Some(0.0), Some(0.5)), "{r}");
+    assert!(
+        r["assumptions"]
+            .to_string()
+            .contains("the prompt is 10 blocks of 16 tokens"),
+        "{r}"
+    );
+
+    // Without a history the cache is cold; a history naming no endpoint
+    // of the replay is refused with its line.
+    let r = explain(&["--prompt", &at]);
+    assert_eq!(score(&r, 1), Some(0.0));
+    std::fs::write(&history, "{\"endpoint\": \"gone\", \"prompt\": \"x\"}\n").unwrap();
+    let idle = format!("idle={}", data("idle.prom"));
+    let out = run(&[
+        "explain",
+        "--endpoint",
+        &idle,
+        "--prompt",
+        "x",
+        "--prefix-history",
+        &h,
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("history.jsonl:1: no endpoint \"gone\""),
+        "{}",
+        text(&out.stderr)
     );
 }
 

@@ -231,6 +231,82 @@ fn pool_objects(cluster: &Cluster, ns: &str, pool: &str, ports: &[u16], config: 
     );
 }
 
+/// The prefix-cache scorer: the EPP remembers where it sent a long prompt;
+/// a later prompt sharing its first half goes there although another
+/// endpoint has more free KV cache — and explain, given that history, agrees.
+fn prefix_affinity(cluster: &Cluster, servers: &Servers, ns: &str, pool: &str, grpc: u16) {
+    let first: String = (0..640).map(|i| (b'a' + (i % 26) as u8) as char).collect();
+    // As one user message: 10 blocks of 64 bytes, the first 5 shared.
+    let second = format!("{}{}", &first[..320], "Q".repeat(320));
+    // Server 0 clearly best: the EPP sends the first prompt there.
+    for i in 0..SERVERS {
+        servers.set(
+            i,
+            if i == 0 { 0 } else { 4 },
+            0,
+            if i == 0 { 0.1 } else { 0.9 },
+        );
+    }
+    std::thread::sleep(Duration::from_millis(400));
+    let went = ask_epp(grpc, None, &first);
+    let went = went["endpoint"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{went}"))
+        .to_string();
+    assert!(went.ends_with(&format!(":{}", servers.ports[0])), "{went}");
+    // Now server 1 has the most free KV cache: without the prefix it leads
+    // server 0 by 2 × 0.675 = 1.35; half the prompt cached is worth
+    // 3 × 0.5 = 1.5 (and 4 blocks of 10, 1.2, would not be enough).
+    for i in 0..SERVERS {
+        let kv = match i {
+            0 => 0.675,
+            1 => 0.0,
+            _ => 0.9,
+        };
+        servers.set(i, 0, 0, kv);
+    }
+    std::thread::sleep(Duration::from_millis(400));
+    let dir = tempfile::tempdir().unwrap();
+    let (history, prompt) = (
+        dir.path().join("history.jsonl"),
+        dir.path().join("prompt.txt"),
+    );
+    std::fs::write(
+        &history,
+        json!({"endpoint": went, "prompt": first}).to_string(),
+    )
+    .unwrap();
+    std::fs::write(&prompt, &second).unwrap();
+    let out = inference(
+        cluster,
+        &[
+            "explain",
+            pool,
+            "-n",
+            ns,
+            "--model",
+            "chat",
+            "-o",
+            "json",
+            "--prompt",
+            &format!("@{}", prompt.display()),
+            "--prefix-history",
+            &history.display().to_string(),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let replay: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let epp = ask_epp(grpc, None, &second);
+    assert_eq!(
+        picked_addresses(&replay, 1),
+        [epp["endpoint"].as_str().unwrap_or_else(|| panic!("{epp}"))],
+        "{replay:#}"
+    );
+    assert_eq!(epp["endpoint"], went.as_str(), "the shared prefix won");
+    let held = replay["endpoints"][0]["scores"]["prefix-cache-scorer"].as_f64();
+    assert_eq!(held, Some(0.5), "{replay:#}");
+}
+
 /// A small deterministic generator: the snapshots are the same every run.
 struct Lcg(u64);
 
@@ -381,6 +457,9 @@ fn explain_decides_as_the_real_endpoint_picker() {
                     .contains("ConfigMap tuned-epp-config key epp.yaml"),
                 "{report}"
             ),
+        }
+        if config.is_none() {
+            prefix_affinity(cluster, &servers, &ns, pool, grpc);
         }
         let (distinct, listed) = compare(cluster, &servers, &ns, pool, grpc, seed);
         assert!(

@@ -8,7 +8,8 @@ use anyhow::Context;
 use kplug::cli::{KubectlArgs, ReportFormat};
 use kplug::output::table::{Cell, Table, TableOptions};
 use kplug_inference::engine::{self, Engine, Reading};
-use kplug_inference::picker::{Decision, Endpoint, Filter, Picker, Request, Scorer};
+use kplug_inference::picker::prefix::{self, Prompt};
+use kplug_inference::picker::{Decision, Endpoint, Filter, Picker, PrefixMatch, Request, Scorer};
 use serde::Serialize;
 
 /// Why the endpoint picker sends a request to one model server: each
@@ -41,9 +42,23 @@ pub struct Args {
     #[arg(long, default_value_t = 0, allow_hyphen_values = true)]
     pub priority: i64,
 
-    /// The model or LoRA adapter the request is for (lora-affinity-scorer)
+    /// The model or LoRA adapter the request is for (lora-affinity-scorer;
+    /// it also seeds the prefix hash chain)
     #[arg(long, value_name = "MODEL", default_value = "")]
     pub model: String,
+
+    /// The request's prompt, for the prefix-cache scorer: TEXT (one user
+    /// message) or @FILE (a chat or completions request body as JSON, or
+    /// text)
+    #[arg(long, value_name = "TEXT|@FILE")]
+    pub prompt: Option<String>,
+
+    /// What the EPP's prefix index holds: a JSON Lines file of past
+    /// requests, {"endpoint": NAME|ADDRESS, "prompt": TEXT} or
+    /// {"endpoint": …, "body": {…}}, optionally with "model"; oldest first.
+    /// Without it the index is assumed cold
+    #[arg(long, value_name = "FILE", requires = "prompt")]
+    pub prefix_history: Option<std::path::PathBuf>,
 
     /// Weigh a scorer differently, or add one: SCORER=W (0 removes it).
     /// Scorers: queue-scorer, kv-cache-utilization-scorer,
@@ -231,9 +246,11 @@ pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
             age: Duration::ZERO,
         })
         .collect();
+    let (prefix, prefix_assumption) = prefix_match(&args, &inputs.endpoints, &endpoints)?;
     let request = Request {
         target_model: args.model.clone(),
         priority: args.priority,
+        prefix,
     };
     let decision = picker.decide(&endpoints, &request);
     let mut assumptions = vec![match inputs.pool {
@@ -247,7 +264,7 @@ pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
         .iter()
         .any(|(s, _)| *s == Scorer::PrefixCache)
     {
-        assumptions.push("the prefix cache is cold: the EPP's index of past picks lives in its memory, so every prefix-cache-scorer score is 0".into());
+        assumptions.push(prefix_assumption);
     }
     if inputs.endpoints.iter().any(|e| e.reading.is_err()) {
         assumptions.push("an endpoint whose /metrics cannot be read has no metrics: the EPP keeps its last values, which only it knows".into());
@@ -291,6 +308,115 @@ pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
         None => human(&report, &inputs.endpoints, &picker, &request, &mut out)?,
     }
     Ok(kplug::Code::Success)
+}
+
+/// A prompt as the EPP reads it: a request body (JSON) or plain text as
+/// one user message; and the body's cache_salt.
+fn prompt_of(text: &str) -> (Prompt, String) {
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(body) if body.is_object() => match Prompt::from_body(&body) {
+            Some(p) => (
+                p,
+                body["cache_salt"].as_str().unwrap_or_default().to_string(),
+            ),
+            None => (Prompt::user(text), String::new()),
+        },
+        _ => (Prompt::user(text), String::new()),
+    }
+}
+
+/// The prefix-cache producer's answer for the request, replayed: the
+/// prompt's blocks (block size from the first endpoint's cache_config_info,
+/// as autoTune does, else 16 tokens) against an index filled from
+/// --prefix-history; and what that assumed.
+fn prefix_match(
+    args: &Args,
+    replayed: &[Replayed],
+    endpoints: &[Endpoint],
+) -> anyhow::Result<(PrefixMatch, String)> {
+    let Some(prompt) = &args.prompt else {
+        return Ok((
+            PrefixMatch::default(),
+            "no --prompt: the request has no prefix blocks, so every prefix-cache-scorer score is 0".into(),
+        ));
+    };
+    let text = match prompt.strip_prefix('@') {
+        Some(file) => std::fs::read_to_string(file).with_context(|| format!("reading {file}"))?,
+        None => prompt.clone(),
+    };
+    let (prompt, salt) = prompt_of(&text);
+    let block_tokens = endpoints
+        .first()
+        .map(|e| e.metrics().cache_block_size as usize)
+        .filter(|b| *b > 0)
+        .unwrap_or(prefix::DEFAULT_BLOCK_TOKENS);
+    let hashes = prefix::hash_chain(
+        &args.model,
+        &salt,
+        &prompt.user_input(),
+        block_tokens,
+        prefix::DEFAULT_MAX_BLOCKS,
+    );
+    let Some(history) = &args.prefix_history else {
+        return Ok((
+            PrefixMatch {
+                total: hashes.len(),
+                matched: Default::default(),
+            },
+            format!(
+                "the prefix cache is cold (no --prefix-history): the prompt is {} blocks of {block_tokens} tokens and no endpoint holds any",
+                hashes.len()
+            ),
+        ));
+    };
+    let text = std::fs::read_to_string(history)
+        .with_context(|| format!("reading {}", history.display()))?;
+    let mut index = prefix::PrefixIndex::new(prefix::DEFAULT_LRU_CAPACITY);
+    let mut entries = 0;
+    for (n, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let at = || format!("{}:{}", history.display(), n + 1);
+        let entry: serde_json::Value = serde_json::from_str(line).with_context(at)?;
+        let endpoint = entry["endpoint"]
+            .as_str()
+            .ok_or_else(|| anyhow::anyhow!("{}: no \"endpoint\"", at()))?;
+        // An address names the endpoint it belongs to.
+        let name = replayed
+            .iter()
+            .find(|r| r.name == endpoint || r.address.as_deref() == Some(endpoint))
+            .map(|r| r.name.clone())
+            .ok_or_else(|| anyhow::anyhow!("{}: no endpoint {endpoint:?} in the replay", at()))?;
+        let (past, salt) = match (&entry["body"], entry["prompt"].as_str()) {
+            (body @ serde_json::Value::Object(_), _) => prompt_of(&body.to_string()),
+            (_, Some(text)) => (Prompt::user(text), String::new()),
+            _ => anyhow::bail!("{}: give \"prompt\" or \"body\"", at()),
+        };
+        let model = entry["model"].as_str().unwrap_or(&args.model);
+        index.add(
+            &name,
+            &prefix::hash_chain(
+                model,
+                &salt,
+                &past.user_input(),
+                block_tokens,
+                prefix::DEFAULT_MAX_BLOCKS,
+            ),
+        );
+        entries += 1;
+    }
+    Ok((
+        PrefixMatch {
+            total: hashes.len(),
+            matched: index.longest_prefix(&hashes),
+        },
+        format!(
+            "the EPP's prefix index holds exactly the {entries} requests of --prefix-history (its own lives in its memory); the prompt is {} blocks of {block_tokens} tokens",
+            hashes.len()
+        ),
+    ))
 }
 
 /// The endpoints of `--endpoint`, read from files or scraped from URLs.

@@ -6,6 +6,7 @@
 //! intermediate value is kept, because showing them is the point.
 
 mod detector;
+pub mod prefix;
 mod scorer;
 
 use std::collections::BTreeMap;
@@ -56,6 +57,17 @@ pub struct Request {
     pub target_model: String,
     /// The InferenceObjective's priority; below 0 is sheddable.
     pub priority: i64,
+    /// How much of the prompt each endpoint holds in the prefix cache.
+    pub prefix: PrefixMatch,
+}
+
+/// The prefix-cache producer's answer for a request
+/// (`PrefixCacheMatchInfo`): its number of blocks, and per endpoint how
+/// many leading blocks the index says it holds.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PrefixMatch {
+    pub total: usize,
+    pub matched: BTreeMap<String, usize>,
 }
 
 impl Request {

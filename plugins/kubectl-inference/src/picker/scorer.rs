@@ -17,9 +17,8 @@ pub enum Scorer {
     /// `lora-affinity-scorer`: the requested adapter loaded, or room for it.
     LoraAffinity,
     /// `prefix-cache-scorer`: the share of the prompt's blocks the endpoint
-    /// served last. The EPP remembers its own picks in memory, which no one
-    /// can read from outside: replayed on a cold cache, it scores 0
-    /// everywhere (see [`Scorer::PrefixCache`]'s use in `explain`).
+    /// holds, as the EPP's index of its own past picks says
+    /// ([`super::prefix`]); a replay knows only the history it is given.
     PrefixCache,
 }
 
@@ -72,7 +71,17 @@ impl Scorer {
                     }
                 })
                 .collect(),
-            Scorer::PrefixCache => vec![0.0; candidates.len()],
+            // scorer/prefix/plugin.go, Score: matched blocks / total blocks.
+            Scorer::PrefixCache => candidates
+                .iter()
+                .map(|e| match request.prefix.total {
+                    0 => 0.0,
+                    total => {
+                        request.prefix.matched.get(&e.name).copied().unwrap_or(0) as f64
+                            / total as f64
+                    }
+                })
+                .collect(),
         }
     }
 }

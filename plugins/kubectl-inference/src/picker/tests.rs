@@ -142,7 +142,7 @@ fn lora_affinity_prefers_loaded_then_room_then_waiting() {
     ];
     let request = Request {
         target_model: "sql".into(),
-        priority: 0,
+        ..Default::default()
     };
     let candidates: Vec<&Endpoint> = pool.iter().collect();
     assert_eq!(
