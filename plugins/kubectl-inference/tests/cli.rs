@@ -236,3 +236,36 @@ fn help_has_examples_and_completion_works() {
     let out = run(&["completion", "bash"]);
     assert!(out.status.success() && text(&out.stdout).contains("kubectl-inference"));
 }
+
+#[test]
+fn the_legacy_tree_walks_its_filters_and_drops_non_critical_requests() {
+    let r = explain(&["--scheduler", "legacy"]);
+    assert_eq!(r["pick"], "idle");
+    assert_eq!(r["endpoints"][1]["filteredBy"], "least queuing");
+    assert_eq!(r["path"][0], "critical request 0/2");
+    assert_eq!(r["config"], "the v0.3 filter tree (--scheduler legacy)");
+    // Lower the KV threshold below both servers': a Standard request is dropped.
+    let r = explain(&[
+        "--scheduler",
+        "legacy",
+        "--threshold",
+        "kvCacheUtilThreshold=0.1",
+    ]);
+    assert_eq!(
+        (r["shed"].as_bool(), &r["pick"]),
+        (Some(true), &Value::Null),
+        "{r}"
+    );
+    // The tree has no weights to change.
+    let idle = format!("idle={}", data("idle.prom"));
+    let out = run(&[
+        "explain",
+        "--endpoint",
+        &idle,
+        "--scheduler",
+        "legacy",
+        "--weight",
+        "queue-scorer=1",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+}

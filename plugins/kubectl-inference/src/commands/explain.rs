@@ -8,8 +8,11 @@ use anyhow::Context;
 use kplug::cli::{KubectlArgs, ReportFormat};
 use kplug::output::table::{Cell, Table, TableOptions};
 use kplug_inference::engine::{self, Engine, Reading};
+use kplug_inference::picker::legacy::Legacy;
 use kplug_inference::picker::prefix::{self, Prompt};
-use kplug_inference::picker::{Decision, Endpoint, Filter, Picker, PrefixMatch, Request, Scorer};
+use kplug_inference::picker::{
+    Decision, Endpoint, Filter, Picker, PrefixMatch, Profile, Request, Scorer,
+};
 use serde::Serialize;
 
 /// Why the endpoint picker sends a request to one model server: each
@@ -81,12 +84,26 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub config: Option<std::path::PathBuf>,
 
+    /// The scheduler to replay: v1.5 (the plugin profile) or legacy (the
+    /// v0.1–v0.3 filter tree behind the published benchmark; --threshold
+    /// kvCacheUtilThreshold and queueDepthThreshold set its
+    /// KV_CACHE_THRESHOLD and QUEUE_THRESHOLD_CRITICAL)
+    #[arg(long, value_enum, default_value = "v1.5", conflicts_with_all = ["config", "weights", "prompt"])]
+    pub scheduler: Scheduler,
+
     /// Give up on an endpoint's /metrics after this long
     #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = kplug::cli::parse_duration)]
     pub scrape_timeout: Duration,
 
     #[arg(short = 'o', long, value_name = "FORMAT")]
     pub output: Option<ReportFormat>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Scheduler {
+    #[value(name = "v1.5")]
+    Profile,
+    Legacy,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -236,7 +253,18 @@ pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
             kplug_inference::config::read(text).with_context(|| inputs.config_origin.clone())?
         }
     };
-    let picker = what_if(base, &args);
+    let picker = match args.scheduler {
+        Scheduler::Profile => what_if(base, &args),
+        // The tree has no scorers: the table shows each endpoint's chance.
+        Scheduler::Legacy => Picker {
+            profile: Profile {
+                filters: Vec::new(),
+                scorers: Vec::new(),
+                max_endpoints: 1,
+            },
+            ..base
+        },
+    };
     let endpoints: Vec<Endpoint> = inputs
         .endpoints
         .iter()
@@ -252,7 +280,13 @@ pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
         priority: args.priority,
         prefix,
     };
-    let decision = picker.decide(&endpoints, &request);
+    let decision = match args.scheduler {
+        Scheduler::Profile => picker.decide(&endpoints, &request),
+        Scheduler::Legacy => legacy(&args).decide(&endpoints, &request),
+    };
+    if args.scheduler == Scheduler::Legacy {
+        inputs.config_origin = "the v0.3 filter tree (--scheduler legacy)".into();
+    }
     let mut assumptions = vec![match inputs.pool {
         Some(_) => "metrics scraped just now are as fresh as the EPP's (it scrapes every 50 ms)"
             .to_string(),
@@ -265,6 +299,9 @@ pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
         .any(|(s, _)| *s == Scorer::PrefixCache)
     {
         assumptions.push(prefix_assumption);
+    }
+    if args.scheduler == Scheduler::Legacy {
+        assumptions.push("a request of priority > 0 is Critical; 0 (Standard) and below (Sheddable) are not, as the v0.3 scheduler tells them apart".into());
     }
     if inputs.endpoints.iter().any(|e| e.reading.is_err()) {
         assumptions.push("an endpoint whose /metrics cannot be read has no metrics: the EPP keeps its last values, which only it knows".into());
@@ -493,6 +530,19 @@ async fn live(kube: &KubectlArgs, args: &Args, pool: &str) -> anyhow::Result<Inp
     })
 }
 
+/// The v0.3 tree with the flags' thresholds.
+fn legacy(args: &Args) -> Legacy {
+    let mut l = Legacy::default();
+    for (which, value) in &args.thresholds {
+        match which {
+            Threshold::QueueDepth => l.queue_threshold_critical = value.round() as u64,
+            Threshold::KvCacheUtil => l.kv_cache_threshold = *value,
+            Threshold::Headroom => {}
+        }
+    }
+    l
+}
+
 /// `picker` with the flags' changes.
 fn what_if(picker: Picker, args: &Args) -> Picker {
     let Picker {
@@ -539,7 +589,12 @@ fn human(
             .iter()
             .map(|(s, w)| format!("{} ×{w}", s.name().to_uppercase())),
     );
-    headers.extend(["TOTAL".to_string(), "LOAD".to_string()]);
+    let legacy = !d.path.is_empty();
+    if legacy {
+        headers.push("CHANCE".to_string());
+    } else {
+        headers.extend(["TOTAL".to_string(), "LOAD".to_string()]);
+    }
     let mut table = Table::new(&headers);
     for e in &d.endpoints {
         let mark = if d.pick.as_deref() == Some(&e.name) {
@@ -559,33 +614,55 @@ fn human(
             ));
         }
         row.push(Cell::from(format!("{:.3}", e.total)));
-        row.push(Cell::from(format!("{:.2}", e.load)));
+        if !legacy {
+            row.push(Cell::from(format!("{:.2}", e.load)));
+        }
         table.push(row);
     }
     out.write_all(table.to_string_with(TableOptions::default()).as_bytes())?;
     writeln!(out)?;
-    match (&d.pick, d.shed) {
-        (_, true) => writeln!(
-            out,
-            "shed: a request of priority {} is sheddable and the pool is saturated ({:.2} ≥ 1): the EPP answers 429",
-            request.priority, d.saturation
-        )?,
-        (Some(pick), false) => {
-            writeln!(out, "picked: {pick} (*)")?;
-            if !d.ties.is_empty() {
+    if legacy {
+        writeln!(out, "filters: {}", d.path.join(" → "))?;
+        match &d.pick {
+            _ if d.shed => writeln!(
+                out,
+                "dropped: no endpoint has capacity for a request that is not Critical (priority {}): 429",
+                request.priority
+            )?,
+            Some(pick) if d.ties.is_empty() => {
+                writeln!(out, "picked: {pick} (*), the only survivor")?
+            }
+            Some(_) => writeln!(
+                out,
+                "picked at random among {} survivors (each equally likely); the first is marked",
+                d.ties.len() + 1
+            )?,
+            None => writeln!(out, "no endpoint to pick")?,
+        }
+    } else {
+        match (&d.pick, d.shed) {
+            (_, true) => writeln!(
+                out,
+                "shed: a request of priority {} is sheddable and the pool is saturated ({:.2} ≥ 1): the EPP answers 429",
+                request.priority, d.saturation
+            )?,
+            (Some(pick), false) => {
+                writeln!(out, "picked: {pick} (*)")?;
+                if !d.ties.is_empty() {
+                    writeln!(
+                        out,
+                        "  tied with {}: the EPP shuffles before sorting, so it may pick any of them",
+                        d.ties.join(", ")
+                    )?;
+                }
                 writeln!(
                     out,
-                    "  tied with {}: the EPP shuffles before sorting, so it may pick any of them",
-                    d.ties.join(", ")
+                    "pool saturation {:.2} (the mean load; requests of priority < 0 are shed at ≥ 1): a request of priority {} is admitted",
+                    d.saturation, request.priority
                 )?;
             }
-            writeln!(
-                out,
-                "pool saturation {:.2} (the mean load; requests of priority < 0 are shed at ≥ 1): a request of priority {} is admitted",
-                d.saturation, request.priority
-            )?;
+            (None, false) => writeln!(out, "no endpoint to pick")?,
         }
-        (None, false) => writeln!(out, "no endpoint to pick")?,
     }
     if let Some(pool) = &report.pool {
         writeln!(out, "pool {pool}, profile from {}", report.config)?;

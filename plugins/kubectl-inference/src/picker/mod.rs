@@ -6,6 +6,7 @@
 //! intermediate value is kept, because showing them is the point.
 
 mod detector;
+pub mod legacy;
 pub mod prefix;
 mod scorer;
 
@@ -179,6 +180,10 @@ pub struct Decision {
     /// so it may pick any of them.
     pub ties: Vec<String>,
     pub endpoints: Vec<Scored>,
+    /// The filters walked, with survivors/candidates each (the v0.3
+    /// scheduler's tree; empty for a profile).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub path: Vec<String>,
 }
 
 impl Picker {
@@ -246,6 +251,7 @@ impl Picker {
             fallbacks,
             ties,
             endpoints: scored,
+            path: Vec::new(),
         }
     }
 }
