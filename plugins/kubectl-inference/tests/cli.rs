@@ -244,12 +244,15 @@ fn the_legacy_tree_walks_its_filters_and_drops_non_critical_requests() {
     assert_eq!(r["endpoints"][1]["filteredBy"], "least queuing");
     assert_eq!(r["path"][0], "critical request 0/2");
     assert_eq!(r["config"], "the v0.3 filter tree (--scheduler legacy)");
-    // Lower the KV threshold below both servers': a Standard request is dropped.
+    // idle's KV (0.5) and busy's queue (4) over the thresholds: a Standard
+    // request is dropped.
     let r = explain(&[
         "--scheduler",
         "legacy",
         "--threshold",
         "kvCacheUtilThreshold=0.1",
+        "--threshold",
+        "queueDepthThreshold=3",
     ]);
     assert_eq!(
         (r["shed"].as_bool(), &r["pick"]),
