@@ -4,6 +4,7 @@
 
 pub mod cluster;
 pub mod http;
+pub mod inference;
 pub mod nfd;
 pub mod objects;
 pub mod oci;

@@ -111,8 +111,8 @@ async fn doctor_finds_each_misconfiguration() {
         fast.local_addr().unwrap().port(),
         slow.local_addr().unwrap().port(),
     );
-    serve_metrics(fast, IDLE, Duration::ZERO);
-    serve_metrics(slow, IDLE, Duration::from_millis(400));
+    serve_metrics(fast, IDLE.into(), Duration::ZERO);
+    serve_metrics(slow, IDLE.into(), Duration::from_millis(400));
     let dead_port = kplug_tests::e2e::free_port();
     apply(
         cluster,

@@ -6,78 +6,11 @@
 use std::process::{Command, Output};
 
 use kplug_tests::e2e::cluster::{ADMIN, Cluster};
+pub(crate) use kplug_tests::e2e::inference::{install_crds, kubectl, ok, serve_metrics};
 use kplug_tests::e2e::{peers, workspace_bin};
 use serde_json::Value;
 
 use crate::text;
-
-pub(crate) fn kubectl(cluster: &Cluster, args: &[&str]) -> Output {
-    Command::new(peers::path("KUBECTL"))
-        .args(cluster.args(ADMIN))
-        .args(args)
-        .output()
-        .expect("kubectl runs")
-}
-
-pub(crate) fn ok(out: Output, what: &str) {
-    assert!(out.status.success(), "{what}: {}", text(&out.stderr));
-}
-
-/// Every generation's CRDs, installed and Established.
-pub(crate) fn install_crds(cluster: &Cluster) {
-    for key in ["GIE_CRDS_1_5_0", "GIE_CRDS_0_5_1"] {
-        let dir = peers::path(key);
-        ok(
-            kubectl(
-                cluster,
-                &["apply", "--server-side", "-f", &dir.display().to_string()],
-            ),
-            key,
-        );
-    }
-    let llmd = tempfile::tempdir().unwrap();
-    for plural in ["inferenceobjectives", "inferencemodelrewrites"] {
-        let from = peers::path("GIE_CRDS_1_5_0")
-            .join(format!("inference.networking.x-k8s.io_{plural}.yaml"));
-        let crd = std::fs::read_to_string(&from)
-            .unwrap()
-            .replace("inference.networking.x-k8s.io", "llm-d.ai")
-            .replace(
-                "inference.networking.k8s.io/bundle-version:",
-                "llm-d.ai/bundle-version:",
-            );
-        std::fs::write(llmd.path().join(format!("llm-d.ai_{plural}.yaml")), crd).unwrap();
-    }
-    ok(
-        kubectl(
-            cluster,
-            &[
-                "apply",
-                "--server-side",
-                "-f",
-                &llmd.path().display().to_string(),
-            ],
-        ),
-        "llm-d.ai CRDs",
-    );
-    ok(
-        kubectl(
-            cluster,
-            &[
-                "wait",
-                "--for=condition=Established",
-                "--timeout=30s",
-                "crd/inferencepools.inference.networking.k8s.io",
-                "crd/inferencepools.inference.networking.x-k8s.io",
-                "crd/inferencemodels.inference.networking.x-k8s.io",
-                "crd/inferenceobjectives.inference.networking.x-k8s.io",
-                "crd/inferenceobjectives.llm-d.ai",
-                "crd/inferencemodelrewrites.llm-d.ai",
-            ],
-        ),
-        "CRDs Established",
-    );
-}
 
 pub(crate) fn inference(cluster: &Cluster, args: &[&str]) -> Output {
     Command::new(workspace_bin("kubectl-inference").expect("kubectl-inference is built"))
@@ -290,33 +223,6 @@ async fn get_shows_pools_and_objectives_of_every_generation() {
     assert!(text(&out.stderr).contains("ghost"), "{}", text(&out.stderr));
 }
 
-/// A model server's /metrics: `body`, to every request on `listener`,
-/// after `delay`.
-pub(crate) fn serve_metrics(
-    listener: tokio::net::TcpListener,
-    body: &'static str,
-    delay: std::time::Duration,
-) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut sock, _)) = listener.accept().await else {
-                continue;
-            };
-            tokio::spawn(async move {
-                let mut buf = [0u8; 2048];
-                let _ = sock.read(&mut buf).await;
-                tokio::time::sleep(delay).await;
-                let response = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: text/plain; version=0.0.4\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = sock.write_all(response.as_bytes()).await;
-            });
-        }
-    });
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_scrapes_every_endpoint_and_a_dead_one_is_a_row() {
     use kplug_tests::e2e::objects;
@@ -338,8 +244,8 @@ async fn status_scrapes_every_endpoint_and_a_dead_one_is_a_row() {
     let second = tokio::net::TcpListener::bind(("127.0.0.3", port))
         .await
         .expect("the same port on another loopback address");
-    serve_metrics(first, IDLE, std::time::Duration::ZERO);
-    serve_metrics(second, SGLANG, std::time::Duration::ZERO);
+    serve_metrics(first, IDLE.into(), std::time::Duration::ZERO);
+    serve_metrics(second, SGLANG.into(), std::time::Duration::ZERO);
     apply(
         cluster,
         &ns,

@@ -13,10 +13,10 @@
 //! replays the same decision.
 
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
 
 use kplug_tests::e2e::cluster::{ADMIN, Cluster, run_dir};
+use kplug_tests::e2e::inference::{ask_epp, start_epp};
 use kplug_tests::e2e::process::Process;
 use kplug_tests::e2e::{free_port, http, objects, peers};
 use serde_json::{Value, json};
@@ -81,69 +81,9 @@ impl Servers {
     }
 }
 
-/// The real EPP for `pool` in `namespace`, with `config` as its
-/// --config-file when given.
-fn start_epp(
-    cluster: &Cluster,
-    namespace: &str,
-    pool: &str,
-    config: Option<&str>,
-) -> (Process, u16) {
-    let dir = run_dir();
-    let grpc = free_port();
-    let mut args: Vec<String> = [
-        "--pool-name",
-        pool,
-        "--pool-namespace",
-        namespace,
-        "--grpc-port",
-        &grpc.to_string(),
-        "--grpc-health-port",
-        &free_port().to_string(),
-        "--metrics-port",
-        &free_port().to_string(),
-        "--secure-serving=false",
-        "--metrics-endpoint-auth=false",
-    ]
-    .map(String::from)
-    .to_vec();
-    if let Some(text) = config {
-        let file = dir.join(format!("{namespace}-{pool}-epp.yaml"));
-        std::fs::write(&file, text).unwrap();
-        args.extend(["--config-file".into(), file.display().to_string()]);
-    }
-    let kubeconfig = cluster.args(ADMIN)[1].clone();
-    let process = Process::start(
-        &format!("epp-{namespace}-{pool}"),
-        &peers::path("EPP"),
-        &args,
-        &dir,
-        &[("KUBECONFIG", &kubeconfig)],
-    );
-    (process, grpc)
-}
-
 /// What the real EPP decided for one request.
-fn ask_epp(grpc: u16, objective: Option<&str>, prompt: &str) -> Value {
-    let mut cmd = Command::new(peers::path("EXTPROC_CLIENT"));
-    cmd.args([
-        "--addr",
-        &format!("127.0.0.1:{grpc}"),
-        "--model",
-        "chat",
-        "--prompt",
-        prompt,
-    ]);
-    if let Some(o) = objective {
-        cmd.args(["--objective", o]);
-    }
-    let out = cmd.output().expect("extproc-client runs");
-    assert!(
-        out.status.success(),
-        "extproc-client: {}",
-        text(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("one JSON line")
+fn ask_one(grpc: u16, objective: Option<&str>, prompt: &str) -> Value {
+    ask_epp(grpc, objective, prompt, 1).remove(0)
 }
 
 /// What `explain POOL -o json` replays for a request of `priority`.
@@ -248,7 +188,7 @@ fn prefix_affinity(cluster: &Cluster, servers: &Servers, ns: &str, pool: &str, g
         );
     }
     std::thread::sleep(Duration::from_millis(400));
-    let went = ask_epp(grpc, None, &first);
+    let went = ask_one(grpc, None, &first);
     let went = went["endpoint"]
         .as_str()
         .unwrap_or_else(|| panic!("{went}"))
@@ -296,7 +236,7 @@ fn prefix_affinity(cluster: &Cluster, servers: &Servers, ns: &str, pool: &str, g
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let replay: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let epp = ask_epp(grpc, None, &second);
+    let epp = ask_one(grpc, None, &second);
     assert_eq!(
         picked_addresses(&replay, 1),
         [epp["endpoint"].as_str().unwrap_or_else(|| panic!("{epp}"))],
@@ -365,7 +305,7 @@ fn compare(
         }
         let prompt =
             format!("snapshot {seed}-{tries}: a prompt of its own keeps the prefix cache cold");
-        let epp = ask_epp(grpc, None, &prompt);
+        let epp = ask_one(grpc, None, &prompt);
         let listed: Vec<String> = epp["endpoint"]
             .as_str()
             .unwrap_or_else(|| panic!("the EPP picked nothing: {epp}"))
@@ -378,7 +318,7 @@ fn compare(
             "snapshot {tries} of pool {pool}: explain {replay:#}"
         );
         let sheddable = explain(cluster, ns, pool, -1);
-        let epp = ask_epp(
+        let epp = ask_one(
             grpc,
             Some(&format!("{pool}-batch")),
             &format!("{prompt} (sheddable)"),
@@ -421,21 +361,7 @@ fn explain_decides_as_the_real_endpoint_picker() {
     ));
 
     for (pool, config, seed) in [("chat", None, 1), ("tuned", Some(tuned_config.as_str()), 2)] {
-        let (mut epp, grpc) = start_epp(cluster, &ns, pool, config);
-        epp.wait_until(Duration::from_secs(60), || {
-            let out = Command::new(peers::path("EXTPROC_CLIENT"))
-                .args([
-                    "--addr",
-                    &format!("127.0.0.1:{grpc}"),
-                    "--model",
-                    "chat",
-                    "--timeout",
-                    "2s",
-                ])
-                .output()
-                .unwrap();
-            out.status.success() && text(&out.stdout).contains("\"endpoint\":")
-        });
+        let (mut epp, grpc, _) = start_epp(cluster, &ns, pool, config);
         let report = explain(cluster, &ns, pool, 0);
         assert_eq!(
             report["endpoints"].as_array().unwrap().len(),
