@@ -58,7 +58,9 @@ fn commands(readme: &str) -> Vec<(usize, String)> {
 
 /// Whether a command runs on files alone (no cluster, no registry).
 fn offline(command: &str) -> bool {
-    let words: Vec<&str> = command.split_whitespace().collect();
+    // The first command of a pipeline says what it needs.
+    let first = command.split('|').next().unwrap_or_default();
+    let words: Vec<&str> = first.split_whitespace().collect();
     let has = |flag: &str| words.contains(&flag);
     match words.as_slice() {
         ["kubectl", "compat", sub, ..] => match *sub {
@@ -72,6 +74,7 @@ fn offline(command: &str) -> bool {
             matches!(*sub, "import" | "query" | "aggregate" | "prune")
         }
         ["kubectl", "inference", "explain", ..] => has("--endpoint"),
+        ["kubectl", "inference", "migrate", ..] => has("-f"),
         _ => false,
     }
 }
