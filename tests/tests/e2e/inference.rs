@@ -161,6 +161,7 @@ async fn get_shows_pools_and_objectives_of_every_generation() {
             .unwrap_or_else(|| panic!("{name} missing: {table}"))
             .to_string()
     };
+    assert!(table.lines().next().unwrap().ends_with("AGE"), "{table}");
     let chat = line("chat");
     for want in [
         "app=vllm",

@@ -127,11 +127,19 @@ fn table(what: What, items: &[Item]) -> Table {
             "ENDPOINT PICKER",
             "ENDPOINTS",
             "PARENTS",
+            "AGE",
         ]),
-        What::Objectives => Table::new(&["NAME", "POOL", "PRIORITY"]),
-        What::Models => Table::new(&["NAME", "MODEL NAME", "POOL", "CRITICALITY", "TARGETS"]),
-        What::Rewrites => Table::new(&["NAME", "POOL", "RULES"]),
-        What::Imports => Table::new(&["NAME", "CONTROLLERS", "EXPORTING CLUSTERS"]),
+        What::Objectives => Table::new(&["NAME", "POOL", "PRIORITY", "AGE"]),
+        What::Models => Table::new(&[
+            "NAME",
+            "MODEL NAME",
+            "POOL",
+            "CRITICALITY",
+            "TARGETS",
+            "AGE",
+        ]),
+        What::Rewrites => Table::new(&["NAME", "POOL", "RULES", "AGE"]),
+        What::Imports => Table::new(&["NAME", "CONTROLLERS", "EXPORTING CLUSTERS", "AGE"]),
     }
     .wide_column("API VERSION");
     for item in items {
@@ -164,6 +172,13 @@ fn table(what: What, items: &[Item]) -> Table {
                 cells.extend([controllers, clusters]);
             }
         }
+        let created = item
+            .object
+            .metadata
+            .creation_timestamp
+            .as_ref()
+            .map(|t| t.0);
+        cells.push(kplug::output::age::age(created));
         cells.push(item.served.api_version());
         let namespace = item.object.metadata.namespace.clone().unwrap_or_default();
         t.push_in(&namespace, cells.into_iter().map(Cell::from));
