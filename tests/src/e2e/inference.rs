@@ -29,17 +29,35 @@ pub fn ok(out: Output, what: &str) {
     );
 }
 
+/// Apply every CRD in `dirs` and wait until `names` are Established.
+fn install(cluster: &Cluster, dirs: &[String], names: &[&str]) {
+    for dir in dirs {
+        ok(
+            kubectl(cluster, &["apply", "--server-side", "-f", dir]),
+            dir,
+        );
+    }
+    let mut wait = vec!["wait", "--for=condition=Established", "--timeout=30s"];
+    wait.extend(names);
+    ok(kubectl(cluster, &wait), "CRDs Established");
+}
+
+/// The Gateway API's standard CRDs (HTTPRoute, ReferenceGrant, …).
+pub fn install_gateway_crds(cluster: &Cluster) {
+    install(
+        cluster,
+        &[peers::path("GATEWAY_API_CRDS").display().to_string()],
+        &[
+            "crd/httproutes.gateway.networking.k8s.io",
+            "crd/referencegrants.gateway.networking.k8s.io",
+        ],
+    );
+}
+
 /// Every generation's CRDs, installed and Established: v1.5.0 and v0.5.1
 /// from the extension's Go module, and the llm-d.ai group derived from the
 /// x-k8s one (the same schema under another group, spec §10).
 pub fn install_crds(cluster: &Cluster) {
-    for key in ["GIE_CRDS_1_5_0", "GIE_CRDS_0_5_1"] {
-        let dir = peers::path(key).display().to_string();
-        ok(
-            kubectl(cluster, &["apply", "--server-side", "-f", &dir]),
-            key,
-        );
-    }
     let llmd = run_dir().join(super::unique_name("llm-d-crds"));
     std::fs::create_dir_all(&llmd).unwrap();
     for plural in ["inferenceobjectives", "inferencemodelrewrites"] {
@@ -54,27 +72,22 @@ pub fn install_crds(cluster: &Cluster) {
             );
         std::fs::write(llmd.join(format!("llm-d.ai_{plural}.yaml")), crd).unwrap();
     }
-    let dir = llmd.display().to_string();
-    ok(
-        kubectl(cluster, &["apply", "--server-side", "-f", &dir]),
-        "llm-d.ai CRDs",
-    );
-    ok(
-        kubectl(
-            cluster,
-            &[
-                "wait",
-                "--for=condition=Established",
-                "--timeout=30s",
-                "crd/inferencepools.inference.networking.k8s.io",
-                "crd/inferencepools.inference.networking.x-k8s.io",
-                "crd/inferencemodels.inference.networking.x-k8s.io",
-                "crd/inferenceobjectives.inference.networking.x-k8s.io",
-                "crd/inferenceobjectives.llm-d.ai",
-                "crd/inferencemodelrewrites.llm-d.ai",
-            ],
-        ),
-        "CRDs Established",
+    let dirs = [
+        peers::path("GIE_CRDS_1_5_0").display().to_string(),
+        peers::path("GIE_CRDS_0_5_1").display().to_string(),
+        llmd.display().to_string(),
+    ];
+    install(
+        cluster,
+        &dirs,
+        &[
+            "crd/inferencepools.inference.networking.k8s.io",
+            "crd/inferencepools.inference.networking.x-k8s.io",
+            "crd/inferencemodels.inference.networking.x-k8s.io",
+            "crd/inferenceobjectives.inference.networking.x-k8s.io",
+            "crd/inferenceobjectives.llm-d.ai",
+            "crd/inferencemodelrewrites.llm-d.ai",
+        ],
     );
 }
 

@@ -10,28 +10,7 @@ use serde_json::{Value, json};
 
 use crate::inference::{apply, inference, install_crds, kubectl, ok, serve_metrics};
 use crate::text;
-
-/// The Gateway API's standard CRDs (HTTPRoute, ReferenceGrant, …).
-pub(crate) fn install_gateway_crds(cluster: &Cluster) {
-    let dir = peers::path("GATEWAY_API_CRDS").display().to_string();
-    ok(
-        kubectl(cluster, &["apply", "--server-side", "-f", &dir]),
-        "Gateway API CRDs",
-    );
-    ok(
-        kubectl(
-            cluster,
-            &[
-                "wait",
-                "--for=condition=Established",
-                "--timeout=30s",
-                "crd/httproutes.gateway.networking.k8s.io",
-                "crd/referencegrants.gateway.networking.k8s.io",
-            ],
-        ),
-        "Gateway API CRDs Established",
-    );
-}
+pub(crate) use kplug_tests::e2e::inference::install_gateway_crds;
 
 /// An HTTPRoute in `namespace` to pool `pool` of `pool_ns`, by `group`.
 pub(crate) fn route(

@@ -299,18 +299,7 @@ impl Legacy {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::Metrics;
-
-    fn server(name: &str, waiting: u64, kv: f64) -> Endpoint {
-        Endpoint::new(
-            name,
-            Metrics {
-                waiting_queue_size: waiting,
-                kv_cache_usage_percent: kv,
-                ..Default::default()
-            },
-        )
-    }
+    use crate::picker::tests::server;
 
     fn priority(p: i64) -> Request {
         Request {

@@ -1,6 +1,7 @@
 use super::*;
 
-fn server(name: &str, waiting: u64, kv: f64) -> Endpoint {
+/// An endpoint with `waiting` requests and `kv` of its KV cache in use.
+pub(super) fn server(name: &str, waiting: u64, kv: f64) -> Endpoint {
     Endpoint::new(
         name,
         Metrics {
