@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::picker::prefix::PrefixConfig;
 use crate::picker::{Detector, Filter, Picker, Profile, Scorer};
 
 /// The apiVersions the file may have: GIE's and llm-d-router's.
@@ -108,7 +109,8 @@ struct DetectorParameters {
 
 /// What a plugin is to the replay.
 enum Role {
-    Scorer(Scorer),
+    /// With the prefix cache's parameters, for its scorer.
+    Scorer(Scorer, Option<PrefixConfig>),
     Detector(Detector),
     Picker(usize),
     Passive,
@@ -177,6 +179,56 @@ fn detector(p: &PluginSpec) -> Result<Detector, ConfigError> {
     Ok(d)
 }
 
+/// `prefix-cache-scorer`'s parameters (approximateprefix `config`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PrefixParameters {
+    auto_tune: Option<bool>,
+    block_size_tokens: Option<i64>,
+    block_size: Option<i64>,
+    max_prefix_blocks_to_match: Option<i64>,
+    max_prefix_tokens_to_match: Option<i64>,
+    lru_capacity_per_server: Option<i64>,
+}
+
+/// The prefix plugins' configuration, checked as `newPrepareData` checks it.
+fn prefix_config(p: &PluginSpec) -> Result<PrefixConfig, ConfigError> {
+    let params: PrefixParameters = parameters(p)?;
+    let bad = |message: String| ConfigError::Parameters {
+        name: p.name.clone(),
+        message,
+    };
+    let d = PrefixConfig::default();
+    let tokens = params
+        .block_size_tokens
+        .unwrap_or(d.block_size_tokens as i64);
+    let auto_tune = params.auto_tune.unwrap_or(d.auto_tune);
+    if params.block_size.is_some_and(|b| b > 0) && tokens <= 0 {
+        return Err(bad(
+            "blockSize is deprecated: give the block size in tokens with blockSizeTokens".into(),
+        ));
+    }
+    if !auto_tune && tokens <= 0 {
+        return Err(bad(format!(
+            "blockSizeTokens must be > 0 when autoTune is off, got {tokens}"
+        )));
+    }
+    let max_tokens = params.max_prefix_tokens_to_match.unwrap_or(0);
+    if max_tokens < 0 {
+        return Err(bad(format!(
+            "maxPrefixTokensToMatch must be ≥ 0, got {max_tokens}"
+        )));
+    }
+    let non_negative = |v: Option<i64>, default: usize| v.map_or(default, |v| v.max(0) as usize);
+    Ok(PrefixConfig {
+        auto_tune,
+        block_size_tokens: tokens.max(0) as usize,
+        max_prefix_blocks: non_negative(params.max_prefix_blocks_to_match, d.max_prefix_blocks),
+        max_prefix_tokens: max_tokens as usize,
+        lru_capacity: non_negative(params.lru_capacity_per_server, d.lru_capacity),
+    })
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct PickerParameters {
@@ -185,7 +237,11 @@ struct PickerParameters {
 
 fn role(p: &PluginSpec) -> Result<Role, ConfigError> {
     if let Some(s) = Scorer::parse(&p.kind) {
-        return Ok(Role::Scorer(s));
+        let prefix = match s {
+            Scorer::PrefixCache => Some(prefix_config(p)?),
+            _ => None,
+        };
+        return Ok(Role::Scorer(s, prefix));
     }
     match p.kind.as_str() {
         "utilization-detector" => Ok(Role::Detector(detector(p)?)),
@@ -272,10 +328,16 @@ pub fn read(text: &str) -> Result<Picker, ConfigError> {
         filters: Vec::new(),
         scorers: Vec::new(),
         max_endpoints: 1,
+        prefix: PrefixConfig::default(),
     };
     for (name, weight) in refs {
         match &roles[&name] {
-            Role::Scorer(s) => profile.scorers.push((*s, weight.unwrap_or(1.0))),
+            Role::Scorer(s, prefix) => {
+                profile.scorers.push((*s, weight.unwrap_or(1.0)));
+                if let Some(prefix) = prefix {
+                    profile.prefix = *prefix;
+                }
+            }
             Role::Detector(d) => profile.filters.push(Filter::Saturation(d.clone())),
             Role::Picker(n) => profile.max_endpoints = *n,
             Role::Passive => {}
@@ -287,6 +349,39 @@ pub fn read(text: &str) -> Result<Picker, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_prefix_scorers_parameters_size_its_blocks_and_index() {
+        let head =
+            "apiVersion: inference.networking.x-k8s.io/v1alpha1\nkind: EndpointPickerConfig\n";
+        let p = read(&format!(
+            "{head}plugins: [{{type: prefix-cache-scorer, parameters: {{autoTune: false, blockSizeTokens: 64, maxPrefixTokensToMatch: 2048, lruCapacityPerServer: 1000}}}}]"
+        ))
+        .unwrap();
+        let c = p.profile.prefix;
+        assert_eq!(
+            (c.auto_tune, c.block_size_tokens, c.lru_capacity),
+            (false, 64, 1000)
+        );
+        assert_eq!(c.max_blocks(c.block_tokens(16)), 32);
+        // Unset parameters keep the reference defaults.
+        let p = read(&format!("{head}plugins: [{{type: prefix-cache-scorer}}]")).unwrap();
+        assert_eq!(p.profile.prefix, PrefixConfig::default());
+        // What the reference refuses, refused.
+        for bad in [
+            "{blockSize: 64, blockSizeTokens: 0}",
+            "{autoTune: false, blockSizeTokens: 0}",
+            "{maxPrefixTokensToMatch: -1}",
+        ] {
+            let e = read(&format!(
+                "{head}plugins: [{{type: prefix-cache-scorer, parameters: {bad}}}]"
+            ));
+            assert!(
+                matches!(e, Err(ConfigError::Parameters { .. })),
+                "{bad}: {e:?}"
+            );
+        }
+    }
 
     #[test]
     fn profiles_weights_and_the_detector_are_read_with_the_reference_defaults() {

@@ -260,7 +260,7 @@ pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
             profile: Profile {
                 filters: Vec::new(),
                 scorers: Vec::new(),
-                max_endpoints: 1,
+                ..Profile::gie_default()
             },
             ..base
         },
@@ -274,7 +274,8 @@ pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
             age: Duration::ZERO,
         })
         .collect();
-    let (prefix, prefix_assumption) = prefix_match(&args, &inputs.endpoints, &endpoints)?;
+    let (prefix, prefix_assumption) =
+        prefix_match(&args, &picker.profile.prefix, &inputs.endpoints, &endpoints)?;
     let request = Request {
         target_model: args.model.clone(),
         priority: args.priority,
@@ -363,11 +364,13 @@ fn prompt_of(text: &str) -> (Prompt, String) {
 }
 
 /// The prefix-cache producer's answer for the request, replayed: the
-/// prompt's blocks (block size from the first endpoint's cache_config_info,
-/// as autoTune does, else 16 tokens) against an index filled from
-/// --prefix-history; and what that assumed.
+/// prompt's blocks (block size from the first endpoint's cache_config_info
+/// under autoTune, else the configured one) against an index filled from
+/// --prefix-history, each endpoint's LRU as large as its KV cache under
+/// autoTune; and what that assumed.
 fn prefix_match(
     args: &Args,
+    config: &prefix::PrefixConfig,
     replayed: &[Replayed],
     endpoints: &[Endpoint],
 ) -> anyhow::Result<(PrefixMatch, String)> {
@@ -382,17 +385,18 @@ fn prefix_match(
         None => prompt.clone(),
     };
     let (prompt, salt) = prompt_of(&text);
-    let block_tokens = endpoints
-        .first()
-        .map(|e| e.metrics().cache_block_size as usize)
-        .filter(|b| *b > 0)
-        .unwrap_or(prefix::DEFAULT_BLOCK_TOKENS);
+    let block_tokens = config.block_tokens(
+        endpoints
+            .first()
+            .map_or(0, |e| e.metrics().cache_block_size),
+    );
+    let max_blocks = config.max_blocks(block_tokens);
     let hashes = prefix::hash_chain(
         &args.model,
         &salt,
         &prompt.user_input(),
         block_tokens,
-        prefix::DEFAULT_MAX_BLOCKS,
+        max_blocks,
     );
     let Some(history) = &args.prefix_history else {
         return Ok((
@@ -408,7 +412,7 @@ fn prefix_match(
     };
     let text = std::fs::read_to_string(history)
         .with_context(|| format!("reading {}", history.display()))?;
-    let mut index = prefix::PrefixIndex::new(prefix::DEFAULT_LRU_CAPACITY);
+    let mut index = prefix::PrefixIndex::new();
     let mut entries = 0;
     for (n, line) in text
         .lines()
@@ -432,16 +436,13 @@ fn prefix_match(
             _ => anyhow::bail!("{}: give \"prompt\" or \"body\"", at()),
         };
         let model = entry["model"].as_str().unwrap_or(&args.model);
-        index.add(
-            &name,
-            &prefix::hash_chain(
-                model,
-                &salt,
-                &past.user_input(),
-                block_tokens,
-                prefix::DEFAULT_MAX_BLOCKS,
-            ),
-        );
+        // Under autoTune each endpoint's LRU is as large as its KV cache.
+        let blocks = endpoints
+            .iter()
+            .find(|e| e.name == name)
+            .map_or(0, |e| e.metrics().cache_num_blocks);
+        let past = prefix::hash_chain(model, &salt, &past.user_input(), block_tokens, max_blocks);
+        index.add(&name, &past, config.capacity(blocks));
         entries += 1;
     }
     Ok((

@@ -113,6 +113,8 @@ pub struct Profile {
     /// How many endpoints the max-score picker returns (the pick and its
     /// fallbacks; `maxNumOfEndpoints`, default 1).
     pub max_endpoints: usize,
+    /// The prefix-cache scorer's parameters.
+    pub prefix: prefix::PrefixConfig,
 }
 
 impl Profile {
@@ -128,6 +130,7 @@ impl Profile {
                 (Scorer::PrefixCache, 3.0),
             ],
             max_endpoints: 1,
+            prefix: prefix::PrefixConfig::default(),
         }
     }
 }

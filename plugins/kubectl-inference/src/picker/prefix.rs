@@ -19,6 +19,63 @@ pub const DEFAULT_MAX_BLOCKS: usize = 256;
 /// `defaultLRUCapacityPerServer`: blocks remembered per endpoint.
 pub const DEFAULT_LRU_CAPACITY: usize = 31_250;
 
+/// The prefix-cache plugins' parameters (`config` in types.go; the
+/// scorer's, handed by the loader to the producer it creates).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PrefixConfig {
+    /// Block size and LRU capacity from each endpoint's cache info, when
+    /// it has one.
+    pub auto_tune: bool,
+    pub block_size_tokens: usize,
+    pub max_prefix_blocks: usize,
+    /// When above 0: at most this many tokens, in blocks.
+    pub max_prefix_tokens: usize,
+    pub lru_capacity: usize,
+}
+
+impl Default for PrefixConfig {
+    fn default() -> Self {
+        PrefixConfig {
+            auto_tune: true,
+            block_size_tokens: DEFAULT_BLOCK_TOKENS,
+            max_prefix_blocks: DEFAULT_MAX_BLOCKS,
+            max_prefix_tokens: 0,
+            lru_capacity: DEFAULT_LRU_CAPACITY,
+        }
+    }
+}
+
+impl PrefixConfig {
+    /// The block size in tokens, given the first endpoint's cache block
+    /// size (0 unknown): `GetBlockSize`.
+    pub fn block_tokens(&self, first_endpoint: u64) -> usize {
+        if self.auto_tune && first_endpoint > 0 {
+            first_endpoint as usize
+        } else {
+            self.block_size_tokens
+        }
+    }
+
+    /// How many blocks count (`PrepareRequestData`).
+    pub fn max_blocks(&self, block_tokens: usize) -> usize {
+        if self.max_prefix_tokens > 0 && block_tokens > 0 {
+            self.max_prefix_tokens / block_tokens
+        } else {
+            self.max_prefix_blocks
+        }
+    }
+
+    /// An endpoint's LRU capacity, given its KV-cache block count (0
+    /// unknown): `makeserver`.
+    pub fn capacity(&self, num_blocks: u64) -> usize {
+        if self.auto_tune && num_blocks > 0 {
+            num_blocks as usize
+        } else {
+            self.lru_capacity
+        }
+    }
+}
+
 /// A chat message as the EPP parses and re-marshals it (`Message`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Message {
@@ -160,38 +217,42 @@ pub fn hash_chain(
 /// first (`indexer.go`: one LRU per server and a reverse map).
 #[derive(Debug, Clone, Default)]
 pub struct PrefixIndex {
-    capacity: usize,
-    /// Most recent at the back.
-    lru: BTreeMap<String, VecDeque<u64>>,
+    /// Each endpoint's LRU (most recent at the back) and its capacity.
+    lru: BTreeMap<String, (VecDeque<u64>, usize)>,
     holders: HashMap<u64, Vec<String>>,
 }
 
 impl PrefixIndex {
-    pub fn new(capacity: usize) -> PrefixIndex {
-        PrefixIndex {
-            capacity,
-            ..Default::default()
-        }
+    pub fn new() -> PrefixIndex {
+        PrefixIndex::default()
     }
 
-    /// Record that `endpoint` was sent a request of `hashes` (`Add`).
-    pub fn add(&mut self, endpoint: &str, hashes: &[u64]) {
-        let lru = self.lru.entry(endpoint.to_string()).or_default();
+    /// Record that `endpoint` was sent a request of `hashes` (`Add`). Its
+    /// LRU is made with `capacity` the first time. As the reference does,
+    /// every hash goes into the LRU first (evicting as it must), and only
+    /// then into the reverse map, so that a request longer than the LRU
+    /// leaves all its hashes listed under the endpoint.
+    pub fn add(&mut self, endpoint: &str, hashes: &[u64], capacity: usize) {
+        let (lru, cap) = self
+            .lru
+            .entry(endpoint.to_string())
+            .or_insert_with(|| (VecDeque::new(), capacity.max(1)));
         for h in hashes {
             if let Some(at) = lru.iter().position(|x| x == h) {
                 lru.remove(at);
-            } else {
-                self.holders
-                    .entry(*h)
-                    .or_default()
-                    .push(endpoint.to_string());
             }
             lru.push_back(*h);
-            if lru.len() > self.capacity
+            if lru.len() > *cap
                 && let Some(old) = lru.pop_front()
                 && let Some(holders) = self.holders.get_mut(&old)
             {
                 holders.retain(|e| e != endpoint);
+            }
+        }
+        for h in hashes {
+            let holders = self.holders.entry(*h).or_default();
+            if !holders.iter().any(|e| e == endpoint) {
+                holders.push(endpoint.to_string());
             }
         }
     }
@@ -265,10 +326,10 @@ mod tests {
 
     #[test]
     fn the_longest_prefix_stops_at_the_first_block_nobody_holds() {
-        let mut index = PrefixIndex::new(100);
-        index.add("a", &[1, 2, 3]);
-        index.add("b", &[1, 2]);
-        index.add("c", &[9, 3]);
+        let mut index = PrefixIndex::new();
+        index.add("a", &[1, 2, 3], 100);
+        index.add("b", &[1, 2], 100);
+        index.add("c", &[9, 3], 100);
         let m = index.longest_prefix(&[1, 2, 3, 4]);
         assert_eq!(
             m,
@@ -279,13 +340,31 @@ mod tests {
 
     #[test]
     fn the_lru_forgets_the_least_recent_blocks() {
-        let mut index = PrefixIndex::new(2);
-        index.add("a", &[1, 2]);
-        index.add("a", &[1]);
-        index.add("a", &[3]);
+        let mut index = PrefixIndex::new();
+        index.add("a", &[1, 2], 2);
+        index.add("a", &[1], 2);
+        index.add("a", &[3], 2);
         // 2 was the least recently used.
         assert_eq!(index.longest_prefix(&[1]).get("a"), Some(&1));
         assert!(index.longest_prefix(&[2]).is_empty());
+        // One request longer than the LRU: evicted in the LRU, still listed.
+        index.add("b", &[7, 8, 9], 2);
+        assert_eq!(index.longest_prefix(&[7, 8, 9]).get("b"), Some(&3));
+    }
+
+    #[test]
+    fn auto_tune_takes_the_servers_geometry() {
+        let c = PrefixConfig::default();
+        assert_eq!((c.block_tokens(0), c.block_tokens(32)), (16, 32));
+        assert_eq!((c.capacity(0), c.capacity(2048)), (31_250, 2048));
+        let fixed = PrefixConfig {
+            auto_tune: false,
+            block_size_tokens: 64,
+            max_prefix_tokens: 1024,
+            ..c
+        };
+        assert_eq!((fixed.block_tokens(32), fixed.capacity(2048)), (64, 31_250));
+        assert_eq!(fixed.max_blocks(64), 16);
     }
 
     #[test]
