@@ -20,7 +20,10 @@ fuzz_target!(|data: &[u8]| {
             Endpoint::new("idle", Default::default()),
         ];
         let picker = Picker::default();
-        let d = picker.decide(&endpoints, &Request { target_model: "m".into(), priority: -1 });
+        let request = Request { target_model: "m".into(), priority: -1, ..Default::default() };
+        let d = picker.decide(&endpoints, &request);
+        let legacy = kplug_inference::picker::legacy::Legacy::default().decide(&endpoints, &request);
+        assert!(legacy.pick.is_none() == legacy.shed || endpoints.is_empty());
         let most: f64 = picker.profile.scorers.iter().map(|(_, w)| w).sum();
         for e in &d.endpoints {
             assert!(e.total >= 0.0 && e.total <= most + 1e-9, "{e:?}");
