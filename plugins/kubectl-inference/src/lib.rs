@@ -15,3 +15,4 @@ pub mod metrics;
 pub mod migrate;
 pub mod objects;
 pub mod picker;
+pub mod simulate;

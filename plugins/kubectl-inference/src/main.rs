@@ -58,6 +58,7 @@ enum Command {
     Explain(commands::explain::Args),
     Doctor(commands::doctor::Args),
     Migrate(commands::migrate::Args),
+    Simulate(commands::simulate::Args),
     Version(commands::version::Args),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     Completion {
@@ -77,6 +78,7 @@ fn run(cli: Cli) -> anyhow::Result<kplug::Code> {
         Command::Explain(args) => commands::explain::run(&cli.kube, args),
         Command::Doctor(args) => commands::doctor::run(&cli.kube, args),
         Command::Migrate(args) => commands::migrate::run(&cli.kube, args),
+        Command::Simulate(args) => commands::simulate::run(&cli.kube, args),
         Command::Version(args) => commands::version::run(&cli.kube, args),
         Command::Completion { shell } => kplug::cli::completion::<Cli>(shell, "kubectl-inference"),
     }

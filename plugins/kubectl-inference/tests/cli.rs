@@ -272,3 +272,46 @@ fn the_legacy_tree_walks_its_filters_and_drops_non_critical_requests() {
     ]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn simulate_is_a_function_of_its_seed_and_reports_every_router_and_rate() {
+    let args = [
+        "simulate",
+        "--servers",
+        "3",
+        "--qps",
+        "5,20",
+        "--duration",
+        "5s",
+        "--routers",
+        "random,legacy,epp",
+        "-o",
+        "json",
+    ];
+    let first = run(&args);
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    assert_eq!(first.stdout, run(&args).stdout, "same seed, same bytes");
+    let v: Value = serde_json::from_slice(&first.stdout).unwrap();
+    let runs = v["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 6);
+    for r in runs {
+        for key in ["achievedQps", "outputTokensPerSec", "shed", "preempted"] {
+            assert!(r[key].is_number(), "{key} in {r}");
+        }
+        assert!(r["ntpot"]["p90"].as_f64().unwrap() > 0.0, "{r}");
+    }
+    let mut other = args.to_vec();
+    other.extend(["--seed", "2"]);
+    assert_ne!(
+        first.stdout,
+        run(&other).stdout,
+        "another seed, another load"
+    );
+    let bad = run(&["simulate", "--qps", "100..10/5"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        text(&bad.stderr).contains("100..10/5"),
+        "{}",
+        text(&bad.stderr)
+    );
+}

@@ -4,6 +4,7 @@ pub mod explain;
 pub mod get;
 pub mod live;
 pub mod migrate;
+pub mod simulate;
 pub mod status;
 pub mod version;
 

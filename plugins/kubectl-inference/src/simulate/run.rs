@@ -1,0 +1,267 @@
+//! One simulated run: a load at one rate through one router onto N
+//! servers, as a discrete-event loop over three kinds of event — a server's
+//! step ends, the router's metrics refresh, a request arrives — taken in
+//! time order (ties: steps, then refreshes, then arrivals, so a run is a
+//! function of its seed).
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::load::{self, Arrivals, Lengths};
+use super::random::Rng;
+use super::router::{Router, Routing};
+use super::server::{Done, Server, StepModel};
+use crate::picker::{Endpoint, Request};
+
+/// What every run of a simulation shares.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Setup {
+    pub servers: usize,
+    pub model: StepModel,
+    /// How often the router's view of the servers refreshes (the EPP
+    /// scrapes every 50 ms).
+    pub metrics_interval: f64,
+    /// Seconds of arrivals; the run then drains.
+    pub duration: f64,
+    pub arrivals: Arrivals,
+    pub lengths: Lengths,
+    /// Every request's priority (above 0 is Critical to the legacy tree;
+    /// below 0 is sheddable).
+    pub priority: i64,
+    pub seed: u64,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Setup {
+            servers: 10,
+            model: StepModel::default(),
+            metrics_interval: 0.05,
+            duration: 60.0,
+            arrivals: Arrivals::Poisson,
+            lengths: Lengths::default(),
+            priority: 0,
+            seed: 1,
+        }
+    }
+}
+
+/// p50, p90 and p99 of a set of samples (seconds).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Quantiles {
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+}
+
+impl Quantiles {
+    /// Nearest-rank quantiles; zeros for no samples.
+    pub fn of(samples: &mut [f64]) -> Quantiles {
+        if samples.is_empty() {
+            return Quantiles::default();
+        }
+        samples.sort_by(f64::total_cmp);
+        let at = |q: f64| {
+            samples[((q * samples.len() as f64).ceil() as usize).clamp(1, samples.len()) - 1]
+        };
+        Quantiles {
+            p50: at(0.5),
+            p90: at(0.9),
+            p99: at(0.99),
+        }
+    }
+}
+
+/// One router at one rate.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Outcome {
+    pub router: &'static str,
+    pub qps: f64,
+    pub requests: u64,
+    pub completed: u64,
+    pub shed: u64,
+    pub preempted: u64,
+    pub achieved_qps: f64,
+    pub output_tokens_per_sec: f64,
+    pub output_tokens_per_min: f64,
+    pub ntpot: Quantiles,
+    pub tpot: Quantiles,
+    pub ttft: Quantiles,
+    pub e2e: Quantiles,
+    /// Simulated seconds until the last request finished.
+    pub makespan: f64,
+}
+
+/// Run `router` at `qps`.
+pub fn run(setup: &Setup, router: Router, qps: f64) -> Outcome {
+    let seed = Rng::new(setup.seed);
+    // The same load for every router at a rate; its own stream for routing.
+    let mut arrivals = load::requests(
+        qps,
+        setup.duration,
+        setup.arrivals,
+        setup.lengths,
+        seed.split(1),
+    )
+    .peekable();
+    let name = router.name();
+    let mut routing = Routing::new(router, seed.split(2));
+    let mut servers: Vec<Server> = (0..setup.servers)
+        .map(|_| Server::new(setup.model))
+        .collect();
+    let mut busy_until: Vec<Option<f64>> = vec![None; setup.servers];
+    let mut view: Vec<Endpoint> = Vec::new();
+    let (mut viewed_at, mut next_refresh) = (0.0, 0.0);
+    let mut done: Vec<Done> = Vec::new();
+    let (mut requests, mut shed, mut id) = (0u64, 0u64, 0u64);
+    let request = Request {
+        priority: setup.priority,
+        ..Default::default()
+    };
+    loop {
+        let step_end = busy_until
+            .iter()
+            .enumerate()
+            .filter_map(|(i, t)| Some((i, (*t)?)))
+            .min_by(|a, b| a.1.total_cmp(&b.1));
+        let arrival = arrivals.peek().map(|a| a.at);
+        if step_end.is_none() && arrival.is_none() {
+            break;
+        }
+        let next_step = step_end.map_or(f64::INFINITY, |s| s.1);
+        let next_arrival = arrival.unwrap_or(f64::INFINITY);
+        if let Some((i, t)) = step_end
+            && t <= next_refresh
+            && t <= next_arrival
+        {
+            busy_until[i] = None;
+            if let Some(step) = servers[i].step(t) {
+                busy_until[i] = Some(t + step.duration);
+                done.extend(step.finished);
+            }
+        } else if next_refresh <= next_step && next_refresh <= next_arrival {
+            view = servers
+                .iter()
+                .enumerate()
+                .map(|(i, s)| Endpoint::new(format!("s{i}"), s.metrics()))
+                .collect();
+            viewed_at = next_refresh;
+            next_refresh += setup.metrics_interval;
+        } else {
+            let a = arrivals.next().expect("an arrival is next");
+            requests += 1;
+            let age = Duration::from_secs_f64((a.at - viewed_at).max(0.0));
+            for e in &mut view {
+                e.age = age;
+            }
+            match routing.route(&view, &request) {
+                None => shed += 1,
+                Some(i) => {
+                    id += 1;
+                    servers[i].enqueue(super::server::Job::new(
+                        id,
+                        a.at,
+                        a.input_tokens,
+                        a.output_tokens,
+                    ));
+                    if busy_until[i].is_none()
+                        && let Some(step) = servers[i].step(a.at)
+                    {
+                        busy_until[i] = Some(a.at + step.duration);
+                        done.extend(step.finished);
+                    }
+                }
+            }
+        }
+    }
+    summarise(name, qps, setup, requests, shed, &servers, done)
+}
+
+fn summarise(
+    router: &'static str,
+    qps: f64,
+    setup: &Setup,
+    requests: u64,
+    shed: u64,
+    servers: &[Server],
+    done: Vec<Done>,
+) -> Outcome {
+    let makespan = done
+        .iter()
+        .map(|d| d.finished)
+        .fold(setup.duration, f64::max);
+    let output: u64 = done.iter().map(|d| d.job.output_tokens).sum();
+    let samples = |f: fn(&Done) -> f64| done.iter().map(f).collect::<Vec<f64>>();
+    let per_sec = output as f64 / makespan;
+    Outcome {
+        router,
+        qps,
+        requests,
+        completed: done.len() as u64,
+        shed,
+        preempted: servers.iter().map(|s| s.preemptions).sum(),
+        achieved_qps: done.len() as f64 / makespan,
+        output_tokens_per_sec: per_sec,
+        output_tokens_per_min: per_sec * 60.0,
+        ntpot: Quantiles::of(&mut samples(Done::ntpot)),
+        tpot: Quantiles::of(&mut samples(Done::tpot)),
+        ttft: Quantiles::of(&mut samples(Done::ttft)),
+        e2e: Quantiles::of(&mut samples(Done::e2e)),
+        makespan,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::picker::Picker;
+
+    fn short(servers: usize) -> Setup {
+        Setup {
+            servers,
+            duration: 10.0,
+            ..Setup::default()
+        }
+    }
+
+    #[test]
+    fn quantiles_are_nearest_rank() {
+        let mut v: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(
+            Quantiles::of(&mut v),
+            Quantiles {
+                p50: 50.0,
+                p90: 90.0,
+                p99: 99.0
+            }
+        );
+        assert_eq!(Quantiles::of(&mut []), Quantiles::default());
+    }
+
+    #[test]
+    fn a_light_load_finishes_everything_at_the_single_request_cost() {
+        let o = run(&short(4), Router::Random, 5.0);
+        assert_eq!((o.completed, o.shed), (o.requests, 0));
+        assert!((40..70).contains(&o.requests), "{}", o.requests);
+        // Alone on a server a request's first token is one prefill away.
+        assert!(o.ttft.p50 >= 0.04 && o.ttft.p50 < 0.1, "{:?}", o.ttft);
+        assert_eq!(o.preempted, 0);
+    }
+
+    #[test]
+    fn a_seed_is_a_run_and_the_picker_beats_random_under_load() {
+        let setup = short(4);
+        let a = run(&setup, Router::Random, 150.0);
+        assert_eq!(a, run(&setup, Router::Random, 150.0), "same seed, same run");
+        let epp = run(&setup, Router::Epp(Picker::default()), 150.0);
+        assert_eq!(epp.requests, a.requests, "the same load for every router");
+        assert!(
+            epp.ntpot.p90 < a.ntpot.p90,
+            "epp {:?} random {:?}",
+            epp.ntpot,
+            a.ntpot
+        );
+    }
+}

@@ -1,0 +1,363 @@
+//! One vLLM-like model server as a step model (spec §6.3(a), the GIE
+//! simulator `tools/simulations/llm_ig_simulation` up to v1.5.0): a
+//! scheduler that runs a prefill step when the head of the recompute or
+//! prefill queue fits, else a decode step over every running sequence;
+//! step times linear in batch tokens, tokens in the KV cache and batch size;
+//! preemption of the newest sequence to a recompute queue when the KV cache
+//! passes its threshold. Pure arithmetic: the event loop drives it.
+
+use std::collections::VecDeque;
+
+use crate::metrics::Metrics;
+
+/// The step model's constants. The defaults are the GIE simulator's, for
+/// Llama-2-7B on an H100-80GB-like GPU.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepModel {
+    /// `MAX_NUM_SEQ`: sequences running at once.
+    pub max_num_seqs: usize,
+    /// `MAX_NUM_BATCH_TOKENS`: tokens in one prefill batch.
+    pub max_batch_tokens: u64,
+    /// `MAX_GPU_MEMORY_PERC_BEFORE_RECOMPUTE`: the KV share that admission
+    /// stays under and decoding preempts above.
+    pub recompute_threshold: f64,
+    /// KV-cache capacity in tokens (`TOTAL_NUM_GPU_BLOCKS` 2810 × 16 − 512).
+    pub kv_capacity_tokens: u64,
+    /// Prefill time = max(`prefill_min`, `prefill_base` + `prefill_per_token` × batch tokens).
+    pub prefill_min: f64,
+    pub prefill_base: f64,
+    pub prefill_per_token: f64,
+    /// Decode step time = `decode_base` + `decode_per_kv_token` × tokens in
+    /// KV + `decode_per_sequence` × batch size.
+    pub decode_base: f64,
+    pub decode_per_kv_token: f64,
+    pub decode_per_sequence: f64,
+}
+
+impl Default for StepModel {
+    fn default() -> Self {
+        StepModel {
+            max_num_seqs: 256,
+            max_batch_tokens: 512,
+            recompute_threshold: 0.9,
+            kv_capacity_tokens: 2810 * 16 - 512,
+            prefill_min: 0.04,
+            prefill_base: 0.01969,
+            prefill_per_token: 6.769e-5,
+            decode_base: 0.014,
+            decode_per_kv_token: 5.353e-7,
+            decode_per_sequence: 1.026e-4,
+        }
+    }
+}
+
+impl StepModel {
+    pub fn prefill_time(&self, batch_tokens: u64) -> f64 {
+        self.prefill_min
+            .max(self.prefill_base + self.prefill_per_token * batch_tokens as f64)
+    }
+
+    pub fn decode_time(&self, tokens_in_kv: u64, batch_size: usize) -> f64 {
+        self.decode_base
+            + self.decode_per_kv_token * tokens_in_kv as f64
+            + self.decode_per_sequence * batch_size as f64
+    }
+}
+
+/// A request as a server sees it. Times are seconds of simulated time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    pub id: u64,
+    pub arrival: f64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    /// Output tokens produced so far (kept across a preemption).
+    pub generated: u64,
+    pub first_token: Option<f64>,
+    pub preempted: u32,
+}
+
+impl Job {
+    pub fn new(id: u64, arrival: f64, input_tokens: u64, output_tokens: u64) -> Job {
+        Job {
+            id,
+            arrival,
+            input_tokens,
+            output_tokens: output_tokens.max(1),
+            generated: 0,
+            first_token: None,
+            preempted: 0,
+        }
+    }
+
+    /// Tokens a prefill of it processes: the input, plus what it had
+    /// generated before a preemption (recomputed).
+    fn prefill_tokens(&self) -> u64 {
+        self.input_tokens + self.generated
+    }
+
+    /// Tokens it holds in the KV cache while decoding.
+    fn kv_tokens(&self) -> u64 {
+        self.input_tokens + self.generated
+    }
+}
+
+/// A finished request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Done {
+    pub job: Job,
+    pub finished: f64,
+}
+
+impl Done {
+    pub fn ttft(&self) -> f64 {
+        self.job.first_token.unwrap_or(self.finished) - self.job.arrival
+    }
+    pub fn e2e(&self) -> f64 {
+        self.finished - self.job.arrival
+    }
+    /// Normalised time per output token: e2e ÷ output tokens.
+    pub fn ntpot(&self) -> f64 {
+        self.e2e() / self.job.output_tokens as f64
+    }
+    /// Time per output token after the first.
+    pub fn tpot(&self) -> f64 {
+        match self.job.output_tokens {
+            0 | 1 => 0.0,
+            n => (self.finished - self.job.first_token.unwrap_or(self.finished)) / (n - 1) as f64,
+        }
+    }
+}
+
+/// What one step did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    pub duration: f64,
+    pub prefill: bool,
+    pub finished: Vec<Done>,
+}
+
+/// One server's queues and KV cache.
+#[derive(Debug, Clone, Default)]
+pub struct Server {
+    pub model: StepModel,
+    waiting: VecDeque<Job>,
+    recompute: VecDeque<Job>,
+    running: Vec<Job>,
+    tokens_in_kv: u64,
+    pub preemptions: u64,
+}
+
+impl Server {
+    pub fn new(model: StepModel) -> Server {
+        Server {
+            model,
+            ..Default::default()
+        }
+    }
+
+    pub fn enqueue(&mut self, job: Job) {
+        self.waiting.push_back(job);
+    }
+
+    pub fn is_idle(&self) -> bool {
+        self.waiting.is_empty() && self.recompute.is_empty() && self.running.is_empty()
+    }
+
+    /// What the EPP would scrape: waiting = both queues, running = the
+    /// decode set, KV use = tokens in the cache ÷ capacity.
+    pub fn metrics(&self) -> Metrics {
+        Metrics {
+            waiting_queue_size: (self.waiting.len() + self.recompute.len()) as u64,
+            running_requests_size: self.running.len() as u64,
+            kv_cache_usage_percent: self.tokens_in_kv as f64 / self.model.kv_capacity_tokens as f64,
+            ..Default::default()
+        }
+    }
+
+    fn fits(&self, running: usize, kv: u64, batch: u64, job: &Job) -> bool {
+        let m = &self.model;
+        let tokens = job.prefill_tokens();
+        // An input larger than a batch is taken alone.
+        (batch == 0 || batch + tokens <= m.max_batch_tokens)
+            && running < m.max_num_seqs
+            && ((kv + tokens) as f64) / (m.kv_capacity_tokens as f64) < m.recompute_threshold
+    }
+
+    /// One scheduler step at `now`; `None` when there is nothing to do.
+    pub fn step(&mut self, now: f64) -> Option<Step> {
+        // Prefill: the recompute queue first, then new requests, as many
+        // as fit in one batch.
+        let (mut batch, mut kv, mut admitted) = (0u64, self.tokens_in_kv, Vec::new());
+        loop {
+            let from_recompute = !self.recompute.is_empty();
+            let queue = if from_recompute {
+                &self.recompute
+            } else {
+                &self.waiting
+            };
+            let Some(head) = queue.front() else { break };
+            if !self.fits(self.running.len() + admitted.len(), kv, batch, head) {
+                break;
+            }
+            let job = if from_recompute {
+                self.recompute.pop_front()
+            } else {
+                self.waiting.pop_front()
+            }
+            .expect("the head exists");
+            batch += job.prefill_tokens();
+            kv += job.prefill_tokens();
+            admitted.push(job);
+        }
+        if !admitted.is_empty() {
+            let duration = self.model.prefill_time(batch);
+            let end = now + duration;
+            let mut finished = Vec::new();
+            for mut job in admitted {
+                // The prefill produces the next token (the first, unless recomputed).
+                job.generated += 1;
+                job.first_token.get_or_insert(end);
+                if job.generated >= job.output_tokens {
+                    finished.push(Done { job, finished: end });
+                } else {
+                    self.tokens_in_kv += job.kv_tokens();
+                    self.running.push(job);
+                }
+            }
+            return Some(Step {
+                duration,
+                prefill: true,
+                finished,
+            });
+        }
+        if self.running.is_empty() {
+            return None;
+        }
+        // Decode: preempt the newest sequences while the cache would pass
+        // the threshold, then every running sequence gains a token.
+        let m = self.model;
+        while self.running.len() > 1
+            && ((self.running.len() as u64 + self.tokens_in_kv) as f64)
+                / (m.kv_capacity_tokens as f64)
+                > m.recompute_threshold
+        {
+            let mut job = self.running.pop().expect("more than one running");
+            self.tokens_in_kv -= job.kv_tokens();
+            job.preempted += 1;
+            self.preemptions += 1;
+            self.recompute.push_back(job);
+        }
+        let duration = m.decode_time(self.tokens_in_kv, self.running.len());
+        let end = now + duration;
+        let mut finished = Vec::new();
+        let mut still = Vec::with_capacity(self.running.len());
+        for mut job in self.running.drain(..) {
+            job.generated += 1;
+            self.tokens_in_kv += 1;
+            if job.generated >= job.output_tokens {
+                self.tokens_in_kv -= job.kv_tokens();
+                finished.push(Done { job, finished: end });
+            } else {
+                still.push(job);
+            }
+        }
+        self.running = still;
+        Some(Step {
+            duration,
+            prefill: false,
+            finished,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run_alone(server: &mut Server) -> Vec<Done> {
+        let (mut now, mut done) = (0.0, Vec::new());
+        while let Some(step) = server.step(now) {
+            now += step.duration;
+            done.extend(step.finished);
+        }
+        done
+    }
+
+    #[test]
+    fn one_request_alone_takes_the_formula() {
+        let m = StepModel::default();
+        let mut s = Server::new(m);
+        s.enqueue(Job::new(1, 0.0, 100, 4));
+        let done = run_alone(&mut s);
+        // Prefill of 100 tokens: max(0.04, 0.01969 + 6.769e-5 × 100 = 0.026459) = 0.04.
+        let ttft = 0.04;
+        // Three decode steps, one sequence, with 101, 102, 103 tokens in KV.
+        let decode: f64 = [101.0, 102.0, 103.0]
+            .iter()
+            .map(|kv| 0.014 + 5.353e-7 * kv + 1.026e-4)
+            .sum();
+        assert_eq!(done.len(), 1);
+        assert!((done[0].ttft() - ttft).abs() < 1e-12, "{}", done[0].ttft());
+        assert!(
+            (done[0].e2e() - (ttft + decode)).abs() < 1e-12,
+            "{}",
+            done[0].e2e()
+        );
+        assert!((done[0].tpot() - decode / 3.0).abs() < 1e-12);
+        assert!(
+            s.is_idle() && s.metrics().kv_cache_usage_percent == 0.0,
+            "the cache is freed"
+        );
+    }
+
+    #[test]
+    fn a_batch_holds_at_most_its_tokens_and_a_long_prefill_costs_more() {
+        let m = StepModel::default();
+        assert!((m.prefill_time(512) - (0.01969 + 6.769e-5 * 512.0)).abs() < 1e-12);
+        let mut s = Server::new(m);
+        for id in 0..3 {
+            s.enqueue(Job::new(id, 0.0, 200, 10));
+        }
+        let step = s.step(0.0).unwrap();
+        assert!(step.prefill);
+        // 200 + 200 fit in 512; the third waits.
+        assert_eq!(
+            (
+                s.metrics().running_requests_size,
+                s.metrics().waiting_queue_size
+            ),
+            (2, 1)
+        );
+    }
+
+    #[test]
+    fn the_newest_sequence_is_preempted_at_the_threshold_and_recomputed_first() {
+        // Room for 1,000 tokens, 90 % of it usable.
+        let m = StepModel {
+            kv_capacity_tokens: 1000,
+            ..StepModel::default()
+        };
+        let mut s = Server::new(m);
+        s.enqueue(Job::new(1, 0.0, 440, 100));
+        s.enqueue(Job::new(2, 0.0, 440, 100));
+        // 880 + 2 tokens after the prefill: (2 + 882) / 1000 < 0.9, both decode.
+        let mut now = 0.0;
+        let step = s.step(now).unwrap();
+        // Two prefills of 440 do not fit one batch (880 > 512): one at a time.
+        now += step.duration;
+        now += s.step(now).unwrap().duration;
+        assert_eq!(s.metrics().running_requests_size, 2);
+        // Decoding grows the cache until (2 + tokens) / 1000 > 0.9: then job 2 goes.
+        while s.preemptions == 0 {
+            now += s.step(now).unwrap().duration;
+        }
+        let m = s.metrics();
+        assert_eq!((m.running_requests_size, m.waiting_queue_size), (1, 1));
+        let done = run_alone(&mut s);
+        assert_eq!(done.len(), 2);
+        let second = done.iter().find(|d| d.job.id == 2).unwrap();
+        assert_eq!(second.job.preempted, 1);
+        assert_eq!(second.job.generated, 100, "recomputed, then finished");
+    }
+}
