@@ -36,6 +36,12 @@ pub struct Args {
     #[arg(long, value_delimiter = ',', default_value = "random,epp")]
     pub routers: Vec<String>,
 
+    /// Server profile: h100-llama2-7b (Llama-2-7B on an H100 under vLLM
+    /// V1, derived from the hardware) or gie-sim (the old GIE simulator's
+    /// constants)
+    #[arg(long, default_value = "h100-llama2-7b", value_parser = ["h100-llama2-7b", "gie-sim"])]
+    pub profile: String,
+
     /// Arrival process
     #[arg(long, value_enum, default_value = "poisson")]
     pub arrivals: Arrivals,
@@ -107,6 +113,8 @@ pub fn run(_kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
         .collect::<Result<_, _>>()?;
     let setup = Setup {
         servers: args.servers,
+        model: kplug_inference::simulate::server::StepModel::named(&args.profile)
+            .expect("clap checked the profile"),
         duration: args.duration.as_secs_f64(),
         arrivals: args.arrivals,
         priority: args.priority,

@@ -52,6 +52,44 @@ impl Default for StepModel {
 }
 
 impl StepModel {
+    /// The profile of the published benchmark's setup: Llama-2-7B in FP16
+    /// on an H100-80GB (SXM) under vLLM V1, derived from the hardware:
+    /// - KV cache: 2 × 32 layers × 4,096 × 2 bytes = 0.5 MiB a token; of
+    ///   80 GB at vLLM's 0.9 memory share, minus 13.5 GB of weights and
+    ///   about 4 GB of activations, some 54 GB hold 110,000 tokens;
+    /// - decode is memory-bound: every step reads the weights (13.5 GB at
+    ///   about 3.35 TB/s: 4 ms) and every token's KV (0.156 µs each), plus
+    ///   about 20 µs of sampling and scheduling per sequence;
+    /// - prefill is compute-bound: 2 × 7 × 10⁹ FLOPs a token at about 600
+    ///   TFLOP/s effective (23 µs), plus 5 ms a batch;
+    /// - 256 sequences and 8,192 batched tokens, vLLM V1's limits.
+    ///
+    /// With ShareGPT-like lengths 10 such servers saturate near 400 QPS.
+    pub fn h100_llama2_7b() -> StepModel {
+        StepModel {
+            max_num_seqs: 256,
+            max_batch_tokens: 8192,
+            recompute_threshold: 0.9,
+            kv_capacity_tokens: 110_000,
+            prefill_min: 0.0,
+            prefill_base: 0.005,
+            prefill_per_token: 2.3e-5,
+            decode_base: 0.004,
+            decode_per_kv_token: 1.56e-7,
+            decode_per_sequence: 2.0e-5,
+        }
+    }
+
+    /// A built-in profile by name: `h100-llama2-7b` (the default) or
+    /// `gie-sim` (the old GIE simulator's constants, [`StepModel::default`]).
+    pub fn named(name: &str) -> Option<StepModel> {
+        match name {
+            "h100-llama2-7b" => Some(StepModel::h100_llama2_7b()),
+            "gie-sim" => Some(StepModel::default()),
+            _ => None,
+        }
+    }
+
     pub fn prefill_time(&self, batch_tokens: u64) -> f64 {
         self.prefill_min
             .max(self.prefill_base + self.prefill_per_token * batch_tokens as f64)
