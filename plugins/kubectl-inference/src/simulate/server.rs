@@ -32,6 +32,10 @@ pub struct StepModel {
     pub decode_base: f64,
     pub decode_per_kv_token: f64,
     pub decode_per_sequence: f64,
+    /// Prefills ride in decode steps within `max_batch_tokens` (vLLM V1),
+    /// each prompt token costing `prefill_per_token`; otherwise a step is
+    /// either a prefill or a decode (the old simulator).
+    pub mixed: bool,
 }
 
 impl Default for StepModel {
@@ -47,6 +51,7 @@ impl Default for StepModel {
             decode_base: 0.014,
             decode_per_kv_token: 5.353e-7,
             decode_per_sequence: 1.026e-4,
+            mixed: false,
         }
     }
 }
@@ -62,7 +67,8 @@ impl StepModel {
     ///   about 20 µs of sampling and scheduling per sequence;
     /// - prefill is compute-bound: 2 × 7 × 10⁹ FLOPs a token at about 600
     ///   TFLOP/s effective (23 µs), plus 5 ms a batch;
-    /// - 256 sequences and 8,192 batched tokens, vLLM V1's limits.
+    /// - 256 sequences and 8,192 batched tokens, vLLM V1's limits; prompts
+    ///   prefill within decode steps, as V1 schedules them.
     ///
     /// With ShareGPT-like lengths 10 such servers saturate near 400 QPS.
     pub fn h100_llama2_7b() -> StepModel {
@@ -77,6 +83,7 @@ impl StepModel {
             decode_base: 0.004,
             decode_per_kv_token: 1.56e-7,
             decode_per_sequence: 2.0e-5,
+            mixed: true,
         }
     }
 
@@ -213,19 +220,18 @@ impl Server {
         }
     }
 
-    fn fits(&self, running: usize, kv: u64, batch: u64, job: &Job) -> bool {
+    fn fits(&self, running: usize, kv: u64, batch: u64, budget: u64, job: &Job) -> bool {
         let m = &self.model;
         let tokens = job.prefill_tokens();
         // An input larger than a batch is taken alone.
-        (batch == 0 || batch + tokens <= m.max_batch_tokens)
+        (batch == 0 || batch + tokens <= budget)
             && running < m.max_num_seqs
             && ((kv + tokens) as f64) / (m.kv_capacity_tokens as f64) < m.recompute_threshold
     }
 
-    /// One scheduler step at `now`; `None` when there is nothing to do.
-    pub fn step(&mut self, now: f64) -> Option<Step> {
-        // Prefill: the recompute queue first, then new requests, as many
-        // as fit in one batch.
+    /// Take from the recompute queue first, then new requests, as many as
+    /// fit in `budget` tokens: the jobs and their prefill tokens.
+    fn admit(&mut self, budget: u64) -> (Vec<Job>, u64) {
         let (mut batch, mut kv, mut admitted) = (0u64, self.tokens_in_kv, Vec::new());
         loop {
             let from_recompute = !self.recompute.is_empty();
@@ -235,7 +241,7 @@ impl Server {
                 &self.waiting
             };
             let Some(head) = queue.front() else { break };
-            if !self.fits(self.running.len() + admitted.len(), kv, batch, head) {
+            if !self.fits(self.running.len() + admitted.len(), kv, batch, budget, head) {
                 break;
             }
             let job = if from_recompute {
@@ -248,32 +254,12 @@ impl Server {
             kv += job.prefill_tokens();
             admitted.push(job);
         }
-        if !admitted.is_empty() {
-            let duration = self.model.prefill_time(batch);
-            let end = now + duration;
-            let mut finished = Vec::new();
-            for mut job in admitted {
-                // The prefill produces the next token (the first, unless recomputed).
-                job.generated += 1;
-                job.first_token.get_or_insert(end);
-                if job.generated >= job.output_tokens {
-                    finished.push(Done { job, finished: end });
-                } else {
-                    self.tokens_in_kv += job.kv_tokens();
-                    self.running.push(job);
-                }
-            }
-            return Some(Step {
-                duration,
-                prefill: true,
-                finished,
-            });
-        }
-        if self.running.is_empty() {
-            return None;
-        }
-        // Decode: preempt the newest sequences while the cache would pass
-        // the threshold, then every running sequence gains a token.
+        (admitted, batch)
+    }
+
+    /// Move the newest running sequences to the recompute queue while the
+    /// cache would pass the threshold with one more token each.
+    fn preempt(&mut self) {
         let m = self.model;
         while self.running.len() > 1
             && ((self.running.len() as u64 + self.tokens_in_kv) as f64)
@@ -286,21 +272,79 @@ impl Server {
             self.preemptions += 1;
             self.recompute.push_back(job);
         }
-        let duration = m.decode_time(self.tokens_in_kv, self.running.len());
-        let end = now + duration;
+    }
+
+    /// The step's end for `admitted` (prefilled: their next token) and,
+    /// with `decode`, for every running sequence (one token each).
+    fn finish(&mut self, end: f64, admitted: Vec<Job>, decode: bool) -> Vec<Done> {
         let mut finished = Vec::new();
-        let mut still = Vec::with_capacity(self.running.len());
-        for mut job in self.running.drain(..) {
+        if decode {
+            let mut still = Vec::with_capacity(self.running.len());
+            for mut job in self.running.drain(..) {
+                job.generated += 1;
+                self.tokens_in_kv += 1;
+                if job.generated >= job.output_tokens {
+                    self.tokens_in_kv -= job.kv_tokens();
+                    finished.push(Done { job, finished: end });
+                } else {
+                    still.push(job);
+                }
+            }
+            self.running = still;
+        }
+        for mut job in admitted {
+            // The prefill produces the next token (the first, unless recomputed).
             job.generated += 1;
-            self.tokens_in_kv += 1;
+            job.first_token.get_or_insert(end);
             if job.generated >= job.output_tokens {
-                self.tokens_in_kv -= job.kv_tokens();
                 finished.push(Done { job, finished: end });
             } else {
-                still.push(job);
+                self.tokens_in_kv += job.kv_tokens();
+                self.running.push(job);
             }
         }
-        self.running = still;
+        finished
+    }
+
+    /// One scheduler step at `now`; `None` when there is nothing to do.
+    pub fn step(&mut self, now: f64) -> Option<Step> {
+        let m = self.model;
+        if m.mixed {
+            // vLLM V1: the running sequences decode and new prompts prefill
+            // in the same step, within one token budget.
+            self.preempt();
+            let budget = m.max_batch_tokens.saturating_sub(self.running.len() as u64);
+            let (admitted, batch) = self.admit(budget);
+            if admitted.is_empty() && self.running.is_empty() {
+                return None;
+            }
+            let duration = m.decode_time(self.tokens_in_kv, self.running.len())
+                + m.prefill_per_token * batch as f64;
+            let finished = self.finish(now + duration, admitted, true);
+            return Some(Step {
+                duration,
+                prefill: batch > 0,
+                finished,
+            });
+        }
+        // The old simulator: a prefill step whenever the head fits, else a
+        // decode step.
+        let (admitted, batch) = self.admit(m.max_batch_tokens);
+        if !admitted.is_empty() {
+            let duration = m.prefill_time(batch);
+            let finished = self.finish(now + duration, admitted, false);
+            return Some(Step {
+                duration,
+                prefill: true,
+                finished,
+            });
+        }
+        if self.running.is_empty() {
+            return None;
+        }
+        self.preempt();
+        let duration = m.decode_time(self.tokens_in_kv, self.running.len());
+        let finished = self.finish(now + duration, Vec::new(), true);
         Some(Step {
             duration,
             prefill: false,
@@ -347,6 +391,30 @@ mod tests {
             s.is_idle() && s.metrics().kv_cache_usage_percent == 0.0,
             "the cache is freed"
         );
+    }
+
+    #[test]
+    fn mixed_steps_decode_and_prefill_together() {
+        let m = StepModel::h100_llama2_7b();
+        let mut s = Server::new(m);
+        s.enqueue(Job::new(1, 0.0, 100, 3));
+        // Step 1: only the prefill of 100 tokens rides.
+        let first = s.step(0.0).unwrap();
+        assert!((first.duration - (m.decode_base + m.prefill_per_token * 100.0)).abs() < 1e-12);
+        s.enqueue(Job::new(2, first.duration, 50, 2));
+        // Step 2: job 1 decodes (101 tokens in KV) while job 2 prefills 50.
+        let second = s.step(first.duration).unwrap();
+        let want = m.decode_base
+            + m.decode_per_kv_token * 101.0
+            + m.decode_per_sequence
+            + m.prefill_per_token * 50.0;
+        assert!(
+            (second.duration - want).abs() < 1e-12,
+            "{}",
+            second.duration
+        );
+        assert!(second.prefill);
+        assert_eq!(s.metrics().running_requests_size, 2);
     }
 
     #[test]
