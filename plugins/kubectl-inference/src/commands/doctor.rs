@@ -8,7 +8,6 @@ use anyhow::Context;
 use k8s_openapi::api::authorization::v1::{
     ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec,
 };
-use k8s_openapi::api::core::v1::{Pod, Service};
 use kplug::cli::{KubectlArgs, TableFormat};
 use kplug::finding::{self, Severity};
 use kplug::output::color::Palette;
@@ -120,8 +119,6 @@ async fn gather(
 ) -> anyhow::Result<Facts> {
     let namespace = status.namespace.clone();
     let group = doctor::group_of(&status.api_version).to_string();
-    let client = session.cluster.client.clone();
-    let server = &session.cluster.server;
 
     let missing_kinds = doctor::watched(&group)
         .into_iter()
@@ -134,17 +131,9 @@ async fn gather(
         .map(|(g, plural, _)| format!("{plural}.{g}"))
         .collect();
 
-    let pods: Api<Pod> = Api::namespaced(client.clone(), &namespace);
-    let pods = if status.pool.selector.is_empty() {
-        Vec::new()
-    } else {
-        let selected = ListParams::default().labels(&status.pool.selector_text());
-        kplug::client::request(kube, server, pods.list(&selected))
-            .await
-            .context("listing the pool's Pods")?
-            .items
-    };
-    let pods = pods
+    // The Pods and the picker's Service as the snapshot read them.
+    let pods = status
+        .pods
         .iter()
         .map(|p| PodFacts {
             name: p.metadata.name.clone().unwrap_or_default(),
@@ -182,19 +171,21 @@ async fn gather(
     let (service_ports, picker) = match &status.pool.picker {
         None => (None, None),
         Some(reference) => {
-            let services: Api<Service> = Api::namespaced(client.clone(), &namespace);
-            let ports = kplug::client::request(kube, server, services.get_opt(&reference.name))
-                .await?
-                .map(|s| {
-                    s.spec
-                        .and_then(|s| s.ports)
-                        .unwrap_or_default()
-                        .iter()
-                        .map(|p| i64::from(p.port))
-                        .collect()
-                });
-            let deployment =
-                picker_deployment(kube, &session.cluster, &namespace, &reference.name).await?;
+            let service = status
+                .picker_service
+                .as_ref()
+                .map_err(|e| anyhow::anyhow!("Service {}: {e}", reference.name))?;
+            let ports = service.as_ref().map(|s| {
+                s.spec
+                    .iter()
+                    .flat_map(|s| s.ports.iter().flatten())
+                    .map(|p| i64::from(p.port))
+                    .collect()
+            });
+            let deployment = match service {
+                Some(s) => picker_deployment(kube, &session.cluster, &namespace, s).await?,
+                None => None,
+            };
             let facts = match deployment {
                 Some(d) => Some(picker_facts(kube, session, &namespace, &group, d).await?),
                 None => None,

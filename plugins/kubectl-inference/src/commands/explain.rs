@@ -505,7 +505,15 @@ async fn live(kube: &KubectlArgs, args: &Args, pool: &str) -> anyhow::Result<Inp
         .expect("snapshot finds the pool or fails");
     let (config, config_origin) = match (&args.config, &status.pool.picker) {
         (Some(_), _) => (None, String::new()),
-        (None, Some(picker)) => session.picker_config(kube, &picker.name).await?,
+        (None, Some(picker)) => {
+            let service = status
+                .picker_service
+                .as_ref()
+                .map_err(|e| anyhow::anyhow!("Service {}: {e}", picker.name))?;
+            session
+                .picker_config(kube, &picker.name, service.as_ref())
+                .await?
+        }
         (None, None) => (
             None,
             "the GIE v1.5.0 default profile (the pool names no endpoint picker)".into(),

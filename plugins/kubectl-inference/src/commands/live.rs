@@ -43,6 +43,14 @@ pub struct PoolStatus {
     /// The endpoint picker's Service and its Ready Pods, `ready/total`.
     pub picker: Option<String>,
     pub endpoints: Vec<EndpointStatus>,
+    /// The Pods the selector matches, Ready or not (read once, for
+    /// `doctor`).
+    #[serde(skip)]
+    pub pods: Vec<Pod>,
+    /// The picker's Service as read (`Ok(None)`: it does not exist), for
+    /// `explain` and `doctor`.
+    #[serde(skip)]
+    pub picker_service: Result<Option<Service>, String>,
 }
 
 /// What does not change between refreshes: the connection, the pool API
@@ -82,20 +90,24 @@ impl Session {
         })
     }
 
-    /// The EndpointPickerConfig the picker behind Service `service` runs,
-    /// and where it was found; `None` for the built-in default profile.
+    /// The EndpointPickerConfig the picker behind `service` (named
+    /// `name`, as read by [`Session::snapshot`]) runs, and where it was
+    /// found; `None` for the built-in default profile.
     pub async fn picker_config(
         &self,
         kube: &KubectlArgs,
-        service: &str,
+        name: &str,
+        service: Option<&Service>,
     ) -> anyhow::Result<(Option<String>, String)> {
         const DEFAULT: &str = "the GIE v1.5.0 default profile";
-        let Some(deployment) =
-            picker_deployment(kube, &self.cluster, &self.namespace, service).await?
-        else {
+        let deployment = match service {
+            Some(s) => picker_deployment(kube, &self.cluster, &self.namespace, s).await?,
+            None => None,
+        };
+        let Some(deployment) = deployment else {
             return Ok((
                 None,
-                format!("{DEFAULT} (no Deployment behind Service {service} to read it from)"),
+                format!("{DEFAULT} (no Deployment behind Service {name} to read it from)"),
             ));
         };
         let name = deployment.metadata.name.clone().unwrap_or_default();
@@ -169,11 +181,24 @@ impl Session {
             for object in objects {
                 let pool = Pool::read(&serde_json::to_value(&object)?);
                 let name = object.metadata.name.clone().unwrap_or_default();
-                let targets = endpoints(kube, cluster, namespace, &pool).await?;
-                let endpoints = scrape_all(&self.http, targets).await;
-                let picker = match &pool.picker {
-                    Some(p) => Some(picker_status(kube, cluster, namespace, &p.name).await),
-                    None => None,
+                let pods = pool_pods(kube, cluster, namespace, &pool).await?;
+                let endpoints = scrape_all(&self.http, endpoints(&pool, &pods)).await;
+                let (picker, picker_service) = match &pool.picker {
+                    Some(p) => {
+                        let services: Api<Service> =
+                            Api::namespaced(cluster.client.clone(), namespace);
+                        let service = kplug::client::request(
+                            kube,
+                            &cluster.server,
+                            services.get_opt(&p.name),
+                        )
+                        .await
+                        .map_err(|e| e.to_string());
+                        let status =
+                            picker_status(kube, cluster, namespace, &p.name, &service).await;
+                        (Some(status), service)
+                    }
+                    None => (None, Ok(None)),
                 };
                 pools.push(PoolStatus {
                     name,
@@ -182,6 +207,8 @@ impl Session {
                     pool,
                     picker,
                     endpoints,
+                    pods,
+                    picker_service,
                 });
             }
         }
@@ -209,19 +236,13 @@ fn selector_of(service: &Service) -> Option<String> {
     (!selector.is_empty()).then_some(selector)
 }
 
-/// The Deployment whose Pods Service `name` selects: the endpoint picker's.
+/// The Deployment whose Pods `service` selects: the endpoint picker's.
 pub async fn picker_deployment(
     kube: &KubectlArgs,
     cluster: &Cluster,
     namespace: &str,
-    name: &str,
+    service: &Service,
 ) -> anyhow::Result<Option<Deployment>> {
-    let services: Api<Service> = Api::namespaced(cluster.client.clone(), namespace);
-    let Some(service) =
-        kplug::client::request(kube, &cluster.server, services.get_opt(name)).await?
-    else {
-        return Ok(None);
-    };
     let Some(wanted) = service.spec.as_ref().and_then(|s| s.selector.clone()) else {
         return Ok(None);
     };
@@ -243,21 +264,21 @@ pub async fn picker_deployment(
     }))
 }
 
-/// The picker's Service and the readiness of the Pods behind it.
+/// The picker's Service `name` (as read) and the readiness of the Pods
+/// behind it.
 async fn picker_status(
     kube: &KubectlArgs,
     cluster: &Cluster,
     namespace: &str,
     name: &str,
+    service: &Result<Option<Service>, String>,
 ) -> String {
-    let services: Api<Service> = Api::namespaced(cluster.client.clone(), namespace);
-    let service = match kplug::client::request(kube, &cluster.server, services.get_opt(name)).await
-    {
+    let service = match service {
         Ok(Some(s)) => s,
         Ok(None) => return format!("Service {name} does not exist: requests to the pool fail"),
         Err(e) => return format!("Service {name}: {e}"),
     };
-    let Some(selector) = selector_of(&service) else {
+    let Some(selector) = selector_of(service) else {
         return format!("Service {name} selects no Pods");
     };
     let pods: Api<Pod> = Api::namespaced(cluster.client.clone(), namespace);
@@ -279,13 +300,13 @@ async fn picker_status(
     }
 }
 
-/// (name, address, engine) of every endpoint of `pool`.
-async fn endpoints(
+/// The Pods `pool`'s selector matches (none for an empty selector).
+async fn pool_pods(
     kube: &KubectlArgs,
     cluster: &Cluster,
     namespace: &str,
     pool: &Pool,
-) -> anyhow::Result<Vec<(String, String, Engine)>> {
+) -> anyhow::Result<Vec<Pod>> {
     if pool.selector.is_empty() {
         return Ok(Vec::new());
     }
@@ -297,8 +318,13 @@ async fn endpoints(
     )
     .await
     .context("listing the pool's Pods")?;
+    Ok(list.items)
+}
+
+/// (name, address, engine) of every endpoint of `pool` among `pods`.
+fn endpoints(pool: &Pool, pods: &[Pod]) -> Vec<(String, String, Engine)> {
     let mut out = Vec::new();
-    for p in list.items.iter().filter(|p| is_ready(p)) {
+    for p in pods.iter().filter(|p| is_ready(p)) {
         let Some(ip) = p.status.as_ref().and_then(|s| s.pod_ip.clone()) else {
             continue;
         };
@@ -316,7 +342,7 @@ async fn endpoints(
             ));
         }
     }
-    Ok(out)
+    out
 }
 
 /// Scrape every endpoint at once; each failure is its row's error.
