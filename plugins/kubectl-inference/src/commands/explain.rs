@@ -459,7 +459,8 @@ fn prefix_match(
 
 /// The endpoints of `--endpoint`, read from files or scraped from URLs.
 async fn offline(args: &Args) -> anyhow::Result<Inputs> {
-    let http = super::live::http_client(args.scrape_timeout)?;
+    // Built on the first URL: files alone need no HTTP client (and its TLS roots).
+    let mut http: Option<reqwest::Client> = None;
     let mut endpoints: Vec<Replayed> = Vec::new();
     for text in &args.endpoints {
         let (name, engine, source) = endpoint_arg(text)?;
@@ -473,7 +474,11 @@ async fn offline(args: &Args) -> anyhow::Result<Inputs> {
             let address = reqwest::Url::parse(&source)
                 .ok()
                 .and_then(|u| Some(format!("{}:{}", u.host_str()?, u.port_or_known_default()?)));
-            (address, super::live::scrape(&http, &source, engine).await)
+            if http.is_none() {
+                http = Some(super::live::http_client(args.scrape_timeout)?);
+            }
+            let client = http.as_ref().expect("built above");
+            (address, super::live::scrape(client, &source, engine).await)
         } else {
             let body =
                 std::fs::read_to_string(&source).with_context(|| format!("reading {source}"))?;

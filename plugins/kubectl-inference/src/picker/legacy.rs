@@ -50,6 +50,8 @@ struct Node {
     func: Func,
     on_success: Option<Box<Node>>,
     on_failure: Option<Box<Node>>,
+    /// `nextOnSuccessOrFailure`: where either leads, unless the two above say otherwise.
+    either: Option<Box<Node>>,
 }
 
 fn node(name: &'static str, func: Func) -> Node {
@@ -58,8 +60,12 @@ fn node(name: &'static str, func: Func) -> Node {
         func,
         on_success: None,
         on_failure: None,
+        either: None,
     }
 }
+
+/// The tree is the same for every decision: built once.
+static TREE: std::sync::LazyLock<Node> = std::sync::LazyLock::new(tree);
 
 impl Node {
     fn then(mut self, next: Node) -> Node {
@@ -70,18 +76,9 @@ impl Node {
         self.on_failure = Some(Box::new(next));
         self
     }
-    /// `nextOnSuccessOrFailure`.
-    fn always(self, next: Node) -> Node {
-        let copy = next.duplicate();
-        self.then(next).otherwise(copy)
-    }
-    fn duplicate(&self) -> Node {
-        Node {
-            name: self.name,
-            func: self.func,
-            on_success: self.on_success.as_ref().map(|n| Box::new(n.duplicate())),
-            on_failure: self.on_failure.as_ref().map(|n| Box::new(n.duplicate())),
-        }
+    fn always(mut self, next: Node) -> Node {
+        self.either = Some(Box::new(next));
+        self
     }
 }
 
@@ -224,12 +221,12 @@ impl Walk<'_> {
             for i in pods.iter().filter(|i| !kept.contains(i)) {
                 self.removed_by[*i].get_or_insert(n.name);
             }
-            match &n.on_success {
+            match n.on_success.as_ref().or(n.either.as_ref()) {
                 Some(next) => self.run(next, kept),
                 None => kept,
             }
         } else {
-            match &n.on_failure {
+            match n.on_failure.as_ref().or(n.either.as_ref()) {
                 Some(next) => self.run(next, pods),
                 None => kept,
             }
@@ -256,7 +253,7 @@ impl Legacy {
         let survivors = if endpoints.is_empty() {
             Vec::new()
         } else {
-            walk.run(&tree(), (0..endpoints.len()).collect())
+            walk.run(&TREE, (0..endpoints.len()).collect())
         };
         let name = |i: &usize| endpoints[*i].name.clone();
         let mut path = walk.path;
