@@ -5,8 +5,10 @@ use std::io::Write;
 use kplug::cli::KubectlArgs;
 use kplug::output::table::{Cell, Table, TableOptions};
 use kplug_inference::simulate::load::Arrivals;
+use kplug_inference::simulate::profile;
 use kplug_inference::simulate::router::Router;
 use kplug_inference::simulate::run::{self, Outcome, Setup};
+use kplug_inference::simulate::server::StepModel;
 
 /// Simulate vLLM-like servers behind routers over a ladder of request
 /// rates: a Service (random), round-robin, least-queue, the v0.3 filter
@@ -36,11 +38,17 @@ pub struct Args {
     #[arg(long, value_delimiter = ',', default_value = "random,epp")]
     pub routers: Vec<String>,
 
-    /// Server profile: h100-llama2-7b (Llama-2-7B on an H100 under vLLM
-    /// V1, derived from the hardware) or gie-sim (the old GIE simulator's
-    /// constants)
-    #[arg(long, default_value = "h100-llama2-7b", value_parser = ["h100-llama2-7b", "gie-sim"])]
+    /// Server profile: blog (the published benchmark's, fitted so 10
+    /// servers saturate near 470 QPS), h100-llama2-7b (Llama-2-7B on an
+    /// H100 under vLLM V1, derived from the hardware), gie-sim (the old GIE
+    /// simulator's constants), or a YAML/JSON file naming a `base` and the
+    /// constants it changes
+    #[arg(long, default_value = "blog")]
     pub profile: String,
+
+    /// How often the routers' view of the servers' metrics refreshes
+    #[arg(long, default_value = "50ms", value_parser = kplug::cli::parse_duration)]
+    pub metrics_interval: std::time::Duration,
 
     /// Arrival process
     #[arg(long, value_enum, default_value = "poisson")]
@@ -96,9 +104,28 @@ fn parse_rates(text: &str) -> Result<Rates, String> {
     Ok(Rates(rates))
 }
 
+/// A built-in profile by name, else a profile file.
+fn profile(name: &str) -> anyhow::Result<StepModel> {
+    if let Some(model) = StepModel::named(name) {
+        return Ok(model);
+    }
+    let text = std::fs::read_to_string(name).map_err(|e| {
+        kplug::Error::Usage(format!(
+            "--profile {name}: not a built-in profile ({}) and not a readable file: {e}",
+            StepModel::NAMES.join(", ")
+        ))
+    })?;
+    Ok(profile::read(&text).map_err(|e| kplug::Error::Usage(format!("{name}: {e}")))?)
+}
+
 pub fn run(_kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
     if args.servers == 0 {
         anyhow::bail!(kplug::Error::Usage("--servers must be at least 1".into()));
+    }
+    if args.metrics_interval.is_zero() || args.duration.is_zero() {
+        anyhow::bail!(kplug::Error::Usage(
+            "--metrics-interval and --duration must be above 0".into()
+        ));
     }
     let routers: Vec<Router> = args
         .routers
@@ -113,8 +140,8 @@ pub fn run(_kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
         .collect::<Result<_, _>>()?;
     let setup = Setup {
         servers: args.servers,
-        model: kplug_inference::simulate::server::StepModel::named(&args.profile)
-            .expect("clap checked the profile"),
+        model: profile(&args.profile)?,
+        metrics_interval: args.metrics_interval.as_secs_f64(),
         duration: args.duration.as_secs_f64(),
         arrivals: args.arrivals,
         priority: args.priority,

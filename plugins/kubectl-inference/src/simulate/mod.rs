@@ -1,9 +1,10 @@
 //! `simulate`: the extension's published benchmark replayed offline, a
 //! discrete-event simulation of vLLM-like servers behind a router (issue
-//! 14). So far: the server step model ([`server`]). The routers will be the
-//! [`crate::picker`] that `explain` replays, not a copy of it.
+//! 14): servers ([`server`]), load ([`load`]), routers ([`router`], the
+//! very [`crate::picker`] that `explain` replays) and the event loop ([`run`]).
 
 pub mod load;
+pub mod profile;
 pub mod random;
 pub mod router;
 pub mod run;

@@ -7,12 +7,18 @@
 //! passes its threshold. Pure arithmetic: the event loop drives it.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
 
 use crate::metrics::Metrics;
 
 /// The step model's constants. The defaults are the GIE simulator's, for
-/// Llama-2-7B on an H100-80GB-like GPU.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// Llama-2-7B on an H100-80GB-like GPU. A profile file (`--profile FILE`,
+/// YAML or JSON) names a built-in `base` and overrides any of these fields
+/// by their camelCase names.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct StepModel {
     /// `MAX_NUM_SEQ`: sequences running at once.
     pub max_num_seqs: usize,
@@ -36,6 +42,10 @@ pub struct StepModel {
     /// each prompt token costing `prefill_per_token`; otherwise a step is
     /// either a prefill or a decode (the old simulator).
     pub mixed: bool,
+    /// LoRA adapters loaded at once (vLLM's `max_loras`).
+    pub max_loras: usize,
+    /// KV-cache tokens a loaded adapter takes (the GIE simulator's 1,600).
+    pub lora_tokens: u64,
 }
 
 impl Default for StepModel {
@@ -52,6 +62,8 @@ impl Default for StepModel {
             decode_per_kv_token: 5.353e-7,
             decode_per_sequence: 1.026e-4,
             mixed: false,
+            max_loras: 4,
+            lora_tokens: 1600,
         }
     }
 }
@@ -84,13 +96,43 @@ impl StepModel {
             decode_per_kv_token: 1.56e-7,
             decode_per_sequence: 2.0e-5,
             mixed: true,
+            max_loras: 4,
+            lora_tokens: 1600,
         }
     }
 
-    /// A built-in profile by name: `h100-llama2-7b` (the default) or
-    /// `gie-sim` (the old GIE simulator's constants, [`StepModel::default`]).
+    /// The published benchmark's profile, fitted: [`Self::h100_llama2_7b`]
+    /// with every step time × 0.58, so that 10 servers saturate near 470
+    /// QPS as the blog's figure has it. The hardware-derived profile
+    /// saturates near 270, in line with the docs' six-server chart (about
+    /// 165 QPS); nothing in an H100's numbers explains the other 1.7×, so
+    /// this is a calibration, not a derivation.
+    pub fn blog() -> StepModel {
+        StepModel::h100_llama2_7b().scaled(0.58)
+    }
+
+    /// Every step time multiplied by `factor`: the same server on a GPU
+    /// `1 / factor` times as fast.
+    pub fn scaled(self, factor: f64) -> StepModel {
+        StepModel {
+            prefill_min: self.prefill_min * factor,
+            prefill_base: self.prefill_base * factor,
+            prefill_per_token: self.prefill_per_token * factor,
+            decode_base: self.decode_base * factor,
+            decode_per_kv_token: self.decode_per_kv_token * factor,
+            decode_per_sequence: self.decode_per_sequence * factor,
+            ..self
+        }
+    }
+
+    /// The built-in profiles' names.
+    pub const NAMES: [&str; 3] = ["blog", "h100-llama2-7b", "gie-sim"];
+
+    /// A built-in profile by name: `blog` (the default), `h100-llama2-7b`
+    /// or `gie-sim` (the old GIE simulator's constants, [`StepModel::default`]).
     pub fn named(name: &str) -> Option<StepModel> {
         match name {
+            "blog" => Some(StepModel::blog()),
             "h100-llama2-7b" => Some(StepModel::h100_llama2_7b()),
             "gie-sim" => Some(StepModel::default()),
             _ => None,
@@ -120,6 +162,8 @@ pub struct Job {
     pub generated: u64,
     pub first_token: Option<f64>,
     pub preempted: u32,
+    /// The LoRA adapter it runs with, if any.
+    pub adapter: Option<Arc<str>>,
 }
 
 impl Job {
@@ -132,7 +176,13 @@ impl Job {
             generated: 0,
             first_token: None,
             preempted: 0,
+            adapter: None,
         }
+    }
+
+    /// The same request for a LoRA adapter.
+    pub fn for_adapter(self, adapter: Option<Arc<str>>) -> Job {
+        Job { adapter, ..self }
     }
 
     /// Tokens a prefill of it processes: the input, plus what it had
@@ -190,7 +240,22 @@ pub struct Server {
     recompute: VecDeque<Job>,
     running: Vec<Job>,
     tokens_in_kv: u64,
+    /// Adapters on the GPU, least recently used first.
+    loaded: Vec<Arc<str>>,
     pub preemptions: u64,
+}
+
+/// Where a job's adapter stands for admission.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Slot {
+    /// No adapter, or it is loaded.
+    Ready,
+    /// A free slot takes it.
+    Load,
+    /// It replaces the loaded adapter at this index, which nothing runs with.
+    Evict(usize),
+    /// Every slot's adapter is in use: the job waits.
+    Busy,
 }
 
 impl Server {
@@ -210,23 +275,82 @@ impl Server {
     }
 
     /// What the EPP would scrape: waiting = both queues, running = the
-    /// decode set, KV use = tokens in the cache ÷ capacity.
+    /// decode set, KV use = tokens in the cache ÷ capacity, the adapters
+    /// loaded and those queued requests wait for.
     pub fn metrics(&self) -> Metrics {
+        let mut waiting_models: Vec<String> = Vec::new();
+        for a in self
+            .waiting
+            .iter()
+            .chain(&self.recompute)
+            .filter_map(|j| j.adapter.as_deref())
+        {
+            if !self.loaded.iter().any(|l| &**l == a) && !waiting_models.iter().any(|w| w == a) {
+                waiting_models.push(a.to_string());
+            }
+        }
         Metrics {
             waiting_queue_size: (self.waiting.len() + self.recompute.len()) as u64,
             running_requests_size: self.running.len() as u64,
-            kv_cache_usage_percent: self.tokens_in_kv as f64 / self.model.kv_capacity_tokens as f64,
+            kv_cache_usage_percent: self.tokens_in_kv as f64 / self.capacity(0) as f64,
+            active_models: self.loaded.iter().map(|a| a.to_string()).collect(),
+            waiting_models,
+            max_active_models: self.model.max_loras as u64,
             ..Default::default()
         }
     }
 
-    fn fits(&self, running: usize, kv: u64, batch: u64, budget: u64, job: &Job) -> bool {
+    /// KV tokens left for sequences with `extra` more adapters loaded:
+    /// each loaded adapter takes its share of the cache.
+    fn capacity(&self, extra: usize) -> u64 {
+        let adapters = (self.loaded.len() + extra) as u64 * self.model.lora_tokens;
+        self.model
+            .kv_capacity_tokens
+            .saturating_sub(adapters)
+            .max(1)
+    }
+
+    /// Whether `job`'s adapter can be on the GPU beside the running
+    /// sequences and those `admitted` this step.
+    fn slot(&self, job: &Job, admitted: &[Job]) -> Slot {
+        let Some(adapter) = job.adapter.as_deref() else {
+            return Slot::Ready;
+        };
+        if self.loaded.iter().any(|l| &**l == adapter) {
+            return Slot::Ready;
+        }
+        if self.loaded.len() < self.model.max_loras {
+            return Slot::Load;
+        }
+        let in_use = |l: &str| {
+            self.running
+                .iter()
+                .chain(admitted)
+                .any(|j| j.adapter.as_deref() == Some(l))
+        };
+        match self.loaded.iter().position(|l| !in_use(l)) {
+            Some(i) => Slot::Evict(i),
+            None => Slot::Busy,
+        }
+    }
+
+    fn fits(
+        &self,
+        running: usize,
+        kv: u64,
+        batch: u64,
+        budget: u64,
+        job: &Job,
+        slot: Slot,
+    ) -> bool {
         let m = &self.model;
         let tokens = job.prefill_tokens();
+        let capacity = self.capacity(usize::from(slot == Slot::Load));
         // An input larger than a batch is taken alone.
-        (batch == 0 || batch + tokens <= budget)
+        slot != Slot::Busy
+            && (batch == 0 || batch + tokens <= budget)
             && running < m.max_num_seqs
-            && ((kv + tokens) as f64) / (m.kv_capacity_tokens as f64) < m.recompute_threshold
+            && ((kv + tokens) as f64) / (capacity as f64) < m.recompute_threshold
     }
 
     /// Take from the recompute queue first, then new requests, as many as
@@ -241,7 +365,15 @@ impl Server {
                 &self.waiting
             };
             let Some(head) = queue.front() else { break };
-            if !self.fits(self.running.len() + admitted.len(), kv, batch, budget, head) {
+            let slot = self.slot(head, &admitted);
+            if !self.fits(
+                self.running.len() + admitted.len(),
+                kv,
+                batch,
+                budget,
+                head,
+                slot,
+            ) {
                 break;
             }
             let job = if from_recompute {
@@ -250,6 +382,23 @@ impl Server {
                 self.waiting.pop_front()
             }
             .expect("the head exists");
+            if let Some(adapter) = &job.adapter {
+                match slot {
+                    Slot::Evict(i) => {
+                        self.loaded.remove(i);
+                        self.loaded.push(adapter.clone());
+                    }
+                    Slot::Load => self.loaded.push(adapter.clone()),
+                    // Most recently used last.
+                    Slot::Ready => {
+                        if let Some(i) = self.loaded.iter().position(|l| l == adapter) {
+                            let l = self.loaded.remove(i);
+                            self.loaded.push(l);
+                        }
+                    }
+                    Slot::Busy => unreachable!("a busy slot does not fit"),
+                }
+            }
             batch += job.prefill_tokens();
             kv += job.prefill_tokens();
             admitted.push(job);
@@ -262,8 +411,7 @@ impl Server {
     fn preempt(&mut self) {
         let m = self.model;
         while self.running.len() > 1
-            && ((self.running.len() as u64 + self.tokens_in_kv) as f64)
-                / (m.kv_capacity_tokens as f64)
+            && ((self.running.len() as u64 + self.tokens_in_kv) as f64) / (self.capacity(0) as f64)
                 > m.recompute_threshold
         {
             let mut job = self.running.pop().expect("more than one running");
@@ -465,5 +613,38 @@ mod tests {
         let second = done.iter().find(|d| d.job.id == 2).unwrap();
         assert_eq!(second.job.preempted, 1);
         assert_eq!(second.job.generated, 100, "recomputed, then finished");
+    }
+
+    #[test]
+    fn adapters_take_cache_and_wait_for_a_free_slot() {
+        let m = StepModel {
+            max_loras: 1,
+            lora_tokens: 400,
+            kv_capacity_tokens: 1000,
+            ..StepModel::default()
+        };
+        let mut s = Server::new(m);
+        let a: Arc<str> = "a".into();
+        let b: Arc<str> = "b".into();
+        s.enqueue(Job::new(1, 0.0, 100, 50).for_adapter(Some(a.clone())));
+        s.enqueue(Job::new(2, 0.0, 100, 5).for_adapter(Some(b.clone())));
+        let mut now = s.step(0.0).unwrap().duration;
+        // One slot, held by a's running sequence: b waits for it.
+        let seen = s.metrics();
+        assert_eq!(seen.active_models, ["a"]);
+        assert_eq!(seen.waiting_models, ["b"]);
+        assert_eq!(
+            (seen.running_requests_size, seen.waiting_queue_size),
+            (1, 1)
+        );
+        // The adapter's 400 tokens come off the cache: 101 of 600.
+        assert!((seen.kv_cache_usage_percent - 101.0 / 600.0).abs() < 1e-12);
+        let mut order = Vec::new();
+        while let Some(step) = s.step(now) {
+            now += step.duration;
+            order.extend(step.finished.iter().map(|d| d.job.id));
+        }
+        assert_eq!(order, [1, 2], "b ran only once a finished");
+        assert_eq!(s.metrics().active_models, ["b"], "a was evicted for b");
     }
 }
