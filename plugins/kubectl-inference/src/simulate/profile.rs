@@ -63,12 +63,12 @@ fn check(m: &StepModel) -> Result<(), ProfileError> {
         ("recomputeThreshold", m.recompute_threshold),
     ];
     for (field, value) in positive {
-        if !(value > 0.0) {
+        if value.is_nan() || value <= 0.0 {
             return Err(ProfileError::NotPositive { field });
         }
     }
     // A step must take time, or the event loop never advances.
-    if !(m.decode_base > 0.0 || m.prefill_min > 0.0) {
+    if m.decode_base <= 0.0 && m.prefill_min <= 0.0 {
         return Err(ProfileError::NotPositive {
             field: "decodeBase",
         });
