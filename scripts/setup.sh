@@ -70,6 +70,11 @@ if ! command -v script >/dev/null 2>&1; then
   apt_install bsdutils || missing+=("util-linux 'script' (Debian package bsdutils)")
 fi
 
+# `kubectl inference simulate --plot` draws its labels with a system font.
+if ! ls /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf >/dev/null 2>&1; then
+  apt_install fonts-dejavu-core || missing+=("a TrueType font for simulate --plot's tests (Debian package fonts-dejavu-core)")
+fi
+
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "setup: missing, please install:" >&2
   for m in "${missing[@]}"; do echo "  - $m" >&2; done

@@ -1,13 +1,20 @@
-//! The load: arrival times (Poisson, or evenly spaced as the old GIE
-//! simulator sent them) and request lengths from a ShareGPT-like
-//! distribution.
+//! The load: arrival times (Poisson, evenly spaced as the old GIE
+//! simulator sent them, or a trace's) and request lengths from a
+//! ShareGPT-like distribution or a trace.
+
+use std::io::BufRead;
+use std::sync::Arc;
 
 use super::random::Rng;
+use super::trace::{Format, Record, Records, Summary};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Arrivals {
     Poisson,
+    /// Evenly spaced, as the old GIE simulator sent them.
     Deterministic,
+    /// The trace's own timestamps, scaled to each rate.
+    Trace,
 }
 
 /// Request lengths: log-normal input and output token counts, capped. The
@@ -52,40 +59,149 @@ impl Lengths {
 }
 
 /// One request of the load.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Arrival {
     pub at: f64,
     pub input_tokens: u64,
     pub output_tokens: u64,
+    /// The LoRA adapter it asks for (traces only).
+    pub adapter: Option<Arc<str>>,
+}
+
+/// Opens a trace afresh: each run streams it from the start.
+pub type Open = dyn Fn() -> std::io::Result<Box<dyn BufRead + Send>> + Send + Sync;
+
+/// A trace file, scanned once.
+#[derive(Clone)]
+pub struct TraceSource {
+    pub summary: Summary,
+    pub format: Format,
+    pub open: Arc<Open>,
+}
+
+impl std::fmt::Debug for TraceSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TraceSource")
+            .field("summary", &self.summary)
+            .field("format", &self.format)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where requests' lengths come from (and, with [`Arrivals::Trace`], their times).
+#[derive(Debug, Clone)]
+pub enum Shape {
+    LogNormal(Lengths),
+    Trace(TraceSource),
+}
+
+impl Default for Shape {
+    fn default() -> Self {
+        Shape::LogNormal(Lengths::default())
+    }
+}
+
+/// A trace's records in order, from the start again when it ends (for
+/// lengths under a generated arrival process).
+struct Cycle {
+    source: TraceSource,
+    records: Option<Records<Box<dyn BufRead + Send>>>,
+}
+
+impl Iterator for Cycle {
+    type Item = Record;
+
+    fn next(&mut self) -> Option<Record> {
+        for _ in 0..2 {
+            let records = match &mut self.records {
+                Some(r) => r,
+                None => self
+                    .records
+                    .insert(Records::new((self.source.open)().ok()?, self.source.format)),
+            };
+            // The trace was scanned before the run: a bad line here means it
+            // changed since, and ends the pass.
+            if let Some(Ok(record)) = records.next() {
+                return Some(record);
+            }
+            self.records = None;
+        }
+        None
+    }
 }
 
 /// The requests of `qps` over `duration` seconds, in time order, drawn
-/// lazily (a long run holds none of them in memory).
+/// lazily (a long run holds none of them in memory). With
+/// [`Arrivals::Trace`] the trace's own times are scaled to `qps`.
 pub fn requests(
     qps: f64,
     duration: f64,
     arrivals: Arrivals,
-    lengths: Lengths,
+    shape: &Shape,
     mut rng: Rng,
-) -> impl Iterator<Item = Arrival> {
+) -> Box<dyn Iterator<Item = Arrival> + Send> {
+    let mut records = match shape {
+        Shape::Trace(source) => Some(Cycle {
+            source: source.clone(),
+            records: None,
+        }),
+        Shape::LogNormal(_) => None,
+    };
+    let lengths = match shape {
+        Shape::LogNormal(l) => *l,
+        Shape::Trace(_) => Lengths::default(),
+    };
+    if arrivals == Arrivals::Trace {
+        let (Some(cycle), Shape::Trace(source)) = (records, shape) else {
+            return Box::new(std::iter::empty());
+        };
+        // Times as the trace has them, sped up or slowed down to `qps`.
+        let scale = source.summary.rate().map_or(0.0, |r| r / qps);
+        let mut first = None;
+        let total = source.summary.requests;
+        return Box::new(cycle.take(total as usize).map_while(move |r| {
+            let t = r.at?;
+            let at = (t - *first.get_or_insert(t)) * scale;
+            (at < duration).then_some(Arrival {
+                at,
+                input_tokens: r.input_tokens,
+                output_tokens: r.output_tokens,
+                adapter: r.model,
+            })
+        }));
+    }
     let mut now = 0.0;
     let mut n = 0u64;
-    std::iter::from_fn(move || {
+    Box::new(std::iter::from_fn(move || {
         now = match arrivals {
             Arrivals::Poisson => now + rng.exponential(qps),
-            Arrivals::Deterministic => n as f64 / qps,
+            Arrivals::Deterministic | Arrivals::Trace => n as f64 / qps,
         };
         n += 1;
         if now >= duration {
             return None;
         }
-        let (input_tokens, output_tokens) = lengths.draw(&mut rng);
-        Some(Arrival {
-            at: now,
-            input_tokens,
-            output_tokens,
+        Some(match &mut records {
+            Some(cycle) => {
+                let r = cycle.next()?;
+                Arrival {
+                    at: now,
+                    input_tokens: r.input_tokens,
+                    output_tokens: r.output_tokens,
+                    adapter: r.model,
+                }
+            }
+            None => {
+                let (input_tokens, output_tokens) = lengths.draw(&mut rng);
+                Arrival {
+                    at: now,
+                    input_tokens,
+                    output_tokens,
+                    adapter: None,
+                }
+            }
         })
-    })
+    }))
 }
 
 #[cfg(test)]
@@ -98,7 +214,7 @@ mod tests {
             100.0,
             60.0,
             Arrivals::Poisson,
-            Lengths::default(),
+            &Shape::default(),
             Rng::new(3),
         )
         .collect();
@@ -123,11 +239,50 @@ mod tests {
             10.0,
             1.0,
             Arrivals::Deterministic,
-            Lengths::default(),
+            &Shape::default(),
             Rng::new(3),
         )
         .collect();
         assert_eq!(even.len(), 10);
         assert!((even[3].at - 0.3).abs() < 1e-12);
+    }
+
+    fn trace(text: &'static str) -> Shape {
+        let open: Arc<Open> =
+            Arc::new(move || Ok(Box::new(text.as_bytes()) as Box<dyn BufRead + Send>));
+        let summary = super::super::trace::scan(text.as_bytes(), Format::Csv).unwrap();
+        Shape::Trace(TraceSource {
+            summary,
+            format: Format::Csv,
+            open,
+        })
+    }
+
+    #[test]
+    fn a_trace_gives_lengths_in_order_and_its_times_scaled() {
+        let shape = trace("time,input,output,model\n0,10,1,a\n1,20,2,\n2,30,3,b\n");
+        // Generated arrivals: the trace's lengths, from the start again.
+        let even: Vec<(u64, Option<&str>)> =
+            requests(10.0, 0.5, Arrivals::Deterministic, &shape, Rng::new(1))
+                .map(|a| (a.input_tokens, a.adapter.as_deref().map(|_| "x")))
+                .collect();
+        assert_eq!(
+            even.iter().map(|e| e.0).collect::<Vec<_>>(),
+            [10, 20, 30, 10, 20]
+        );
+        // Its own times: 1 request/s scaled to 4/s, one pass.
+        let timed: Vec<Arrival> =
+            requests(4.0, 60.0, Arrivals::Trace, &shape, Rng::new(1)).collect();
+        assert_eq!(
+            timed.iter().map(|a| a.at).collect::<Vec<_>>(),
+            [0.0, 0.25, 0.5]
+        );
+        assert_eq!(timed[2].adapter.as_deref(), Some("b"));
+        assert_eq!(timed[1].adapter, None);
+        // Cut at the duration.
+        assert_eq!(
+            requests(4.0, 0.3, Arrivals::Trace, &shape, Rng::new(1)).count(),
+            2
+        );
     }
 }

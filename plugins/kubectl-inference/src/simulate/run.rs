@@ -6,16 +6,17 @@
 
 use std::time::Duration;
 
+use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use super::load::{self, Arrivals, Lengths};
+use super::load::{self, Arrivals, Shape};
 use super::random::Rng;
 use super::router::{Router, Routing};
-use super::server::{Done, Server, StepModel};
+use super::server::{Done, Job, Server, StepModel};
 use crate::picker::{Endpoint, Request};
 
 /// What every run of a simulation shares.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Setup {
     pub servers: usize,
     pub model: StepModel,
@@ -25,7 +26,7 @@ pub struct Setup {
     /// Seconds of arrivals; the run then drains.
     pub duration: f64,
     pub arrivals: Arrivals,
-    pub lengths: Lengths,
+    pub shape: Shape,
     /// Every request's priority (above 0 is Critical to the legacy tree;
     /// below 0 is sheddable).
     pub priority: i64,
@@ -40,7 +41,7 @@ impl Default for Setup {
             metrics_interval: 0.05,
             duration: 60.0,
             arrivals: Arrivals::Poisson,
-            lengths: Lengths::default(),
+            shape: Shape::default(),
             priority: 0,
             seed: 1,
         }
@@ -56,15 +57,11 @@ pub struct Quantiles {
 }
 
 impl Quantiles {
-    /// Nearest-rank quantiles; zeros for no samples.
-    pub fn of(samples: &mut [f64]) -> Quantiles {
-        if samples.is_empty() {
+    fn of(h: &Histogram<u64>) -> Quantiles {
+        if h.is_empty() {
             return Quantiles::default();
         }
-        samples.sort_by(f64::total_cmp);
-        let at = |q: f64| {
-            samples[((q * samples.len() as f64).ceil() as usize).clamp(1, samples.len()) - 1]
-        };
+        let at = |q: f64| h.value_at_quantile(q) as f64 / MICROS;
         Quantiles {
             p50: at(0.5),
             p90: at(0.9),
@@ -73,11 +70,62 @@ impl Quantiles {
     }
 }
 
+/// Histograms count microseconds.
+const MICROS: f64 = 1e6;
+
+/// The finished requests of a run in flat memory: HDR histograms at three
+/// significant digits (quantiles within 0.1 %), however long the run.
+#[derive(Debug, Clone)]
+pub struct Stats {
+    ntpot: Histogram<u64>,
+    tpot: Histogram<u64>,
+    ttft: Histogram<u64>,
+    e2e: Histogram<u64>,
+    completed: u64,
+    output_tokens: u64,
+    last_finish: f64,
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        let h = || Histogram::new(3).expect("3 significant digits are valid");
+        Stats {
+            ntpot: h(),
+            tpot: h(),
+            ttft: h(),
+            e2e: h(),
+            completed: 0,
+            output_tokens: 0,
+            last_finish: 0.0,
+        }
+    }
+}
+
+impl Stats {
+    pub fn record(&mut self, d: &Done) {
+        // The histograms grow to fit (auto-resize); past u64 they clamp.
+        let record = |h: &mut Histogram<u64>, s: f64| {
+            let v = (s.max(0.0) * MICROS).round() as u64;
+            if h.record(v).is_err() {
+                h.saturating_record(v);
+            }
+        };
+        record(&mut self.ntpot, d.ntpot());
+        record(&mut self.tpot, d.tpot());
+        record(&mut self.ttft, d.ttft());
+        record(&mut self.e2e, d.e2e());
+        self.completed += 1;
+        self.output_tokens += d.job.output_tokens;
+        self.last_finish = self.last_finish.max(d.finished);
+    }
+}
+
 /// One router at one rate.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Outcome {
     pub router: &'static str,
+    pub servers: usize,
     pub qps: f64,
     pub requests: u64,
     pub completed: u64,
@@ -102,7 +150,7 @@ pub fn run(setup: &Setup, router: Router, qps: f64) -> Outcome {
         qps,
         setup.duration,
         setup.arrivals,
-        setup.lengths,
+        &setup.shape,
         seed.split(1),
     )
     .peekable();
@@ -114,9 +162,9 @@ pub fn run(setup: &Setup, router: Router, qps: f64) -> Outcome {
     let mut busy_until: Vec<Option<f64>> = vec![None; setup.servers];
     let mut view: Vec<Endpoint> = Vec::new();
     let (mut viewed_at, mut next_refresh) = (0.0, 0.0);
-    let mut done: Vec<Done> = Vec::new();
+    let mut stats = Stats::default();
     let (mut requests, mut shed, mut id) = (0u64, 0u64, 0u64);
-    let request = Request {
+    let mut request = Request {
         priority: setup.priority,
         ..Default::default()
     };
@@ -139,7 +187,7 @@ pub fn run(setup: &Setup, router: Router, qps: f64) -> Outcome {
             busy_until[i] = None;
             if let Some(step) = servers[i].step(t) {
                 busy_until[i] = Some(t + step.duration);
-                done.extend(step.finished);
+                step.finished.iter().for_each(|d| stats.record(d));
             }
         } else if next_refresh <= next_step && next_refresh <= next_arrival {
             view = servers
@@ -156,27 +204,28 @@ pub fn run(setup: &Setup, router: Router, qps: f64) -> Outcome {
             for e in &mut view {
                 e.age = age;
             }
+            request.target_model.clear();
+            request
+                .target_model
+                .push_str(a.adapter.as_deref().unwrap_or(""));
             match routing.route(&view, &request) {
                 None => shed += 1,
                 Some(i) => {
                     id += 1;
-                    servers[i].enqueue(super::server::Job::new(
-                        id,
-                        a.at,
-                        a.input_tokens,
-                        a.output_tokens,
-                    ));
+                    servers[i].enqueue(
+                        Job::new(id, a.at, a.input_tokens, a.output_tokens).for_adapter(a.adapter),
+                    );
                     if busy_until[i].is_none()
                         && let Some(step) = servers[i].step(a.at)
                     {
                         busy_until[i] = Some(a.at + step.duration);
-                        done.extend(step.finished);
+                        step.finished.iter().for_each(|d| stats.record(d));
                     }
                 }
             }
         }
     }
-    summarise(name, qps, setup, requests, shed, &servers, done)
+    summarise(name, qps, setup, requests, shed, &servers, stats)
 }
 
 fn summarise(
@@ -186,29 +235,25 @@ fn summarise(
     requests: u64,
     shed: u64,
     servers: &[Server],
-    done: Vec<Done>,
+    stats: Stats,
 ) -> Outcome {
-    let makespan = done
-        .iter()
-        .map(|d| d.finished)
-        .fold(setup.duration, f64::max);
-    let output: u64 = done.iter().map(|d| d.job.output_tokens).sum();
-    let samples = |f: fn(&Done) -> f64| done.iter().map(f).collect::<Vec<f64>>();
-    let per_sec = output as f64 / makespan;
+    let makespan = stats.last_finish.max(setup.duration);
+    let per_sec = stats.output_tokens as f64 / makespan;
     Outcome {
         router,
+        servers: setup.servers,
         qps,
         requests,
-        completed: done.len() as u64,
+        completed: stats.completed,
         shed,
         preempted: servers.iter().map(|s| s.preemptions).sum(),
-        achieved_qps: done.len() as f64 / makespan,
+        achieved_qps: stats.completed as f64 / makespan,
         output_tokens_per_sec: per_sec,
         output_tokens_per_min: per_sec * 60.0,
-        ntpot: Quantiles::of(&mut samples(Done::ntpot)),
-        tpot: Quantiles::of(&mut samples(Done::tpot)),
-        ttft: Quantiles::of(&mut samples(Done::ttft)),
-        e2e: Quantiles::of(&mut samples(Done::e2e)),
+        ntpot: Quantiles::of(&stats.ntpot),
+        tpot: Quantiles::of(&stats.tpot),
+        ttft: Quantiles::of(&stats.ttft),
+        e2e: Quantiles::of(&stats.e2e),
         makespan,
     }
 }
@@ -227,17 +272,19 @@ mod tests {
     }
 
     #[test]
-    fn quantiles_are_nearest_rank() {
-        let mut v: Vec<f64> = (1..=100).map(f64::from).collect();
+    fn quantiles_come_within_a_thousandth() {
+        let mut h = Histogram::new(3).unwrap();
+        for s in 1..=100u64 {
+            h.record(s * 1_000_000).unwrap();
+        }
+        let q = Quantiles::of(&h);
+        for (got, want) in [(q.p50, 50.0), (q.p90, 90.0), (q.p99, 99.0)] {
+            assert!((got - want).abs() / want < 1e-3, "{q:?}");
+        }
         assert_eq!(
-            Quantiles::of(&mut v),
-            Quantiles {
-                p50: 50.0,
-                p90: 90.0,
-                p99: 99.0
-            }
+            Quantiles::of(&Histogram::new(3).unwrap()),
+            Quantiles::default()
         );
-        assert_eq!(Quantiles::of(&mut []), Quantiles::default());
     }
 
     #[test]
