@@ -295,10 +295,17 @@ fn simulate_is_a_function_of_its_seed_and_reports_every_router_and_rate() {
     let runs = v["runs"].as_array().unwrap();
     assert_eq!(runs.len(), 6);
     for r in runs {
-        for key in ["achievedQps", "outputTokensPerSec", "shed", "preempted"] {
+        for key in [
+            "achievedQps",
+            "outputTokensPerSec",
+            "ttftP90",
+            "e2eP90",
+            "shed",
+            "preempted",
+        ] {
             assert!(r[key].is_number(), "{key} in {r}");
         }
-        assert!(r["ntpot"]["p90"].as_f64().unwrap() > 0.0, "{r}");
+        assert!(r["ntpotP90"].as_f64().unwrap() > 0.0, "{r}");
     }
     let mut other = args.to_vec();
     other.extend(["--seed", "2"]);

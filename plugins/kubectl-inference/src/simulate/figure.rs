@@ -37,6 +37,36 @@ const PANELS: [Panel; 3] = [
     },
 ];
 
+/// Line colours that stay apart on white (the routers' order decides).
+const COLOURS: [RGBColor; 8] = [
+    RGBColor(214, 39, 40),
+    RGBColor(31, 119, 180),
+    RGBColor(44, 160, 44),
+    RGBColor(255, 127, 14),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+];
+
+/// An axis label without a needless ".0".
+fn tick(v: &f64) -> String {
+    if v.fract() == 0.0 || v.abs() >= 100.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v}")
+    }
+}
+
+/// Two significant digits: 0.0031, 4.2, 17, 760.
+fn significant(v: f64) -> String {
+    if v >= 100.0 {
+        return format!("{v:.0}");
+    }
+    let decimals = (1.0 - v.log10().floor()).max(0.0) as usize;
+    format!("{v:.decimals$}")
+}
+
 /// The font every label uses. The caller registers its bytes with
 /// [`use_font`] first: plotters measures text with it, even for SVG.
 pub const FONT: &str = "sans-serif";
@@ -86,61 +116,65 @@ pub fn draw<DB: DrawingBackend>(
     let pad = ((x_max - x_min) * 0.05).max(1.0);
     let x = (x_min - pad)..(x_max + pad);
     for (area, panel) in root.split_evenly((1, 3)).iter().zip(&PANELS) {
-        let values: Vec<f64> = runs.iter().map(panel.value).collect();
-        let y_max = values.iter().copied().fold(0.0, f64::max).max(1e-9) * 1.1;
-        let mut builder = ChartBuilder::on(area);
-        builder
+        // A log panel plots log10 of its values on a linear axis and
+        // labels the ticks with the values: plotters' own log axes label
+        // a decade or two too sparsely to read.
+        let y = |v: f64| if panel.log { v.max(1e-9).log10() } else { v };
+        let values: Vec<f64> = runs.iter().map(|o| y((panel.value)(o))).collect();
+        let (lo, hi) = values
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
+        let range = if panel.log {
+            let pad = ((hi - lo) * 0.05).max(0.05);
+            (lo - pad)..(hi + pad)
+        } else {
+            0.0..(hi.max(1e-9) * 1.1)
+        };
+        let label = |v: &f64| {
+            if panel.log {
+                significant(10f64.powf(*v))
+            } else {
+                tick(v)
+            }
+        };
+        let mut chart = ChartBuilder::on(area)
             .caption(panel.title, (FONT, 18))
             .margin(12)
             .x_label_area_size(40)
-            .y_label_area_size(60);
-        // One body for both scales: the axis types differ.
-        macro_rules! body {
-            ($chart:expr) => {{
-                let mut chart = $chart;
-                chart
-                    .configure_mesh()
-                    .x_desc("offered QPS")
-                    .y_desc(panel.unit)
-                    .label_style((FONT, 12))
-                    .draw()?;
-                for (i, (name, line)) in lines.iter().enumerate() {
-                    let color = Palette99::pick(i).to_rgba();
-                    let points: Vec<(f64, f64)> =
-                        line.iter().map(|o| (o.qps, (panel.value)(o))).collect();
-                    chart
-                        .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))?
-                        .label(name.as_str())
-                        .legend(move |(x, y)| {
-                            PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
-                        });
-                    chart.draw_series(
-                        points
-                            .into_iter()
-                            .map(|p| Circle::new(p, 3, color.filled())),
-                    )?;
-                }
-                chart
-                    .configure_series_labels()
-                    .position(SeriesLabelPosition::UpperLeft)
-                    .label_font((FONT, 13))
-                    .background_style(WHITE.mix(0.85))
-                    .border_style(BLACK)
-                    .draw()?;
-            }};
+            .y_label_area_size(60)
+            .build_cartesian_2d(x.clone(), range)?;
+        chart
+            .configure_mesh()
+            .x_desc("offered QPS")
+            .y_desc(panel.unit)
+            .x_label_formatter(&tick)
+            .y_label_formatter(&label)
+            .light_line_style(RGBColor(238, 238, 238))
+            .label_style((FONT, 12))
+            .draw()?;
+        for (i, (name, line)) in lines.iter().enumerate() {
+            let color = COLOURS[i % COLOURS.len()];
+            let points: Vec<(f64, f64)> =
+                line.iter().map(|o| (o.qps, y((panel.value)(o)))).collect();
+            chart
+                .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))?
+                .label(name.as_str())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+                });
+            chart.draw_series(
+                points
+                    .into_iter()
+                    .map(|p| Circle::new(p, 3, color.filled())),
+            )?;
         }
-        if panel.log {
-            let y_min = values
-                .iter()
-                .copied()
-                .filter(|v| *v > 0.0)
-                .fold(f64::MAX, f64::min)
-                .min(y_max / 10.0)
-                * 0.8;
-            body!(builder.build_cartesian_2d(x.clone(), (y_min..y_max).log_scale())?);
-        } else {
-            body!(builder.build_cartesian_2d(x.clone(), 0.0..y_max)?);
-        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .label_font((FONT, 13))
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()?;
     }
     root.present()
 }
@@ -173,6 +207,16 @@ mod tests {
             e2e: q,
             makespan: 60.0,
         }
+    }
+
+    #[test]
+    fn log_ticks_read_as_values() {
+        assert_eq!(significant(0.00314), "0.0031");
+        assert_eq!(significant(4.24), "4.2");
+        assert_eq!(significant(17.2), "17");
+        assert_eq!(significant(763.0), "763");
+        assert_eq!(tick(&100.0), "100");
+        assert_eq!(tick(&2.5), "2.5");
     }
 
     #[test]

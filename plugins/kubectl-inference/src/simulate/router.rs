@@ -9,8 +9,12 @@ use crate::picker::{Decision, Endpoint, Picker, Request};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Router {
-    /// What a Service does: any server.
+    /// What a Service does per request: any server.
     Random,
+    /// What an L4 Service does to a client that keeps `n` connections
+    /// open: each connection is pinned to a server picked at random when it
+    /// opened, and each request rides a random connection.
+    Connections(usize),
     RoundRobin,
     /// The fewest waiting requests (then the fewest running).
     LeastQueue,
@@ -24,6 +28,7 @@ impl Router {
     pub fn name(&self) -> &'static str {
         match self {
             Router::Random => "random",
+            Router::Connections(_) => "connections",
             Router::RoundRobin => "round-robin",
             Router::LeastQueue => "least-queue",
             Router::Legacy(_) => "legacy",
@@ -34,6 +39,7 @@ impl Router {
     pub fn parse(name: &str) -> Option<Router> {
         Some(match name {
             "random" => Router::Random,
+            "connections" => Router::Connections(100),
             "round-robin" => Router::RoundRobin,
             "least-queue" => Router::LeastQueue,
             "legacy" => Router::Legacy(Legacy::default()),
@@ -49,6 +55,8 @@ pub struct Routing {
     pub router: Router,
     next: usize,
     rng: Rng,
+    /// Connections' servers, chosen at the first request.
+    pins: Vec<usize>,
 }
 
 /// The server of `endpoints` named by `name` (`s<index>`).
@@ -64,6 +72,7 @@ impl Routing {
             router,
             next: 0,
             rng,
+            pins: Vec::new(),
         }
     }
 
@@ -76,6 +85,13 @@ impl Routing {
         }
         match &self.router {
             Router::Random => Some(self.rng.below(n)),
+            Router::Connections(c) => {
+                if self.pins.is_empty() {
+                    self.pins = (0..(*c).max(1)).map(|_| self.rng.below(n)).collect();
+                }
+                let k = self.rng.below(self.pins.len());
+                Some(self.pins[k])
+            }
             Router::RoundRobin => {
                 self.next = (self.next + 1) % n;
                 Some(self.next)

@@ -49,7 +49,7 @@ impl Default for Setup {
 }
 
 /// p50, p90 and p99 of a set of samples (seconds).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Quantiles {
     pub p50: f64,
     pub p90: f64,
@@ -121,8 +121,7 @@ impl Stats {
 }
 
 /// One router at one rate.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
     pub router: &'static str,
     pub servers: usize,
@@ -140,6 +139,43 @@ pub struct Outcome {
     pub e2e: Quantiles,
     /// Simulated seconds until the last request finished.
     pub makespan: f64,
+}
+
+impl Outcome {
+    /// Each latency's name and quantiles.
+    pub fn latencies(&self) -> [(&'static str, &Quantiles); 4] {
+        [
+            ("ntpot", &self.ntpot),
+            ("tpot", &self.tpot),
+            ("ttft", &self.ttft),
+            ("e2e", &self.e2e),
+        ]
+    }
+}
+
+/// Flat, as the benchmark tools report: `ntpotP90`, `e2eP99`, … in seconds.
+impl Serialize for Outcome {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("router", self.router)?;
+        m.serialize_entry("servers", &self.servers)?;
+        m.serialize_entry("qps", &self.qps)?;
+        m.serialize_entry("requests", &self.requests)?;
+        m.serialize_entry("completed", &self.completed)?;
+        m.serialize_entry("shed", &self.shed)?;
+        m.serialize_entry("preempted", &self.preempted)?;
+        m.serialize_entry("achievedQps", &self.achieved_qps)?;
+        m.serialize_entry("outputTokensPerSec", &self.output_tokens_per_sec)?;
+        m.serialize_entry("outputTokensPerMin", &self.output_tokens_per_min)?;
+        for (name, q) in self.latencies() {
+            m.serialize_entry(&format!("{name}P50"), &q.p50)?;
+            m.serialize_entry(&format!("{name}P90"), &q.p90)?;
+            m.serialize_entry(&format!("{name}P99"), &q.p99)?;
+        }
+        m.serialize_entry("makespan", &self.makespan)?;
+        m.end()
+    }
 }
 
 /// Run `router` at `qps`.
