@@ -322,3 +322,260 @@ fn simulate_is_a_function_of_its_seed_and_reports_every_router_and_rate() {
         text(&bad.stderr)
     );
 }
+
+fn simulate_json(args: &[&str]) -> Value {
+    let mut all = vec!["simulate", "-o", "json"];
+    all.extend(args);
+    let out = run(&all);
+    assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn number(run: &Value, key: &str) -> f64 {
+    run[key]
+        .as_f64()
+        .unwrap_or_else(|| panic!("no {key} in {run}"))
+}
+
+/// Issue 14 point 5, on the default (blog) profile: 10 servers, 60 s a
+/// rate, Poisson arrivals, seed 1. The published claims are asserted where
+/// the model produces them; the one it does not (a 2× tail gap in deep
+/// overload) is asserted absent, so that the README's account of why goes
+/// stale loudly if the model changes.
+#[test]
+fn simulate_reproduces_the_published_shape_where_the_model_can() {
+    let v = simulate_json(&["--qps", "100,200,470,940", "--routers", "random,legacy,epp"]);
+    let runs = v["runs"].as_array().unwrap();
+    let at = |router: &str, qps: f64| {
+        runs.iter()
+            .find(|r| r["router"] == router && number(r, "qps") == qps)
+            .unwrap_or_else(|| panic!("no {router} at {qps}"))
+    };
+    // Saturation: the most any router achieved.
+    let saturation = runs
+        .iter()
+        .map(|r| number(r, "achievedQps"))
+        .fold(0.0, f64::max);
+    assert!(
+        (400.0..=500.0).contains(&saturation),
+        "the blog profile saturates 10 servers at {saturation} QPS"
+    );
+    for qps in [100.0, 200.0, 470.0, 940.0] {
+        let random = at("random", qps);
+        for picker in ["legacy", "epp"] {
+            let p = at(picker, qps);
+            // Throughput within 5 % at every rate.
+            let (a, b) = (
+                number(random, "outputTokensPerSec"),
+                number(p, "outputTokensPerSec"),
+            );
+            assert!((a - b).abs() / a < 0.05, "{picker} at {qps}: {b} vs {a}");
+            // Below half the saturation rate, tails within 20 %.
+            if qps < saturation / 2.0 {
+                for key in ["ntpotP90", "e2eP90"] {
+                    let (a, b) = (number(random, key), number(p, key));
+                    assert!(
+                        (a - b).abs() / a < 0.2,
+                        "{picker} {key} at {qps}: {b} vs {a}"
+                    );
+                }
+            }
+        }
+    }
+    // Twice the saturation rate: the published 2× lower p90 NTPOT with
+    // the picker does not appear in this model (README: why).
+    let deep = 940.0;
+    assert!(deep >= 1.9 * saturation.min(470.0));
+    let ratio = number(at("random", deep), "ntpotP90") / number(at("epp", deep), "ntpotP90");
+    assert!(
+        ratio < 1.5,
+        "random/epp p90 NTPOT at {deep} QPS is {ratio:.2}: the model now opens the published gap; update the README"
+    );
+}
+
+fn write(dir: &std::path::Path, name: &str, body: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, body).unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn simulate_replays_a_trace_with_its_adapters() {
+    let trace = data("trace.jsonl");
+    let v = simulate_json(&[
+        "--trace",
+        &trace,
+        "--arrivals",
+        "trace",
+        "--qps",
+        "40",
+        "--servers",
+        "2",
+        "--routers",
+        "random,epp",
+    ]);
+    for r in v["runs"].as_array().unwrap() {
+        assert_eq!(number(r, "requests"), 400.0, "every line once: {r}");
+        assert_eq!(number(r, "completed"), 400.0, "{r}");
+        // 400 requests at 40 QPS: about 10 s of arrivals.
+        let makespan = number(r, "makespan");
+        assert!((9.0..20.0).contains(&makespan), "{makespan}");
+    }
+    // Lengths from the trace under generated arrivals: the trace cycles.
+    let dir = tempfile::tempdir().unwrap();
+    let csv = write(dir.path(), "t.csv", "input,output\n100,10\n200,20\n");
+    let v = simulate_json(&[
+        "--trace",
+        &csv,
+        "--qps",
+        "10",
+        "--duration",
+        "3s",
+        "--servers",
+        "1",
+        "--routers",
+        "random",
+    ]);
+    let r = &v["runs"][0];
+    assert!(number(r, "requests") > 20.0, "{r}");
+    let per_request =
+        number(r, "outputTokensPerSec") * number(r, "makespan") / number(r, "completed");
+    assert!((10.0..=20.0).contains(&per_request), "{per_request}");
+}
+
+#[test]
+fn simulate_finds_capacity_per_router_and_pool_size() {
+    let v = simulate_json(&[
+        "--servers",
+        "2..4/2",
+        "--qps",
+        "20..400/20",
+        "--duration",
+        "20s",
+        "--routers",
+        "random,epp",
+        "--target",
+        "ntpot-p90=20ms",
+    ]);
+    assert_eq!(v["target"]["metric"], "ntpotP90");
+    let found = v["capacities"].as_array().unwrap();
+    assert_eq!(found.len(), 4, "{v}");
+    for router in ["random", "epp"] {
+        let max = |servers: u64| {
+            let c = found
+                .iter()
+                .find(|c| c["router"] == router && c["servers"] == servers)
+                .unwrap();
+            let run = &c["run"];
+            assert!(number(run, "ntpotP90") <= 0.020, "{c}");
+            number(c, "maxQps")
+        };
+        let (two, four) = (max(2), max(4));
+        assert!(two > 20.0 && two < 400.0, "{router} ×2: {two}");
+        assert!(
+            four > 1.5 * two && four < 400.0,
+            "{router}: ×4 {four} vs ×2 {two}"
+        );
+    }
+    let table = run(&[
+        "simulate",
+        "--servers",
+        "2",
+        "--qps",
+        "20..200/20",
+        "--duration",
+        "10s",
+        "--target",
+        "ntpot-p90=20ms",
+    ]);
+    assert!(table.status.success());
+    assert!(
+        text(&table.stdout).contains("NTPOTP90 THERE"),
+        "{}",
+        text(&table.stdout)
+    );
+}
+
+#[test]
+fn simulate_draws_the_figure_as_svg_and_png() {
+    let dir = tempfile::tempdir().unwrap();
+    let (svg, png) = (dir.path().join("f.svg"), dir.path().join("f.png"));
+    let out = run(&[
+        "simulate",
+        "--qps",
+        "50,100",
+        "--duration",
+        "5s",
+        "--servers",
+        "2",
+        "--plot",
+        svg.to_str().unwrap(),
+        "--plot",
+        png.to_str().unwrap(),
+    ]);
+    if !out.status.success() && text(&out.stderr).contains("TrueType font") {
+        // Straight to stderr: a skip must be seen.
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "skipped: no font for --plot on this machine"
+        );
+        return;
+    }
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let svg = std::fs::read_to_string(svg).unwrap();
+    for want in ["p90 NTPOT", "Throughput", "random", "epp", "offered QPS"] {
+        assert!(svg.contains(want), "no {want:?} in the SVG");
+    }
+    let png = std::fs::read(png).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    // IHDR: 1500 × 480.
+    assert_eq!(u32::from_be_bytes(png[16..20].try_into().unwrap()), 1500);
+    assert_eq!(u32::from_be_bytes(png[20..24].try_into().unwrap()), 480);
+}
+
+#[test]
+fn simulate_refuses_bad_input_with_the_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad_trace = write(
+        dir.path(),
+        "bad.jsonl",
+        "{\"input\": 1, \"output\": 2}\n{\"input\": 1}\n",
+    );
+    let bad_profile = write(dir.path(), "p.yaml", "base: blog\nkvCapacity: 5\n");
+    let untimed = write(dir.path(), "u.csv", "input,output\n1,2\n");
+    for (args, code, says) in [
+        (
+            vec!["--trace", bad_trace.as_str()],
+            1,
+            "bad.jsonl: line 2: no output",
+        ),
+        (vec!["--profile", bad_profile.as_str()], 2, "kvCapacity"),
+        (vec!["--profile", "a100"], 2, "not a built-in profile"),
+        (vec!["--plot", "f.pdf"], 2, "f.pdf"),
+        (vec!["--arrivals", "trace"], 2, "--trace"),
+        (
+            vec!["--trace", untimed.as_str(), "--arrivals", "trace"],
+            2,
+            "timestamp",
+        ),
+        (vec!["--target", "ntpot=5ms"], 2, "METRIC-pNN"),
+        (vec!["--servers", "0"], 2, "at least 1"),
+        (vec!["--routers", "fastest"], 2, "fastest"),
+    ] {
+        let mut all = vec!["simulate", "--duration", "1s", "--qps", "10"];
+        all.extend(&args);
+        let out = run(&all);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(
+            text(&out.stderr).contains(says),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+}

@@ -198,6 +198,8 @@ mod tests {
             completed: 1,
             shed: 0,
             preempted: 0,
+            held_midway: 0,
+            held_at_end: 0,
             achieved_qps: qps,
             output_tokens_per_sec: qps * 200.0,
             output_tokens_per_min: qps * 12_000.0,

@@ -84,6 +84,7 @@ pub struct Stats {
     completed: u64,
     output_tokens: u64,
     last_finish: f64,
+    last_arrival: f64,
 }
 
 impl Default for Stats {
@@ -97,6 +98,7 @@ impl Default for Stats {
             completed: 0,
             output_tokens: 0,
             last_finish: 0.0,
+            last_arrival: 0.0,
         }
     }
 }
@@ -130,6 +132,11 @@ pub struct Outcome {
     pub completed: u64,
     pub shed: u64,
     pub preempted: u64,
+    /// Requests the servers held (queued or running) half way through the
+    /// arrivals, and when they stopped: about equal while the pool keeps
+    /// up, growing with the run when it does not.
+    pub held_midway: u64,
+    pub held_at_end: u64,
     pub achieved_qps: f64,
     pub output_tokens_per_sec: f64,
     pub output_tokens_per_min: f64,
@@ -137,11 +144,21 @@ pub struct Outcome {
     pub tpot: Quantiles,
     pub ttft: Quantiles,
     pub e2e: Quantiles,
-    /// Simulated seconds until the last request finished.
+    /// Simulated seconds until the last request arrived or finished.
     pub makespan: f64,
 }
 
 impl Outcome {
+    /// Whether the servers kept up: over the second half of the arrivals
+    /// they finished about as many requests as arrived, so the requests
+    /// they hold grew by no more than Poisson noise (three standard
+    /// deviations of the half's arrivals, and one a server). A pool
+    /// falling behind holds more and more, whatever its quantiles say so far.
+    pub fn kept_up(&self) -> bool {
+        let growth = self.held_at_end as f64 - self.held_midway as f64;
+        growth <= 3.0 * (self.requests as f64 / 2.0).sqrt() + self.servers as f64
+    }
+
     /// Each latency's name and quantiles.
     pub fn latencies(&self) -> [(&'static str, &Quantiles); 4] {
         [
@@ -165,6 +182,8 @@ impl Serialize for Outcome {
         m.serialize_entry("completed", &self.completed)?;
         m.serialize_entry("shed", &self.shed)?;
         m.serialize_entry("preempted", &self.preempted)?;
+        m.serialize_entry("heldMidway", &self.held_midway)?;
+        m.serialize_entry("heldAtEnd", &self.held_at_end)?;
         m.serialize_entry("achievedQps", &self.achieved_qps)?;
         m.serialize_entry("outputTokensPerSec", &self.output_tokens_per_sec)?;
         m.serialize_entry("outputTokensPerMin", &self.output_tokens_per_min)?;
@@ -199,6 +218,7 @@ pub fn run(setup: &Setup, router: Router, qps: f64) -> Outcome {
     let mut view: Vec<Endpoint> = Vec::new();
     let (mut viewed_at, mut next_refresh) = (0.0, 0.0);
     let mut stats = Stats::default();
+    let (mut midway, mut backlog) = (None, None);
     let (mut requests, mut shed, mut id) = (0u64, 0u64, 0u64);
     let mut request = Request {
         priority: setup.priority,
@@ -211,6 +231,15 @@ pub fn run(setup: &Setup, router: Router, qps: f64) -> Outcome {
             .filter_map(|(i, t)| Some((i, (*t)?)))
             .min_by(|a, b| a.1.total_cmp(&b.1));
         let arrival = arrivals.peek().map(|a| a.at);
+        // Requests held at half time and when arrivals stop: a pool that
+        // keeps up holds about as many at both.
+        let held = |servers: &[Server]| servers.iter().map(|s| s.in_system() as u64).sum();
+        if midway.is_none() && arrival.is_none_or(|t| t >= setup.duration / 2.0) {
+            midway = Some(held(&servers));
+        }
+        if arrival.is_none() && backlog.is_none() {
+            backlog = Some(held(&servers));
+        }
         if step_end.is_none() && arrival.is_none() {
             break;
         }
@@ -236,6 +265,7 @@ pub fn run(setup: &Setup, router: Router, qps: f64) -> Outcome {
         } else {
             let a = arrivals.next().expect("an arrival is next");
             requests += 1;
+            stats.last_arrival = a.at;
             let age = Duration::from_secs_f64((a.at - viewed_at).max(0.0));
             for e in &mut view {
                 e.age = age;
@@ -261,7 +291,10 @@ pub fn run(setup: &Setup, router: Router, qps: f64) -> Outcome {
             }
         }
     }
-    summarise(name, qps, setup, requests, shed, &servers, stats)
+    let mut outcome = summarise(name, qps, setup, requests, shed, &servers, stats);
+    outcome.held_midway = midway.unwrap_or(0);
+    outcome.held_at_end = backlog.unwrap_or(0);
+    outcome
 }
 
 fn summarise(
@@ -273,7 +306,8 @@ fn summarise(
     servers: &[Server],
     stats: Stats,
 ) -> Outcome {
-    let makespan = stats.last_finish.max(setup.duration);
+    // From the start to the last event: a trace may end before the duration.
+    let makespan = stats.last_finish.max(stats.last_arrival).max(1e-9);
     let per_sec = stats.output_tokens as f64 / makespan;
     Outcome {
         router,
@@ -283,6 +317,8 @@ fn summarise(
         completed: stats.completed,
         shed,
         preempted: servers.iter().map(|s| s.preemptions).sum(),
+        held_midway: 0,
+        held_at_end: 0,
         achieved_qps: stats.completed as f64 / makespan,
         output_tokens_per_sec: per_sec,
         output_tokens_per_min: per_sec * 60.0,
@@ -346,5 +382,16 @@ mod tests {
             epp.ntpot,
             a.ntpot
         );
+    }
+
+    #[test]
+    fn a_pool_falling_behind_did_not_keep_up() {
+        let setup = short(2);
+        // The gie-sim servers manage about 5 QPS each.
+        let light = run(&setup, Router::Random, 4.0);
+        let heavy = run(&setup, Router::Random, 40.0);
+        assert!(light.kept_up(), "{light:?}");
+        assert!(!heavy.kept_up(), "{heavy:?}");
+        assert!(heavy.held_at_end > heavy.held_midway);
     }
 }

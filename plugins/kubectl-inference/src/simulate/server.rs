@@ -270,6 +270,11 @@ impl Server {
         self.waiting.push_back(job);
     }
 
+    /// Requests it holds: queued or running.
+    pub fn in_system(&self) -> usize {
+        self.waiting.len() + self.recompute.len() + self.running.len()
+    }
+
     pub fn is_idle(&self) -> bool {
         self.waiting.is_empty() && self.recompute.is_empty() && self.running.is_empty()
     }
