@@ -579,3 +579,33 @@ fn simulate_refuses_bad_input_with_the_place() {
         );
     }
 }
+
+#[test]
+fn simulate_sheds_sheddable_traffic_only_behind_the_picker() {
+    // 2 servers far past saturation, every request sheddable (priority -1).
+    let v = simulate_json(&[
+        "--servers",
+        "2",
+        "--qps",
+        "300",
+        "--duration",
+        "10s",
+        "--priority",
+        "-1",
+        "--routers",
+        "random,connections,epp",
+        "--connections",
+        "4",
+    ]);
+    let runs = v["runs"].as_array().unwrap();
+    let shed = |router: &str| number(runs.iter().find(|r| r["router"] == router).unwrap(), "shed");
+    assert_eq!(shed("random"), 0.0, "a Service sheds nothing");
+    assert_eq!(shed("connections"), 0.0);
+    let epp = runs.iter().find(|r| r["router"] == "epp").unwrap();
+    assert!(shed("epp") > 0.0, "the saturation detector sheds: {epp}");
+    assert_eq!(
+        number(epp, "shed") + number(epp, "completed"),
+        number(epp, "requests"),
+        "every request shed or served"
+    );
+}

@@ -401,4 +401,51 @@ fn explain_decides_as_the_real_endpoint_picker() {
         );
         epp.stop();
     }
+    simulate_from_cluster(cluster, &ns);
+}
+
+/// `simulate --from-cluster` sizes its pool as the live one: the endpoint
+/// count, the simulators' `cache_config_info` (16-token blocks, 1,024 of
+/// them) and the picker's config from its ConfigMap.
+fn simulate_from_cluster(cluster: &Cluster, ns: &str) {
+    let args = [
+        "simulate",
+        "--from-cluster",
+        "tuned",
+        "-n",
+        ns,
+        "--qps",
+        "20",
+        "--duration",
+        "5s",
+        "--routers",
+        "random,epp",
+        "-o",
+        "json",
+    ];
+    let out = inference(cluster, &args);
+    assert!(out.status.success(), "simulate: {}", text(&out.stderr));
+    let said = text(&out.stderr);
+    for want in [
+        "pool tuned: 4 endpoints",
+        "KV cache 1024 blocks × 16 tokens",
+        "ConfigMap tuned-epp-config key epp.yaml",
+    ] {
+        assert!(said.contains(want), "no {want:?} in {said}");
+    }
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    for run in v["runs"].as_array().unwrap() {
+        assert_eq!(run["servers"], SERVERS, "{run}");
+    }
+    // --servers overrides the pool's count (what if it had 8?).
+    let mut eight = args.to_vec();
+    eight.extend(["--servers", "8"]);
+    let out = inference(cluster, &eight);
+    assert!(out.status.success(), "simulate: {}", text(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["runs"][0]["servers"], 8);
+    // A pool that does not exist: the error names it.
+    let out = inference(cluster, &["simulate", "--from-cluster", "nope", "-n", ns]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("nope"), "{}", text(&out.stderr));
 }

@@ -54,9 +54,16 @@ pub struct Args {
     #[arg(long, default_value = "60s", value_parser = kplug::cli::parse_duration)]
     pub duration: Duration,
 
-    /// Routers to compare: random, round-robin, least-queue, legacy, epp
+    /// Routers to compare: random (a Service, per request), connections (an
+    /// L4 Service under a client that keeps --connections open),
+    /// round-robin, least-queue, legacy (the v0.3 filter tree), epp
     #[arg(long, value_delimiter = ',', default_value = "random,epp")]
     pub routers: Vec<String>,
+
+    /// The connections router's client connections, each pinned to a
+    /// server at random
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
+    pub connections: u32,
 
     /// The epp router's EndpointPickerConfig (default: the GIE v1.5.0
     /// default profile, or the pool's with --from-cluster)
@@ -264,11 +271,12 @@ fn routers(args: &Args, config: Option<&(String, String)>) -> anyhow::Result<Vec
         .map(|r| {
             let router = Router::parse(r).ok_or_else(|| {
                 kplug::Error::Usage(format!(
-                    "--routers: unknown router {r:?}; known: random, round-robin, least-queue, legacy, epp"
+                    "--routers: unknown router {r:?}; known: random, connections, round-robin, least-queue, legacy, epp"
                 ))
             })?;
             Ok(match (router, &picker) {
                 (Router::Epp(_), Some(p)) => Router::Epp(p.clone()),
+                (Router::Connections(_), _) => Router::Connections(args.connections as usize),
                 (router, _) => router,
             })
         })
