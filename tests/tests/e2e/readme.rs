@@ -75,6 +75,7 @@ fn offline(command: &str) -> bool {
         }
         ["kubectl", "inference", "explain", ..] => has("--endpoint"),
         ["kubectl", "inference", "migrate", ..] => has("-f"),
+        ["kubectl", "inference", "simulate", ..] => !has("--from-cluster"),
         _ => false,
     }
 }
