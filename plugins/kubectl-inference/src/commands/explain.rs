@@ -502,12 +502,7 @@ async fn offline(args: &Args) -> anyhow::Result<Inputs> {
 /// Every endpoint of `pool`, scraped now, and the config its EPP runs.
 async fn live(kube: &KubectlArgs, args: &Args, pool: &str) -> anyhow::Result<Inputs> {
     let session = super::live::Session::open(kube, args.scrape_timeout).await?;
-    let status = session
-        .snapshot(kube, Some(pool))
-        .await?
-        .into_iter()
-        .next()
-        .expect("snapshot finds the pool or fails");
+    let status = session.pool(kube, pool).await?;
     let (config, config_origin) = match (&args.config, &status.pool.picker) {
         (Some(_), _) => (None, String::new()),
         (None, Some(picker)) => {

@@ -155,6 +155,16 @@ impl Session {
         }
     }
 
+    /// The pool `name` as it is now.
+    pub async fn pool(&self, kube: &KubectlArgs, name: &str) -> anyhow::Result<PoolStatus> {
+        Ok(self
+            .snapshot(kube, Some(name))
+            .await?
+            .into_iter()
+            .next()
+            .expect("snapshot finds the pool or fails"))
+    }
+
     /// The pools (one, or all of the namespace) as they are now.
     pub async fn snapshot(
         &self,

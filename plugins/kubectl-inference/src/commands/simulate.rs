@@ -224,12 +224,7 @@ struct Pool {
 
 async fn from_cluster(kube: &KubectlArgs, name: &str, timeout: Duration) -> anyhow::Result<Pool> {
     let session = super::live::Session::open(kube, timeout).await?;
-    let status = session
-        .snapshot(kube, Some(name))
-        .await?
-        .into_iter()
-        .next()
-        .expect("snapshot finds the pool or fails");
+    let status = session.pool(kube, name).await?;
     // The first model server that reports its cache's shape.
     let kv_tokens = status.endpoints.iter().find_map(|e| {
         let m = &e.reading.as_ref()?.metrics;
