@@ -524,7 +524,7 @@ fn write_runs(out: &mut dyn Write, format: Format, runs: &[Outcome]) -> anyhow::
         }
         Format::Csv => {
             write!(out, "router,servers,qps,achievedQps,outputTokensPerSec")?;
-            for name in ["ntpot", "tpot", "ttft", "e2e"] {
+            for name in run::LATENCIES {
                 write!(out, ",{name}P50,{name}P90,{name}P99")?;
             }
             writeln!(out, ",shed,preempted")?;

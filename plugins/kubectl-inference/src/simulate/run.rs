@@ -122,6 +122,9 @@ impl Stats {
     }
 }
 
+/// The latencies a run reports, by the names outputs use.
+pub const LATENCIES: [&str; 4] = ["ntpot", "tpot", "ttft", "e2e"];
+
 /// One router at one rate.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
@@ -159,13 +162,14 @@ impl Outcome {
         growth <= 3.0 * (self.requests as f64 / 2.0).sqrt() + self.servers as f64
     }
 
-    /// Each latency's name and quantiles.
+    /// Each latency's name (of [`LATENCIES`]) and quantiles.
     pub fn latencies(&self) -> [(&'static str, &Quantiles); 4] {
+        let [ntpot, tpot, ttft, e2e] = LATENCIES;
         [
-            ("ntpot", &self.ntpot),
-            ("tpot", &self.tpot),
-            ("ttft", &self.ttft),
-            ("e2e", &self.e2e),
+            (ntpot, &self.ntpot),
+            (tpot, &self.tpot),
+            (ttft, &self.ttft),
+            (e2e, &self.e2e),
         ]
     }
 }
