@@ -46,7 +46,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<kplug::Code> {
-    let (node, features, _) = input::load_features(&args.source, &Default::default())?;
+    let (node, features, _) = input::load_features(&args.source, &Default::default(), false)?;
     let texts = if args.requirements.is_empty() {
         init::defaults(&features)
     } else {

@@ -52,9 +52,12 @@ pub struct FeatureSource {
 
 /// The features to validate against, the node they belong to, and the
 /// discovery warnings when they come from a host.
+/// Features from a file or this host. With `spec_coming`, `needed` will be
+/// set by the caller (on failure too) and host discovery may wait for it.
 pub fn load_features(
     src: &FeatureSource,
     needed: &std::sync::OnceLock<sources::Needed>,
+    spec_coming: bool,
 ) -> anyhow::Result<(Option<String>, Features, Vec<sources::Warning>)> {
     // clap keeps --node with --features and --host-root without it.
     match (&src.file, &src.host_root) {
@@ -79,7 +82,11 @@ pub fn load_features(
                 }
                 None => Host::local(),
             };
-            let Discovery { features, warnings } = sources::discover_needed(&host, &[], needed);
+            let Discovery { features, warnings } = if spec_coming {
+                sources::discover_awaiting(&host, &[], needed)
+            } else {
+                sources::discover_needed(&host, &[], needed)
+            };
             Ok((Some(hostname(&host)), features, warnings))
         }
     }

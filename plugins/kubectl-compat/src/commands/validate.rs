@@ -59,6 +59,17 @@ impl From<kplug::cli::ReportFormat> for NodeFormat {
     }
 }
 
+/// Sets what the spec needs to nothing if the loader ends without a spec
+/// (an error, a panic): the error is what the user sees, and discovery
+/// waiting on it must not wait forever.
+struct Settled<'a>(&'a std::sync::OnceLock<kplug_compat::sources::Needed>);
+
+impl Drop for Settled<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.set(Default::default());
+    }
+}
+
 pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
     // The registry round trips and host discovery are independent; overlapping
     // them makes `--image` cost about as much as discovery alone. Once the
@@ -68,11 +79,13 @@ pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
     let needed = std::sync::OnceLock::new();
     let (spec, features) = std::thread::scope(|scope| {
         let spec = scope.spawn(|| {
+            // Discovery may wait for `needed`: it is set however this ends.
+            let _settled = Settled(&needed);
             let spec = image::runtime()?.block_on(args.spec.load(&args.registry))?;
             let _ = needed.set(kplug_compat::sources::needed_by(&spec));
             anyhow::Ok(spec)
         });
-        let features = input::load_features(&args.source, &needed);
+        let features = input::load_features(&args.source, &needed, true);
         let spec = spec.join().expect("the spec loader does not panic");
         (spec, features)
     });

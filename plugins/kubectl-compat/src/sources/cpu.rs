@@ -297,6 +297,7 @@ mod tests {
             source: "cpu",
             out: &mut out,
             needed: &std::sync::OnceLock::new(),
+            coming: false,
         };
         discover_with(&tree.host(), Some(cpu), &mut sink);
         out

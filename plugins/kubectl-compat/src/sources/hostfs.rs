@@ -106,14 +106,29 @@ impl HostFs {
     pub fn read(&self, abs: &str, limit: u64) -> io::Result<Vec<u8>> {
         let file = match &self.fd {
             None => {
-                let path = Path::new(abs);
-                let meta = std::fs::metadata(path)?;
-                check_regular(kind_of(std::os::unix::fs::MetadataExt::mode(&meta)))?;
                 use std::os::unix::fs::OpenOptionsExt;
-                std::fs::OpenOptions::new()
-                    .read(true)
-                    .custom_flags((OFlags::NONBLOCK | OFlags::NOCTTY).bits() as i32)
-                    .open(path)?
+                let path = Path::new(abs);
+                let open = || {
+                    std::fs::OpenOptions::new()
+                        .read(true)
+                        .custom_flags((OFlags::NONBLOCK | OFlags::NOCTTY).bits() as i32)
+                        .open(path)
+                };
+                if abs.starts_with("/sys/") {
+                    // sysfs holds no device nodes and its links stay inside
+                    // it, so opening first has no device's side effects;
+                    // the kind is checked on the open file, one path walk
+                    // instead of two for each of a hundred attributes.
+                    let file = open()?;
+                    check_regular(kind_of(rustix::fs::fstat(&file)?.st_mode))?;
+                    file
+                } else {
+                    // Elsewhere a path may be a device whose open does
+                    // something (a watchdog, a tape): look before opening.
+                    let meta = std::fs::metadata(path)?;
+                    check_regular(kind_of(std::os::unix::fs::MetadataExt::mode(&meta)))?;
+                    open()?
+                }
             }
             Some(root) => {
                 let root = root_fd(root)?;
@@ -319,6 +334,20 @@ mod tests {
         assert_eq!(fs.kind("/etc").unwrap(), Kind::Dir);
         assert_eq!(fs.kind("/").unwrap(), Kind::Dir);
         assert!(fs.kind("/etc/os-release/x").is_err());
+    }
+
+    #[test]
+    fn sysfs_is_opened_first_and_still_only_files_are_read() {
+        let fs = HostFs::new(Path::new("/"));
+        if !Path::new("/sys/kernel").is_dir() {
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "skipped: no /sys/kernel here");
+            return;
+        }
+        let e = fs.read("/sys/kernel", 1024).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::IsADirectory, "{e}");
+        let e = fs.read("/sys/no/such/attribute", 1024).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::NotFound, "{e}");
     }
 
     #[test]

@@ -46,7 +46,7 @@ pub fn discover(host: &Host, sink: &mut Sink) {
         )]),
     );
     // Last, and only when wanted: the costliest read of all discovery.
-    if sink.wants("kernel.config") {
+    if sink.wants_when_known("kernel.config") {
         match read_kconfig(host, release.as_deref()) {
             Some(text) => sink.attributes("kernel.config", parse_kconfig(&text)),
             None => sink.warn(
@@ -136,21 +136,45 @@ fn read_kconfig(host: &Host, version: Option<&str>) -> Option<String> {
 /// kernel has thousands: they are sorted once, unstably (the line number
 /// breaks ties, so a repeated key keeps its last value, as Go's map does),
 /// and the map is built from the sorted run.
+///
+/// Measured on a 100 KB config (1,745 keys), splitting it into lines with
+/// `str::split` took 90 µs of 300 and filtering another 140: the lines are
+/// found with SIMD `memchr` instead, and only those starting `CONFIG_` are
+/// looked at. The sort compares the keys' first eight bytes as one integer
+/// before it compares strings.
 pub fn parse_kconfig(text: &str) -> BTreeMap<String, String> {
-    let mut pairs: Vec<(&str, usize, &str)> = text
-        .split('\n')
+    let bytes = text.as_bytes();
+    let mut pairs: Vec<(u64, &str, usize, &str)> = Vec::with_capacity(bytes.len() / 48);
+    let mut start = 0;
+    for (n, end) in memchr::memchr_iter(b'\n', bytes)
+        .chain(std::iter::once(bytes.len()))
         .enumerate()
-        .filter_map(|(n, line)| {
-            let rest = line.strip_prefix("CONFIG_")?;
-            let eq = rest.as_bytes().iter().position(|&b| b == b'=')?;
-            Some((&rest[..eq], n, rest[eq + 1..].trim_matches('"')))
-        })
-        .collect();
-    pairs.sort_unstable();
+    {
+        let line = &text[start..end];
+        start = end + 1;
+        let Some(rest) = line.strip_prefix("CONFIG_") else {
+            continue;
+        };
+        let Some(eq) = memchr::memchr(b'=', rest.as_bytes()) else {
+            continue;
+        };
+        let key = &rest[..eq];
+        pairs.push((prefix(key), key, n, rest[eq + 1..].trim_matches('"')));
+    }
+    pairs.sort_unstable_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
     pairs
         .into_iter()
-        .map(|(k, _, v)| (k.to_string(), v.to_string()))
+        .map(|(_, k, _, v)| (k.to_string(), v.to_string()))
         .collect()
+}
+
+/// The first eight bytes of `key`, big-endian, zero-padded: integers that
+/// order as the strings do (a zero byte sorts before any byte of a key).
+fn prefix(key: &str) -> u64 {
+    let mut bytes = [0u8; 8];
+    let n = key.len().min(8);
+    bytes[..n].copy_from_slice(&key.as_bytes()[..n]);
+    u64::from_be_bytes(bytes)
 }
 
 pub fn loaded_modules(text: &str) -> Vec<String> {
@@ -188,6 +212,25 @@ mod tests {
 
     fn run(tree: &Tree) -> Discovery {
         crate::sources::discover(&tree.host(), &["kernel".to_string()])
+    }
+
+    #[test]
+    fn kconfig_keys_sort_as_strings() {
+        let keys = [
+            "A",
+            "AB",
+            "ABCDEFGH",
+            "ABCDEFGHA",
+            "ABCDEFGG_LONGER",
+            "B",
+            "A_",
+            "A0",
+        ];
+        let text: String = keys.iter().map(|k| format!("CONFIG_{k}=y\n")).collect();
+        let mut want: Vec<&str> = keys.to_vec();
+        want.sort();
+        let got: Vec<String> = parse_kconfig(&text).into_keys().collect();
+        assert_eq!(got, want);
     }
 
     #[test]

@@ -144,6 +144,8 @@ pub struct Sink<'a> {
     out: &'a mut Discovery,
     /// What the spec matches on, once it is known.
     needed: &'a OnceLock<Needed>,
+    /// Whether a spec is coming (and `needed` will be set).
+    coming: bool,
 }
 
 impl Sink<'_> {
@@ -153,6 +155,17 @@ impl Sink<'_> {
         self.needed
             .get()
             .is_none_or(|n| n.features.contains(feature))
+    }
+
+    /// Whether `feature` is wanted, waiting for the spec when one is coming:
+    /// for a read that costs more than the wait (the kernel config is half
+    /// a millisecond of CPU; the registry's answer usually comes sooner).
+    pub fn wants_when_known(&self, feature: &str) -> bool {
+        if self.coming {
+            self.needed.wait().features.contains(feature)
+        } else {
+            self.wants(feature)
+        }
     }
 
     pub fn attributes(&mut self, name: &str, values: BTreeMap<String, String>) {
@@ -224,6 +237,22 @@ pub fn needed_by(spec: &crate::spec::Spec) -> Needed {
 /// thousands of lines), so the spec is most likely known by then;
 /// warnings come out in the usual source order all the same.
 pub fn discover_needed(host: &Host, only: &[String], needed: &OnceLock<Needed>) -> Discovery {
+    discover_with(host, only, needed, false)
+}
+
+/// [`discover_needed`] while a spec is coming: `needed` will be set (the
+/// caller guarantees it, on failure too), and the kernel config waits for
+/// it rather than being read in case.
+pub fn discover_awaiting(host: &Host, only: &[String], needed: &OnceLock<Needed>) -> Discovery {
+    discover_with(host, only, needed, true)
+}
+
+fn discover_with(
+    host: &Host,
+    only: &[String],
+    needed: &OnceLock<Needed>,
+    coming: bool,
+) -> Discovery {
     let selected: Vec<&'static str> = SOURCES
         .into_iter()
         .filter(|s| *s != "kernel")
@@ -235,7 +264,7 @@ pub fn discover_needed(host: &Host, only: &[String], needed: &OnceLock<Needed>) 
         if needed.get().is_some_and(|n| !n.sources.contains(source)) {
             continue;
         }
-        let part = run_source(host, source, needed);
+        let part = run_source(host, source, needed, coming);
         out.features.absorb(part.features);
         out.warnings.extend(part.warnings);
         out.warnings.extend(
@@ -249,12 +278,18 @@ pub fn discover_needed(host: &Host, only: &[String], needed: &OnceLock<Needed>) 
     out
 }
 
-fn run_source(host: &Host, source: &'static str, needed: &OnceLock<Needed>) -> Discovery {
+fn run_source(
+    host: &Host,
+    source: &'static str,
+    needed: &OnceLock<Needed>,
+    coming: bool,
+) -> Discovery {
     let mut out = Discovery::default();
     let mut sink = Sink {
         source,
         out: &mut out,
         needed,
+        coming,
     };
     match source {
         "cpu" => cpu::discover(host, &mut sink),
@@ -389,5 +424,20 @@ mod tests {
         let modules_only = run(Some(needed_by(&spec_on("kernel.loadedmodule"))));
         assert_eq!(config(&modules_only), None);
         assert!(modules_only.flags.contains_key("kernel.loadedmodule"));
+
+        // A spec on its way: the config waits for it, then is read only if
+        // a rule wants it.
+        let awaiting = |feature: &'static str| {
+            let lock = OnceLock::new();
+            std::thread::scope(|scope| {
+                scope.spawn(|| {
+                    std::thread::sleep(std::time::Duration::from_millis(30));
+                    let _ = lock.set(needed_by(&spec_on(feature)));
+                });
+                discover_awaiting(&tree.host(), &["kernel".to_string()], &lock).features
+            })
+        };
+        assert_eq!(config(&awaiting("kernel.loadedmodule")), None);
+        assert_eq!(config(&awaiting("kernel.config")), Some(1));
     }
 }
