@@ -20,10 +20,11 @@ use kplug_inference::simulate::trace;
 use plotters::prelude::{BitMapBackend, IntoDrawingArea, SVGBackend};
 
 /// Simulate vLLM-like servers behind routers over a ladder of request
-/// rates: a Service (random), round-robin, least-queue, the v0.3 filter
-/// tree (legacy) and the endpoint picker's v1.5.0 default profile or any
-/// EndpointPickerConfig (epp), the last two the very code `explain`
-/// replays, fed with metrics that refresh every 50 ms. Per router and rate:
+/// rates: a Service (random per request, or connections pinned by an L4
+/// balancer), round-robin, least-queue, the v0.3 filter tree (legacy) and
+/// the endpoint picker's v1.5.0 default profile or any EndpointPickerConfig
+/// (epp), the last two the very code `explain` replays, fed with metrics
+/// that refresh every 50 ms. Per router and rate:
 /// achieved QPS, output tokens/s and /min, p50/p90/p99 of normalised time
 /// per output token (NTPOT), time per output token, time to first token
 /// and end-to-end latency, shed and preempted requests. The same seed gives
@@ -97,6 +98,8 @@ pub struct Args {
     #[arg(long, default_value_t = 1, allow_hyphen_values = true)]
     pub priority: i64,
 
+    /// Seed of the load and of the routers' random choices: the same seed,
+    /// the same output
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
 
