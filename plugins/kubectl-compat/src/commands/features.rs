@@ -67,9 +67,6 @@ pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
             &mut out,
         )?,
     }
-    // The process ends here: freeing thousands of strings one by one would
-    // only delay the exit that frees them all at once.
-    std::mem::forget(found);
     Ok(kplug::Code::Success)
 }
 

@@ -170,22 +170,16 @@ async fn gather(
 
     let (service_ports, picker) = match &status.pool.picker {
         None => (None, None),
-        Some(reference) => {
-            let service = status
-                .picker_service
-                .as_ref()
-                .map_err(|e| anyhow::anyhow!("Service {}: {e}", reference.name))?;
-            let ports = service.as_ref().map(|s| {
+        Some(_) => {
+            let service = status.service()?;
+            let ports = service.map(|s| {
                 s.spec
                     .iter()
                     .flat_map(|s| s.ports.iter().flatten())
                     .map(|p| i64::from(p.port))
                     .collect()
             });
-            let deployment = match service {
-                Some(s) => picker_deployment(kube, &session.cluster, &namespace, s).await?,
-                None => None,
-            };
+            let deployment = picker_deployment(kube, &session.cluster, &namespace, service).await?;
             let facts = match deployment {
                 Some(d) => Some(picker_facts(kube, session, &namespace, &group, d).await?),
                 None => None,

@@ -506,12 +506,8 @@ async fn live(kube: &KubectlArgs, args: &Args, pool: &str) -> anyhow::Result<Inp
     let (config, config_origin) = match (&args.config, &status.pool.picker) {
         (Some(_), _) => (None, String::new()),
         (None, Some(picker)) => {
-            let service = status
-                .picker_service
-                .as_ref()
-                .map_err(|e| anyhow::anyhow!("Service {}: {e}", picker.name))?;
             session
-                .picker_config(kube, &picker.name, service.as_ref())
+                .picker_config(kube, &picker.name, status.service()?)
                 .await?
         }
         (None, None) => (

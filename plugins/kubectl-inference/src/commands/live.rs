@@ -53,6 +53,18 @@ pub struct PoolStatus {
     pub picker_service: Result<Option<Service>, String>,
 }
 
+impl PoolStatus {
+    /// The picker's Service as the snapshot read it (`None`: it does not
+    /// exist), or why it could not be read.
+    pub fn service(&self) -> anyhow::Result<Option<&Service>> {
+        let name = self.pool.picker.as_ref().map_or("", |p| p.name.as_str());
+        self.picker_service
+            .as_ref()
+            .map(Option::as_ref)
+            .map_err(|e| anyhow::anyhow!("Service {name}: {e}"))
+    }
+}
+
 /// What does not change between refreshes: the connection, the pool API
 /// versions the cluster serves, the HTTP client for scrapes.
 pub struct Session {
@@ -100,11 +112,9 @@ impl Session {
         service: Option<&Service>,
     ) -> anyhow::Result<(Option<String>, String)> {
         const DEFAULT: &str = "the GIE v1.5.0 default profile";
-        let deployment = match service {
-            Some(s) => picker_deployment(kube, &self.cluster, &self.namespace, s).await?,
-            None => None,
-        };
-        let Some(deployment) = deployment else {
+        let Some(deployment) =
+            picker_deployment(kube, &self.cluster, &self.namespace, service).await?
+        else {
             return Ok((
                 None,
                 format!("{DEFAULT} (no Deployment behind Service {name} to read it from)"),
@@ -246,14 +256,18 @@ fn selector_of(service: &Service) -> Option<String> {
     (!selector.is_empty()).then_some(selector)
 }
 
-/// The Deployment whose Pods `service` selects: the endpoint picker's.
+/// The Deployment whose Pods `service` selects: the endpoint picker's
+/// (none without a Service).
 pub async fn picker_deployment(
     kube: &KubectlArgs,
     cluster: &Cluster,
     namespace: &str,
-    service: &Service,
+    service: Option<&Service>,
 ) -> anyhow::Result<Option<Deployment>> {
-    let Some(wanted) = service.spec.as_ref().and_then(|s| s.selector.clone()) else {
+    let Some(wanted) = service
+        .and_then(|s| s.spec.as_ref())
+        .and_then(|s| s.selector.clone())
+    else {
         return Ok(None);
     };
     let deployments: Api<Deployment> = Api::namespaced(cluster.client.clone(), namespace);

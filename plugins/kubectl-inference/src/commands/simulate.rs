@@ -234,15 +234,11 @@ async fn from_cluster(kube: &KubectlArgs, name: &str, timeout: Duration) -> anyh
         (m.cache_block_size > 0 && m.cache_num_blocks > 0)
             .then_some((m.cache_block_size, m.cache_num_blocks))
     });
-    let config = match (&status.pool.picker, &status.picker_service) {
+    // A Service that could not be read leaves the default profile.
+    let config = match (&status.pool.picker, status.service()) {
         (Some(picker), Ok(service)) => {
-            match session
-                .picker_config(kube, &picker.name, service.as_ref())
-                .await?
-            {
-                (Some(text), origin) => Some((text, origin)),
-                (None, _) => None,
-            }
+            let (text, origin) = session.picker_config(kube, &picker.name, service).await?;
+            text.map(|text| (text, origin))
         }
         _ => None,
     };

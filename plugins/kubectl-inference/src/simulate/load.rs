@@ -101,11 +101,31 @@ impl Default for Shape {
     }
 }
 
+impl Arrival {
+    fn at(at: f64, r: Record) -> Arrival {
+        Arrival {
+            at,
+            input_tokens: r.input_tokens,
+            output_tokens: r.output_tokens,
+            adapter: r.model,
+        }
+    }
+}
+
 /// A trace's records in order, from the start again when it ends (for
 /// lengths under a generated arrival process).
 struct Cycle {
     source: TraceSource,
     records: Option<Records<Box<dyn BufRead + Send>>>,
+}
+
+impl Cycle {
+    fn new(source: &TraceSource) -> Cycle {
+        Cycle {
+            source: source.clone(),
+            records: None,
+        }
+    }
 }
 
 impl Iterator for Cycle {
@@ -140,35 +160,24 @@ pub fn requests(
     shape: &Shape,
     mut rng: Rng,
 ) -> Box<dyn Iterator<Item = Arrival> + Send> {
-    let mut records = match shape {
-        Shape::Trace(source) => Some(Cycle {
-            source: source.clone(),
-            records: None,
-        }),
-        Shape::LogNormal(_) => None,
-    };
-    let lengths = match shape {
-        Shape::LogNormal(l) => *l,
-        Shape::Trace(_) => Lengths::default(),
+    let mut sizes = match shape {
+        Shape::LogNormal(lengths) => Sizes::Drawn(*lengths),
+        Shape::Trace(source) if arrivals == Arrivals::Trace => {
+            // Times as the trace has them, sped up or slowed down to `qps`.
+            let scale = source.summary.rate().map_or(0.0, |r| r / qps);
+            let mut first = None;
+            let once = Cycle::new(source).take(source.summary.requests as usize);
+            return Box::new(once.map_while(move |r| {
+                let t = r.at?;
+                let at = (t - *first.get_or_insert(t)) * scale;
+                (at < duration).then(|| Arrival::at(at, r))
+            }));
+        }
+        Shape::Trace(source) => Sizes::Traced(Cycle::new(source)),
     };
     if arrivals == Arrivals::Trace {
-        let (Some(cycle), Shape::Trace(source)) = (records, shape) else {
-            return Box::new(std::iter::empty());
-        };
-        // Times as the trace has them, sped up or slowed down to `qps`.
-        let scale = source.summary.rate().map_or(0.0, |r| r / qps);
-        let mut first = None;
-        let total = source.summary.requests;
-        return Box::new(cycle.take(total as usize).map_while(move |r| {
-            let t = r.at?;
-            let at = (t - *first.get_or_insert(t)) * scale;
-            (at < duration).then_some(Arrival {
-                at,
-                input_tokens: r.input_tokens,
-                output_tokens: r.output_tokens,
-                adapter: r.model,
-            })
-        }));
+        // Without a trace there are no times to replay.
+        return Box::new(std::iter::empty());
     }
     let mut now = 0.0;
     let mut n = 0u64;
@@ -181,27 +190,26 @@ pub fn requests(
         if now >= duration {
             return None;
         }
-        Some(match &mut records {
-            Some(cycle) => {
-                let r = cycle.next()?;
-                Arrival {
-                    at: now,
-                    input_tokens: r.input_tokens,
-                    output_tokens: r.output_tokens,
-                    adapter: r.model,
-                }
-            }
-            None => {
+        let record = match &mut sizes {
+            Sizes::Traced(cycle) => cycle.next()?,
+            Sizes::Drawn(lengths) => {
                 let (input_tokens, output_tokens) = lengths.draw(&mut rng);
-                Arrival {
-                    at: now,
+                Record {
+                    at: None,
                     input_tokens,
                     output_tokens,
-                    adapter: None,
+                    model: None,
                 }
             }
-        })
+        };
+        Some(Arrival::at(now, record))
     }))
+}
+
+/// Where a generated arrival's lengths come from.
+enum Sizes {
+    Drawn(Lengths),
+    Traced(Cycle),
 }
 
 #[cfg(test)]

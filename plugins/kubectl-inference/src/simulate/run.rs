@@ -85,6 +85,10 @@ pub struct Stats {
     output_tokens: u64,
     last_finish: f64,
     last_arrival: f64,
+    /// What the servers held half way through the arrivals and when they
+    /// stopped ([`Outcome::kept_up`]).
+    held_midway: Option<u64>,
+    held_at_end: Option<u64>,
 }
 
 impl Default for Stats {
@@ -99,6 +103,8 @@ impl Default for Stats {
             output_tokens: 0,
             last_finish: 0.0,
             last_arrival: 0.0,
+            held_midway: None,
+            held_at_end: None,
         }
     }
 }
@@ -219,11 +225,16 @@ pub fn run(setup: &Setup, router: Router, qps: f64) -> Outcome {
         .map(|_| Server::new(setup.model))
         .collect();
     let mut busy_until: Vec<Option<f64>> = vec![None; setup.servers];
-    let mut view: Vec<Endpoint> = Vec::new();
+    // The routers' view: named once, its metrics replaced at each refresh
+    // (the first at time 0, before any arrival).
+    let mut view: Vec<Endpoint> = servers
+        .iter()
+        .enumerate()
+        .map(|(i, s)| Endpoint::new(format!("s{i}"), s.metrics()))
+        .collect();
     let (mut viewed_at, mut next_refresh) = (0.0, 0.0);
     let mut stats = Stats::default();
-    let (mut midway, mut backlog) = (None, None);
-    let (mut requests, mut shed, mut id) = (0u64, 0u64, 0u64);
+    let (mut requests, mut shed) = (0u64, 0u64);
     let mut request = Request {
         priority: setup.priority,
         ..Default::default()
@@ -238,11 +249,11 @@ pub fn run(setup: &Setup, router: Router, qps: f64) -> Outcome {
         // Requests held at half time and when arrivals stop: a pool that
         // keeps up holds about as many at both.
         let held = |servers: &[Server]| servers.iter().map(|s| s.in_system() as u64).sum();
-        if midway.is_none() && arrival.is_none_or(|t| t >= setup.duration / 2.0) {
-            midway = Some(held(&servers));
+        if stats.held_midway.is_none() && arrival.is_none_or(|t| t >= setup.duration / 2.0) {
+            stats.held_midway = Some(held(&servers));
         }
-        if arrival.is_none() && backlog.is_none() {
-            backlog = Some(held(&servers));
+        if arrival.is_none() && stats.held_at_end.is_none() {
+            stats.held_at_end = Some(held(&servers));
         }
         if step_end.is_none() && arrival.is_none() {
             break;
@@ -253,17 +264,11 @@ pub fn run(setup: &Setup, router: Router, qps: f64) -> Outcome {
             && t <= next_refresh
             && t <= next_arrival
         {
-            busy_until[i] = None;
-            if let Some(step) = servers[i].step(t) {
-                busy_until[i] = Some(t + step.duration);
-                step.finished.iter().for_each(|d| stats.record(d));
-            }
+            start_step(&mut servers[i], &mut busy_until[i], t, &mut stats);
         } else if next_refresh <= next_step && next_refresh <= next_arrival {
-            view = servers
-                .iter()
-                .enumerate()
-                .map(|(i, s)| Endpoint::new(format!("s{i}"), s.metrics()))
-                .collect();
+            for (e, s) in view.iter_mut().zip(&servers) {
+                e.metrics = Some(s.metrics());
+            }
             viewed_at = next_refresh;
             next_refresh += setup.metrics_interval;
         } else {
@@ -281,24 +286,27 @@ pub fn run(setup: &Setup, router: Router, qps: f64) -> Outcome {
             match routing.route(&view, &request) {
                 None => shed += 1,
                 Some(i) => {
-                    id += 1;
                     servers[i].enqueue(
-                        Job::new(id, a.at, a.input_tokens, a.output_tokens).for_adapter(a.adapter),
+                        Job::new(requests, a.at, a.input_tokens, a.output_tokens)
+                            .for_adapter(a.adapter),
                     );
-                    if busy_until[i].is_none()
-                        && let Some(step) = servers[i].step(a.at)
-                    {
-                        busy_until[i] = Some(a.at + step.duration);
-                        step.finished.iter().for_each(|d| stats.record(d));
+                    if busy_until[i].is_none() {
+                        start_step(&mut servers[i], &mut busy_until[i], a.at, &mut stats);
                     }
                 }
             }
         }
     }
-    let mut outcome = summarise(name, qps, setup, requests, shed, &servers, stats);
-    outcome.held_midway = midway.unwrap_or(0);
-    outcome.held_at_end = backlog.unwrap_or(0);
-    outcome
+    summarise(name, qps, setup, requests, shed, &servers, stats)
+}
+
+/// `server` takes its next step at `t`, if it has one: `busy` holds when
+/// it ends.
+fn start_step(server: &mut Server, busy: &mut Option<f64>, t: f64, stats: &mut Stats) {
+    *busy = server.step(t).map(|step| {
+        step.finished.iter().for_each(|d| stats.record(d));
+        t + step.duration
+    });
 }
 
 fn summarise(
@@ -321,8 +329,8 @@ fn summarise(
         completed: stats.completed,
         shed,
         preempted: servers.iter().map(|s| s.preemptions).sum(),
-        held_midway: 0,
-        held_at_end: 0,
+        held_midway: stats.held_midway.unwrap_or(0),
+        held_at_end: stats.held_at_end.unwrap_or(0),
         achieved_qps: stats.completed as f64 / makespan,
         output_tokens_per_sec: per_sec,
         output_tokens_per_min: per_sec * 60.0,

@@ -358,18 +358,41 @@ impl Server {
             && ((kv + tokens) as f64) / (capacity as f64) < m.recompute_threshold
     }
 
+    /// The next job to admit: from the recompute queue first, then new
+    /// requests.
+    fn head(&self) -> Option<&Job> {
+        self.recompute.front().or_else(|| self.waiting.front())
+    }
+
+    fn pop_head(&mut self) -> Option<Job> {
+        self.recompute
+            .pop_front()
+            .or_else(|| self.waiting.pop_front())
+    }
+
+    /// Puts `adapter` on the GPU as `slot` says, most recently used last.
+    fn load(&mut self, adapter: &Arc<str>, slot: Slot) {
+        match slot {
+            Slot::Evict(i) => {
+                self.loaded.remove(i);
+                self.loaded.push(adapter.clone());
+            }
+            Slot::Load => self.loaded.push(adapter.clone()),
+            Slot::Ready => {
+                if let Some(i) = self.loaded.iter().position(|l| l == adapter) {
+                    let l = self.loaded.remove(i);
+                    self.loaded.push(l);
+                }
+            }
+            Slot::Busy => unreachable!("a busy slot does not fit"),
+        }
+    }
+
     /// Take from the recompute queue first, then new requests, as many as
     /// fit in `budget` tokens: the jobs and their prefill tokens.
     fn admit(&mut self, budget: u64) -> (Vec<Job>, u64) {
         let (mut batch, mut kv, mut admitted) = (0u64, self.tokens_in_kv, Vec::new());
-        loop {
-            let from_recompute = !self.recompute.is_empty();
-            let queue = if from_recompute {
-                &self.recompute
-            } else {
-                &self.waiting
-            };
-            let Some(head) = queue.front() else { break };
+        while let Some(head) = self.head() {
             let slot = self.slot(head, &admitted);
             if !self.fits(
                 self.running.len() + admitted.len(),
@@ -381,28 +404,9 @@ impl Server {
             ) {
                 break;
             }
-            let job = if from_recompute {
-                self.recompute.pop_front()
-            } else {
-                self.waiting.pop_front()
-            }
-            .expect("the head exists");
+            let job = self.pop_head().expect("the head exists");
             if let Some(adapter) = &job.adapter {
-                match slot {
-                    Slot::Evict(i) => {
-                        self.loaded.remove(i);
-                        self.loaded.push(adapter.clone());
-                    }
-                    Slot::Load => self.loaded.push(adapter.clone()),
-                    // Most recently used last.
-                    Slot::Ready => {
-                        if let Some(i) = self.loaded.iter().position(|l| l == adapter) {
-                            let l = self.loaded.remove(i);
-                            self.loaded.push(l);
-                        }
-                    }
-                    Slot::Busy => unreachable!("a busy slot does not fit"),
-                }
+                self.load(adapter, slot);
             }
             batch += job.prefill_tokens();
             kv += job.prefill_tokens();
