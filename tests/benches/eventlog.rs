@@ -12,11 +12,11 @@
 //!
 //! Needs the e2e peers (kube-apiserver, etcd, PostgreSQL, kubectl).
 
-use std::io::Write;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use kplug_tests::corpus::REASONS;
 use kplug_tests::e2e::cluster::{ADMIN, Cluster};
 use kplug_tests::e2e::postgres::Postgres;
 use kplug_tests::e2e::{objects, peers, workspace_bin};
@@ -27,13 +27,6 @@ const IMPORTED: usize = 1_000_000;
 const WRITERS: usize = 4;
 const PER_WRITER: usize = 250_000;
 const COLLECTED: usize = 20_000;
-const REASONS: [&str; 5] = [
-    "BackOff",
-    "Unhealthy",
-    "Pulled",
-    "FailedScheduling",
-    "ScalingReplicaSet",
-];
 
 fn main() {
     if !peers::cache_dir().join("peers.env").exists() {
@@ -93,34 +86,10 @@ fn measure(mut child: Child) -> (f64, f64, std::process::Output) {
 /// `n` Events: 200,000 (or fewer) Events, each seen up to five times with
 /// a growing count, as `kubectl get events -A -o json` writes them;
 /// streamed to disk.
-fn write_corpus(path: &Path, n: usize) {
-    let mut w = std::io::BufWriter::new(std::fs::File::create(path).expect("create corpus"));
-    write!(
-        w,
-        "{{\"apiVersion\": \"v1\", \"kind\": \"EventList\", \"items\": ["
-    )
-    .unwrap();
-    let distinct = n.min(200_000);
-    for i in 0..n {
-        let (uid, round) = (i % distinct, i / distinct);
-        let item = json!({"metadata": {"name": format!("web-{uid}.{uid:x}"), "namespace": format!("ns-{}", uid % 50), "uid": format!("uid-{uid}"), "resourceVersion": (round + 1).to_string()},
-               "involvedObject": {"kind": "Pod", "namespace": format!("ns-{}", uid % 50), "name": format!("web-{}-6d4f9c8b7-x7k2p", uid % 400), "apiVersion": "v1"},
-               "reason": REASONS[uid % 5],
-               "message": format!("Back-off restarting failed container app-{} in pod", uid % 7), "type": "Warning",
-               "source": {"component": "kubelet", "host": format!("node-{}", uid % 30)},
-               "firstTimestamp": "2026-11-20T10:00:00Z", "lastTimestamp": format!("2026-11-2{}T10:00:00Z", round + 1), "count": round + 1});
-        if i > 0 {
-            w.write_all(b",\n").unwrap();
-        }
-        serde_json::to_writer(&mut w, &item).unwrap();
-    }
-    w.write_all(b"]}\n").unwrap();
-}
-
 /// The import rates into SQLite and PostgreSQL; PostgreSQL's is returned.
 fn import(bin: &Path, dir: &Path) -> f64 {
     let file = dir.join("events.json");
-    write_corpus(&file, IMPORTED);
+    kplug_tests::corpus::write_event_list(&file, IMPORTED);
     let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
     let pg = Postgres::start();
     pg.psql("CREATE DATABASE bench");
@@ -179,7 +148,7 @@ fn shared_store(bin: &Path, database: &str) -> (Postgres, String) {
 /// and the fleet's reasons of the week.
 fn fleet(bin: &Path, dir: &Path, single_rate: f64) {
     let file = dir.join("fleet.json");
-    write_corpus(&file, PER_WRITER);
+    kplug_tests::corpus::write_event_list(&file, PER_WRITER);
     let (pg, store) = shared_store(bin, "fleet");
     let start = Instant::now();
     let mut writers: Vec<Child> = (0..WRITERS)

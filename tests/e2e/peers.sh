@@ -146,6 +146,87 @@ deb_peer postgresql postgresql-15 POSTGRES_BIN /usr/lib/postgresql/15/bin
 # Certificates for the PostgreSQL-over-TLS tests.
 deb_peer openssl openssl OPENSSL /usr/bin/openssl
 
+# Citus (distributed PostgreSQL) for the fleet-scale store tests. No registry
+# here serves it: its upstream archive sits beside the project
+# (../shared/peers/citus, or $KPLUG_CITUS_SOURCE). An installed Citus for
+# Debian's PostgreSQL 15 is used as it is; otherwise it is built against that
+# PostgreSQL and installed, with a copy of the server, into the peer cache —
+# the server finds its extensions relative to its own binary, so the copy
+# loads Citus and the system's PostgreSQL stays untouched.
+CITUS_VERSION=13.2.2
+citus_peer() {
+  local v=$CITUS_VERSION dir="$cache/citus-$CITUS_VERSION" log="$cache/citus-$CITUS_VERSION.log"
+  local pg=/usr/lib/postgresql/15
+  if [ -e "$pg/lib/citus.so" ]; then
+    summary+=("$(printf '%-16s %-10s %s  %s' citus installed "$pg/bin" "on the machine")")
+    env_lines+=("CITUS_BIN=$pg/bin"); return
+  fi
+  if [ -x "$dir/usr/lib/postgresql/15/bin/postgres" ] && [ -e "$dir/usr/lib/postgresql/15/lib/citus.so" ]; then
+    summary+=("$(printf '%-16s %-10s %s  cached' citus "$v" "$dir/usr/lib/postgresql/15/bin")")
+    env_lines+=("CITUS_BIN=$dir/usr/lib/postgresql/15/bin"); return
+  fi
+  local src=${KPLUG_CITUS_SOURCE:-$here/../../../shared/peers/citus/citus-$v.tar.gz}
+  if [ ! -f "$src" ]; then
+    # Not a failure of the tier: the Citus tests say they were skipped and why.
+    summary+=("$(printf '%-16s %-10s %s  UNAVAILABLE: %s' citus "$v" - "no source archive at $src (set KPLUG_CITUS_SOURCE)")"); return
+  fi
+  local deps="postgresql-server-dev-15 liblz4-dev libzstd-dev libkrb5-dev libselinux1-dev libxslt1-dev libpam0g-dev libreadline-dev"
+  local missing="" p
+  for p in $deps; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"; done
+  if [ -n "$missing" ]; then
+    if [ "$(id -u)" -ne 0 ]; then
+      failed=1; summary+=("$(printf '%-16s %-10s %s  FAILED: %s' citus "$v" - "build needs:$missing (run as root or apt-get install them)")"); return
+    fi
+    [ $apt_updated -eq 1 ] || { apt-get update -qq >/dev/null 2>&1; apt_updated=1; }
+    if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >"$log" 2>&1; then
+      failed=1; summary+=("$(printf '%-16s %-10s %s  FAILED: %s' citus "$v" - "apt-get install$missing: $(tail -1 "$log")")"); return
+    fi
+  fi
+  local start=$SECONDS work="$cache/citus-build"
+  echo "peers: building citus $v ..." >&2
+  rm -rf "$work" "$dir.tmp"; mkdir -p "$work" "$dir.tmp"
+  if (
+    set -e
+    tar -xzf "$src" -C "$work" --strip-components=1
+    cd "$work"
+    # Debian's PostgreSQL 15.18 exports have_createdb_privilege() itself;
+    # Citus 13.2.2 still carries a static fallback of it for older 15.x
+    # releases, which then clashes. Use the server's declaration instead.
+    python3 - src/include/pg_version_compat.h <<'PATCH'
+import re, sys
+path = sys.argv[1]
+text = open(path).read()
+fallback = re.compile(r"static inline bool\s*\n?\s*have_createdb_privilege\(void\)\s*\{.*?\n\}\n", re.S)
+text, n = fallback.subn("", text, count=1)
+if n != 1:
+    sys.exit("pg_version_compat.h: the have_createdb_privilege fallback was not found")
+# The PostgreSQL 15 branch of the header: declare it from the server.
+anchor = "#define pg_clean_ascii_compat(a, b) pg_clean_ascii(a)"
+if anchor not in text:
+    sys.exit("pg_version_compat.h: the PostgreSQL 15 branch was not found")
+text = text.replace(anchor, "#include \"commands/dbcommands.h\"\n" + anchor, 1)
+open(path, "w").write(text)
+PATCH
+    ./configure --without-libcurl PG_CONFIG=$pg/bin/pg_config
+    make -j"$(nproc)"
+    make install DESTDIR="$dir.tmp"
+    # The server beside the extension (copies: it resolves symlinks to find its share directory).
+    mkdir -p "$dir.tmp/usr/lib/postgresql/15" "$dir.tmp/usr/share/postgresql/15"
+    cp -a "$pg/bin" "$dir.tmp/usr/lib/postgresql/15/"
+    cp -an "$pg/lib/." "$dir.tmp/usr/lib/postgresql/15/lib/"
+    cp -an /usr/share/postgresql/15/. "$dir.tmp/usr/share/postgresql/15/"
+    test -e "$dir.tmp/usr/lib/postgresql/15/lib/citus.so"
+  ) >"$log" 2>&1; then
+    rm -rf "$dir" "$work"; mv "$dir.tmp" "$dir"
+    summary+=("$(printf '%-16s %-10s %s  built in %ss' citus "$v" "$dir/usr/lib/postgresql/15/bin" $((SECONDS - start)))")
+    env_lines+=("CITUS_BIN=$dir/usr/lib/postgresql/15/bin")
+  else
+    failed=1; rm -rf "$dir.tmp"
+    summary+=("$(printf '%-16s %-10s %s  FAILED: %s (log: %s)' citus "$v" - "$(tail -1 "$log")" "$log")")
+  fi
+}
+citus_peer
+
 # kubectl is used as the machine has it.
 if command -v kubectl >/dev/null 2>&1; then
   kv=$(kubectl version --client -o json 2>/dev/null | sed -n 's/.*"gitVersion": *"\([^"]*\)".*/\1/p' | head -1)

@@ -2,6 +2,7 @@
 //! validation, release archives (`make dist`). Never published.
 
 pub mod archive;
+pub mod corpus;
 pub mod e2e;
 pub mod image;
 pub mod krew;

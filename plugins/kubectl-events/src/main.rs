@@ -27,7 +27,10 @@ Examples:
   kubectl eventlog query -A --severity high -o wide
 
   # Which reasons dominate, hour by hour, this week
-  kubectl eventlog aggregate --by reason,namespace --window 1h --since 7d";
+  kubectl eventlog aggregate --by reason,namespace --window 1h --since 7d
+
+  # How the store is laid out (tables, day partitions, Citus shards and workers)
+  kubectl eventlog store info";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -50,6 +53,7 @@ enum Command {
     Query(commands::query::Args),
     Aggregate(commands::aggregate::Args),
     Prune(commands::prune::Args),
+    Store(commands::layout::Args),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     Completion {
         shell: clap_complete::Shell,
@@ -71,6 +75,7 @@ fn run(cli: Cli) -> anyhow::Result<kplug::Code> {
             Command::Query(args) => commands::query::run(kube, args).await,
             Command::Aggregate(args) => commands::aggregate::run(kube, args).await,
             Command::Prune(args) => commands::prune::run(kube, args).await,
+            Command::Store(args) => commands::layout::run(kube, args).await,
             Command::Completion { shell } => {
                 kplug::cli::completion::<Cli>(shell, "kubectl-eventlog")
             }

@@ -131,9 +131,32 @@ pub fn nothing_found(namespace: Option<&str>) -> String {
     }
 }
 
+/// A size as people read it: `812 B`, `4.0 KiB`, `12.3 MiB`, `1.5 GiB`.
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if n < 1024 {
+        return format!("{n} B");
+    }
+    let mut value = n as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_read_like_people_write_them() {
+        assert_eq!(bytes(812), "812 B");
+        assert_eq!(bytes(4096), "4.0 KiB");
+        assert_eq!(bytes(12_900_000), "12.3 MiB");
+        assert_eq!(bytes(3 << 40), "3.0 TiB");
+    }
 
     #[derive(Serialize)]
     struct Obj {

@@ -10,6 +10,8 @@ use super::{free_port, peers};
 
 pub struct Postgres {
     pub port: u16,
+    /// The server's bin directory (Debian's, or one with Citus).
+    bin: PathBuf,
     dir: PathBuf,
     process: Process,
     /// Extra server settings (`-c name=value`), kept for restarts.
@@ -37,7 +39,7 @@ fn give_to_server(dir: &Path) {
         .status();
 }
 
-fn is_root() -> bool {
+pub(crate) fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
         .output()
@@ -46,13 +48,18 @@ fn is_root() -> bool {
 
 impl Postgres {
     pub fn start() -> Postgres {
-        Self::init(|_| Vec::new())
+        Self::init(peers::path("POSTGRES_BIN"), |_| Vec::new())
+    }
+
+    /// The server of `bin` with extra settings (`name=value`).
+    pub fn start_with(bin: PathBuf, settings: Vec<String>) -> Postgres {
+        Self::init(bin, |_| settings)
     }
 
     /// A server that refuses plain connections, with its certificates.
     pub fn start_tls() -> (Postgres, Certificates) {
         let mut certs = None;
-        let pg = Self::init(|dir| {
+        let pg = Self::init(peers::path("POSTGRES_BIN"), |dir| {
             let made = make_certificates(dir);
             let data = dir.join("data");
             // TLS from 127.0.0.1 or nothing; the socket stays for psql.
@@ -76,8 +83,7 @@ impl Postgres {
 
     /// initdb, then `configure` (which returns `-c` settings) in the
     /// directory, then the server.
-    fn init(configure: impl FnOnce(&Path) -> Vec<String>) -> Postgres {
-        let bin = peers::path("POSTGRES_BIN");
+    fn init(bin: PathBuf, configure: impl FnOnce(&Path) -> Vec<String>) -> Postgres {
         // Under the system temp dir: the server's user must reach it, and
         // the peer cache may sit in a home directory only its owner can enter.
         let dir = std::env::temp_dir().join(format!("kplug-pg-{}", super::unique_name("run")));
@@ -116,9 +122,10 @@ impl Postgres {
             give_to_server(&dir);
         }
         let port = free_port();
-        let process = serve(&dir, port, &settings);
+        let process = serve(&bin, &dir, port, &settings);
         Postgres {
             port,
+            bin,
             dir,
             process,
             settings,
@@ -130,7 +137,7 @@ impl Postgres {
     /// wait for sessions to end, and SIGKILL leaves them running.)
     pub fn stop(&mut self) {
         let (program, args) = as_user(
-            peers::path("POSTGRES_BIN").join("pg_ctl"),
+            self.bin.join("pg_ctl"),
             vec![
                 "stop".into(),
                 "-D".into(),
@@ -154,7 +161,7 @@ impl Postgres {
 
     /// Start the stopped server again, on the same port with the same data.
     pub fn restart(&mut self) {
-        self.process = serve(&self.dir, self.port, &self.settings);
+        self.process = serve(&self.bin, &self.dir, self.port, &self.settings);
     }
 
     /// A libpq URL for the superuser.
@@ -169,7 +176,7 @@ impl Postgres {
 
     /// Run SQL through psql in `database`; stdout.
     pub fn psql_in(&self, database: &str, sql: &str) -> String {
-        let psql = peers::path("POSTGRES_BIN").join("psql");
+        let psql = self.bin.join("psql");
         let out = Command::new(psql)
             .args([
                 "-h",
@@ -196,7 +203,7 @@ impl Postgres {
 }
 
 /// Run the server of `dir/data` on `port` until it accepts connections.
-fn serve(dir: &Path, port: u16, settings: &[String]) -> Process {
+fn serve(bin: &Path, dir: &Path, port: u16, settings: &[String]) -> Process {
     let data = dir.join("data");
     let mut extra = Vec::new();
     for s in settings {
@@ -204,7 +211,7 @@ fn serve(dir: &Path, port: u16, settings: &[String]) -> Process {
         extra.push(s.clone());
     }
     let (program, args) = as_user(
-        peers::path("POSTGRES_BIN").join("postgres"),
+        bin.join("postgres"),
         [
             "-D".into(),
             data.display().to_string(),

@@ -13,12 +13,12 @@ use serde_json::{Value, json};
 
 use crate::text;
 
-fn eventlog() -> std::path::PathBuf {
+pub(crate) fn eventlog() -> std::path::PathBuf {
     workspace_bin("kubectl-eventlog").expect("kubectl-eventlog is built by cargo test --workspace")
 }
 
 /// `kubectl eventlog ARGS --store STORE`.
-fn on_store(store: &str, args: &[&str]) -> std::process::Output {
+pub(crate) fn on_store(store: &str, args: &[&str]) -> std::process::Output {
     Command::new(eventlog())
         .args(args)
         .args(["--store", store])
@@ -51,9 +51,19 @@ fn start(cluster: &Cluster, ns: &str, store: &str, metrics: u16) -> Child {
 }
 
 /// The stored count per Event name (from `query -o json`).
-fn counts(store: &str, ns: &str) -> std::collections::BTreeMap<String, i64> {
+pub(crate) fn counts(store: &str, ns: &str) -> std::collections::BTreeMap<String, i64> {
+    counts_in(store, ns, &[])
+}
+
+/// [`counts`] of a query with more flags (`--cluster-name c1`).
+pub(crate) fn counts_in(
+    store: &str,
+    ns: &str,
+    flags: &[&str],
+) -> std::collections::BTreeMap<String, i64> {
     let out = Command::new(eventlog())
         .args(["query", "-n", ns, "-o", "json", "--store", store])
+        .args(flags)
         .output()
         .unwrap();
     let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(json!({"items": []}));
@@ -75,7 +85,7 @@ fn counts(store: &str, ns: &str) -> std::collections::BTreeMap<String, i64> {
 }
 
 /// Wait until `done`; on time-out, fail with what the collector said.
-fn wait_for(collector: &mut Child, what: &str, mut done: impl FnMut() -> bool) {
+pub(crate) fn wait_for(collector: &mut Child, what: &str, mut done: impl FnMut() -> bool) {
     let start = Instant::now();
     while !done() {
         if start.elapsed() > Duration::from_secs(30) {
@@ -90,7 +100,7 @@ fn wait_for(collector: &mut Child, what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
-fn now(offset: i64) -> String {
+pub(crate) fn now(offset: i64) -> String {
     jiff::Timestamp::from_second(jiff::Timestamp::now().as_second() + offset)
         .unwrap()
         .to_string()
@@ -299,13 +309,13 @@ fn a_size_limit_keeps_the_newest_day_on_sqlite_and_postgresql() {
 /// and ids kept, and new rows numbered after them.
 #[test]
 fn an_unpartitioned_postgresql_store_is_moved_into_day_partitions() {
-    use kplug_eventlog::store::schema::{Step, migrations};
+    use kplug_eventlog::store::schema::{SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_VERSION};
     use kplug_tests::e2e::postgres::Postgres;
 
     let pg = Postgres::start();
     pg.psql("CREATE DATABASE old");
-    for step in migrations(0, false) {
-        let Step::Sql(sql) = step else { continue };
+    // A version 3 store, as kplug wrote it before partitions.
+    for sql in SCHEMA_V1.iter().chain(SCHEMA_V2).chain(SCHEMA_V3) {
         pg.psql_in(
             "old",
             &sql.replace("{ID}", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY")
@@ -315,6 +325,7 @@ fn an_unpartitioned_postgresql_store_is_moved_into_day_partitions() {
     pg.psql_in(
         "old",
         "INSERT INTO meta (key, value) VALUES ('schema_version', '3');
+         INSERT INTO ledger (key, resource_version, count, last_ms) VALUES ('c/u1', '9', 7, 1764460800000);
          INSERT INTO occurrences (event_key, cluster, namespace, kind, name, object_uid, field_path, owner_root, reason, type, message,
              reporting_controller, node, first_ms, last_ms, occurrences, category, severity, template, fingerprint, raw)
          VALUES ('c/u1', 'c', 'shop', 'Pod', 'web-0', '', '', 'web', 'BackOff', 'Warning', 'm', 'kubelet', 'n', 1, 1764460800000, 7, 'crash', 'high', 'm', 'f', '{}'),
@@ -354,7 +365,15 @@ fn an_unpartitioned_postgresql_store_is_moved_into_day_partitions() {
     );
     assert_eq!(
         pg.psql_in("old", "SELECT value FROM meta WHERE key = 'schema_version'"),
-        "4"
+        SCHEMA_VERSION.to_string()
+    );
+    assert_eq!(
+        pg.psql_in(
+            "old",
+            "SELECT cluster, count FROM ledger WHERE key = 'c/u1'"
+        ),
+        "c|7",
+        "the ledger learns each entry's cluster from its key"
     );
     let out = run(&["query", "-A", "-o", "json"]);
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -444,16 +463,29 @@ fn postgresql_over_tls_verifies_as_sslmode_asks() {
 /// The same imports and queries on SQLite and on PostgreSQL give the same
 /// results, and re-importing adds nothing on either.
 #[test]
-fn sqlite_and_postgresql_answer_alike() {
+fn sqlite_postgresql_and_citus_answer_alike() {
     use kplug_tests::e2e::postgres::Postgres;
 
     let pg = Postgres::start();
     pg.psql("CREATE DATABASE eventlog");
     let dir = tempfile::tempdir().unwrap();
-    let stores = [
+    let mut stores = vec![
         format!("sqlite:{}", dir.path().join("e.db").display()),
         pg.url("eventlog"),
     ];
+    let citus = match kplug_tests::e2e::citus::Citus::start() {
+        Ok(citus) => Some(citus),
+        Err(why) => {
+            kplug_tests::e2e::skip(&format!("the Citus third of the parity test: {why}"));
+            None
+        }
+    };
+    stores.extend(citus.as_ref().map(|c| c.url()));
+    // A generated fleet beside the real dumps: the same Events from two
+    // clusters, so answers across clusters and for one are compared too.
+    let corpus = dir.path().join("fleet.json");
+    kplug_tests::corpus::write_event_list(&corpus, 6_000);
+    let corpus = corpus.display().to_string();
     let data = kplug_tests::e2e::workspace_root().join("tests/data/events");
     let mut files: Vec<String> = std::fs::read_dir(&data)
         .map(|d| {
@@ -559,6 +591,47 @@ fn sqlite_and_postgresql_answer_alike() {
             "json",
         ],
     ];
+    let fleet_week = [
+        "--since",
+        "2026-11-19T00:00:00Z",
+        "--until",
+        "2026-11-26T00:00:00Z",
+    ];
+    let fleet: Vec<Vec<&str>> = vec![
+        [
+            &["aggregate", "-A", "--by", "cluster,reason", "-o", "json"][..],
+            &fleet_week,
+        ]
+        .concat(),
+        [
+            &[
+                "aggregate",
+                "-A",
+                "--by",
+                "fingerprint",
+                "--cluster-name",
+                "fleet-b",
+                "-o",
+                "json",
+            ][..],
+            &fleet_week,
+        ]
+        .concat(),
+        vec![
+            "query",
+            "-A",
+            "--cluster-name",
+            "fleet-a",
+            "--for",
+            "deploy/web-7",
+            "-o",
+            "json",
+        ],
+        vec![
+            "query", "-n", "ns-7", "--reason", "Pulled", "--limit", "20", "-o", "json",
+        ],
+    ];
+    let queries: Vec<Vec<&str>> = queries.into_iter().chain(fleet).collect();
     let mut answers: Vec<Vec<String>> = Vec::new();
     for store in &stores {
         let mut import = vec!["import"];
@@ -568,10 +641,19 @@ fn sqlite_and_postgresql_answer_alike() {
             run(store, &import).contains("0 new occurrences; 496 Events already recorded in full"),
             "{store}"
         );
+        for cluster in ["fleet-a", "fleet-b"] {
+            let out = run(store, &["import", "--cluster-name", cluster, &corpus]);
+            assert!(out.contains("imported 6000 Events"), "{out}");
+        }
         answers.push(queries.iter().map(|q| run(store, q)).collect());
     }
-    for (q, (a, b)) in queries.iter().zip(answers[0].iter().zip(&answers[1])) {
-        assert_eq!(a, b, "{q:?} differs between SQLite and PostgreSQL");
+    let kinds = ["SQLite", "PostgreSQL", "Citus"];
+    for (k, other) in answers.iter().enumerate().skip(1) {
+        for (q, (a, b)) in queries.iter().zip(answers[0].iter().zip(other)) {
+            assert_eq!(a, b, "{q:?} differs between SQLite and {}", kinds[k]);
+        }
+    }
+    for (q, a) in queries.iter().zip(&answers[0]) {
         let v: Value = serde_json::from_str(a).unwrap();
         let found = v
             .get("items")
@@ -691,7 +773,7 @@ async fn collect_survives_an_api_server_restart() {
 }
 
 /// A metric's value from the collector's `/metrics`.
-fn metric(port: u16, name: &str) -> u64 {
+pub(crate) fn metric(port: u16, name: &str) -> u64 {
     let m = kplug_tests::e2e::http::get(&format!("127.0.0.1:{port}"), "/metrics", &[]).unwrap();
     let body = String::from_utf8_lossy(&m.body).into_owned();
     body.lines()
@@ -756,14 +838,14 @@ async fn collect_relists_after_410_gone() {
 /// Events keep coming, and when the server is back the collector connects
 /// again and writes everything, once.
 /// A Warning about Pod api-0 in `ns`, seen `count` times.
-fn warning(ns: &str, name: &str, reason: &str, count: i64) -> Value {
+pub(crate) fn warning(ns: &str, name: &str, reason: &str, count: i64) -> Value {
     json!({"metadata": {"name": name}, "involvedObject": {"kind": "Pod", "namespace": ns, "name": "api-0", "uid": "api-0-uid"},
            "reason": reason, "message": format!("{reason} happened"), "type": "Warning",
            "source": {"component": "kubelet", "host": "node-1"}, "firstTimestamp": now(-10), "lastTimestamp": now(0), "count": count})
 }
 
 /// Event `name` in `ns` occurs again: its count becomes `count`, seen now.
-async fn bump(client: &kube::Client, ns: &str, name: &str, count: i64) {
+pub(crate) async fn bump(client: &kube::Client, ns: &str, name: &str, count: i64) {
     use k8s_openapi::api::core::v1::Event as CoreEvent;
     use kube::api::{Api, Patch, PatchParams};
     Api::<CoreEvent>::namespaced(client.clone(), ns)

@@ -36,11 +36,11 @@ pub struct Dialect {
     /// Appended to the ledger read of an ingest: locks the entries against
     /// another writer until the batch commits.
     pub lock_rows: &'static str,
-    /// One row, column `bytes`: what the store takes on disk, every table
-    /// and index of it (what `--max-size` limits).
-    pub used_bytes: &'static str,
     /// Occurrences are kept in day partitions (see [`partitions`]).
     pub partitioned: bool,
+    /// `{CLUSTER_OF_KEY}` in the schema: the cluster a ledger key begins
+    /// with (`CLUSTER/uid`).
+    pub cluster_of_key: &'static str,
 }
 
 /// A connection the store's SQL runs on. Async, so that PostgreSQL's
@@ -147,7 +147,8 @@ pub async fn migrate<C: Conn>(c: &mut C) -> Result<(), StoreError> {
                     c.batch(
                         &stmt
                             .replace("{ID}", d.id_column)
-                            .replace("{WITHOUT_ROWID}", d.without_rowid),
+                            .replace("{WITHOUT_ROWID}", d.without_rowid)
+                            .replace("{CLUSTER_OF_KEY}", d.cluster_of_key),
                     )
                     .await?
                 }
@@ -170,21 +171,34 @@ pub async fn ingest<C: Conn>(c: &mut C, batch: &[Record]) -> Result<IngestStats,
     let d = c.dialect();
     in_transaction(c, async |c| {
         let mut found = HashMap::new();
-        let keys = plan::batch_keys(batch);
-        let lookups: Vec<(String, Vec<Param>)> = if d.arrays {
-            vec![(
-                format!("key = ANY({})", (d.placeholder)(1)),
-                vec![Param::Texts(keys)],
-            )]
-        } else {
-            keys.chunks(KEYS)
-                .map(|chunk| {
-                    let marks: Vec<String> = (1..=chunk.len()).map(d.placeholder).collect();
-                    let keys = chunk.iter().cloned().map(Param::Text).collect();
-                    (format!("key IN ({})", marks.join(", ")), keys)
-                })
-                .collect()
-        };
+        let mut lookups: Vec<(String, Vec<Param>)> = Vec::new();
+        for (cluster, keys) in plan::batch_keys(batch) {
+            let cluster = Param::Text(cluster);
+            if d.arrays {
+                lookups.push((
+                    format!(
+                        "cluster = {} AND key = ANY({})",
+                        (d.placeholder)(1),
+                        (d.placeholder)(2)
+                    ),
+                    vec![cluster, Param::Texts(keys)],
+                ));
+                continue;
+            }
+            for chunk in keys.chunks(KEYS) {
+                let marks: Vec<String> = (2..=chunk.len() + 1).map(d.placeholder).collect();
+                let mut params = vec![cluster.clone()];
+                params.extend(chunk.iter().cloned().map(Param::Text));
+                lookups.push((
+                    format!(
+                        "cluster = {} AND key IN ({})",
+                        (d.placeholder)(1),
+                        marks.join(", ")
+                    ),
+                    params,
+                ));
+            }
+        }
         for (which, params) in lookups {
             let sql = format!(
                 "{} WHERE {which} ORDER BY key{}",
@@ -261,9 +275,8 @@ pub async fn last_id<C: Conn>(c: &mut C) -> Result<i64, StoreError> {
     Ok(found.first().copied().unwrap_or(0))
 }
 
-/// Bytes the store takes (see [`Dialect::used_bytes`]).
-pub async fn used_bytes<C: Conn>(c: &mut C) -> Result<u64, StoreError> {
-    let sql = c.dialect().used_bytes;
+/// Bytes the store takes, measured by `sql` (one row, column `bytes`).
+pub async fn used_bytes<C: Conn>(c: &mut C, sql: &str) -> Result<u64, StoreError> {
     let found = rows(c, sql, &[], |r| r.int("bytes")).await?;
     Ok(found.first().map_or(0, |b| u64::try_from(*b).unwrap_or(0)))
 }

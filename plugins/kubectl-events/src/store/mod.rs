@@ -6,11 +6,15 @@
 //! - [`plan`]: what a batch does to a store, decided without it;
 //! - [`filter`] and [`query`]: the reading SQL, values always bound;
 //! - [`core`]: what a store does, written once over a connection;
-//! - [`sqlite`] and [`postgres`]: the drivers (connection, dialect, opening).
+//! - [`sqlite`] and [`postgres`]: the drivers (connection, dialect, opening);
+//! - [`citus`]: PostgreSQL's tables sharded by cluster, when it is Citus;
+//! - [`info`]: what a store is made of.
 
+pub mod citus;
 pub mod core;
 mod error;
 pub mod filter;
+pub mod info;
 pub mod partitions;
 pub mod plan;
 pub mod postgres;
@@ -184,7 +188,56 @@ impl Store {
 
     /// What the store takes on disk, all of it (what `--max-size` limits).
     pub async fn used_bytes(&mut self) -> Result<u64, StoreError> {
-        on_conn!(self, c => core::used_bytes(c))
+        let sql = self.used_bytes_sql();
+        on_conn!(self, c => core::used_bytes(c, sql))
+    }
+
+    /// The statement measuring the store: the dialect's, or on Citus the
+    /// shards' on every node (the coordinator's tables hold nothing).
+    fn used_bytes_sql(&self) -> &'static str {
+        match self {
+            Store::Postgres(p) if p.is_citus() => citus::USED_BYTES,
+            Store::Postgres(_) => postgres::USED_BYTES,
+            Store::Sqlite(_) => sqlite::USED_BYTES,
+        }
+    }
+
+    /// The database, tables, partitions and workers of the store.
+    pub async fn info(&mut self) -> Result<info::StoreInfo, StoreError> {
+        let store = self.describe();
+        let bytes = self.used_bytes().await?;
+        let (kind, citus) = match self {
+            Store::Sqlite(_) => (info::Kind::Sqlite, false),
+            Store::Postgres(p) if p.is_citus() => (info::Kind::Citus, true),
+            Store::Postgres(_) => (info::Kind::Postgresql, false),
+        };
+        let schema_version = on_conn!(self, c => core::schema_version(c))?.unwrap_or(0);
+        let (tables, partitions, workers) = match self {
+            Store::Sqlite(_) => (
+                info::TABLES
+                    .iter()
+                    .map(|name| info::TableInfo {
+                        name: name.to_string(),
+                        placement: info::Placement::Local,
+                        distribution_column: None,
+                        shards: None,
+                        bytes: None,
+                    })
+                    .collect(),
+                Vec::new(),
+                Vec::new(),
+            ),
+            Store::Postgres(_) => on_conn!(self, c => info::postgres(c, citus))?,
+        };
+        Ok(info::StoreInfo {
+            store,
+            kind,
+            schema_version,
+            bytes,
+            tables,
+            partitions,
+            workers,
+        })
     }
 
     pub async fn prune_chunk(

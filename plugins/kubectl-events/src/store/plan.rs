@@ -51,14 +51,23 @@ pub struct Plan {
     pub hourly_objects: Vec<HourlyCell<ByObject>>,
 }
 
-/// The distinct ledger keys of `batch`, in first-seen order.
-pub fn batch_keys(batch: &[Record]) -> Vec<String> {
+/// The distinct ledger keys of `batch` per cluster, clusters and keys in
+/// first-seen order: a ledger lookup is one statement per cluster, which a
+/// store sharded by cluster answers from one shard.
+pub fn batch_keys(batch: &[Record]) -> Vec<(String, Vec<String>)> {
     let mut seen = HashSet::new();
-    batch
-        .iter()
-        .map(ledger_key)
-        .filter(|k| seen.insert(k.clone()))
-        .collect()
+    let mut clusters: Vec<(String, Vec<String>)> = Vec::new();
+    for r in batch {
+        let key = ledger_key(r);
+        if !seen.insert(key.clone()) {
+            continue;
+        }
+        match clusters.iter_mut().find(|(c, _)| *c == r.cluster) {
+            Some((_, keys)) => keys.push(key),
+            None => clusters.push((r.cluster.clone(), vec![key])),
+        }
+    }
+    clusters
 }
 
 /// Decide every record of `batch` against the ledger entries `found` (the
@@ -83,14 +92,14 @@ pub fn plan(batch: &[Record], mut found: HashMap<String, Seen>, stats: &mut Inge
         found.insert(key.clone(), next);
         // Each key once: a statement may not upsert the same row twice.
         if listed.insert(key.clone()) {
-            order.push(key);
+            order.push((r.cluster.clone(), key));
         }
     }
     // In key order: neighbouring keys share B-tree pages.
     order.sort_unstable();
     plan.hourly = hourly.cells();
     plan.hourly_objects = by_object.cells();
-    for key in order {
+    for (cluster, key) in order {
         let next = &found[&key];
         // A relist repeats what the ledger holds: nothing to write.
         if before.get(&key) == Some(next) {
@@ -98,6 +107,7 @@ pub fn plan(batch: &[Record], mut found: HashMap<String, Seen>, stats: &mut Inge
         }
         plan.ledger.push(LedgerEntry {
             seen: next.clone(),
+            cluster,
             key,
         });
     }

@@ -9,7 +9,7 @@ use tokio_postgres::types::{IsNull, ToSql, Type};
 use super::StoreError;
 use super::core::{self, Conn, Dialect};
 use super::rows::{ColumnType, Param, Read, Table};
-use super::{schema, tls};
+use super::{citus, schema, tls};
 
 pub struct PostgresStore {
     /// Connections made again when the server closed them (restarts,
@@ -18,6 +18,8 @@ pub struct PostgresStore {
     pool: Pool,
     /// The URL without its password, for messages.
     shown: String,
+    /// The database is a Citus coordinator (the tables are distributed).
+    citus: bool,
 }
 
 /// `postgres://user:secret@host/db` → `postgres://user@host/db`.
@@ -196,6 +198,10 @@ async fn upsert<T: Table>(client: &ClientWrapper, cells: &[Vec<Param>]) -> Resul
     Ok(())
 }
 
+/// Every kplug table with its indexes and TOAST, as SQLite's file size counts them.
+/// The partitioned table itself holds nothing: its partitions are summed.
+pub const USED_BYTES: &str = "SELECT CAST((SELECT COALESCE(SUM(pg_total_relation_size(inhrelid)), 0) FROM pg_inherits WHERE inhparent = CAST('occurrences' AS regclass)) + pg_total_relation_size('ledger') + pg_total_relation_size('hourly') + pg_total_relation_size('hourly_objects') + pg_total_relation_size('objects') + pg_total_relation_size('meta') AS BIGINT) AS bytes";
+
 /// PostgreSQL's share of the store's SQL.
 static POSTGRES: Dialect = Dialect {
     placeholder: |n| format!("${n}"),
@@ -206,10 +212,8 @@ static POSTGRES: Dialect = Dialect {
     // One migrator at a time.
     migration_lock: Some("SELECT pg_advisory_xact_lock(7734001)"),
     lock_rows: " FOR UPDATE",
-    // Every kplug table with its indexes and TOAST, as SQLite's file size counts them.
     partitioned: true,
-    // The partitioned table itself holds nothing: its partitions are summed.
-    used_bytes: "SELECT CAST((SELECT COALESCE(SUM(pg_total_relation_size(inhrelid)), 0) FROM pg_inherits WHERE inhparent = CAST('occurrences' AS regclass)) + pg_total_relation_size('ledger') + pg_total_relation_size('hourly') + pg_total_relation_size('objects') + pg_total_relation_size('meta') AS BIGINT) AS bytes",
+    cluster_of_key: "split_part(key, '/', 1)",
 };
 
 impl Conn for ClientWrapper {
@@ -276,7 +280,11 @@ impl PostgresStore {
             .max_size(POOL_SIZE)
             .build()
             .map_err(|e| StoreError::Internal(format!("the connection pool: {e}")))?;
-        let store = PostgresStore { pool, shown };
+        let mut store = PostgresStore {
+            pool,
+            shown,
+            citus: false,
+        };
         let mut client = store.pool.get().await.map_err(|e| StoreError::Open {
             path: store.shown.clone(),
             message: StoreError::from(e).to_string(),
@@ -285,6 +293,10 @@ impl PostgresStore {
             store.check_schema(&mut client).await?;
         } else {
             core::migrate(&mut *client).await?;
+        }
+        store.citus = citus::installed(&mut *client).await?;
+        if store.citus && access == super::Access::Write {
+            citus::lay_out(&mut *client).await?;
         }
         drop(client);
         Ok(store)
@@ -313,6 +325,11 @@ impl PostgresStore {
 
     pub fn shown(&self) -> &str {
         &self.shown
+    }
+
+    /// Whether the database is a Citus coordinator.
+    pub fn is_citus(&self) -> bool {
+        self.citus
     }
 }
 

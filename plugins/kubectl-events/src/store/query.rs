@@ -56,7 +56,9 @@ impl EventRow {
 }
 
 /// The rows [`EventRow::read`] reads: the latest row `o` of each Event and
-/// its group `g`.
+/// its group `g`. An Event is its key within its cluster; grouping and
+/// joining on the cluster too lets a store sharded by cluster answer each
+/// shard's part by itself.
 pub fn query_sql(where_sql: &str, limit: Option<usize>) -> String {
     format!(
         "SELECT o.cluster AS cluster, o.namespace AS namespace, o.kind AS kind, o.name AS name,
@@ -65,8 +67,8 @@ pub fn query_sql(where_sql: &str, limit: Option<usize>) -> String {
                 g.last_ms AS last_ms, g.total AS total, o.category AS category, o.severity AS severity,
                 o.fingerprint AS fingerprint
          FROM occurrences o JOIN (
-             SELECT event_key, MAX(id) AS id, CAST(SUM(occurrences) AS BIGINT) AS total, MIN(first_ms) AS first_ms, MAX(last_ms) AS last_ms
-             FROM occurrences {where_sql} GROUP BY event_key) g ON o.id = g.id
+             SELECT cluster, event_key, MAX(id) AS id, CAST(SUM(occurrences) AS BIGINT) AS total, MIN(first_ms) AS first_ms, MAX(last_ms) AS last_ms
+             FROM occurrences {where_sql} GROUP BY cluster, event_key) g ON o.cluster = g.cluster AND o.id = g.id
          ORDER BY g.last_ms DESC, o.id DESC{}",
         limit.map(|n| format!(" LIMIT {n}")).unwrap_or_default()
     )

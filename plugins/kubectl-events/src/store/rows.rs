@@ -180,6 +180,7 @@ impl Table for Occurrence {
 /// An Event's ledger entry: what was last recorded of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LedgerEntry {
+    pub cluster: String,
     pub key: String,
     pub seen: Seen,
 }
@@ -187,16 +188,18 @@ pub struct LedgerEntry {
 impl Table for LedgerEntry {
     const NAME: &'static str = "ledger";
     const COLUMNS: &'static [(&'static str, ColumnType)] = &[
+        ("cluster", T),
         ("key", T),
         ("resource_version", T),
         ("count", I),
         ("last_ms", O),
     ];
     /// Writing an entry replaces the one before.
-    const CONFLICT: &'static str = "ON CONFLICT (key) DO UPDATE SET resource_version = excluded.resource_version, count = excluded.count, last_ms = excluded.last_ms";
+    const CONFLICT: &'static str = "ON CONFLICT (cluster, key) DO UPDATE SET resource_version = excluded.resource_version, count = excluded.count, last_ms = excluded.last_ms";
 
     fn cells(&self) -> Vec<Param> {
         vec![
+            Param::Text(self.cluster.clone()),
             Param::Text(self.key.clone()),
             Param::Text(self.seen.resource_version.clone()),
             Param::Int(i64::try_from(self.seen.count).unwrap_or(i64::MAX)),
@@ -207,10 +210,12 @@ impl Table for LedgerEntry {
 
 impl LedgerEntry {
     /// `SELECT` of the entries, for a `WHERE` to follow.
-    pub const SELECT: &'static str = "SELECT key, resource_version, count, last_ms FROM ledger";
+    pub const SELECT: &'static str =
+        "SELECT cluster, key, resource_version, count, last_ms FROM ledger";
 
     pub fn read(r: &dyn Read) -> Result<LedgerEntry, StoreError> {
         Ok(LedgerEntry {
+            cluster: r.text("cluster")?,
             key: r.text("key")?,
             seen: Seen {
                 resource_version: r.text("resource_version")?,
@@ -282,7 +287,7 @@ impl Rollup for ByObject {
         ("namespace", T),
         ("micro", I),
     ];
-    const CONFLICT: &'static str = "ON CONFLICT (hour_ms, fingerprint, kind, name) DO UPDATE SET micro = hourly_objects.micro + excluded.micro";
+    const CONFLICT: &'static str = "ON CONFLICT (hour_ms, fingerprint, kind, name, cluster) DO UPDATE SET micro = hourly_objects.micro + excluded.micro";
 }
 
 /// Occurrences of one hour and rollup key, in millionths.
@@ -456,7 +461,8 @@ mod tests {
             raw: "{}".into(),
         });
         agrees(&LedgerEntry {
-            key: "k".into(),
+            cluster: "c".into(),
+            key: "c/k".into(),
             seen: Seen {
                 resource_version: "1".into(),
                 count: 3,
@@ -529,7 +535,7 @@ mod tests {
         assert_eq!(
             insert_sql::<LedgerEntry>(2, &|n| format!("${n}")),
             format!(
-                "INSERT INTO ledger (key, resource_version, count, last_ms) VALUES ($1, $2, $3, $4), ($5, $6, $7, $8) {}",
+                "INSERT INTO ledger (cluster, key, resource_version, count, last_ms) VALUES ($1, $2, $3, $4, $5), ($6, $7, $8, $9, $10) {}",
                 LedgerEntry::CONFLICT
             )
         );

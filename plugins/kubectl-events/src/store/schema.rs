@@ -1,11 +1,11 @@
 //! The tables and how a store gets from any older version to this one.
-//! The SQL is portable (SQLite and PostgreSQL); `{ID}` and `{WITHOUT_ROWID}`
-//! are filled in by each driver.
+//! The SQL is portable (SQLite and PostgreSQL); `{ID}`, `{WITHOUT_ROWID}`
+//! and `{CLUSTER_OF_KEY}` are filled in by each driver.
 
 use super::StoreError;
 
 /// Schema version written by this build; older stores are migrated on open.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// The columns of an occurrence after its id, as every version has them.
 macro_rules! occurrence_columns {
@@ -139,10 +139,43 @@ pub const SCHEMA_V4_PARTITIONED: &[Step] = &[
     Step::Sql("CREATE INDEX occurrences_id ON occurrences (id)"),
 ];
 
+/// Version 5: every table that has a cluster has it in its key, so that a
+/// distributed database (Citus) can shard each of them by cluster and keep
+/// one cluster's rows of every table together; a key that holds the
+/// cluster is also what lets a ledger lookup of one cluster be answered by
+/// one shard. The ledger gains the column (its keys already begin with the
+/// cluster: `{CLUSTER_OF_KEY}` takes it from there); the object rollup's
+/// key gains it last, so `--by fingerprint` still reads in key order.
+pub const SCHEMA_V5: &[&str] = &[
+    "CREATE TABLE ledger_v5 (
+        cluster TEXT NOT NULL,
+        key TEXT NOT NULL,
+        resource_version TEXT NOT NULL,
+        count BIGINT NOT NULL,
+        last_ms BIGINT,
+        PRIMARY KEY (cluster, key)){WITHOUT_ROWID}",
+    "INSERT INTO ledger_v5 (cluster, key, resource_version, count, last_ms) SELECT {CLUSTER_OF_KEY}, key, resource_version, count, last_ms FROM ledger",
+    "DROP TABLE ledger",
+    "ALTER TABLE ledger_v5 RENAME TO ledger",
+    "CREATE TABLE hourly_objects_v5 (
+        hour_ms BIGINT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        name TEXT NOT NULL,
+        cluster TEXT NOT NULL,
+        namespace TEXT NOT NULL,
+        micro BIGINT NOT NULL,
+        PRIMARY KEY (hour_ms, fingerprint, kind, name, cluster))",
+    "INSERT INTO hourly_objects_v5 SELECT hour_ms, fingerprint, kind, name, cluster, namespace, micro FROM hourly_objects",
+    "DROP TABLE hourly_objects",
+    "ALTER TABLE hourly_objects_v5 RENAME TO hourly_objects",
+];
+
 /// One step of a migration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
-    /// A statement (`{ID}`, `{WITHOUT_ROWID}` filled in by the dialect).
+    /// A statement (`{ID}`, `{WITHOUT_ROWID}`, `{CLUSTER_OF_KEY}` filled in
+    /// by the dialect).
     Sql(&'static str),
     /// Compute the hourly rollup from the rows (it came with version 3).
     FillHourly,
@@ -175,9 +208,14 @@ pub fn migrations(found: i64, partitioned: bool) -> Vec<Step> {
         if partitioned {
             steps.extend(SCHEMA_V4_PARTITIONED.iter().copied());
         }
-        if found >= 1 {
-            steps.push(Step::FillHourlyObjects);
-        }
+    }
+    if found < 5 {
+        steps.extend(sql(SCHEMA_V5));
+    }
+    // The rollup by object came with version 4; it is filled in its
+    // newest shape (its upserts name the newest key).
+    if (1..4).contains(&found) {
+        steps.push(Step::FillHourlyObjects);
     }
     steps
 }

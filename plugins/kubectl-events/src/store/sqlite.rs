@@ -165,6 +165,9 @@ impl SqliteStore {
     }
 }
 
+/// Pages in use (not on the free list): the whole file, every table and index.
+pub const USED_BYTES: &str = "SELECT ((SELECT page_count FROM pragma_page_count()) - (SELECT freelist_count FROM pragma_freelist_count())) * (SELECT page_size FROM pragma_page_size()) AS bytes";
+
 /// SQLite's share of the store's SQL.
 static SQLITE: Dialect = Dialect {
     placeholder: |n| format!("?{n}"),
@@ -174,9 +177,8 @@ static SQLITE: Dialect = Dialect {
     arrays: false,
     migration_lock: None,
     lock_rows: "",
-    // Pages in use (not on the free list): the whole file, every table and index.
     partitioned: false,
-    used_bytes: "SELECT ((SELECT page_count FROM pragma_page_count()) - (SELECT freelist_count FROM pragma_freelist_count())) * (SELECT page_size FROM pragma_page_size()) AS bytes",
+    cluster_of_key: "substr(key, 1, instr(key, '/') - 1)",
 };
 
 impl Conn for Connection {
