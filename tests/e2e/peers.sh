@@ -165,7 +165,15 @@ citus_peer() {
     summary+=("$(printf '%-16s %-10s %s  cached' citus "$v" "$dir/usr/lib/postgresql/15/bin")")
     env_lines+=("CITUS_BIN=$dir/usr/lib/postgresql/15/bin"); return
   fi
-  local src=${KPLUG_CITUS_SOURCE:-$here/../../../shared/peers/citus/citus-$v.tar.gz}
+  # Beside this checkout, or beside the repository it was cloned from (a
+  # CI checkout of a local repository).
+  local root origin src=${KPLUG_CITUS_SOURCE:-}
+  root=$(cd "$here/../.." && pwd)
+  origin=$(git -C "$root" config remote.origin.url 2>/dev/null || true)
+  if [ -z "$src" ]; then
+    src="$root/../shared/peers/citus/citus-$v.tar.gz"
+    [ ! -f "$src" ] && [ -d "$origin" ] && src="$origin/../shared/peers/citus/citus-$v.tar.gz"
+  fi
   if [ ! -f "$src" ]; then
     # Not a failure of the tier: the Citus tests say they were skipped and why.
     summary+=("$(printf '%-16s %-10s %s  UNAVAILABLE: %s' citus "$v" - "no source archive at $src (set KPLUG_CITUS_SOURCE)")"); return

@@ -232,10 +232,18 @@ pub async fn query<C: Conn>(
     filter: &Filter,
     limit: Option<usize>,
 ) -> Result<Vec<EventRow>, StoreError> {
-    let (where_sql, params) = filter.to_sql(&c.dialect().placeholder);
+    let placeholder = c.dialect().placeholder;
+    let (where_sql, mut params) = filter.to_sql(&placeholder);
+    let outer = match &filter.cluster {
+        Some(cluster) => {
+            params.push(Param::Text(cluster.clone()));
+            format!("WHERE o.cluster = {}", placeholder(params.len()))
+        }
+        None => String::new(),
+    };
     rows(
         c,
-        &query::query_sql(&where_sql, limit),
+        &query::query_sql(&where_sql, &outer, limit),
         &params,
         EventRow::read,
     )

@@ -58,8 +58,9 @@ impl EventRow {
 /// The rows [`EventRow::read`] reads: the latest row `o` of each Event and
 /// its group `g`. An Event is its key within its cluster; grouping and
 /// joining on the cluster too lets a store sharded by cluster answer each
-/// shard's part by itself.
-pub fn query_sql(where_sql: &str, limit: Option<usize>) -> String {
+/// shard's part by itself. `outer_where` filters `o` too: with one cluster
+/// named there, the whole statement touches that cluster's shard only.
+pub fn query_sql(where_sql: &str, outer_where: &str, limit: Option<usize>) -> String {
     format!(
         "SELECT o.cluster AS cluster, o.namespace AS namespace, o.kind AS kind, o.name AS name,
                 o.field_path AS field_path, o.reason AS reason, o.type AS type, o.message AS message,
@@ -69,6 +70,7 @@ pub fn query_sql(where_sql: &str, limit: Option<usize>) -> String {
          FROM occurrences o JOIN (
              SELECT cluster, event_key, MAX(id) AS id, CAST(SUM(occurrences) AS BIGINT) AS total, MIN(first_ms) AS first_ms, MAX(last_ms) AS last_ms
              FROM occurrences {where_sql} GROUP BY cluster, event_key) g ON o.cluster = g.cluster AND o.id = g.id
+         {outer_where}
          ORDER BY g.last_ms DESC, o.id DESC{}",
         limit.map(|n| format!(" LIMIT {n}")).unwrap_or_default()
     )
