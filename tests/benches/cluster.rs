@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use kplug_tests::e2e::cluster::{ADMIN, Cluster};
 use kplug_tests::e2e::nfd::{FLEET_SPEC, install_crds, mixed_fleet, publish_fleet};
-use kplug_tests::e2e::{peers, workspace_bin};
+use kplug_tests::e2e::peers;
 
 const NODES: usize = 5000;
 const RUNS: usize = 7;
@@ -43,16 +43,8 @@ fn median(mut make: impl FnMut() -> Command, ok_codes: &[i32]) -> Duration {
 }
 
 fn main() {
-    if !peers::cache_dir().join("peers.env").exists() {
-        println!(
-            "skipped: validate-cluster over {NODES} NodeFeatures: no e2e peers (run `make peers`)"
-        );
-        return;
-    }
-    let Some(compat) = workspace_bin("kubectl-compat") else {
-        println!(
-            "skipped: validate-cluster bench: kubectl-compat is not built in this profile (cargo bench --workspace builds it)"
-        );
+    let Some(compat) = kplug_tests::e2e::bench_binary("validate-cluster bench", "kubectl-compat")
+    else {
         return;
     };
     let cluster = Cluster::private();

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use kplug_tests::corpus::REASONS;
 use kplug_tests::e2e::cluster::{ADMIN, Cluster};
 use kplug_tests::e2e::postgres::Postgres;
-use kplug_tests::e2e::{objects, peers, workspace_bin};
+use kplug_tests::e2e::{objects, peers};
 use serde_json::json;
 
 const IMPORTED: usize = 1_000_000;
@@ -29,14 +29,7 @@ const PER_WRITER: usize = 250_000;
 const COLLECTED: usize = 20_000;
 
 fn main() {
-    if !peers::cache_dir().join("peers.env").exists() {
-        println!("skipped: eventlog bench: no e2e peers (run `make peers`)");
-        return;
-    }
-    let Some(bin) = workspace_bin("kubectl-eventlog") else {
-        println!(
-            "skipped: eventlog bench: kubectl-eventlog is not built in this profile (cargo bench --workspace builds it)"
-        );
+    let Some(bin) = kplug_tests::e2e::bench_binary("eventlog bench", "kubectl-eventlog") else {
         return;
     };
     let dir = tempfile::tempdir().expect("temp dir");

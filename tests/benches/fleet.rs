@@ -17,7 +17,6 @@ use std::time::Instant;
 
 use kplug_tests::e2e::citus::Citus;
 use kplug_tests::e2e::postgres::Postgres;
-use kplug_tests::e2e::{peers, workspace_bin};
 
 const CLUSTERS: usize = 8;
 /// Events each cluster's writer imports in the ingest part.
@@ -27,12 +26,7 @@ const DAYS: i64 = 14;
 const DAY_MS: i64 = 86_400_000;
 
 fn main() {
-    if !peers::cache_dir().join("peers.env").exists() {
-        println!("skipped: fleet bench: no e2e peers (run `make peers`)");
-        return;
-    }
-    let Some(bin) = workspace_bin("kubectl-eventlog") else {
-        println!("skipped: fleet bench: kubectl-eventlog is not built in this profile");
+    let Some(bin) = kplug_tests::e2e::bench_binary("fleet bench", "kubectl-eventlog") else {
         return;
     };
     let citus = match Citus::start() {
@@ -177,9 +171,9 @@ fn fill(server: &Postgres, database: &str, occurrences: i64, now_ms: i64) {
 
 /// p50 and p99 of each question, as whole commands.
 fn queries(bin: &Path, name: &str, store: &str) {
-    let questions: [(&str, &[&str]); 4] = [
+    let questions: [(&str, &[&str]); 2] = [
         (
-            "query --for deploy/web-7 -n ns-7 --since 24h, one cluster",
+            "query --for deploy/web-7 -n ns-7 --since 24h",
             &[
                 "query",
                 "-n",
@@ -188,28 +182,10 @@ fn queries(bin: &Path, name: &str, store: &str) {
                 "deploy/web-7",
                 "--since",
                 "24h",
-                "--cluster-name",
-                "cluster-3",
-                "-o",
-                "json",
             ],
         ),
         (
-            "query --for deploy/web-7 -n ns-7 --since 24h, all clusters",
-            &[
-                "query",
-                "-n",
-                "ns-7",
-                "--for",
-                "deploy/web-7",
-                "--since",
-                "24h",
-                "-o",
-                "json",
-            ],
-        ),
-        (
-            "aggregate --by fingerprint --since 7d --window 1d, all clusters",
+            "aggregate --by fingerprint --since 7d --window 1d",
             &[
                 "aggregate",
                 "-A",
@@ -219,36 +195,26 @@ fn queries(bin: &Path, name: &str, store: &str) {
                 "7d",
                 "--window",
                 "1d",
-                "-o",
-                "json",
-            ],
-        ),
-        (
-            "aggregate --by fingerprint --since 7d --window 1d, one cluster",
-            &[
-                "aggregate",
-                "-A",
-                "--by",
-                "fingerprint",
-                "--since",
-                "7d",
-                "--window",
-                "1d",
-                "--cluster-name",
-                "cluster-3",
-                "-o",
-                "json",
             ],
         ),
     ];
-    for (what, args) in questions {
+    let scopes: [(&str, &[&str]); 2] = [
+        ("one cluster", &["--cluster-name", "cluster-3"]),
+        ("all clusters", &[]),
+    ];
+    for ((question, args), (scope, flags)) in questions
+        .iter()
+        .flat_map(|q| scopes.iter().map(move |s| (q, s)))
+    {
+        let what = format!("{question}, {scope}");
         let runs = 20;
         let mut times: Vec<f64> = (0..runs)
             .map(|_| {
                 let t = Instant::now();
                 let out = Command::new(bin)
-                    .args(args)
-                    .args(["--store", store])
+                    .args(*args)
+                    .args(*flags)
+                    .args(["--store", store, "-o", "json"])
                     .output()
                     .expect("runs");
                 assert!(

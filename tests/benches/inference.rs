@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use kplug_tests::e2e::cluster::{ADMIN, Cluster};
 use kplug_tests::e2e::inference::{ask_epp, install_crds, kubectl, ok, serve_metrics, start_epp};
-use kplug_tests::e2e::{free_port, http, objects, peers, workspace_bin};
+use kplug_tests::e2e::{free_port, http, objects};
 use serde_json::json;
 
 const ENDPOINTS: usize = 100;
@@ -72,14 +72,8 @@ fn report(what: &str, t: &[Duration]) {
 }
 
 fn main() {
-    if !peers::cache_dir().join("peers.env").exists() {
-        println!("skipped: kubectl inference bench: no e2e peers (run `make peers`)");
-        return;
-    }
-    let Some(bin) = workspace_bin("kubectl-inference") else {
-        println!(
-            "skipped: kubectl inference bench: kubectl-inference is not built in this profile (cargo bench --workspace builds it)"
-        );
+    let Some(bin) = kplug_tests::e2e::bench_binary("kubectl inference bench", "kubectl-inference")
+    else {
         return;
     };
     let cluster = Cluster::private();

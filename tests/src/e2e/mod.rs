@@ -56,3 +56,19 @@ pub fn unique_name(prefix: &str) -> String {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     format!("{prefix}-{}-{n}", std::process::id())
 }
+
+/// For a bench of the e2e tier: the plugin binary `bin` when the peers and
+/// it are there; otherwise `None`, with the reason printed as a skip.
+pub fn bench_binary(bench: &str, bin: &str) -> Option<PathBuf> {
+    if !peers::cache_dir().join("peers.env").exists() {
+        println!("skipped: {bench}: no e2e peers (run `make peers`)");
+        return None;
+    }
+    let found = workspace_bin(bin);
+    if found.is_none() {
+        println!(
+            "skipped: {bench}: {bin} is not built in this profile (cargo bench --workspace builds it)"
+        );
+    }
+    found
+}

@@ -13,7 +13,7 @@ use kplug_tests::e2e::cluster::{ADMIN, Cluster};
 use kplug_tests::e2e::{free_port, objects, skip};
 use serde_json::Value;
 
-use crate::eventlog::{bump, counts_in, eventlog, metric, on_store, wait_for, warning};
+use crate::eventlog::{bump, counts_in, metric, on_store, start_with, wait_for, warning};
 use crate::text;
 
 /// Citus, or the reason it is not here (printed as a skip).
@@ -242,20 +242,6 @@ fn a_plain_postgresql_store_moves_onto_citus() {
     assert!(again.contains("0 new occurrences"), "{again}");
 }
 
-/// A collector for cluster `name` of namespace `ns` on `store`.
-fn collector(cluster: &Cluster, ns: &str, name: &str, store: &str, metrics: u16) -> Child {
-    Command::new(eventlog())
-        .args(["collect", "-n", ns, "--cluster-name", name])
-        .args(["--flush-interval", "100ms"])
-        .args(["--metrics-addr", &format!("127.0.0.1:{metrics}")])
-        .args(["--store", store])
-        .args(cluster.args(ADMIN))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
 /// Four collectors, one per cluster name, write into Citus at once; the
 /// worker holding the first cluster's shards is stopped while Events
 /// occur: its writers see errors and retry, and once it is back every
@@ -280,7 +266,7 @@ async fn four_collectors_write_at_once_and_a_worker_outage_loses_nothing() {
     let mut collectors: Vec<Child> = names
         .iter()
         .zip(&ports)
-        .map(|(n, p)| collector(cluster, &ns, n, &store, *p))
+        .map(|(n, p)| start_with(cluster, &ns, &store, *p, &["--cluster-name", n]))
         .collect();
     let of = |name: &str| counts_in(&store, &ns, &["--cluster-name", name]);
     for (c, name) in collectors.iter_mut().zip(&names) {

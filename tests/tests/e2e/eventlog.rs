@@ -32,6 +32,17 @@ fn sqlite(path: &Path) -> String {
 
 /// The collector on namespace `ns`, writing to the store URL `store`.
 fn start(cluster: &Cluster, ns: &str, store: &str, metrics: u16) -> Child {
+    start_with(cluster, ns, store, metrics, &[])
+}
+
+/// [`start`] with more flags (`--cluster-name c1`).
+pub(crate) fn start_with(
+    cluster: &Cluster,
+    ns: &str,
+    store: &str,
+    metrics: u16,
+    flags: &[&str],
+) -> Child {
     Command::new(eventlog())
         .args([
             "collect",
@@ -42,6 +53,7 @@ fn start(cluster: &Cluster, ns: &str, store: &str, metrics: u16) -> Child {
             "--metrics-addr",
             &format!("127.0.0.1:{metrics}"),
         ])
+        .args(flags)
         .args(["--store", store])
         .args(cluster.args(ADMIN))
         .stdout(Stdio::null())

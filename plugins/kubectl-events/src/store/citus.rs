@@ -46,19 +46,24 @@ pub async fn installed<C: Conn>(c: &mut C) -> Result<bool, StoreError> {
     Ok(found)
 }
 
-/// The store's tables Citus already manages.
-async fn managed<C: Conn>(c: &mut C) -> Result<Vec<String>, StoreError> {
+/// The first column, `name`, of every row of `sql`.
+async fn names<C: Conn>(c: &mut C, sql: &str) -> Result<Vec<String>, StoreError> {
     let mut names = Vec::new();
-    c.each(
-        "SELECT CAST(logicalrelid AS TEXT) AS name FROM pg_dist_partition",
-        &[],
-        &mut |r| {
-            names.push(r.text("name")?);
-            Ok(())
-        },
-    )
+    c.each(sql, &[], &mut |r| {
+        names.push(r.text("name")?);
+        Ok(())
+    })
     .await?;
     Ok(names)
+}
+
+/// The store's tables Citus already manages.
+async fn managed<C: Conn>(c: &mut C) -> Result<Vec<String>, StoreError> {
+    names(
+        c,
+        "SELECT CAST(logicalrelid AS TEXT) AS name FROM pg_dist_partition",
+    )
+    .await
 }
 
 /// What [`lay_out`] changed: the tables it handed to Citus now (none when
@@ -121,14 +126,9 @@ pub async fn lay_out<C: Conn>(c: &mut C) -> Result<Laid, StoreError> {
 /// Distributing a table with rows copies them to the workers and leaves
 /// the coordinator's own copy behind, unread; free its space.
 async fn drop_local_copies<C: Conn>(c: &mut C) -> Result<(), StoreError> {
-    let mut tables = Vec::new();
-    c.each(
+    let tables = names(
+        c,
         "SELECT CAST(p.logicalrelid AS TEXT) AS name FROM pg_dist_partition p JOIN pg_class k ON k.oid = p.logicalrelid WHERE k.relkind = 'r' AND p.partmethod = 'h'",
-        &[],
-        &mut |r| {
-            tables.push(r.text("name")?);
-            Ok(())
-        },
     )
     .await?;
     for table in tables {
