@@ -70,8 +70,11 @@ fn offline(command: &str) -> bool {
             _ => false,
         },
         ["kubectl", "sidecar", "analyze" | "fix" | "explain", ..] => has("-f") && !has("--apply"),
+        // On the test's SQLite file; a PostgreSQL or Citus server is the
+        // eventlog e2e tests' to start.
         ["kubectl", "eventlog", sub, ..] => {
-            matches!(*sub, "import" | "query" | "aggregate" | "prune")
+            matches!(*sub, "import" | "query" | "aggregate" | "prune" | "store")
+                && !first.contains("postgres://")
         }
         ["kubectl", "inference", "explain", ..] => has("--endpoint"),
         ["kubectl", "inference", "migrate", ..] => has("-f"),
