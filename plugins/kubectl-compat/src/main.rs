@@ -86,8 +86,10 @@ fn run(cli: Cli) -> anyhow::Result<kplug::Code> {
                 cli.command,
                 Command::ValidateCluster(_) | Command::Validate(_)
             );
+            // Only attach and remove write (and build oci-client).
+            let reads_only = !matches!(cli.command, Command::Attach(_) | Command::Remove(_));
             Some(kplug_compat::registry::roots::prepare(
-                &registry.roots_plan(cluster_too),
+                &registry.roots_plan(cluster_too, reads_only),
             )?)
         }
         None => None,

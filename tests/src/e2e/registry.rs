@@ -96,6 +96,11 @@ impl Registry {
             .expect("registry answers")
     }
 
+    /// Where a [`Kind::Referrers`] registry keeps blobs: `sha256/<hex>`.
+    pub fn blob_dir(&self) -> PathBuf {
+        self.dir.join("blobs")
+    }
+
     /// The registry's log so far.
     pub fn log_tail(&self) -> String {
         self.process.log_tail()

@@ -1002,3 +1002,65 @@ async fn validate_cluster_on_many_nodes() {
     let yaml = ok(&aff, "validate-cluster --emit affinity");
     assert!(yaml.contains("pool") && yaml.contains("gpu"), "{yaml}");
 }
+
+/// What a check read from the registry is kept by digest: with the spec's
+/// blob gone from the registry, a second check still reads the artifact
+/// from the cache (and the same report comes out), while one without the
+/// cache fails naming the blob; a cached file altered on disk is refetched.
+#[test]
+fn validate_node_keeps_what_it_read_by_digest() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = crate::registries::write_spec(dir.path());
+    let features = nfd_export(dir.path());
+    let registry = Registry::start(Kind::Referrers);
+    let image = format!("{}/e2e/cached:v1", registry.host);
+    oci::push_image(&registry.host, "e2e/cached", "v1", "linux", "amd64");
+    oras_attach(&registry, "e2e/cached:v1", &spec);
+    let cache = dir.path().join("cache");
+    let check = |cache_setting: &str| {
+        Command::new(compat())
+            .args(["validate-node", "--features", features.to_str().unwrap()])
+            .args([
+                "--platform",
+                "linux/amd64",
+                "--plain-http",
+                "--image",
+                &image,
+            ])
+            .env("KPLUG_COMPAT_CACHE", cache_setting)
+            .output()
+            .unwrap()
+    };
+    let first = check(cache.to_str().unwrap());
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
+    let spec_text = std::fs::read(&spec).unwrap();
+    let blob = oci::sha256_digest(&spec_text);
+    let hex = blob.trim_start_matches("sha256:");
+    assert!(cache.join("sha256").join(hex).is_file(), "the spec is kept");
+
+    // The registry loses the spec's blob.
+    let stored = registry.blob_dir().join("sha256").join(hex);
+    std::fs::remove_file(&stored).unwrap_or_else(|e| panic!("{}: {e}", stored.display()));
+    let again = check(cache.to_str().unwrap());
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
+    assert_eq!(text(&again.stdout), text(&first.stdout));
+    let uncached = check("off");
+    assert_ne!(
+        uncached.status.code(),
+        Some(0),
+        "{}",
+        text(&uncached.stdout)
+    );
+    assert!(
+        text(&uncached.stderr).contains("spec"),
+        "{}",
+        text(&uncached.stderr)
+    );
+
+    // An altered cache entry is not trusted: it is dropped and refetched,
+    // which fails here because the registry no longer has it.
+    std::fs::write(cache.join("sha256").join(hex), "compatibilities: []\n").unwrap();
+    let altered = check(cache.to_str().unwrap());
+    assert_ne!(altered.status.code(), Some(0), "{}", text(&altered.stdout));
+    assert!(!cache.join("sha256").join(hex).exists());
+}

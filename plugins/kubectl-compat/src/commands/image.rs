@@ -55,12 +55,13 @@ pub struct RegistryArgs {
 impl RegistryArgs {
     /// What the process will speak, for [`roots::prepare`]. `other_tls`:
     /// the command also talks TLS to the API server.
-    pub fn roots_plan(&self, other_tls: bool) -> roots::Plan {
+    pub fn roots_plan(&self, other_tls: bool, reads_only: bool) -> roots::Plan {
         roots::Plan {
             plain_http: self.plain_http,
             insecure: self.insecure,
             ca_file: self.ca_file.clone(),
             other_tls,
+            reads_only,
         }
     }
 }
@@ -95,6 +96,7 @@ impl RegistryArgs {
             ca_file: self.ca_file.clone(),
             timeout: Some(self.registry_timeout),
             auth,
+            cache: kplug_compat::registry::cache::Cache::from_env(),
         })
     }
 

@@ -24,6 +24,8 @@ pub struct Options {
     pub ca_file: Option<std::path::PathBuf>,
     pub timeout: Option<Duration>,
     pub auth: Auth,
+    /// Where artifacts already read are kept (off by default).
+    pub cache: super::cache::Cache,
 }
 
 /// Credentials; `Debug` never shows secrets.
@@ -53,6 +55,7 @@ pub struct Registry {
     /// `--ca-file`'s certificates, read once for both HTTP clients.
     ca_pem: Option<Vec<u8>>,
     pub(super) host: String,
+    pub(super) cache: super::cache::Cache,
     /// Where the API is served (`registry-1.docker.io` for `docker.io`).
     pub(super) api_host: String,
 }
@@ -104,6 +107,7 @@ impl Registry {
             timeout: options.timeout.unwrap_or(Duration::from_secs(60)),
             ca_pem,
             host: reference.registry.clone(),
+            cache: options.cache.clone(),
             api_host: reference.api_host().to_string(),
         })
     }
@@ -119,6 +123,10 @@ impl Registry {
     /// oci-client, built on first use: building it costs two HTTP clients,
     /// which a read-only command never needs.
     pub(super) fn client(&self) -> &oci_client::Client {
+        assert!(
+            super::roots::oci_client_ready(),
+            "a command that pushes or deletes must not call roots::prepare as read-only"
+        );
         self.client.get_or_init(|| {
             let config = self
                 .config
@@ -142,8 +150,10 @@ impl Registry {
     }
 
     fn build_http(&self) -> Result<reqwest::Client, RegistryError> {
-        let mut builder =
-            reqwest::Client::builder().danger_accept_invalid_certs(self.options.insecure);
+        let mut builder = super::roots::http_roots(
+            reqwest::Client::builder().danger_accept_invalid_certs(self.options.insecure),
+            self.options.plain_http,
+        );
         if let (Some(ca), Some(pem)) = (&self.options.ca_file, &self.ca_pem) {
             let cert =
                 reqwest::Certificate::from_pem(pem).map_err(|source| RegistryError::CaInvalid {

@@ -2,6 +2,7 @@
 
 pub mod artifact;
 mod auth;
+pub mod cache;
 pub mod client;
 pub mod credentials;
 mod delete;

@@ -205,15 +205,30 @@ impl Registry {
     }
 
     /// The spec inside an artifact: the first layer of its manifest.
+    /// Both come from the [`cache`](super::cache) when it has them.
     pub async fn spec_text(&self, r: &Reference, artifact: &str) -> Result<String, RegistryError> {
-        let path = manifest_path(r, Some(artifact));
-        let bytes = self
-            .call(&format!("fetching artifact {artifact}"), async {
-                self.get(r, &path, &[artifact::MANIFEST_TYPE], CAP)
-                    .await?
-                    .ok()
-            })
-            .await?;
+        let cache = &self.cache;
+        let bytes = match cache.get(artifact) {
+            Some(bytes) => bytes,
+            None => {
+                let path = manifest_path(r, Some(artifact));
+                let bytes = self
+                    .call(&format!("fetching artifact {artifact}"), async {
+                        self.get(r, &path, &[artifact::MANIFEST_TYPE], CAP)
+                            .await?
+                            .ok()
+                    })
+                    .await?;
+                if artifact.starts_with("sha256:") && artifact::digest(&bytes) != artifact {
+                    return Err(RegistryError::Malformed {
+                        what: format!("the manifest of artifact {artifact}"),
+                        why: "does not match its digest",
+                    });
+                }
+                cache.put(artifact, &bytes);
+                bytes
+            }
+        };
         let doc = manifest_json(&bytes, || format!("the manifest of artifact {artifact}"))?;
         let layer = &doc["layers"][0];
         let (Some(digest), Some(size)) = (layer["digest"].as_str(), layer["size"].as_i64()) else {
@@ -229,15 +244,22 @@ impl Registry {
             });
         }
         let what = format!("the spec in artifact {artifact}");
-        let data = self
-            .blob(
-                r,
-                digest,
-                CAP,
-                &format!("fetching the spec of {artifact}"),
-                &what,
-            )
-            .await?;
+        let data = match cache.get(digest) {
+            Some(data) => data,
+            None => {
+                let data = self
+                    .blob(
+                        r,
+                        digest,
+                        CAP,
+                        &format!("fetching the spec of {artifact}"),
+                        &what,
+                    )
+                    .await?;
+                cache.put(digest, &data);
+                data
+            }
+        };
         String::from_utf8(data).map_err(|_| RegistryError::Malformed {
             what,
             why: "is not UTF-8 text",

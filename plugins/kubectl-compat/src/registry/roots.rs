@@ -36,7 +36,14 @@ const SYSTEM_BUNDLES: &[&str] = &[
     "/etc/pki/tls/cacert.pem",
 ];
 
-static PREPARED: OnceLock<()> = OnceLock::new();
+/// What [`prepare`] did: whether roots are in place for oci-client (a
+/// read-only process skips them).
+#[derive(Debug)]
+struct Prepared {
+    placeholder: bool,
+}
+
+static PREPARED: OnceLock<Prepared> = OnceLock::new();
 
 /// What the process is about to speak.
 #[derive(Debug, Clone, Default)]
@@ -46,6 +53,10 @@ pub struct Plan {
     pub ca_file: Option<PathBuf>,
     /// Other TLS in the same process (the API server), which needs the real roots.
     pub other_tls: bool,
+    /// The command only reads (validate, discover, get): it never builds
+    /// oci-client, and the plain reads load no roots where no TLS is spoken
+    /// ([`http_roots`]), so no placeholder is written.
+    pub reads_only: bool,
 }
 
 /// Removes the placeholder file, if one was written, when dropped.
@@ -79,7 +90,13 @@ pub fn prepare(plan: &Plan) -> Result<Guard, RegistryError> {
         || std::env::var_os("SSL_CERT_DIR").is_some()
         || SYSTEM_BUNDLES.iter().any(|p| Path::new(p).is_file());
     let mut guard = Guard(None);
-    let file = if no_tls || (plan.insecure && !has_system_roots) {
+    let placeholder = no_tls || (plan.insecure && !has_system_roots);
+    let file = if placeholder && plan.reads_only {
+        // Nothing will load roots: a read over plain HTTP trusts none, and an
+        // insecure read verifies nothing. Writing and removing the file cost
+        // a tenth of a millisecond per run.
+        None
+    } else if placeholder {
         let path =
             std::env::temp_dir().join(format!("kplug-compat-roots-{}.pem", std::process::id()));
         std::fs::write(&path, PLACEHOLDER).map_err(|source| RegistryError::Placeholder {
@@ -109,8 +126,27 @@ pub fn prepare(plan: &Plan) -> Result<Guard, RegistryError> {
             unsafe { std::env::set_var("SSL_CERT_DIR", file.with_extension("none")) };
         }
     }
-    let _ = PREPARED.set(());
+    let _ = PREPARED.set(Prepared {
+        placeholder: guard.0.is_some() || !placeholder,
+    });
     Ok(guard)
+}
+
+/// The roots of the plain HTTP client for reads: none where no TLS is
+/// spoken, so building it loads nothing; otherwise the system's (and
+/// `--ca-file`, added by the caller).
+pub fn http_roots(builder: reqwest::ClientBuilder, plain_http: bool) -> reqwest::ClientBuilder {
+    if plain_http {
+        builder.tls_certs_only(std::iter::empty())
+    } else {
+        builder
+    }
+}
+
+/// Whether oci-client may be built in this process: its roots were
+/// prepared (a process that said it only reads has none in place).
+pub fn oci_client_ready() -> bool {
+    PREPARED.get().is_some_and(|p| p.placeholder)
 }
 
 /// The client configuration's share of the workaround; refuses when
