@@ -93,7 +93,7 @@ image: setup-build
 	RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --release --locked --target $(IMAGE_TARGET) -p kubectl-events --bin kubectl-eventlog
 	$(CARGO) run --quiet --locked -p kplug-tests --bin kplug-image -- \
 	  --binary target/$(IMAGE_TARGET)/release/kubectl-eventlog --out dist/image --tag $(IMAGE_TAG) \
-	  $(if $(IMAGE),--push $(IMAGE) --deployment deploy/eventlog/20-collector.yaml $(if $(PLAIN_HTTP),--plain-http))
+	  $(if $(IMAGE),--push $(IMAGE) --deployment deploy/eventlog/20-collector.yaml --deployment deploy/eventlog/ha/20-collector.yaml $(if $(PLAIN_HTTP),--plain-http))
 
 clean:
 	$(CARGO) clean

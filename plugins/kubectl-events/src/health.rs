@@ -29,6 +29,10 @@ pub struct Health {
     pub lag_seconds: Gauge<i64, AtomicI64>,
     /// Events held, not yet written.
     pub pending: Gauge,
+    /// 1 while this replica holds the Lease (or runs without election).
+    pub leader: Gauge,
+    /// Times this replica became the leader.
+    pub leaderships: Counter,
     /// A first list of Events was read completely.
     listed: AtomicBool,
     /// The latest write to the store succeeded (or none was needed yet).
@@ -48,6 +52,8 @@ impl Default for Health {
             store_errors: Counter::default(),
             lag_seconds: Gauge::default(),
             pending: Gauge::default(),
+            leader: Gauge::default(),
+            leaderships: Counter::default(),
             listed: AtomicBool::new(false),
             store_ok: AtomicBool::new(true),
         };
@@ -83,6 +89,11 @@ impl Default for Health {
                 "Store writes that failed and were retried",
                 &h.store_errors,
             ),
+            (
+                "leader_acquired",
+                "Times this replica became the leader (--leader-elect)",
+                &h.leaderships,
+            ),
         ];
         for (name, help, metric) in counters {
             r.register(format!("kplug_eventlog_{name}"), help, metric.clone());
@@ -93,6 +104,11 @@ impl Default for Health {
                 "pending_events",
                 "Events read and not yet written",
                 &h.pending,
+            ),
+            (
+                "leader",
+                "1 while this replica collects (holds the Lease, or runs alone)",
+                &h.leader,
             ),
         ];
         for (name, help, metric) in gauges {
@@ -171,7 +187,7 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("kplug_eventlog_relist_size 3\n"), "{text}");
-        assert_eq!(text.matches("# TYPE").count(), 9);
+        assert_eq!(text.matches("# TYPE").count(), 11);
         assert!(h.line().contains("written=7"));
     }
 

@@ -9,6 +9,7 @@ pub mod classify;
 pub mod collect;
 pub mod health;
 pub mod input;
+pub mod lease;
 pub mod ledger;
 pub mod record;
 pub mod store;

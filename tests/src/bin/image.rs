@@ -32,9 +32,10 @@ struct Cli {
     /// Talk plain HTTP to the registry (a local one)
     #[arg(long)]
     plain_http: bool,
-    /// Point this manifest's `image:` at the pushed image by digest
+    /// Point this manifest's `image:` at the pushed image by digest (repeat
+    /// for several)
     #[arg(long)]
-    deployment: Option<PathBuf>,
+    deployment: Vec<PathBuf>,
     /// The oras executable
     #[arg(long, env = "ORAS", default_value = "oras")]
     oras: PathBuf,
@@ -79,7 +80,7 @@ fn main() -> anyhow::Result<()> {
     }
     let reference = format!("{repo}@{}", built.digest);
     println!("pushed {reference}");
-    if let Some(path) = &cli.deployment {
+    for path in &cli.deployment {
         let text = std::fs::read_to_string(path)?;
         let mut changed = 0;
         let rewritten: Vec<String> = text

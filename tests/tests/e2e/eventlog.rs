@@ -733,6 +733,51 @@ fn the_in_cluster_manifests_apply_with_least_privilege() {
         "labels for -l"
     );
     assert!(!can("get", "secrets") && !can("create", "events") && !can("list", "pods"));
+    // --leader-elect: its own Lease in its own namespace, nothing more.
+    let can_in = |verb: &str, resource: &str, ns: &str| {
+        let o = kubectl(&["auth", "can-i", verb, resource, "-n", ns, "--as", sa]);
+        text(&o.stdout).trim() == "yes"
+    };
+    assert!(
+        can_in(
+            "get",
+            "leases.coordination.k8s.io/kplug-eventlog",
+            "kplug-eventlog"
+        ) && can_in(
+            "update",
+            "leases.coordination.k8s.io/kplug-eventlog",
+            "kplug-eventlog"
+        ) && can_in("create", "leases.coordination.k8s.io", "kplug-eventlog")
+    );
+    assert!(
+        !can_in(
+            "update",
+            "leases.coordination.k8s.io/other",
+            "kplug-eventlog"
+        ) && !can_in(
+            "get",
+            "leases.coordination.k8s.io/kplug-eventlog",
+            "kube-system"
+        ) && !can_in(
+            "delete",
+            "leases.coordination.k8s.io/kplug-eventlog",
+            "kplug-eventlog"
+        )
+    );
+    // The two-replica variant applies over the single one.
+    let ha = dir.join("ha");
+    let out = kubectl(&["apply", "-f", ha.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let replicas = kubectl(&[
+        "get",
+        "deployment",
+        "eventlog",
+        "-n",
+        "kplug-eventlog",
+        "-o",
+        "jsonpath={.spec.replicas}",
+    ]);
+    assert_eq!(text(&replicas.stdout).trim(), "2");
 }
 
 /// The API server goes away mid-watch and comes back: the collector retries
@@ -1073,4 +1118,101 @@ async fn collect_keeps_its_batch_while_postgresql_is_down() {
     }
     collector.kill().unwrap();
     let _ = collector.wait();
+}
+
+/// Two collectors with `--leader-elect` on one PostgreSQL: one leads, the
+/// other waits; the leader is SIGKILLed while Events keep occurring; the
+/// other takes the Lease over after the lease duration and the store ends
+/// with every occurrence exactly once. A clean stop releases the Lease.
+#[tokio::test]
+async fn a_standby_collector_takes_over_when_the_leader_is_killed() {
+    use k8s_openapi::api::coordination::v1::Lease;
+    use kplug_tests::e2e::postgres::Postgres;
+
+    let pg = Postgres::start();
+    pg.psql("CREATE DATABASE ha");
+    let store = pg.url("ha");
+    // The schema once, before two writers race to create it.
+    let made = on_store(&store, &["prune", "--retain", "36500d"]);
+    assert!(made.status.success(), "{}", text(&made.stderr));
+    let cluster = Cluster::shared();
+    let client = cluster.client(ADMIN).await;
+    let ns = cluster.namespace("eventlog-ha").await;
+    let lease = format!("{ns}/kplug-eventlog");
+    let replica = |name: &str, metrics: u16| {
+        start_with(
+            cluster,
+            &ns,
+            &store,
+            metrics,
+            &[
+                "--leader-elect",
+                "--lease",
+                &lease,
+                "--lease-duration",
+                "3s",
+                "--identity",
+                name,
+            ],
+        )
+    };
+    objects::core_event(&client, &ns, warning(&ns, "e1", "BackOff", 1)).await;
+    let (pa, pb) = (free_port(), free_port());
+    let mut a = replica("replica-a", pa);
+    wait_for(&mut a, "replica-a to lead and write", || {
+        counts(&store, &ns).get("BackOff/api-0") == Some(&1)
+    });
+    assert_eq!(metric(pa, "kplug_eventlog_leader"), 1);
+    let mut b = replica("replica-b", pb);
+    wait_for(&mut b, "replica-b's metrics", || {
+        kplug_tests::e2e::http::get(&format!("127.0.0.1:{pb}"), "/metrics", &[]).is_ok()
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(metric(pb, "kplug_eventlog_leader"), 0, "replica-b waits");
+    bump(&client, &ns, "e1", 3).await;
+    wait_for(&mut a, "replica-a to write the bump", || {
+        counts(&store, &ns).get("BackOff/api-0") == Some(&3)
+    });
+
+    // The leader dies mid-stream; Events go on occurring.
+    a.kill().unwrap();
+    let _ = a.wait();
+    let killed = Instant::now();
+    bump(&client, &ns, "e1", 5).await;
+    objects::core_event(&client, &ns, warning(&ns, "e2", "Unhealthy", 2)).await;
+    wait_for(&mut b, "replica-b to take over", || {
+        metric(pb, "kplug_eventlog_leader") == 1
+    });
+    let took = killed.elapsed();
+    eprintln!("replica-b took over {took:?} after replica-a was killed (lease duration 3s)");
+    assert!(
+        took < Duration::from_secs(6),
+        "took over after {took:?}, more than the lease duration and a few retries"
+    );
+    wait_for(&mut b, "replica-b to catch up", || {
+        let c = counts(&store, &ns);
+        c.get("BackOff/api-0") == Some(&5) && c.get("Unhealthy/api-0") == Some(&2)
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        counts(&store, &ns).values().sum::<i64>(),
+        7,
+        "5 + 2 occurrences, each once"
+    );
+    assert_eq!(metric(pb, "kplug_eventlog_leader_acquired_total"), 1);
+    let leases: kube::Api<Lease> = kube::Api::namespaced(client.clone(), &ns);
+    let held = leases.get("kplug-eventlog").await.unwrap().spec.unwrap();
+    assert_eq!(held.holder_identity.as_deref(), Some("replica-b"));
+    assert_eq!(held.lease_transitions, Some(1));
+
+    // A clean stop hands the Lease back.
+    let term = Command::new("kill")
+        .args(["-TERM", &b.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let stopped = b.wait().unwrap();
+    assert!(stopped.success(), "{stopped:?}");
+    let released = leases.get("kplug-eventlog").await.unwrap().spec.unwrap();
+    assert_eq!(released.holder_identity, None, "released on SIGTERM");
 }

@@ -1,18 +1,20 @@
 //! `kubectl eventlog collect`: watch Events and store every occurrence once.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use k8s_openapi::api::core::v1::Event as CoreEvent;
 use kplug::cli::KubectlArgs;
 use kplug_eventlog::collect::{CollectError, Collector, Settings};
 use kplug_eventlog::health::Health;
+use kplug_eventlog::lease::{Tenure, Timing};
 use kplug_eventlog::record::Preparer;
 use kplug_eventlog::store::Access;
 use kube::api::Api;
 use kube::runtime::{WatchStreamExt, watcher};
 
+use super::lease::{Elector, Outcome};
 use super::objects::Lookups;
 use super::store::{RetentionArgs, RulesArgs, StoreArgs};
 
@@ -46,6 +48,32 @@ pub struct Args {
     /// about (for `query -l`); reading them needs `get` on those objects
     #[arg(long)]
     pub no_object_labels: bool,
+
+    /// Run as one of several replicas: only the holder of a
+    /// coordination.k8s.io Lease collects; the others wait and take over
+    /// when it stops renewing (needs a store they share: PostgreSQL)
+    #[arg(long)]
+    pub leader_elect: bool,
+
+    /// The Lease of --leader-elect, [NAMESPACE/]NAME (default namespace:
+    /// the pod's own, else "default")
+    #[arg(
+        long,
+        value_name = "[NAMESPACE/]NAME",
+        default_value = "kplug-eventlog"
+    )]
+    pub lease: String,
+
+    /// How long the other replicas wait, after the Lease last changed,
+    /// before taking it; the holder stops writing after two thirds of it
+    /// without a renewal
+    #[arg(long, value_name = "DURATION", default_value = "15s", value_parser = kplug::cli::parse_duration)]
+    pub lease_duration: Duration,
+
+    /// This replica's name in the Lease (default: $POD_NAME, else the
+    /// host name and process id)
+    #[arg(long, value_name = "NAME")]
+    pub identity: Option<String>,
 
     /// Log the collector's health this often (0 for never)
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = kplug::cli::parse_duration)]
@@ -84,6 +112,7 @@ pub async fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> 
     let config = kplug::client::config(kube).await?;
     let server = config.cluster_url.to_string();
     let client = kplug::client::client_from_config(config)?;
+    let lease_client = client.clone();
     let (mut lookups, learnt) = Lookups::new(client.clone(), &args.cluster_name);
     if !args.no_object_labels {
         collector = collector.observe(move |e| lookups.learn(&e.regarding));
@@ -99,6 +128,19 @@ pub async fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> 
     let events = watcher(api, config).default_backoff();
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("watching for SIGTERM")?;
+    let health = collector.health();
+    let mut elector = None;
+    if args.leader_elect {
+        let mut e = elector_for(&args, lease_client)?;
+        tokio::select! {
+            led = lead(&mut e, &health) => led?,
+            _ = tokio::signal::ctrl_c() => return Ok(kplug::Code::Success),
+            _ = term.recv() => return Ok(kplug::Code::Success),
+        }
+        elector = Some(e);
+    } else {
+        health.leader.set(1);
+    }
     let shutdown = async move {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
@@ -107,12 +149,118 @@ pub async fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> 
     };
     eprintln!("collecting events into {described}");
     let learnt = tokio_stream_of(learnt);
-    match collector.run(events, learnt, shutdown).await {
+    let result = collector.run(events, learnt, shutdown).await;
+    if let Some(mut e) = elector {
+        // The next replica takes over now rather than after the lease duration.
+        if let Err(err) = e.release().await {
+            eprintln!("eventlog: could not release the Lease: {err}");
+        }
+    }
+    match result {
         Ok(report) if report.held == 0 => Ok(kplug::Code::Success),
         Ok(_) => Ok(kplug::Code::Error),
         Err(CollectError::Watch(e)) => Err(explain(e, &server)),
         Err(e) => Err(e.into()),
     }
+}
+
+/// The election `args` ask for: the Lease's namespace and name, this
+/// replica's identity and the timings.
+fn elector_for(args: &Args, client: kube::Client) -> anyhow::Result<Elector> {
+    let (namespace, name) = match args.lease.split_once('/') {
+        Some((ns, name)) => (ns.to_string(), name.to_string()),
+        None => (
+            std::fs::read_to_string("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+                .map(|ns| ns.trim().to_string())
+                .unwrap_or_else(|_| "default".to_string()),
+            args.lease.clone(),
+        ),
+    };
+    if name.is_empty() || namespace.is_empty() {
+        anyhow::bail!(kplug::Error::Usage(format!(
+            "--lease {}: give NAME or NAMESPACE/NAME",
+            args.lease
+        )));
+    }
+    let identity = args
+        .identity
+        .clone()
+        .or_else(|| std::env::var("POD_NAME").ok().filter(|n| !n.is_empty()))
+        .unwrap_or_else(|| {
+            let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+            format!("{}-{}", host.trim(), std::process::id())
+        });
+    let timing = Timing::from_duration(args.lease_duration.max(Duration::from_secs(1)));
+    Ok(Elector::new(client, &namespace, &name, &identity, timing))
+}
+
+/// Wait until this replica holds the Lease, then keep renewing it in the
+/// background. A holder that cannot renew within the deadline exits at
+/// once: another replica may take over after the lease duration, and two
+/// must never write together. (What it had read and not written is read
+/// again by the next leader's list; the ledger keeps it exactly once.)
+async fn lead(elector: &mut Elector, health: &Arc<Health>) -> anyhow::Result<()> {
+    let timing = elector.timing();
+    let mut following: Option<String> = None;
+    loop {
+        match elector.try_lead().await {
+            Ok(Outcome::Leading { took_over }) => {
+                eprintln!(
+                    "eventlog: {} leads{}",
+                    elector.me(),
+                    if took_over {
+                        " (took the Lease over)"
+                    } else {
+                        ""
+                    }
+                );
+                break;
+            }
+            Ok(Outcome::Following { holder }) => {
+                if following.as_deref() != Some(holder.as_str()) {
+                    eprintln!("eventlog: {} waits; {holder} holds the Lease", elector.me());
+                    following = Some(holder);
+                }
+            }
+            Err(kube::Error::Api(s)) if s.code == 403 => anyhow::bail!(
+                "--leader-elect: may not read or write the Lease ({}); apply deploy/eventlog/10-rbac.yaml (the Role kplug-eventlog-lease grants get, create and update on leases in the collector's namespace)",
+                kplug::output::escape(&s.message)
+            ),
+            Err(e) => eprintln!("eventlog: reading the Lease: {e}"),
+        }
+        tokio::time::sleep(timing.retry).await;
+    }
+    health.leader.set(1);
+    health.leaderships.inc();
+    let mut renewer = elector.clone();
+    let health = health.clone();
+    tokio::spawn(async move {
+        let mut tenure = Tenure {
+            renewed: Instant::now(),
+            renew_deadline: timing.renew_deadline,
+        };
+        loop {
+            tokio::time::sleep(timing.retry).await;
+            match renewer.try_lead().await {
+                Ok(Outcome::Leading { .. }) => tenure.renewed = Instant::now(),
+                Ok(Outcome::Following { holder }) => {
+                    health.leader.set(0);
+                    eprintln!("eventlog: {holder} holds the Lease now; stopping");
+                    std::process::exit(1);
+                }
+                Err(e) => eprintln!("eventlog: renewing the Lease: {e}"),
+            }
+            if !tenure.holds(Instant::now()) {
+                health.leader.set(0);
+                eprintln!(
+                    "eventlog: the Lease was not renewed for {:?}; stopping so that no other replica writes beside this one",
+                    timing.renew_deadline
+                );
+                std::process::exit(1);
+            }
+        }
+    });
+    Ok(())
 }
 
 /// The receiver as a stream.

@@ -2,6 +2,7 @@ pub mod aggregate;
 pub mod collect;
 pub mod import;
 pub mod layout;
+pub mod lease;
 pub mod objects;
 pub mod prune;
 pub mod query;
