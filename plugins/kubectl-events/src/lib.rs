@@ -8,6 +8,7 @@ pub mod backoff;
 pub mod classify;
 pub mod collect;
 pub mod health;
+pub mod incidents;
 pub mod input;
 pub mod lease;
 pub mod ledger;

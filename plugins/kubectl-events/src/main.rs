@@ -26,6 +26,9 @@ Examples:
   # Serious problems anywhere, with categories
   kubectl eventlog query -A --severity high -o wide
 
+  # What went wrong today, as incidents: root cause, effects, confidence
+  kubectl eventlog incidents -A --since 24h
+
   # Which reasons dominate, hour by hour, this week
   kubectl eventlog aggregate --by reason,namespace --window 1h --since 7d
 
@@ -52,6 +55,7 @@ enum Command {
     Import(commands::import::Args),
     Query(commands::query::Args),
     Aggregate(commands::aggregate::Args),
+    Incidents(commands::incidents::Args),
     Prune(commands::prune::Args),
     Store(commands::layout::Args),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
@@ -74,6 +78,7 @@ fn run(cli: Cli) -> anyhow::Result<kplug::Code> {
             Command::Import(args) => commands::import::run(kube, args).await,
             Command::Query(args) => commands::query::run(kube, args).await,
             Command::Aggregate(args) => commands::aggregate::run(kube, args).await,
+            Command::Incidents(args) => commands::incidents::run(kube, args).await,
             Command::Prune(args) => commands::prune::run(kube, args).await,
             Command::Store(args) => commands::layout::run(kube, args).await,
             Command::Completion { shell } => {

@@ -642,6 +642,14 @@ fn sqlite_postgresql_and_citus_answer_alike() {
         vec![
             "query", "-n", "ns-7", "--reason", "Pulled", "--limit", "20", "-o", "json",
         ],
+        vec![
+            "incidents",
+            "-A",
+            "--since",
+            "2019-01-01T00:00:00Z",
+            "-o",
+            "json",
+        ],
     ];
     let queries: Vec<Vec<&str>> = queries.into_iter().chain(fleet).collect();
     let mut answers: Vec<Vec<String>> = Vec::new();
@@ -670,10 +678,44 @@ fn sqlite_postgresql_and_citus_answer_alike() {
         let found = v
             .get("items")
             .or_else(|| v.get("groups"))
+            .or_else(|| v.get("incidents"))
             .and_then(Value::as_array)
             .map_or(0, Vec::len);
         assert!(found > 0, "{q:?} found nothing: {a}");
     }
+    // An incident's Events, by its ID, alike everywhere: the liveness
+    // failures of coredns-autoscaler explain its BackOffs.
+    let listed: Value = serde_json::from_str(answers[0].last().unwrap()).unwrap();
+    let incident = listed["incidents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["root"]["reason"] == "Unhealthy")
+        .unwrap_or_else(|| panic!("a liveness incident in {listed}"));
+    assert_eq!(incident["effects"][0]["reason"], "BackOff", "{incident}");
+    let id = incident["id"].as_str().unwrap();
+    let by_id = [
+        "query",
+        "-A",
+        "--since",
+        "2019-01-01T00:00:00Z",
+        "--incident",
+        id,
+        "-o",
+        "json",
+    ];
+    let events: Vec<String> = stores.iter().map(|s| run(s, &by_id)).collect();
+    assert!(events.iter().all(|e| *e == events[0]));
+    let v: Value = serde_json::from_str(&events[0]).unwrap();
+    let reasons: Vec<&str> = v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(reasons, ["Unhealthy", "BackOff"], "{v}");
+    let unknown = on_store(&stores[0], &["query", "-A", "--incident", "000000000000"]);
+    assert_eq!(unknown.status.code(), Some(2), "{}", text(&unknown.stderr));
     // Credentials in a URL never show in messages.
     let out = Command::new(eventlog())
         .args([

@@ -1,6 +1,7 @@
 pub mod aggregate;
 pub mod collect;
 pub mod import;
+pub mod incidents;
 pub mod layout;
 pub mod lease;
 pub mod objects;

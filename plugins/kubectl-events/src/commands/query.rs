@@ -32,6 +32,11 @@ pub struct Args {
     #[arg(long, value_name = "N", value_parser = super::store::parse_limit)]
     pub limit: Option<usize>,
 
+    /// Only the Events of this incident (an ID from `kubectl eventlog
+    /// incidents` over the same window: --since defaults to 24h here too)
+    #[arg(long, value_name = "ID", conflicts_with = "watch")]
+    pub incident: Option<String>,
+
     /// After the matching events, keep printing new ones as they are stored
     /// (COUNT is then the new occurrences); Ctrl-C to stop
     #[arg(short = 'w', long)]
@@ -177,6 +182,9 @@ impl FilterArgs {
 }
 
 pub async fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
+    if let Some(id) = &args.incident {
+        return incident(kube, &args, id).await;
+    }
     let mut store = args.store.open(kplug_eventlog::store::Access::Read).await?;
     let mut filter = args
         .filters
@@ -236,6 +244,32 @@ pub async fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> 
             }
             out.flush()?;
         }
+    }
+    Ok(kplug::Code::Success)
+}
+
+/// `query --incident ID`: the incidents of the window, then that one's
+/// Events, root first.
+async fn incident(kube: &KubectlArgs, args: &Args, id: &str) -> anyhow::Result<kplug::Code> {
+    let (incidents, rows) =
+        super::incidents::find(kube, &args.filters, args.for_object.as_deref(), &args.store)
+            .await?;
+    let Some(found) = incidents.iter().find(|i| i.id == id) else {
+        bail!(kplug::Error::Usage(format!(
+            "no incident {id} in this window ({} found); list them with `kubectl eventlog incidents` and the same --since, --until and filters",
+            incidents.len()
+        )));
+    };
+    let mut rows: Vec<EventRow> = found.members.iter().map(|i| rows[*i].clone()).collect();
+    rows.truncate(args.limit.unwrap_or(usize::MAX));
+    let mut out = std::io::stdout().lock();
+    let printer = Printer::new(kube, args.output);
+    match args.output {
+        Some(OutputFormat::Json | OutputFormat::Yaml) => {
+            printer.print_value(&kplug::output::format::list(&rows)?, &mut out)?
+        }
+        Some(OutputFormat::Name) => print_names(&rows, &mut Default::default(), &mut out)?,
+        _ => table(kube, args.output, &rows, &mut out, true, &mut Vec::new())?,
     }
     Ok(kplug::Code::Success)
 }

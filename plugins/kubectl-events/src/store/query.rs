@@ -30,6 +30,10 @@ pub struct EventRow {
     pub category: String,
     pub severity: String,
     pub fingerprint: String,
+    /// The controller at the top of the object's owner chain, as the
+    /// collector read it (for incidents; not part of the query's output).
+    #[serde(skip)]
+    pub owner_root: String,
 }
 
 impl EventRow {
@@ -51,6 +55,7 @@ impl EventRow {
             category: r.text("category")?,
             severity: r.text("severity")?,
             fingerprint: r.text("fingerprint")?,
+            owner_root: r.text("owner_root")?,
         })
     }
 }
@@ -66,7 +71,7 @@ pub fn query_sql(where_sql: &str, outer_where: &str, limit: Option<usize>) -> St
                 o.field_path AS field_path, o.reason AS reason, o.type AS type, o.message AS message,
                 o.reporting_controller AS reporting_controller, o.node AS node, g.first_ms AS first_ms,
                 g.last_ms AS last_ms, g.total AS total, o.category AS category, o.severity AS severity,
-                o.fingerprint AS fingerprint
+                o.fingerprint AS fingerprint, o.owner_root AS owner_root
          FROM occurrences o JOIN (
              SELECT cluster, event_key, MAX(id) AS id, CAST(SUM(occurrences) AS BIGINT) AS total, MIN(first_ms) AS first_ms, MAX(last_ms) AS last_ms
              FROM occurrences {where_sql} GROUP BY cluster, event_key) g ON o.cluster = g.cluster AND o.id = g.id

@@ -1,0 +1,167 @@
+//! `kubectl eventlog incidents`: the stored Events correlated into
+//! incidents (see [`kplug_eventlog::incidents`]).
+
+use std::io::Write;
+
+use jiff::Timestamp;
+use kplug::cli::{KubectlArgs, TableFormat};
+use kplug::output::table::{Cell, Table, TableOptions};
+use kplug_eventlog::incidents::{Incident, builtin_rules, correlate};
+use kplug_eventlog::store::{EventRow, Store};
+
+use super::query::FilterArgs;
+use super::store::StoreArgs;
+
+const EXAMPLES: &str = "\
+Examples:
+  # What went wrong in the last day, one line per incident, root cause first
+  kubectl eventlog incidents -A --since 24h
+
+  # The incidents of one workload, with every effect, as JSON
+  kubectl eventlog incidents -n shop --for deploy/web --since 3d -o json
+
+  # The Events of one incident
+  kubectl eventlog query -A --since 24h --incident 3f9a2c41d0b7";
+
+/// Events correlated into incidents: a root cause (the earliest Event that
+/// nothing else explains), the effects it explains through typed rules
+/// (a liveness failure → Killing → BackOff, NodeNotReady → eviction →
+/// rescheduling elsewhere, FailedMount → BackOff, …) over the object, its
+/// owner and its node, a confidence, the span and the counts
+#[derive(Debug, clap::Args)]
+#[command(after_help = EXAMPLES)]
+pub struct Args {
+    /// Only incidents touching KIND/NAME (and what it owns)
+    #[arg(long = "for", value_name = "KIND/NAME")]
+    pub for_object: Option<String>,
+
+    #[command(flatten)]
+    pub filters: FilterArgs,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
+
+    /// Output format (default: a table); json and yaml print
+    /// {"incidents": [...]}
+    #[arg(short = 'o', long, value_name = "FORMAT")]
+    pub output: Option<TableFormat>,
+}
+
+/// The incidents of the Events `filters` select (the last 24 hours by
+/// default), with the rows they were found in.
+pub async fn find(
+    kube: &KubectlArgs,
+    filters: &FilterArgs,
+    for_object: Option<&str>,
+    store: &StoreArgs,
+) -> anyhow::Result<(Vec<Incident>, Vec<EventRow>)> {
+    let mut filters = filters.clone();
+    filters
+        .since
+        .get_or_insert_with(|| Timestamp::now() - jiff::SignedDuration::from_hours(24));
+    let mut store: Store = store.open(kplug_eventlog::store::Access::Read).await?;
+    let filter = filters.filter(kube, for_object, &mut store).await?;
+    let rows = store.query(&filter, None).await?;
+    Ok((correlate(&rows, &builtin_rules()), rows))
+}
+
+pub async fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
+    let (incidents, _) = find(kube, &args.filters, args.for_object.as_deref(), &args.store).await?;
+    let mut out = std::io::stdout().lock();
+    let doc = || serde_json::json!({ "incidents": incidents });
+    match args.output {
+        Some(TableFormat::Json) => kplug::output::format::write_json(&doc(), &mut out)?,
+        Some(TableFormat::Yaml) => {
+            out.write_all(kplug::output::format::to_yaml(&doc())?.as_bytes())?
+        }
+        _ if incidents.is_empty() => eprintln!("No incidents found."),
+        format => table(
+            kube,
+            &incidents,
+            format == Some(TableFormat::Wide),
+            &mut out,
+        )?,
+    }
+    Ok(kplug::Code::Success)
+}
+
+/// `Killing×2 BackOff×17`: each effect reason once, with its occurrences.
+fn effects(i: &Incident) -> String {
+    let mut by_reason: Vec<(String, i64)> = Vec::new();
+    for e in &i.effects {
+        match by_reason.iter_mut().find(|(r, _)| *r == e.reason) {
+            Some((_, n)) => *n += e.count,
+            None => by_reason.push((e.reason.clone(), e.count)),
+        }
+    }
+    by_reason
+        .iter()
+        .map(|(r, n)| format!("{r}×{n}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn table(
+    kube: &KubectlArgs,
+    incidents: &[Incident],
+    wide: bool,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    let several_clusters = incidents
+        .iter()
+        .map(|i| i.cluster.as_str())
+        .collect::<std::collections::BTreeSet<_>>()
+        .len()
+        > 1;
+    let mut headers = vec!["ID"];
+    if several_clusters {
+        headers.push("CLUSTER");
+    }
+    headers.extend([
+        "NAMESPACE",
+        "ROOT CAUSE",
+        "OBJECT",
+        "EFFECTS",
+        "OBJECTS",
+        "OCCURRENCES",
+        "FIRST",
+        "LAST",
+        "CONFIDENCE",
+    ]);
+    if wide {
+        headers.push("MESSAGE");
+    }
+    let mut t = Table::new(&headers);
+    for i in incidents {
+        let mut cells = vec![Cell::from(i.id.as_str())];
+        if several_clusters {
+            cells.push(Cell::from(i.cluster.as_str()));
+        }
+        cells.extend([
+            Cell::from(i.root.object.namespace.as_str()),
+            Cell::from(i.root.reason.as_str()),
+            Cell::from(format!(
+                "{}/{}",
+                i.root.object.kind.to_lowercase(),
+                i.root.object.name
+            )),
+            Cell::from(effects(i)),
+            Cell::from(i.objects.len().to_string()),
+            Cell::from(i.occurrences.to_string()),
+            Cell::from(kplug::output::age::age(i.first)),
+            Cell::from(kplug::output::age::age(i.last)),
+            Cell::from(format!("{:.2}", i.confidence)),
+        ]);
+        if wide {
+            cells.push(Cell::from(i.root.message.as_str()));
+        }
+        t.push(cells);
+    }
+    t.render(
+        TableOptions {
+            no_headers: kube.no_headers,
+            ..Default::default()
+        },
+        out,
+    )
+}

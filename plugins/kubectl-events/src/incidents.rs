@@ -1,0 +1,598 @@
+//! Incidents: stored Events correlated by typed cause→effect rules over the
+//! object, its owner chain and its node, within a time window. Each
+//! incident has a root (the earliest cause nothing else explains), the
+//! effects it explains, a confidence, its span and its counts. Decided
+//! without I/O over the rows a query returns, so any window can be asked.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use jiff::{SignedDuration, Timestamp};
+use serde::Serialize;
+
+use crate::store::EventRow;
+
+/// How a cause and its effect must be related.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Link {
+    /// The same object (a Pod's own events).
+    SameObject,
+    /// Objects with the same owner root (a Deployment's Pods and ReplicaSets).
+    SameOwner,
+    /// The effect is about something on the node the cause is about (a
+    /// Node's event, then its Pods').
+    OnNode,
+    /// The effect comes from the same workload, anywhere: a replacement
+    /// scheduled or created elsewhere after the cause.
+    Elsewhere,
+}
+
+impl Link {
+    /// How sure a link of this kind makes a cause→effect pair.
+    fn confidence(self) -> f64 {
+        match self {
+            Link::SameObject => 0.9,
+            Link::SameOwner => 0.75,
+            Link::OnNode => 0.7,
+            Link::Elsewhere => 0.6,
+        }
+    }
+}
+
+/// One typed rule: an Event whose reason is one of `cause` explains a
+/// later Event whose reason is one of `effect`, related by `link`, that
+/// starts within `within` of it.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub name: &'static str,
+    pub cause: &'static [&'static str],
+    /// Only causes whose message contains one of these (empty: any).
+    pub cause_message: &'static [&'static str],
+    pub effect: &'static [&'static str],
+    pub link: Link,
+    pub within: SignedDuration,
+}
+
+const MIN: i64 = 60;
+
+/// The built-in chains (from the Kubernetes components' reason strings).
+pub fn builtin_rules() -> Vec<Rule> {
+    let m = |minutes: i64| SignedDuration::from_secs(minutes * MIN);
+    vec![
+        Rule {
+            name: "volume-not-attached",
+            cause: &["FailedAttachVolume", "FailedMount"],
+            cause_message: &[],
+            effect: &[
+                "BackOff",
+                "Failed",
+                "FailedMount",
+                "FailedCreatePodContainer",
+            ],
+            link: Link::SameObject,
+            within: m(30),
+        },
+        Rule {
+            name: "node-not-ready",
+            cause: &["NodeNotReady"],
+            cause_message: &[],
+            effect: &["TaintManagerEviction", "NodeNotReady", "Evicted", "Killing"],
+            link: Link::OnNode,
+            within: m(15),
+        },
+        Rule {
+            name: "evicted-rescheduled",
+            cause: &["TaintManagerEviction", "Evicted"],
+            cause_message: &[],
+            effect: &["FailedScheduling", "SuccessfulCreate", "Scheduled"],
+            link: Link::Elsewhere,
+            within: m(15),
+        },
+        Rule {
+            name: "node-pressure",
+            cause: &["EvictionThresholdMet"],
+            cause_message: &[],
+            effect: &["Evicted", "Killing"],
+            link: Link::OnNode,
+            within: m(15),
+        },
+        Rule {
+            name: "liveness-restart",
+            cause: &["Unhealthy"],
+            cause_message: &["Liveness probe failed"],
+            effect: &["Killing", "BackOff"],
+            link: Link::SameObject,
+            within: m(30),
+        },
+        Rule {
+            name: "restart-backoff",
+            cause: &["Killing"],
+            cause_message: &[],
+            effect: &["BackOff"],
+            link: Link::SameObject,
+            within: m(30),
+        },
+        Rule {
+            name: "unschedulable-autoscaler",
+            cause: &["FailedScheduling"],
+            cause_message: &["Insufficient", "didn't match", "untolerated taint"],
+            effect: &["TriggeredScaleUp", "NotTriggerScaleUp"],
+            link: Link::SameObject,
+            within: m(15),
+        },
+        Rule {
+            name: "image-pull",
+            cause: &["Failed", "ErrImagePull", "InspectFailed"],
+            cause_message: &["pull", "image", "ImagePull"],
+            effect: &["BackOff"],
+            link: Link::SameObject,
+            within: m(30),
+        },
+    ]
+}
+
+/// An object as incidents name it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct ObjectRef {
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Root {
+    pub reason: String,
+    pub object: ObjectRef,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Effect {
+    pub reason: String,
+    pub object: ObjectRef,
+    pub count: i64,
+    /// The rule that ties it to the incident.
+    pub rule: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Incident {
+    pub id: String,
+    pub cluster: String,
+    pub root: Root,
+    pub confidence: f64,
+    pub effects: Vec<Effect>,
+    pub objects: Vec<ObjectRef>,
+    pub first: Option<Timestamp>,
+    pub last: Option<Timestamp>,
+    /// Occurrences of the root and its effects.
+    pub occurrences: i64,
+    /// The Events in it: indexes into the rows it was found in.
+    #[serde(skip)]
+    pub members: Vec<usize>,
+}
+
+fn matches_any(text: &str, needles: &[&str]) -> bool {
+    needles.is_empty() || needles.iter().any(|n| text.contains(n))
+}
+
+fn object(r: &EventRow) -> ObjectRef {
+    ObjectRef {
+        kind: r.kind.clone(),
+        namespace: r.namespace.clone(),
+        name: r.name.clone(),
+    }
+}
+
+/// Whether `link` relates cause `c` to effect `e`.
+fn linked(link: Link, c: &EventRow, e: &EventRow) -> bool {
+    if c.cluster != e.cluster {
+        return false;
+    }
+    let same_object = c.kind == e.kind && c.namespace == e.namespace && c.name == e.name;
+    let same_owner =
+        c.namespace == e.namespace && !c.owner_root.is_empty() && c.owner_root == e.owner_root;
+    match link {
+        Link::SameObject => same_object,
+        Link::SameOwner => same_owner,
+        Link::OnNode => {
+            let node = if c.kind == "Node" { &c.name } else { &c.node };
+            !node.is_empty()
+                && (e.node == *node || (e.kind == "Node" && e.name == *node))
+                && !same_object
+        }
+        Link::Elsewhere => same_owner && !same_object,
+    }
+}
+
+/// When an Event started and ended (its first and last occurrence).
+fn span(r: &EventRow) -> Option<(Timestamp, Timestamp)> {
+    let last = r.last_seen.or(r.first_seen)?;
+    Some((r.first_seen.unwrap_or(last), last))
+}
+
+/// Union-find over row indexes.
+struct Groups(Vec<usize>);
+
+impl Groups {
+    fn find(&mut self, i: usize) -> usize {
+        let mut r = i;
+        while self.0[r] != r {
+            r = self.0[r];
+        }
+        let mut j = i;
+        while self.0[j] != r {
+            let next = self.0[j];
+            self.0[j] = r;
+            j = next;
+        }
+        r
+    }
+    fn join(&mut self, a: usize, b: usize) {
+        let (ra, rb) = (self.find(a), self.find(b));
+        if ra != rb {
+            self.0[rb.max(ra)] = rb.min(ra);
+        }
+    }
+}
+
+/// The incidents in `rows` under `rules`, newest first. An Event belongs
+/// to at most one incident: the cause→effect links join Events into
+/// groups, each group's root is its earliest Event that no link explains,
+/// and a group without any link is no incident.
+pub fn correlate(rows: &[EventRow], rules: &[Rule]) -> Vec<Incident> {
+    // Each effect's best explanation: (cause, rule, confidence).
+    let mut explained: BTreeMap<usize, (usize, usize, f64)> = BTreeMap::new();
+    let spans: Vec<Option<(Timestamp, Timestamp)>> = rows.iter().map(span).collect();
+    for (ri, rule) in rules.iter().enumerate() {
+        for (ci, c) in rows.iter().enumerate() {
+            if !rule.cause.contains(&c.reason.as_str())
+                || !matches_any(&c.message, rule.cause_message)
+            {
+                continue;
+            }
+            let Some((c_first, c_last)) = spans[ci] else {
+                continue;
+            };
+            for (ei, e) in rows.iter().enumerate() {
+                if ei == ci || !rule.effect.contains(&e.reason.as_str()) || !linked(rule.link, c, e)
+                {
+                    continue;
+                }
+                let Some((e_first, _)) = spans[ei] else {
+                    continue;
+                };
+                // The effect begins after the cause (ties broken by order,
+                // so links never loop) and no later than `within` after the
+                // cause last occurred.
+                let after = (e_first, ei) > (c_first, ci);
+                if !after || e_first > c_last + rule.within {
+                    continue;
+                }
+                let confidence = rule.link.confidence();
+                let better = explained
+                    .get(&ei)
+                    .is_none_or(|(_, _, have)| confidence > *have);
+                if better {
+                    explained.insert(ei, (ci, ri, confidence));
+                }
+            }
+        }
+    }
+    let mut groups = Groups((0..rows.len()).collect());
+    for (e, (c, _, _)) in &explained {
+        groups.join(*e, *c);
+    }
+    let mut members: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for (e, (c, _, _)) in &explained {
+        for i in [*e, *c] {
+            let g = groups.find(i);
+            let list = members.entry(g).or_default();
+            if !list.contains(&i) {
+                list.push(i);
+            }
+        }
+    }
+    let mut incidents: Vec<Incident> = members
+        .into_values()
+        .filter_map(|mut list| {
+            list.sort_by_key(|i| (spans[*i], *i));
+            let root = *list.iter().find(|i| !explained.contains_key(i))?;
+            Some(incident(rows, &spans, &explained, rules, root, list))
+        })
+        .collect();
+    incidents.sort_by(|a, b| b.last.cmp(&a.last).then_with(|| a.id.cmp(&b.id)));
+    incidents
+}
+
+fn incident(
+    rows: &[EventRow],
+    spans: &[Option<(Timestamp, Timestamp)>],
+    explained: &BTreeMap<usize, (usize, usize, f64)>,
+    rules: &[Rule],
+    root: usize,
+    list: Vec<usize>,
+) -> Incident {
+    let r = &rows[root];
+    let effects: Vec<Effect> = list
+        .iter()
+        .filter(|i| **i != root)
+        .filter_map(|i| {
+            let (_, rule, _) = explained.get(i)?;
+            Some(Effect {
+                reason: rows[*i].reason.clone(),
+                object: object(&rows[*i]),
+                count: rows[*i].count,
+                rule: rules[*rule].name.to_string(),
+            })
+        })
+        .collect();
+    let confidences: Vec<f64> = list
+        .iter()
+        .filter_map(|i| explained.get(i).map(|e| e.2))
+        .collect();
+    let confidence = if confidences.is_empty() {
+        0.0
+    } else {
+        (confidences.iter().sum::<f64>() / confidences.len() as f64 * 100.0).round() / 100.0
+    };
+    let objects: BTreeSet<ObjectRef> = list.iter().map(|i| object(&rows[*i])).collect();
+    let first = list.iter().filter_map(|i| spans[*i].map(|s| s.0)).min();
+    let last = list.iter().filter_map(|i| spans[*i].map(|s| s.1)).max();
+    Incident {
+        id: id(r, first),
+        cluster: r.cluster.clone(),
+        root: Root {
+            reason: r.reason.clone(),
+            object: object(r),
+            message: r.message.clone(),
+        },
+        confidence,
+        effects,
+        objects: objects.into_iter().collect(),
+        first,
+        last,
+        occurrences: list.iter().map(|i| rows[*i].count).sum(),
+        members: list,
+    }
+}
+
+/// A short, stable name: the same root Event starting at the same time is
+/// the same incident, whatever window it is found in.
+fn id(root: &EventRow, first: Option<Timestamp>) -> String {
+    // FNV-1a over the fields, each ended by a NUL: stable across builds
+    // and platforms, unlike std's hasher.
+    let text = format!(
+        "{}\0{}\0{}\0{}\0{}\0{}\0",
+        root.cluster,
+        root.namespace,
+        root.kind,
+        root.name,
+        root.reason,
+        first.map_or(0, |t| t.as_millisecond())
+    );
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x100_0000_01b3);
+    }
+    format!("{:012x}", h & 0xffff_ffff_ffff)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(kind: &str, name: &str, reason: &str, message: &str, at: i64, count: i64) -> EventRow {
+        let t = Timestamp::from_second(1_764_000_000 + at).unwrap();
+        EventRow {
+            cluster: "c".into(),
+            namespace: if kind == "Node" {
+                String::new()
+            } else {
+                "shop".into()
+            },
+            kind: kind.into(),
+            name: name.into(),
+            field_path: String::new(),
+            reason: reason.into(),
+            event_type: "Warning".into(),
+            message: message.into(),
+            reporting_controller: String::new(),
+            node: if kind == "Node" {
+                name.into()
+            } else {
+                "node-1".into()
+            },
+            first_seen: Some(t),
+            last_seen: Some(t + SignedDuration::from_secs(count * 10)),
+            count,
+            category: String::new(),
+            severity: String::new(),
+            fingerprint: String::new(),
+            owner_root: "web".into(),
+        }
+    }
+
+    #[test]
+    fn a_liveness_failure_explains_the_kill_and_the_backoff() {
+        let rows = vec![
+            row(
+                "Pod",
+                "web-1",
+                "BackOff",
+                "Back-off restarting failed container",
+                120,
+                5,
+            ),
+            row(
+                "Pod",
+                "web-1",
+                "Killing",
+                "Container app failed liveness probe, will be restarted",
+                60,
+                2,
+            ),
+            row(
+                "Pod",
+                "web-1",
+                "Unhealthy",
+                "Liveness probe failed: HTTP probe failed",
+                0,
+                3,
+            ),
+            // Another Pod's BackOff is not this incident's.
+            row(
+                "Pod",
+                "api-0",
+                "BackOff",
+                "Back-off restarting failed container",
+                120,
+                1,
+            ),
+        ];
+        let found = correlate(&rows, &builtin_rules());
+        assert_eq!(found.len(), 1, "{found:#?}");
+        let i = &found[0];
+        assert_eq!(i.root.reason, "Unhealthy");
+        let effects: Vec<&str> = i.effects.iter().map(|e| e.reason.as_str()).collect();
+        assert_eq!(effects, ["Killing", "BackOff"]);
+        assert_eq!(i.occurrences, 10);
+        assert!(i.confidence > 0.8);
+        assert_eq!(
+            i.id,
+            correlate(&rows[..3], &builtin_rules())[0].id,
+            "ids are stable"
+        );
+    }
+
+    #[test]
+    fn a_readiness_failure_explains_nothing() {
+        let rows = vec![
+            row(
+                "Pod",
+                "web-1",
+                "Unhealthy",
+                "Readiness probe failed: 503",
+                0,
+                3,
+            ),
+            row(
+                "Pod",
+                "web-1",
+                "BackOff",
+                "Back-off restarting failed container",
+                60,
+                2,
+            ),
+        ];
+        assert!(correlate(&rows, &builtin_rules()).is_empty());
+    }
+
+    #[test]
+    fn a_node_going_away_explains_evictions_and_rescheduling_elsewhere() {
+        let mut rescheduled = row(
+            "Pod",
+            "web-2",
+            "FailedScheduling",
+            "0/3 nodes are available",
+            400,
+            1,
+        );
+        rescheduled.node = String::new();
+        let rows = vec![
+            row(
+                "Node",
+                "node-1",
+                "NodeNotReady",
+                "Node node-1 status is now: NodeNotReady",
+                0,
+                1,
+            ),
+            row(
+                "Pod",
+                "web-1",
+                "TaintManagerEviction",
+                "Marking for deletion Pod shop/web-1",
+                300,
+                1,
+            ),
+            rescheduled,
+        ];
+        let found = correlate(&rows, &builtin_rules());
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert_eq!(found[0].root.reason, "NodeNotReady");
+        assert_eq!(found[0].effects.len(), 2);
+        assert_eq!(found[0].objects.len(), 3);
+    }
+
+    #[test]
+    fn volumes_images_pressure_and_the_autoscaler_chain_too() {
+        let cases = [
+            (
+                "FailedMount",
+                "MountVolume.SetUp failed for volume \"data\"",
+                "BackOff",
+            ),
+            (
+                "Failed",
+                "Failed to pull image \"registry/app:1\"",
+                "BackOff",
+            ),
+            (
+                "FailedScheduling",
+                "0/3 nodes are available: 3 Insufficient cpu.",
+                "NotTriggerScaleUp",
+            ),
+        ];
+        for (cause, message, effect) in cases {
+            let rows = vec![
+                row("Pod", "web-1", cause, message, 0, 1),
+                row("Pod", "web-1", effect, "…", 30, 1),
+            ];
+            let found = correlate(&rows, &builtin_rules());
+            assert_eq!(found.len(), 1, "{cause} → {effect}");
+            assert_eq!(found[0].root.reason, cause);
+        }
+        let rows = vec![
+            row(
+                "Node",
+                "node-1",
+                "EvictionThresholdMet",
+                "Attempting to reclaim memory",
+                0,
+                1,
+            ),
+            row(
+                "Pod",
+                "web-1",
+                "Evicted",
+                "The node was low on resource: memory.",
+                20,
+                1,
+            ),
+        ];
+        assert_eq!(
+            correlate(&rows, &builtin_rules())[0].root.reason,
+            "EvictionThresholdMet"
+        );
+    }
+
+    #[test]
+    fn an_effect_long_after_its_cause_is_not_linked() {
+        let rows = vec![
+            row("Pod", "web-1", "Unhealthy", "Liveness probe failed", 0, 1),
+            row(
+                "Pod",
+                "web-1",
+                "Killing",
+                "failed liveness probe",
+                3 * 3600,
+                1,
+            ),
+        ];
+        assert!(correlate(&rows, &builtin_rules()).is_empty());
+    }
+}
