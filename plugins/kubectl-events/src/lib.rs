@@ -12,6 +12,7 @@ pub mod incidents;
 pub mod input;
 pub mod lease;
 pub mod ledger;
+pub mod patterns;
 pub mod record;
 pub mod store;
 pub mod template;

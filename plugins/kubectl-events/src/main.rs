@@ -56,6 +56,7 @@ enum Command {
     Query(commands::query::Args),
     Aggregate(commands::aggregate::Args),
     Incidents(commands::incidents::Args),
+    Patterns(commands::patterns::Args),
     Prune(commands::prune::Args),
     Store(commands::layout::Args),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
@@ -79,6 +80,7 @@ fn run(cli: Cli) -> anyhow::Result<kplug::Code> {
             Command::Query(args) => commands::query::run(kube, args).await,
             Command::Aggregate(args) => commands::aggregate::run(kube, args).await,
             Command::Incidents(args) => commands::incidents::run(kube, args).await,
+            Command::Patterns(args) => commands::patterns::run(kube, args).await,
             Command::Prune(args) => commands::prune::run(kube, args).await,
             Command::Store(args) => commands::layout::run(kube, args).await,
             Command::Completion { shell } => {

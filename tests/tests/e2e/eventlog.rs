@@ -650,6 +650,16 @@ fn sqlite_postgresql_and_citus_answer_alike() {
             "-o",
             "json",
         ],
+        vec![
+            "patterns",
+            "-A",
+            "--since",
+            "2019-03-01T00:00:00Z",
+            "--until",
+            "2019-03-10T00:00:00Z",
+            "-o",
+            "json",
+        ],
     ];
     let queries: Vec<Vec<&str>> = queries.into_iter().chain(fleet).collect();
     let mut answers: Vec<Vec<String>> = Vec::new();
@@ -679,13 +689,25 @@ fn sqlite_postgresql_and_citus_answer_alike() {
             .get("items")
             .or_else(|| v.get("groups"))
             .or_else(|| v.get("incidents"))
+            .or_else(|| v.get("patterns"))
             .and_then(Value::as_array)
             .map_or(0, Vec::len);
         assert!(found > 0, "{q:?} found nothing: {a}");
     }
     // An incident's Events, by its ID, alike everywhere: the liveness
     // failures of coredns-autoscaler explain its BackOffs.
-    let listed: Value = serde_json::from_str(answers[0].last().unwrap()).unwrap();
+    let patterns: Value = serde_json::from_str(answers[0].last().unwrap()).unwrap();
+    assert!(
+        patterns["patterns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["kind"] == "burst"
+                && p["reason"] == "FailedScheduling"
+                && p["at"] == "2019-03-08T08:00:00Z"),
+        "the scheduling storm of 2019-03-08 is a burst: {patterns}"
+    );
+    let listed: Value = serde_json::from_str(&answers[0][answers[0].len() - 2]).unwrap();
     let incident = listed["incidents"]
         .as_array()
         .unwrap()

@@ -73,8 +73,10 @@ fn offline(command: &str) -> bool {
         // On the test's SQLite file; a PostgreSQL or Citus server is the
         // eventlog e2e tests' to start.
         ["kubectl", "eventlog", sub, ..] => {
-            matches!(*sub, "import" | "query" | "aggregate" | "prune" | "store" | "incidents")
-                && !first.contains("postgres://")
+            matches!(
+                *sub,
+                "import" | "query" | "aggregate" | "prune" | "store" | "incidents" | "patterns"
+            ) && !first.contains("postgres://")
         }
         ["kubectl", "inference", "explain", ..] => has("--endpoint"),
         ["kubectl", "inference", "migrate", ..] => has("-f"),

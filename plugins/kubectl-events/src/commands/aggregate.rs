@@ -18,7 +18,7 @@ const MAX_BUCKETS: i64 = 100_000;
 /// Occurrences (not objects) per group and per time bucket, most first
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// What to group by (comma-separated): reason, kind, namespace, category, severity, node, fingerprint, type, cluster, name
+    /// What to group by (comma-separated): reason, kind, namespace, category, severity, node, fingerprint, type, cluster, name, owner_root
     #[arg(
         long,
         value_delimiter = ',',

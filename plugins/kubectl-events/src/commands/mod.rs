@@ -5,6 +5,7 @@ pub mod incidents;
 pub mod layout;
 pub mod lease;
 pub mod objects;
+pub mod patterns;
 pub mod prune;
 pub mod query;
 pub mod store;

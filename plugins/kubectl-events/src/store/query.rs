@@ -119,10 +119,12 @@ pub enum GroupBy {
     Type,
     Cluster,
     Name,
+    /// The controller at the top of the object's owner chain.
+    Owner,
 }
 
 impl GroupBy {
-    pub const ALL: [GroupBy; 10] = [
+    pub const ALL: [GroupBy; 11] = [
         GroupBy::Reason,
         GroupBy::Kind,
         GroupBy::Namespace,
@@ -133,6 +135,7 @@ impl GroupBy {
         GroupBy::Type,
         GroupBy::Cluster,
         GroupBy::Name,
+        GroupBy::Owner,
     ];
 
     /// The column, which is also the name `--by` takes and output shows.
@@ -148,6 +151,7 @@ impl GroupBy {
             GroupBy::Type => "type",
             GroupBy::Cluster => "cluster",
             GroupBy::Name => "name",
+            GroupBy::Owner => "owner_root",
         }
     }
 
