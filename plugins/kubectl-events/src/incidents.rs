@@ -4,7 +4,7 @@
 //! effects it explains, a confidence, its span and its counts. Decided
 //! without I/O over the rows a query returns, so any window can be asked.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
@@ -213,6 +213,74 @@ fn span(r: &EventRow) -> Option<(Timestamp, Timestamp)> {
     Some((r.first_seen.unwrap_or(last), last))
 }
 
+/// Rows by what links relate them on: the object, the owner root and the
+/// node, each within its cluster.
+struct Index<'a> {
+    object: HashMap<(&'a str, &'a str, &'a str, &'a str), Vec<usize>>,
+    owner: HashMap<(&'a str, &'a str, &'a str), Vec<usize>>,
+    node: HashMap<(&'a str, &'a str), Vec<usize>>,
+}
+
+impl<'a> Index<'a> {
+    fn new(rows: &'a [EventRow]) -> Index<'a> {
+        let mut index = Index {
+            object: HashMap::new(),
+            owner: HashMap::new(),
+            node: HashMap::new(),
+        };
+        for (i, r) in rows.iter().enumerate() {
+            let key = (
+                r.cluster.as_str(),
+                r.namespace.as_str(),
+                r.kind.as_str(),
+                r.name.as_str(),
+            );
+            index.object.entry(key).or_default().push(i);
+            if !r.owner_root.is_empty() {
+                let key = (
+                    r.cluster.as_str(),
+                    r.namespace.as_str(),
+                    r.owner_root.as_str(),
+                );
+                index.owner.entry(key).or_default().push(i);
+            }
+            // An Event is on its node, and a Node's own Events on it.
+            let node = if r.kind == "Node" { &r.name } else { &r.node };
+            if !node.is_empty() {
+                index
+                    .node
+                    .entry((r.cluster.as_str(), node.as_str()))
+                    .or_default()
+                    .push(i);
+            }
+        }
+        index
+    }
+
+    /// The rows `link` may relate to cause `c` (a superset: [`linked`]
+    /// decides).
+    fn candidates(&self, link: Link, c: &'a EventRow) -> &[usize] {
+        let found = match link {
+            Link::SameObject => self.object.get(&(
+                c.cluster.as_str(),
+                c.namespace.as_str(),
+                c.kind.as_str(),
+                c.name.as_str(),
+            )),
+            Link::SameOwner | Link::Elsewhere => self.owner.get(&(
+                c.cluster.as_str(),
+                c.namespace.as_str(),
+                c.owner_root.as_str(),
+            )),
+            Link::OnNode => {
+                let node = if c.kind == "Node" { &c.name } else { &c.node };
+                self.node.get(&(c.cluster.as_str(), node.as_str()))
+            }
+        };
+        found.map_or(&[], Vec::as_slice)
+    }
+}
+
 /// Union-find over row indexes.
 struct Groups(Vec<usize>);
 
@@ -246,6 +314,7 @@ pub fn correlate(rows: &[EventRow], rules: &[Rule]) -> Vec<Incident> {
     // Each effect's best explanation: (cause, rule, confidence).
     let mut explained: BTreeMap<usize, (usize, usize, f64)> = BTreeMap::new();
     let spans: Vec<Option<(Timestamp, Timestamp)>> = rows.iter().map(span).collect();
+    let index = Index::new(rows);
     for (ri, rule) in rules.iter().enumerate() {
         for (ci, c) in rows.iter().enumerate() {
             if !rule.cause.contains(&c.reason.as_str())
@@ -256,7 +325,10 @@ pub fn correlate(rows: &[EventRow], rules: &[Rule]) -> Vec<Incident> {
             let Some((c_first, c_last)) = spans[ci] else {
                 continue;
             };
-            for (ei, e) in rows.iter().enumerate() {
+            // Only the Events the link can relate, from the index: a week of
+            // a busy store has millions of rows.
+            for &ei in index.candidates(rule.link, c) {
+                let e = &rows[ei];
                 if ei == ci || !rule.effect.contains(&e.reason.as_str()) || !linked(rule.link, c, e)
                 {
                     continue;
