@@ -797,6 +797,13 @@ fn the_in_cluster_manifests_apply_with_least_privilege() {
         "labels for -l"
     );
     assert!(!can("get", "secrets") && !can("create", "events") && !can("list", "pods"));
+    // Its identity, and no other namespace.
+    let can_in_cluster = |verb: &str, resource: &str| {
+        let o = kubectl(&["auth", "can-i", verb, resource, "--as", sa]);
+        text(&o.stdout).trim() == "yes"
+    };
+    assert!(can_in_cluster("get", "namespaces/kube-system"));
+    assert!(!can_in_cluster("get", "namespaces/default") && !can_in_cluster("list", "namespaces"));
     // --leader-elect: its own Lease in its own namespace, nothing more.
     let can_in = |verb: &str, resource: &str, ns: &str| {
         let o = kubectl(&["auth", "can-i", verb, resource, "-n", ns, "--as", sa]);
@@ -1279,4 +1286,112 @@ async fn a_standby_collector_takes_over_when_the_leader_is_killed() {
     assert!(stopped.success(), "{stopped:?}");
     let released = leases.get("kplug-eventlog").await.unwrap().spec.unwrap();
     assert_eq!(released.holder_identity, None, "released on SIGTERM");
+}
+
+/// Two API servers, one collector each and no --cluster-name, into one
+/// PostgreSQL: each cluster's rows carry its kube-system namespace's UID,
+/// the same Event names stay apart, and --cluster-name picks one.
+#[tokio::test]
+async fn two_clusters_write_into_one_postgresql_under_their_own_identity() {
+    use k8s_openapi::api::core::v1::Namespace;
+    use kplug_tests::e2e::postgres::Postgres;
+    if std::env::var_os("KPLUG_E2E_KUBECONFIG").is_some() {
+        eprintln!("skipped: two private API servers are needed, not an existing cluster");
+        return;
+    }
+    let pg = Postgres::start();
+    pg.psql("CREATE DATABASE fleet");
+    let store = pg.url("fleet");
+    let made = on_store(&store, &["prune", "--retain", "36500d"]);
+    assert!(made.status.success(), "{}", text(&made.stderr));
+    let clusters = [Cluster::private(), Cluster::private()];
+    let mut collectors = Vec::new();
+    let mut identities = Vec::new();
+    for (k, cluster) in clusters.iter().enumerate() {
+        let client = cluster.client(ADMIN).await;
+        // The same namespace and Event names in both clusters.
+        let ns = "eventlog-fleet".to_string();
+        objects::create_namespace(&client, &ns).await;
+        let uid = kube::Api::<Namespace>::all(client.clone())
+            .get("kube-system")
+            .await
+            .unwrap()
+            .metadata
+            .uid
+            .unwrap();
+        objects::core_event(&client, &ns, warning(&ns, "e1", "BackOff", k as i64 + 2)).await;
+        collectors.push(start(cluster, &ns, &store, free_port()));
+        identities.push(uid);
+    }
+    for (collector, (uid, expected)) in collectors.iter_mut().zip(identities.iter().zip([2, 3])) {
+        wait_for(
+            collector,
+            "each cluster's occurrences under its UID",
+            || {
+                counts_in(&store, "eventlog-fleet", &["--cluster-name", uid]).get("BackOff/api-0")
+                    == Some(&expected)
+            },
+        );
+    }
+    let out = on_store(
+        &store,
+        &[
+            "aggregate",
+            "-A",
+            "--by",
+            "cluster",
+            "--since",
+            "1h",
+            "-o",
+            "json",
+        ],
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut by_cluster: Vec<(String, i64)> = v["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            (
+                g["key"]["cluster"].as_str().unwrap().to_string(),
+                g["count"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    by_cluster.sort();
+    let mut expected = vec![(identities[0].clone(), 2), (identities[1].clone(), 3)];
+    expected.sort();
+    assert_eq!(by_cluster, expected);
+    for mut c in collectors {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+}
+
+/// A store an earlier collector filled under "default" keeps that name when
+/// --cluster-name is not given, so nothing is recorded a second time under
+/// the cluster's UID.
+#[tokio::test]
+async fn a_store_written_under_default_keeps_that_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sqlite(&dir.path().join("events.db"));
+    let dump =
+        kplug_tests::e2e::workspace_root().join("tests/data/events/minikube-2019-default.json");
+    let imported = on_store(&store, &["import", dump.to_str().unwrap()]);
+    assert!(imported.status.success(), "{}", text(&imported.stderr));
+    let cluster = Cluster::shared();
+    let client = cluster.client(ADMIN).await;
+    let ns = cluster.namespace("eventlog-legacy").await;
+    objects::core_event(&client, &ns, warning(&ns, "e1", "BackOff", 1)).await;
+    let mut collector = start(cluster, &ns, &store, free_port());
+    wait_for(&mut collector, "the occurrence under \"default\"", || {
+        counts_in(&store, &ns, &["--cluster-name", "default"]).get("BackOff/api-0") == Some(&1)
+    });
+    collector.kill().unwrap();
+    let said = collector.wait_with_output().unwrap();
+    assert!(
+        text(&said.stderr).contains("keeping that name"),
+        "{}",
+        text(&said.stderr)
+    );
 }

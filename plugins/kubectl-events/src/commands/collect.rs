@@ -32,9 +32,12 @@ pub struct Args {
     #[arg(long, value_name = "SELECTOR")]
     pub field_selector: Option<String>,
 
-    /// The name recorded with every event (default: "default")
-    #[arg(long, value_name = "NAME", default_value = "default")]
-    pub cluster_name: String,
+    /// The name recorded with every event (default: the UID of the
+    /// cluster's kube-system namespace, stable for the cluster's life; a
+    /// store that already holds this cluster's Events under "default", as
+    /// earlier versions wrote, keeps that name)
+    #[arg(long, value_name = "NAME")]
+    pub cluster_name: Option<String>,
 
     /// Serve Prometheus metrics on this address, e.g. 127.0.0.1:9464
     #[arg(long, value_name = "ADDR")]
@@ -91,7 +94,14 @@ pub struct Args {
 
 pub async fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
     let classifier = args.rules.classifier()?;
-    let store = args.store.open(Access::Write).await?;
+    let mut store = args.store.open(Access::Write).await?;
+    let config = kplug::client::config(kube).await?;
+    let server = config.cluster_url.to_string();
+    let client = kplug::client::client_from_config(config)?;
+    let cluster_name = match &args.cluster_name {
+        Some(name) => name.clone(),
+        None => cluster_identity(&client, &mut store).await?,
+    };
     let policy = args.retention.policy();
     let settings = Settings {
         flush_interval: args.flush_interval,
@@ -100,7 +110,7 @@ pub async fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> 
         ..Settings::default()
     };
     let described = store.describe();
-    let prepare = Preparer::new(&args.cluster_name, &classifier);
+    let prepare = Preparer::new(&cluster_name, &classifier);
     let mut collector = Collector::new(store, prepare, settings);
     if let Some(addr) = args.metrics_addr {
         let listener = tokio::net::TcpListener::bind(addr)
@@ -109,11 +119,8 @@ pub async fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> 
         eprintln!("metrics on http://{}/metrics", listener.local_addr()?);
         tokio::spawn(serve(listener, collector.health()));
     }
-    let config = kplug::client::config(kube).await?;
-    let server = config.cluster_url.to_string();
-    let client = kplug::client::client_from_config(config)?;
     let lease_client = client.clone();
-    let (mut lookups, learnt) = Lookups::new(client.clone(), &args.cluster_name);
+    let (mut lookups, learnt) = Lookups::new(client.clone(), &cluster_name);
     if !args.no_object_labels {
         collector = collector.observe(move |e| lookups.learn(&e.regarding));
     }
@@ -147,7 +154,7 @@ pub async fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> 
             _ = term.recv() => {}
         }
     };
-    eprintln!("collecting events into {described}");
+    eprintln!("collecting events of cluster {cluster_name} into {described}");
     let learnt = tokio_stream_of(learnt);
     let result = collector.run(events, learnt, shutdown).await;
     if let Some(mut e) = elector {
@@ -162,6 +169,42 @@ pub async fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> 
         Err(CollectError::Watch(e)) => Err(explain(e, &server)),
         Err(e) => Err(e.into()),
     }
+}
+
+/// The name a cluster's rows carry when `--cluster-name` is not given: the
+/// UID of its kube-system namespace (created with the cluster, never
+/// renamed). A store holding Events under "default" and none under that UID
+/// was written by an earlier collector of this cluster: it keeps "default",
+/// or every Event would be recorded again under the new name.
+async fn cluster_identity(
+    client: &kube::Client,
+    store: &mut kplug_eventlog::store::Store,
+) -> anyhow::Result<String> {
+    use k8s_openapi::api::core::v1::Namespace;
+    let uid = match Api::<Namespace>::all(client.clone())
+        .get("kube-system")
+        .await
+    {
+        Ok(ns) => ns.metadata.uid.unwrap_or_default(),
+        Err(kube::Error::Api(s)) if s.code == 403 => anyhow::bail!(
+            "reading the cluster's identity (the kube-system namespace's UID) was refused ({}); pass --cluster-name, or apply deploy/eventlog/10-rbac.yaml (it grants get on that one namespace)",
+            kplug::output::escape(&s.message)
+        ),
+        Err(e) => {
+            return Err(anyhow::Error::new(e).context("reading the kube-system namespace's UID (the cluster's identity); pass --cluster-name to name it yourself"));
+        }
+    };
+    if uid.is_empty() {
+        anyhow::bail!("the kube-system namespace has no UID; pass --cluster-name");
+    }
+    let known = store.clusters().await?;
+    if known.iter().any(|c| c == "default") && !known.contains(&uid) {
+        eprintln!(
+            "eventlog: this store holds Events of a cluster named \"default\"; keeping that name (pass --cluster-name {uid} to record under the cluster's UID)"
+        );
+        return Ok("default".to_string());
+    }
+    Ok(uid)
 }
 
 /// The election `args` ask for: the Lease's namespace and name, this

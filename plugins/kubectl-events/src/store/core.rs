@@ -271,6 +271,17 @@ pub async fn objects<C: Conn>(
     rows(c, &sql, &params, ObjectInfo::read).await
 }
 
+/// The clusters of the ledger, each once (the ledger's key leads with it).
+pub async fn clusters<C: Conn>(c: &mut C) -> Result<Vec<String>, StoreError> {
+    rows(
+        c,
+        "SELECT DISTINCT cluster FROM ledger ORDER BY cluster",
+        &[],
+        |r| r.text("cluster"),
+    )
+    .await
+}
+
 /// The newest row's id (0 when empty).
 pub async fn last_id<C: Conn>(c: &mut C) -> Result<i64, StoreError> {
     let found = rows(

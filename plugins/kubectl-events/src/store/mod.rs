@@ -181,6 +181,11 @@ impl Store {
         on_conn!(self, c => core::objects(c, namespace))
     }
 
+    /// The clusters the store holds Events of.
+    pub async fn clusters(&mut self) -> Result<Vec<String>, StoreError> {
+        on_conn!(self, c => core::clusters(c))
+    }
+
     /// The newest row's id (0 when empty).
     pub async fn last_id(&mut self) -> Result<i64, StoreError> {
         on_conn!(self, c => core::last_id(c))
