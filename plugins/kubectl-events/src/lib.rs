@@ -14,5 +14,6 @@ pub mod lease;
 pub mod ledger;
 pub mod patterns;
 pub mod record;
+pub mod report;
 pub mod store;
 pub mod template;

@@ -57,6 +57,7 @@ enum Command {
     Aggregate(commands::aggregate::Args),
     Incidents(commands::incidents::Args),
     Patterns(commands::patterns::Args),
+    Report(commands::report::Args),
     Prune(commands::prune::Args),
     Store(commands::layout::Args),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
@@ -81,6 +82,7 @@ fn run(cli: Cli) -> anyhow::Result<kplug::Code> {
             Command::Aggregate(args) => commands::aggregate::run(kube, args).await,
             Command::Incidents(args) => commands::incidents::run(kube, args).await,
             Command::Patterns(args) => commands::patterns::run(kube, args).await,
+            Command::Report(args) => commands::report::run(kube, args).await,
             Command::Prune(args) => commands::prune::run(kube, args).await,
             Command::Store(args) => commands::layout::run(kube, args).await,
             Command::Completion { shell } => {

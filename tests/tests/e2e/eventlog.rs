@@ -1395,3 +1395,96 @@ async fn a_store_written_under_default_keeps_that_name() {
         text(&said.stderr)
     );
 }
+
+/// `report --html` writes one page that headless Chromium loads without a
+/// console error, with its script run and nothing fetched (the page's
+/// Content-Security-Policy allows no fetch at all, so one would be logged
+/// as refused); the screenshot is kept in target/ to look at.
+#[test]
+fn the_report_page_loads_in_chromium_without_errors_or_fetches() {
+    use kplug_tests::e2e::peers;
+    let dir = tempfile::tempdir().unwrap();
+    let store = sqlite(&dir.path().join("events.db"));
+    let mut import = vec!["import".to_string()];
+    let data = kplug_tests::e2e::workspace_root().join("tests/data/events");
+    for f in std::fs::read_dir(&data).unwrap() {
+        let path = f.unwrap().path();
+        if path.extension().is_some_and(|e| e == "json") {
+            import.push(path.display().to_string());
+        }
+    }
+    let import: Vec<&str> = import.iter().map(String::as_str).collect();
+    let imported = on_store(&store, &import);
+    assert!(imported.status.success(), "{}", text(&imported.stderr));
+    let page = dir.path().join("coredns.html");
+    let made = on_store(
+        &store,
+        &[
+            "report",
+            "-n",
+            "kube-system",
+            "--for",
+            "deploy/coredns-autoscaler",
+            "--since",
+            "2020-06-03T20:00:00Z",
+            "--until",
+            "2020-06-07T09:00:00Z",
+            "--html",
+            page.to_str().unwrap(),
+        ],
+    );
+    assert!(made.status.success(), "{}", text(&made.stderr));
+    assert!(
+        text(&made.stderr).contains("1 incidents"),
+        "{}",
+        text(&made.stderr)
+    );
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(
+        html.contains("marker-end=\"url(#arrow)\""),
+        "the cause→effect arrow is drawn"
+    );
+
+    let chromium = |extra: &[&str]| {
+        Command::new(peers::path("CHROMIUM"))
+            .args([
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--enable-logging=stderr",
+                "--v=0",
+                // Any name lookup fails: a fetch could not leave the machine.
+                "--host-resolver-rules=MAP * ~NOTFOUND",
+                "--window-size=1200,600",
+            ])
+            .args(extra)
+            .arg(format!("file://{}", page.display()))
+            .output()
+            .unwrap()
+    };
+    let dom = chromium(&["--dump-dom"]);
+    assert!(dom.status.success(), "{}", text(&dom.stderr));
+    assert!(
+        text(&dom.stdout).contains("data-ready=\"yes\""),
+        "the page's script ran: {}",
+        text(&dom.stderr)
+    );
+    let console: Vec<String> = text(&dom.stderr)
+        .lines()
+        .filter(|l| l.contains("CONSOLE") || l.contains("Refused to") || l.contains("Uncaught"))
+        .map(str::to_string)
+        .collect();
+    assert!(
+        console.is_empty(),
+        "console errors or refused fetches: {console:#?}"
+    );
+    let shot = kplug_tests::e2e::workspace_root().join("target/eventlog-report.png");
+    let taken = chromium(&[&format!("--screenshot={}", shot.display())]);
+    assert!(taken.status.success(), "{}", text(&taken.stderr));
+    let png = std::fs::read(&shot).unwrap();
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 10_000,
+        "a real screenshot"
+    );
+    eprintln!("the report's screenshot: {}", shot.display());
+}

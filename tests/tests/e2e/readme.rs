@@ -75,7 +75,14 @@ fn offline(command: &str) -> bool {
         ["kubectl", "eventlog", sub, ..] => {
             matches!(
                 *sub,
-                "import" | "query" | "aggregate" | "prune" | "store" | "incidents" | "patterns"
+                "import"
+                    | "query"
+                    | "aggregate"
+                    | "prune"
+                    | "store"
+                    | "incidents"
+                    | "patterns"
+                    | "report"
             ) && !first.contains("postgres://")
         }
         ["kubectl", "inference", "explain", ..] => has("--endpoint"),

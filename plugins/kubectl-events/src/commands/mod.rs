@@ -8,4 +8,5 @@ pub mod objects;
 pub mod patterns;
 pub mod prune;
 pub mod query;
+pub mod report;
 pub mod store;
