@@ -169,7 +169,11 @@ pub enum RulesError {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RulesFile {
+    #[serde(default)]
     rules: Vec<Rule>,
+    /// Incident rules, read by [`crate::incidents::rules_from_yaml`].
+    #[serde(default, rename = "incidents")]
+    _incidents: Vec<serde::de::IgnoredAny>,
 }
 
 use Category as C;

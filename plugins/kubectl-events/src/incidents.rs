@@ -41,13 +41,13 @@ impl Link {
 /// One typed rule: an Event whose reason is one of `cause` explains a
 /// later Event whose reason is one of `effect`, related by `link`, that
 /// starts within `within` of it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Rule {
-    pub name: &'static str,
-    pub cause: &'static [&'static str],
+    pub name: String,
+    pub cause: Vec<String>,
     /// Only causes whose message contains one of these (empty: any).
-    pub cause_message: &'static [&'static str],
-    pub effect: &'static [&'static str],
+    pub cause_message: Vec<String>,
+    pub effect: Vec<String>,
     pub link: Link,
     pub within: SignedDuration,
 }
@@ -57,77 +57,157 @@ const MIN: i64 = 60;
 /// The built-in chains (from the Kubernetes components' reason strings).
 pub fn builtin_rules() -> Vec<Rule> {
     let m = |minutes: i64| SignedDuration::from_secs(minutes * MIN);
+    let rule =
+        |name: &str, cause: &[&str], cause_message: &[&str], effect: &[&str], link, within| Rule {
+            name: name.to_string(),
+            cause: cause.iter().map(|s| s.to_string()).collect(),
+            cause_message: cause_message.iter().map(|s| s.to_string()).collect(),
+            effect: effect.iter().map(|s| s.to_string()).collect(),
+            link,
+            within,
+        };
     vec![
-        Rule {
-            name: "volume-not-attached",
-            cause: &["FailedAttachVolume", "FailedMount"],
-            cause_message: &[],
-            effect: &[
+        rule(
+            "volume-not-attached",
+            &["FailedAttachVolume", "FailedMount"],
+            &[],
+            &[
                 "BackOff",
                 "Failed",
                 "FailedMount",
                 "FailedCreatePodContainer",
             ],
-            link: Link::SameObject,
-            within: m(30),
-        },
-        Rule {
-            name: "node-not-ready",
-            cause: &["NodeNotReady"],
-            cause_message: &[],
-            effect: &["TaintManagerEviction", "NodeNotReady", "Evicted", "Killing"],
-            link: Link::OnNode,
-            within: m(15),
-        },
-        Rule {
-            name: "evicted-rescheduled",
-            cause: &["TaintManagerEviction", "Evicted"],
-            cause_message: &[],
-            effect: &["FailedScheduling", "SuccessfulCreate", "Scheduled"],
-            link: Link::Elsewhere,
-            within: m(15),
-        },
-        Rule {
-            name: "node-pressure",
-            cause: &["EvictionThresholdMet"],
-            cause_message: &[],
-            effect: &["Evicted", "Killing"],
-            link: Link::OnNode,
-            within: m(15),
-        },
-        Rule {
-            name: "liveness-restart",
-            cause: &["Unhealthy"],
-            cause_message: &["Liveness probe failed"],
-            effect: &["Killing", "BackOff"],
-            link: Link::SameObject,
-            within: m(30),
-        },
-        Rule {
-            name: "restart-backoff",
-            cause: &["Killing"],
-            cause_message: &[],
-            effect: &["BackOff"],
-            link: Link::SameObject,
-            within: m(30),
-        },
-        Rule {
-            name: "unschedulable-autoscaler",
-            cause: &["FailedScheduling"],
-            cause_message: &["Insufficient", "didn't match", "untolerated taint"],
-            effect: &["TriggeredScaleUp", "NotTriggerScaleUp"],
-            link: Link::SameObject,
-            within: m(15),
-        },
-        Rule {
-            name: "image-pull",
-            cause: &["Failed", "ErrImagePull", "InspectFailed"],
-            cause_message: &["pull", "image", "ImagePull"],
-            effect: &["BackOff"],
-            link: Link::SameObject,
-            within: m(30),
-        },
+            Link::SameObject,
+            m(30),
+        ),
+        rule(
+            "node-not-ready",
+            &["NodeNotReady"],
+            &[],
+            &["TaintManagerEviction", "NodeNotReady", "Evicted", "Killing"],
+            Link::OnNode,
+            m(15),
+        ),
+        rule(
+            "evicted-rescheduled",
+            &["TaintManagerEviction", "Evicted"],
+            &[],
+            &["FailedScheduling", "SuccessfulCreate", "Scheduled"],
+            Link::Elsewhere,
+            m(15),
+        ),
+        rule(
+            "node-pressure",
+            &["EvictionThresholdMet"],
+            &[],
+            &["Evicted", "Killing"],
+            Link::OnNode,
+            m(15),
+        ),
+        rule(
+            "liveness-restart",
+            &["Unhealthy"],
+            &["Liveness probe failed"],
+            &["Killing", "BackOff"],
+            Link::SameObject,
+            m(30),
+        ),
+        rule(
+            "restart-backoff",
+            &["Killing"],
+            &[],
+            &["BackOff"],
+            Link::SameObject,
+            m(30),
+        ),
+        rule(
+            "unschedulable-autoscaler",
+            &["FailedScheduling"],
+            &["Insufficient", "didn't match", "untolerated taint"],
+            &["TriggeredScaleUp", "NotTriggerScaleUp"],
+            Link::SameObject,
+            m(15),
+        ),
+        rule(
+            "image-pull",
+            &["Failed", "ErrImagePull", "InspectFailed"],
+            &["pull", "image", "ImagePull"],
+            &["BackOff"],
+            Link::SameObject,
+            m(30),
+        ),
     ]
+}
+
+/// A rule as a rules file writes it, under `incidents:` beside the
+/// classification `rules:`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RuleSpec {
+    name: String,
+    cause: Vec<String>,
+    #[serde(default)]
+    cause_message: Vec<String>,
+    effect: Vec<String>,
+    link: String,
+    #[serde(default = "default_within")]
+    within: String,
+}
+
+fn default_within() -> String {
+    "30m".to_string()
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct RulesFile {
+    #[serde(default)]
+    incidents: Vec<RuleSpec>,
+}
+
+/// The incident rules of a rules file (its `incidents:` list), tried
+/// before the built-in ones. Errors name the rule.
+pub fn rules_from_yaml(text: &str) -> Result<Vec<Rule>, String> {
+    let file: RulesFile = kplug::yaml::from_str(text).map_err(|e| {
+        format!(
+            "line {}: {}",
+            e.location().map_or(0, |l| l.line() as usize),
+            kplug::yaml::message(&e)
+        )
+    })?;
+    let mut rules = Vec::new();
+    for spec in file.incidents {
+        let link = match spec.link.as_str() {
+            "same-object" => Link::SameObject,
+            "same-owner" => Link::SameOwner,
+            "on-node" => Link::OnNode,
+            "elsewhere" => Link::Elsewhere,
+            other => {
+                return Err(format!(
+                    "incident rule {}: link \"{other}\" is not one of same-object, same-owner, on-node, elsewhere",
+                    spec.name
+                ));
+            }
+        };
+        let within = kplug::cli::parse_duration(&spec.within)
+            .map_err(|e| format!("incident rule {}: within: {e}", spec.name))?;
+        if spec.cause.is_empty() || spec.effect.is_empty() {
+            return Err(format!(
+                "incident rule {}: cause and effect each need a reason",
+                spec.name
+            ));
+        }
+        rules.push(Rule {
+            name: spec.name,
+            cause: spec.cause,
+            cause_message: spec.cause_message,
+            effect: spec.effect,
+            link,
+            within: SignedDuration::try_from(within)
+                .map_err(|e| format!("incident rule: within: {e}"))?,
+        });
+    }
+    rules.extend(builtin_rules());
+    Ok(rules)
 }
 
 /// An object as incidents name it.
@@ -174,7 +254,7 @@ pub struct Incident {
     pub members: Vec<usize>,
 }
 
-fn matches_any(text: &str, needles: &[&str]) -> bool {
+fn matches_any(text: &str, needles: &[String]) -> bool {
     needles.is_empty() || needles.iter().any(|n| text.contains(n))
 }
 
@@ -317,9 +397,7 @@ pub fn correlate(rows: &[EventRow], rules: &[Rule]) -> Vec<Incident> {
     let index = Index::new(rows);
     for (ri, rule) in rules.iter().enumerate() {
         for (ci, c) in rows.iter().enumerate() {
-            if !rule.cause.contains(&c.reason.as_str())
-                || !matches_any(&c.message, rule.cause_message)
-            {
+            if !rule.cause.contains(&c.reason) || !matches_any(&c.message, &rule.cause_message) {
                 continue;
             }
             let Some((c_first, c_last)) = spans[ci] else {
@@ -329,8 +407,7 @@ pub fn correlate(rows: &[EventRow], rules: &[Rule]) -> Vec<Incident> {
             // a busy store has millions of rows.
             for &ei in index.candidates(rule.link, c) {
                 let e = &rows[ei];
-                if ei == ci || !rule.effect.contains(&e.reason.as_str()) || !linked(rule.link, c, e)
-                {
+                if ei == ci || !rule.effect.contains(&e.reason) || !linked(rule.link, c, e) {
                     continue;
                 }
                 let Some((e_first, _)) = spans[ei] else {
@@ -397,7 +474,7 @@ fn incident(
                 reason: rows[*i].reason.clone(),
                 object: object(&rows[*i]),
                 count: rows[*i].count,
-                rule: rules[*rule].name.to_string(),
+                rule: rules[*rule].name.clone(),
             })
         })
         .collect();
@@ -650,6 +727,43 @@ mod tests {
             correlate(&rows, &builtin_rules())[0].root.reason,
             "EvictionThresholdMet"
         );
+    }
+
+    #[test]
+    fn user_rules_come_first_and_are_checked() {
+        let rules = rules_from_yaml(
+            "rules: []\nincidents:\n- name: oom-then-backoff\n  cause: [OOMKilling]\n  effect: [BackOff]\n  link: same-object\n  within: 10m\n",
+        )
+        .unwrap();
+        assert_eq!(rules[0].name, "oom-then-backoff");
+        assert_eq!(rules.len(), builtin_rules().len() + 1);
+        let rows = vec![
+            row(
+                "Pod",
+                "web-1",
+                "OOMKilling",
+                "Memory cgroup out of memory",
+                0,
+                1,
+            ),
+            row(
+                "Pod",
+                "web-1",
+                "BackOff",
+                "Back-off restarting failed container",
+                60,
+                3,
+            ),
+        ];
+        let found = correlate(&rows, &rules);
+        assert_eq!(found[0].effects[0].rule, "oom-then-backoff");
+        let bad =
+            rules_from_yaml("incidents:\n- {name: x, cause: [A], effect: [B], link: sideways}\n");
+        assert!(bad.unwrap_err().contains("link \"sideways\""));
+        let bad = rules_from_yaml(
+            "incidents:\n- {name: x, cause: [A], effect: [B], link: on-node, within: soon}\n",
+        );
+        assert!(bad.unwrap_err().contains("incident rule x: within"));
     }
 
     #[test]

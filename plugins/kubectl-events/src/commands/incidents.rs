@@ -6,11 +6,11 @@ use std::io::Write;
 use jiff::Timestamp;
 use kplug::cli::{KubectlArgs, TableFormat};
 use kplug::output::table::{Cell, Table, TableOptions};
-use kplug_eventlog::incidents::{Incident, builtin_rules, correlate};
+use kplug_eventlog::incidents::{Incident, correlate};
 use kplug_eventlog::store::{EventRow, Store};
 
 use super::query::FilterArgs;
-use super::store::StoreArgs;
+use super::store::{RulesArgs, StoreArgs};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -41,6 +41,9 @@ pub struct Args {
     #[command(flatten)]
     pub store: StoreArgs,
 
+    #[command(flatten)]
+    pub rules: RulesArgs,
+
     /// Output format (default: a table); json and yaml print
     /// {"incidents": [...]}
     #[arg(short = 'o', long, value_name = "FORMAT")]
@@ -54,7 +57,9 @@ pub async fn find(
     filters: &FilterArgs,
     for_object: Option<&str>,
     store: &StoreArgs,
+    rules: &RulesArgs,
 ) -> anyhow::Result<(Vec<Incident>, Vec<EventRow>)> {
+    let rules = rules.incident_rules()?;
     let mut filters = filters.clone();
     filters
         .since
@@ -62,11 +67,18 @@ pub async fn find(
     let mut store: Store = store.open(kplug_eventlog::store::Access::Read).await?;
     let filter = filters.filter(kube, for_object, &mut store).await?;
     let rows = store.query(&filter, None).await?;
-    Ok((correlate(&rows, &builtin_rules()), rows))
+    Ok((correlate(&rows, &rules), rows))
 }
 
 pub async fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
-    let (incidents, _) = find(kube, &args.filters, args.for_object.as_deref(), &args.store).await?;
+    let (incidents, _) = find(
+        kube,
+        &args.filters,
+        args.for_object.as_deref(),
+        &args.store,
+        &args.rules,
+    )
+    .await?;
     let mut out = std::io::stdout().lock();
     let doc = || serde_json::json!({ "incidents": incidents });
     match args.output {

@@ -37,6 +37,9 @@ pub struct Args {
     #[arg(long, value_name = "ID", conflicts_with = "watch")]
     pub incident: Option<String>,
 
+    #[command(flatten)]
+    pub rules: super::store::RulesArgs,
+
     /// After the matching events, keep printing new ones as they are stored
     /// (COUNT is then the new occurrences); Ctrl-C to stop
     #[arg(short = 'w', long)]
@@ -251,9 +254,14 @@ pub async fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> 
 /// `query --incident ID`: the incidents of the window, then that one's
 /// Events, root first.
 async fn incident(kube: &KubectlArgs, args: &Args, id: &str) -> anyhow::Result<kplug::Code> {
-    let (incidents, rows) =
-        super::incidents::find(kube, &args.filters, args.for_object.as_deref(), &args.store)
-            .await?;
+    let (incidents, rows) = super::incidents::find(
+        kube,
+        &args.filters,
+        args.for_object.as_deref(),
+        &args.store,
+        &args.rules,
+    )
+    .await?;
     let Some(found) = incidents.iter().find(|i| i.id == id) else {
         bail!(kplug::Error::Usage(format!(
             "no incident {id} in this window ({} found); list them with `kubectl eventlog incidents` and the same --since, --until and filters",

@@ -4,12 +4,12 @@
 use anyhow::Context;
 use jiff::Timestamp;
 use kplug::cli::KubectlArgs;
-use kplug_eventlog::incidents::{builtin_rules, correlate};
+use kplug_eventlog::incidents::correlate;
 use kplug_eventlog::report::{Density, Subject, render};
 use kplug_eventlog::store::{Buckets, GroupBy};
 
 use super::query::FilterArgs;
-use super::store::StoreArgs;
+use super::store::{RulesArgs, StoreArgs};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -36,6 +36,9 @@ pub struct Args {
     #[command(flatten)]
     pub store: StoreArgs,
 
+    #[command(flatten)]
+    pub rules: RulesArgs,
+
     /// Where to write the page
     #[arg(long, value_name = "FILE")]
     pub html: std::path::PathBuf,
@@ -53,7 +56,7 @@ pub async fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> 
         .filter(kube, args.for_object.as_deref(), &mut store)
         .await?;
     let rows = store.query(&filter, None).await?;
-    let incidents = correlate(&rows, &builtin_rules());
+    let incidents = correlate(&rows, &args.rules.incident_rules()?);
     // About 200 buckets across the page, whole minutes.
     let bucket_ms =
         ((until.as_millisecond() - since.as_millisecond()) / 200).max(60_000) / 60_000 * 60_000;

@@ -53,13 +53,29 @@ impl StoreArgs {
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct RulesArgs {
-    /// Extra classification rules (YAML `rules: [{reason, type, component,
-    /// kind, message, category, severity}]`), tried before the built-in ones
+    /// Extra rules (YAML), tried before the built-in ones: classification
+    /// `rules: [{reason, type, component, kind, message, category,
+    /// severity}]` and incident `incidents: [{name, cause, causeMessage,
+    /// effect, link, within}]`
     #[arg(long, value_name = "FILE")]
     pub rules: Option<PathBuf>,
 }
 
 impl RulesArgs {
+    /// The incident rules: the file's `incidents:` first, then the built-in ones.
+    pub fn incident_rules(&self) -> anyhow::Result<Vec<kplug_eventlog::incidents::Rule>> {
+        match &self.rules {
+            None => Ok(kplug_eventlog::incidents::builtin_rules()),
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                kplug_eventlog::incidents::rules_from_yaml(&text).map_err(|e| {
+                    anyhow::anyhow!(kplug::Error::Usage(format!("{}: {e}", path.display())))
+                })
+            }
+        }
+    }
+
     pub fn classifier(&self) -> anyhow::Result<Classifier> {
         match &self.rules {
             None => Ok(Classifier::default()),
