@@ -413,10 +413,13 @@ pub fn correlate(rows: &[EventRow], rules: &[Rule]) -> Vec<Incident> {
                 let Some((e_first, _)) = spans[ei] else {
                     continue;
                 };
-                // The effect begins after the cause (ties broken by order,
-                // so links never loop) and no later than `within` after the
-                // cause last occurred.
-                let after = (e_first, ei) > (c_first, ci);
+                // The effect begins no earlier than the cause and no later
+                // than `within` after the cause last occurred. At the same
+                // instant (a dump's second-resolution times) the rule's
+                // direction decides, unless the two could explain each
+                // other; then order does, so links never loop.
+                let after = e_first > c_first
+                    || (e_first == c_first && (!rule.effect.contains(&c.reason) || ei > ci));
                 if !after || e_first > c_last + rule.within {
                     continue;
                 }
@@ -448,7 +451,12 @@ pub fn correlate(rows: &[EventRow], rules: &[Rule]) -> Vec<Incident> {
         .into_values()
         .filter_map(|mut list| {
             list.sort_by_key(|i| (spans[*i], *i));
-            let root = *list.iter().find(|i| !explained.contains_key(i))?;
+            // The earliest Event nothing explains; were every one explained
+            // (user rules that loop), the earliest.
+            let root = *list
+                .iter()
+                .find(|i| !explained.contains_key(i))
+                .or(list.first())?;
             Some(incident(rows, &spans, &explained, rules, root, list))
         })
         .collect();
@@ -615,6 +623,31 @@ mod tests {
             correlate(&rows[..3], &builtin_rules())[0].id,
             "ids are stable"
         );
+    }
+
+    #[test]
+    fn cause_and_effect_in_the_same_second_are_still_linked() {
+        let rows = vec![
+            row(
+                "Pod",
+                "web-1",
+                "BackOff",
+                "Back-off restarting failed container",
+                0,
+                2,
+            ),
+            row(
+                "Pod",
+                "web-1",
+                "Unhealthy",
+                "Liveness probe failed: timeout",
+                0,
+                2,
+            ),
+        ];
+        let found = correlate(&rows, &builtin_rules());
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert_eq!(found[0].root.reason, "Unhealthy");
     }
 
     #[test]

@@ -1488,3 +1488,68 @@ fn the_report_page_loads_in_chromium_without_errors_or_fetches() {
     );
     eprintln!("the report's screenshot: {}", shot.display());
 }
+
+/// The collector is killed between an incident's cause and its effect and
+/// started again: the store holds both, and they make one incident.
+#[tokio::test]
+async fn a_restart_between_cause_and_effect_still_makes_one_incident() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sqlite(&dir.path().join("events.db"));
+    let cluster = Cluster::shared();
+    let client = cluster.client(ADMIN).await;
+    let ns = cluster.namespace("eventlog-incident").await;
+    let event = |name: &str, reason: &str, message: &str| {
+        json!({"metadata": {"name": name}, "involvedObject": {"kind": "Pod", "namespace": ns, "name": "api-0", "uid": "api-0-uid"},
+               "reason": reason, "message": message, "type": "Warning",
+               "source": {"component": "kubelet", "host": "node-1"}, "firstTimestamp": now(-5), "lastTimestamp": now(0), "count": 2})
+    };
+    objects::core_event(
+        &client,
+        &ns,
+        event(
+            "cause",
+            "Unhealthy",
+            "Liveness probe failed: HTTP probe failed with statuscode: 500",
+        ),
+    )
+    .await;
+    let mut collector = start(cluster, &ns, &store, free_port());
+    wait_for(&mut collector, "the cause", || {
+        counts(&store, &ns).get("Unhealthy/api-0") == Some(&2)
+    });
+    collector.kill().unwrap();
+    let _ = collector.wait();
+    objects::core_event(
+        &client,
+        &ns,
+        event(
+            "effect",
+            "BackOff",
+            "Back-off restarting failed container app in pod api-0",
+        ),
+    )
+    .await;
+    let mut collector = start(cluster, &ns, &store, free_port());
+    wait_for(&mut collector, "the effect, after the restart", || {
+        counts(&store, &ns).get("BackOff/api-0") == Some(&2)
+    });
+    collector.kill().unwrap();
+    let _ = collector.wait();
+    let out = on_store(
+        &store,
+        &["incidents", "-n", &ns, "--since", "1h", "-o", "json"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let incidents = v["incidents"].as_array().unwrap();
+    let rows = on_store(&store, &["query", "-n", &ns, "-o", "json"]);
+    assert_eq!(
+        incidents.len(),
+        1,
+        "{v}: the Events are {}",
+        text(&rows.stdout)
+    );
+    assert_eq!(incidents[0]["root"]["reason"], "Unhealthy");
+    assert_eq!(incidents[0]["effects"][0]["reason"], "BackOff");
+    assert_eq!(incidents[0]["occurrences"], 4);
+}
