@@ -109,6 +109,20 @@ fn json_io(e: serde_json::Error) -> io::Error {
     }
 }
 
+/// A document as `-o json` (`json`) or `-o yaml` prints it.
+pub fn write_document(
+    json: bool,
+    value: &impl serde::Serialize,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    if json {
+        write_json(value, out)
+    } else {
+        let value = serde_json::to_value(value).map_err(io::Error::other)?;
+        out.write_all(to_yaml(&value)?.as_bytes())
+    }
+}
+
 /// YAML with sorted keys (serde_json's map is ordered by key), like `kubectl get -o yaml`.
 pub fn to_yaml(value: &Value) -> io::Result<String> {
     serde_saphyr::to_string(value).map_err(io::Error::other)

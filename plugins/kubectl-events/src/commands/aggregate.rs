@@ -1,6 +1,6 @@
 //! `kubectl eventlog aggregate`.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 
 use anyhow::bail;
 use jiff::Timestamp;
@@ -95,14 +95,11 @@ pub async fn run(kube: &KubectlArgs, mut args: Args) -> anyhow::Result<kplug::Co
     let groups = store.aggregate(&columns, &filter, buckets).await?;
     let mut out = std::io::stdout().lock();
     match args.output {
-        Some(ReportFormat::Json) => {
-            kplug::output::format::write_json(&serde_json::json!({"groups": groups}), &mut out)?;
-        }
-        Some(ReportFormat::Yaml) => {
-            out.write_all(
-                kplug::output::format::to_yaml(&serde_json::json!({"groups": groups}))?.as_bytes(),
-            )?;
-        }
+        Some(f) => kplug::output::format::write_document(
+            f == ReportFormat::Json,
+            &serde_json::json!({"groups": groups}),
+            &mut out,
+        )?,
         _ if groups.is_empty() => eprintln!("No events found."),
         _ => {
             let mut headers: Vec<String> = args.by.iter().map(|b| b.to_uppercase()).collect();

@@ -82,9 +82,8 @@ pub async fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> 
     let mut out = std::io::stdout().lock();
     let doc = || serde_json::json!({ "incidents": incidents });
     match args.output {
-        Some(TableFormat::Json) => kplug::output::format::write_json(&doc(), &mut out)?,
-        Some(TableFormat::Yaml) => {
-            out.write_all(kplug::output::format::to_yaml(&doc())?.as_bytes())?
+        Some(f @ (TableFormat::Json | TableFormat::Yaml)) => {
+            kplug::output::format::write_document(f == TableFormat::Json, &doc(), &mut out)?
         }
         _ if incidents.is_empty() => eprintln!("No incidents found."),
         format => table(

@@ -45,9 +45,7 @@ pub async fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> 
     let info = store.info().await?;
     let mut out = std::io::stdout().lock();
     match output {
-        Some(ReportFormat::Json) => kplug::output::format::write_json(&info, &mut out)?,
-        Some(ReportFormat::Yaml) => out
-            .write_all(kplug::output::format::to_yaml(&serde_json::to_value(&info)?)?.as_bytes())?,
+        Some(f) => kplug::output::format::write_document(f == ReportFormat::Json, &info, &mut out)?,
         None => print(kube, &info, &mut out)?,
     }
     Ok(kplug::Code::Success)

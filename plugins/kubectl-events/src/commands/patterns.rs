@@ -148,9 +148,8 @@ pub async fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> 
     let mut out = std::io::stdout().lock();
     let doc = || serde_json::json!({ "patterns": patterns });
     match args.output {
-        Some(TableFormat::Json) => kplug::output::format::write_json(&doc(), &mut out)?,
-        Some(TableFormat::Yaml) => {
-            out.write_all(kplug::output::format::to_yaml(&doc())?.as_bytes())?
+        Some(f @ (TableFormat::Json | TableFormat::Yaml)) => {
+            kplug::output::format::write_document(f == TableFormat::Json, &doc(), &mut out)?
         }
         _ if patterns.is_empty() => eprintln!("No patterns found."),
         format => table(kube, &patterns, format == Some(TableFormat::Wide), &mut out)?,
