@@ -100,7 +100,7 @@ pub async fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> 
     let client = kplug::client::client_from_config(config)?;
     let cluster_name = match &args.cluster_name {
         Some(name) => name.clone(),
-        None => cluster_identity(&client, &mut store).await?,
+        None => cluster_identity(&client, &mut store, &server).await?,
     };
     let policy = args.retention.policy();
     let settings = Settings {
@@ -179,6 +179,7 @@ pub async fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> 
 async fn cluster_identity(
     client: &kube::Client,
     store: &mut kplug_eventlog::store::Store,
+    server: &str,
 ) -> anyhow::Result<String> {
     use k8s_openapi::api::core::v1::Namespace;
     let uid = match Api::<Namespace>::all(client.clone())
@@ -186,13 +187,17 @@ async fn cluster_identity(
         .await
     {
         Ok(ns) => ns.metadata.uid.unwrap_or_default(),
-        Err(kube::Error::Api(s)) if s.code == 403 => anyhow::bail!(
-            "reading the cluster's identity (the kube-system namespace's UID) was refused ({}); pass --cluster-name, or apply deploy/eventlog/10-rbac.yaml (it grants get on that one namespace)",
-            kplug::output::escape(&s.message)
-        ),
-        Err(e) => {
-            return Err(anyhow::Error::new(e).context("reading the kube-system namespace's UID (the cluster's identity); pass --cluster-name to name it yourself"));
+        // Without the right to read it the collector still runs, under the
+        // old default name (and the watch says what else it may not do).
+        Err(kube::Error::Api(s)) if s.code == 403 => {
+            eprintln!(
+                "eventlog: may not read the kube-system namespace, whose UID names the cluster; recording as \"default\" (pass --cluster-name, or apply deploy/eventlog/10-rbac.yaml)"
+            );
+            return Ok("default".to_string());
         }
+        // The same sentences as any other call: an untrusted certificate,
+        // a wrong password, a server that is not Kubernetes.
+        Err(e) => return Err(kplug::client::api_error(e, server).into()),
     };
     if uid.is_empty() {
         anyhow::bail!("the kube-system namespace has no UID; pass --cluster-name");
