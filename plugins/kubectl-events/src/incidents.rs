@@ -516,6 +516,39 @@ fn incident(
     }
 }
 
+/// The incident's occurrences in `n` equal buckets of `from_ms..to_ms`,
+/// each member Event's count spread evenly over its span (for a
+/// sparkline).
+pub fn activity(
+    incident: &Incident,
+    rows: &[EventRow],
+    from_ms: i64,
+    to_ms: i64,
+    n: usize,
+) -> Vec<i64> {
+    let mut counts = vec![0i64; n];
+    if n == 0 || to_ms <= from_ms {
+        return counts;
+    }
+    let width = (to_ms - from_ms) as f64 / n as f64;
+    let bucket = |ms: i64| (((ms - from_ms) as f64 / width) as usize).min(n - 1);
+    for &i in &incident.members {
+        let Some((first, last)) = span(&rows[i]) else {
+            continue;
+        };
+        let (a, b) = (
+            bucket(first.as_millisecond().max(from_ms)),
+            bucket(last.as_millisecond().clamp(from_ms, to_ms)),
+        );
+        let spread = (b - a + 1) as i64;
+        for (k, c) in counts[a..=b].iter_mut().enumerate() {
+            // The remainder goes to the first buckets, so the sum is exact.
+            *c += rows[i].count / spread + i64::from((k as i64) < rows[i].count % spread);
+        }
+    }
+    counts
+}
+
 /// A short, stable name: the same root Event starting at the same time is
 /// the same incident, whatever window it is found in.
 fn id(root: &EventRow, first: Option<Timestamp>) -> String {
@@ -648,6 +681,26 @@ mod tests {
         let found = correlate(&rows, &builtin_rules());
         assert_eq!(found.len(), 1, "{found:#?}");
         assert_eq!(found[0].root.reason, "Unhealthy");
+    }
+
+    #[test]
+    fn activity_spreads_every_occurrence_over_its_span() {
+        let rows = vec![
+            row("Pod", "web-1", "Unhealthy", "Liveness probe failed", 0, 3),
+            row(
+                "Pod",
+                "web-1",
+                "BackOff",
+                "Back-off restarting failed container",
+                10,
+                7,
+            ),
+        ];
+        let found = correlate(&rows, &builtin_rules());
+        let from = 1_764_000_000_000;
+        let counts = activity(&found[0], &rows, from, from + 100_000, 10);
+        assert_eq!(counts.iter().sum::<i64>(), 10, "{counts:?}");
+        assert!(counts[9] == 0 && counts[0] > 0, "{counts:?}");
     }
 
     #[test]

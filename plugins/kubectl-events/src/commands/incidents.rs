@@ -1,12 +1,13 @@
 //! `kubectl eventlog incidents`: the stored Events correlated into
 //! incidents (see [`kplug_eventlog::incidents`]).
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 use jiff::Timestamp;
 use kplug::cli::{KubectlArgs, TableFormat};
 use kplug::output::table::{Cell, Table, TableOptions};
-use kplug_eventlog::incidents::{Incident, correlate};
+use kplug_eventlog::aggregate::sparkline;
+use kplug_eventlog::incidents::{Incident, activity, correlate};
 use kplug_eventlog::store::{EventRow, Store};
 
 use super::query::FilterArgs;
@@ -71,7 +72,7 @@ pub async fn find(
 }
 
 pub async fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
-    let (incidents, _) = find(
+    let (incidents, rows) = find(
         kube,
         &args.filters,
         args.for_object.as_deref(),
@@ -89,6 +90,7 @@ pub async fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> 
         format => table(
             kube,
             &incidents,
+            &rows,
             format == Some(TableFormat::Wide),
             &mut out,
         )?,
@@ -115,6 +117,7 @@ fn effects(i: &Incident) -> String {
 fn table(
     kube: &KubectlArgs,
     incidents: &[Incident],
+    rows: &[EventRow],
     wide: bool,
     out: &mut dyn Write,
 ) -> std::io::Result<()> {
@@ -139,9 +142,24 @@ fn table(
         "LAST",
         "CONFIDENCE",
     ]);
+    // On a terminal: each incident's occurrences over the span of them all.
+    let spark = std::io::stdout().is_terminal();
+    if spark {
+        headers.push("ACTIVITY");
+    }
     if wide {
         headers.push("MESSAGE");
     }
+    let from = incidents
+        .iter()
+        .filter_map(|i| i.first)
+        .min()
+        .map(|t| t.as_millisecond());
+    let to = incidents
+        .iter()
+        .filter_map(|i| i.last)
+        .max()
+        .map(|t| t.as_millisecond());
     let mut t = Table::new(&headers);
     for i in incidents {
         let mut cells = vec![Cell::from(i.id.as_str())];
@@ -163,6 +181,13 @@ fn table(
             Cell::from(kplug::output::age::age(i.last)),
             Cell::from(format!("{:.2}", i.confidence)),
         ]);
+        if spark {
+            let counts = match (from, to) {
+                (Some(from), Some(to)) => activity(i, rows, from, to + 1, 24),
+                _ => Vec::new(),
+            };
+            cells.push(Cell::from(sparkline(&counts)));
+        }
         if wide {
             cells.push(Cell::from(i.root.message.as_str()));
         }
