@@ -153,6 +153,46 @@ fn wall(cmd: &mut dyn FnMut() -> Command, runs: usize) -> Option<Duration> {
     Some(times[runs / 2])
 }
 
+/// Median wall times of `ours` and `theirs` run in turns (ours, theirs,
+/// ours, …) after one warm-up each, so that a machine getting busier or
+/// quieter during the measurement weighs on both alike. `None` for the
+/// peer when it is absent or fails.
+fn paired(
+    ours: &mut dyn FnMut() -> Command,
+    theirs: Option<&mut dyn FnMut() -> Command>,
+    runs: usize,
+) -> Option<(Duration, Option<Duration>)> {
+    let ok = |c: Option<i32>| c.is_some_and(|c| c == 0 || c == 3);
+    if !ok(ours().output().ok()?.status.code()) {
+        return None;
+    }
+    let mut theirs = theirs.and_then(|t| {
+        let works = t().output().is_ok_and(|o| ok(o.status.code()));
+        works.then_some(t)
+    });
+    let time = |cmd: &mut dyn FnMut() -> Command| {
+        let t = Instant::now();
+        let out = cmd().output().expect("command runs");
+        let d = t.elapsed();
+        assert!(
+            ok(out.status.code()),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        d
+    };
+    let (mut a, mut b) = (Vec::with_capacity(runs), Vec::with_capacity(runs));
+    for _ in 0..runs {
+        a.push(time(ours));
+        if let Some(t) = theirs.as_mut() {
+            b.push(time(*t));
+        }
+    }
+    a.sort();
+    b.sort();
+    Some((a[runs / 2], b.get(runs / 2).copied()))
+}
+
 fn report(what: &str, ours: Duration, peer: Option<(&str, Duration)>, target: &str) {
     match peer {
         Some((name, theirs)) => println!(
@@ -170,25 +210,22 @@ fn processes() {
         println!("skipped: NFD comparisons: no nfd in the e2e peer cache (run `make peers`)");
     }
     const RUNS: usize = 31;
-    let features = wall(
+    let mut nfd_export = || {
+        let mut c = Command::new(nfd.as_ref().expect("checked"));
+        c.args(["export", "features"]);
+        c
+    };
+    let (features, nfd_features) = paired(
         &mut || {
             let mut c = Command::new(&ours);
             c.args(["features", "-o", "json"]);
             c
         },
-        RUNS,
+        nfd.is_some()
+            .then_some(&mut nfd_export as &mut dyn FnMut() -> Command),
+        2 * RUNS,
     )
     .expect("kubectl compat features runs");
-    let nfd_features = nfd.as_ref().and_then(|n| {
-        wall(
-            &mut || {
-                let mut c = Command::new(n);
-                c.args(["export", "features"]);
-                c
-            },
-            RUNS,
-        )
-    });
     report(
         "features -o json vs nfd export features",
         features,
@@ -302,28 +339,26 @@ fn registry() {
     // Cold: every artifact read from the registry. Warm: the artifact's
     // manifest and spec from the digest cache, the referrers list fetched.
     let cache = dir.path().join("cache");
-    let ours_with = |setting: &std::path::Path| {
-        wall(
+    let with_cache = |setting: &std::path::Path| {
+        let mut nfd_image = || {
+            let mut c = Command::new(&nfd);
+            c.args(["compat", "validate-node", "--plain-http", "--image", &image]);
+            c
+        };
+        paired(
             &mut || {
                 let mut c = Command::new(&ours);
                 c.args(["validate-node", "--plain-http", "--image", &image])
                     .env("KPLUG_COMPAT_CACHE", setting);
                 c
             },
-            RUNS,
+            Some(&mut nfd_image as &mut dyn FnMut() -> Command),
+            2 * RUNS,
         )
         .expect("validate-node --image runs")
     };
-    let cold = ours_with(std::path::Path::new("off"));
-    let mine = ours_with(&cache);
-    let theirs = wall(
-        &mut || {
-            let mut c = Command::new(&nfd);
-            c.args(["compat", "validate-node", "--plain-http", "--image", &image]);
-            c
-        },
-        RUNS,
-    );
+    let (cold, theirs_cold) = with_cache(std::path::Path::new("off"));
+    let (mine, theirs) = with_cache(&cache);
     report(
         "validate-node --image vs nfd (local registry)",
         mine,
@@ -333,7 +368,7 @@ fn registry() {
     report(
         "validate-node --image, cache off, vs nfd",
         cold,
-        theirs.map(|d| ("nfd", d)),
+        theirs_cold.map(|d| ("nfd", d)),
         "every artifact fetched, as nfd does",
     );
 }
