@@ -1553,3 +1553,79 @@ async fn a_restart_between_cause_and_effect_still_makes_one_incident() {
     assert_eq!(incidents[0]["effects"][0]["reason"], "BackOff");
     assert_eq!(incidents[0]["occurrences"], 4);
 }
+
+/// Another replica, its clock an hour ahead, writes itself into the Lease
+/// while the leader holds it: the leader sees it at its next renewal and
+/// stops at once rather than write beside it, and nothing was stored twice.
+#[tokio::test]
+async fn a_leader_whose_lease_is_stolen_stops_writing() {
+    use k8s_openapi::api::coordination::v1::Lease;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
+    use kplug_tests::e2e::postgres::Postgres;
+
+    let pg = Postgres::start();
+    pg.psql("CREATE DATABASE stolen");
+    let store = pg.url("stolen");
+    let made = on_store(&store, &["prune", "--retain", "36500d"]);
+    assert!(made.status.success(), "{}", text(&made.stderr));
+    let cluster = Cluster::shared();
+    let client = cluster.client(ADMIN).await;
+    let ns = cluster.namespace("eventlog-stolen").await;
+    let lease = format!("{ns}/kplug-eventlog");
+    objects::core_event(&client, &ns, warning(&ns, "e1", "BackOff", 2)).await;
+    let metrics = free_port();
+    let mut a = start_with(
+        cluster,
+        &ns,
+        &store,
+        metrics,
+        &[
+            "--leader-elect",
+            "--lease",
+            &lease,
+            "--lease-duration",
+            "3s",
+            "--identity",
+            "replica-a",
+        ],
+    );
+    wait_for(&mut a, "replica-a to lead and write", || {
+        counts(&store, &ns).get("BackOff/api-0") == Some(&2)
+    });
+    // The thief: renewTime an hour ahead, as its clock says.
+    let leases: kube::Api<Lease> = kube::Api::namespaced(client.clone(), &ns);
+    let mut held = leases.get("kplug-eventlog").await.unwrap();
+    let spec = held.spec.as_mut().unwrap();
+    spec.holder_identity = Some("replica-ahead".into());
+    spec.renew_time = Some(MicroTime(
+        jiff::Timestamp::now() + jiff::SignedDuration::from_hours(1),
+    ));
+    leases
+        .replace("kplug-eventlog", &Default::default(), &held)
+        .await
+        .unwrap();
+    let stolen = Instant::now();
+    let status = loop {
+        if let Some(status) = a.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            stolen.elapsed() < Duration::from_secs(10),
+            "replica-a went on after losing the Lease"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(status.code(), Some(1));
+    let said = a.wait_with_output().unwrap();
+    assert!(
+        text(&said.stderr).contains("replica-ahead holds the Lease now; stopping"),
+        "{}",
+        text(&said.stderr)
+    );
+    eprintln!(
+        "replica-a stopped {:?} after the Lease was taken",
+        stolen.elapsed()
+    );
+    // What it wrote stays, once.
+    assert_eq!(counts(&store, &ns).values().sum::<i64>(), 2);
+}
