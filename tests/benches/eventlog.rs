@@ -118,31 +118,13 @@ fn import(bin: &Path, dir: &Path) -> f64 {
     rates[1]
 }
 
-/// A PostgreSQL database for several writers, with kplug's schema already
-/// in it, so the writers do not race to create it.
-fn shared_store(bin: &Path, database: &str) -> (Postgres, String) {
-    let pg = Postgres::start();
-    pg.psql(&format!("CREATE DATABASE {database}"));
-    let store = pg.url(database);
-    let first = Command::new(bin)
-        .args(["prune", "--retain", "36500d", "--store", &store])
-        .output()
-        .expect("prune runs");
-    assert!(
-        first.status.success(),
-        "{}",
-        String::from_utf8_lossy(&first.stderr)
-    );
-    (pg, store)
-}
-
 /// Four clusters' writers into one PostgreSQL at once, while a reader asks
 /// what an on-call engineer asks: one workload's Events in one cluster,
 /// and the fleet's reasons of the week.
 fn fleet(bin: &Path, dir: &Path, single_rate: f64) {
     let file = dir.join("fleet.json");
     kplug_tests::corpus::write_event_list(&file, PER_WRITER);
-    let (pg, store) = shared_store(bin, "fleet");
+    let (pg, store) = Postgres::with_eventlog_store(bin, "fleet");
     let start = Instant::now();
     let mut writers: Vec<Child> = (0..WRITERS)
         .map(|k| {
@@ -349,7 +331,7 @@ fn fleet_collectors(
     listed: usize,
 ) {
     // Kept to the end: dropping it stops the server.
-    let (_server, store) = shared_store(bin, "collectors");
+    let (_server, store) = Postgres::with_eventlog_store(bin, "collectors");
     let start = Instant::now();
     let mut collectors: Vec<Child> = (0..WRITERS)
         .map(|k| {

@@ -85,15 +85,7 @@ fn main() {
 /// Eight writers into `store` at once; the total rate.
 fn ingest(bin: &Path, file: &Path, name: &str, store: &str) -> f64 {
     // The schema once, before the writers race to open it.
-    let first = Command::new(bin)
-        .args(["prune", "--retain", "36500d", "--store", store])
-        .output()
-        .expect("prune runs");
-    assert!(
-        first.status.success(),
-        "{}",
-        String::from_utf8_lossy(&first.stderr)
-    );
+    kplug_tests::e2e::postgres::lay_out_eventlog(bin, store);
     let start = Instant::now();
     let writers: Vec<Child> = (0..CLUSTERS)
         .map(|k| {

@@ -552,23 +552,17 @@ pub fn activity(
 /// A short, stable name: the same root Event starting at the same time is
 /// the same incident, whatever window it is found in.
 fn id(root: &EventRow, first: Option<Timestamp>) -> String {
-    // FNV-1a over the fields, each ended by a NUL: stable across builds
-    // and platforms, unlike std's hasher.
-    let text = format!(
-        "{}\0{}\0{}\0{}\0{}\0{}\0",
-        root.cluster,
-        root.namespace,
-        root.kind,
-        root.name,
-        root.reason,
-        first.map_or(0, |t| t.as_millisecond())
-    );
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in text.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x100_0000_01b3);
-    }
-    format!("{:012x}", h & 0xffff_ffff_ffff)
+    let first = first.map_or(0, |t| t.as_millisecond()).to_string();
+    let mut id = crate::template::stable_id(&[
+        &root.cluster,
+        &root.namespace,
+        &root.kind,
+        &root.name,
+        &root.reason,
+        &first,
+    ]);
+    id.truncate(12);
+    id
 }
 
 #[cfg(test)]

@@ -18,6 +18,8 @@ pub struct Series {
     pub kind: String,
     pub name: String,
     pub reason: String,
+    /// The workload at the top of the object's owner chain.
+    pub owner: String,
     pub counts: Vec<i64>,
 }
 
@@ -178,12 +180,11 @@ fn flapping(series: &[&Series], t: &Thresholds) -> Option<(usize, String)> {
 
 /// The patterns in `series`, whose buckets start at `starts`. `rollouts`
 /// are the buckets where a workload (cluster, namespace, owner name) was
-/// rolled out (a ScalingReplicaSet); `owner` names a series' workload.
+/// rolled out (a ScalingReplicaSet).
 pub fn find(
     series: &[Series],
     starts: &[String],
     rollouts: &BTreeMap<(String, String, String), usize>,
-    owner: &dyn Fn(&Series) -> String,
     t: &Thresholds,
 ) -> Vec<Pattern> {
     let at = |i: usize| starts.get(i).cloned().unwrap_or_default();
@@ -210,7 +211,7 @@ pub fn find(
         let first = total.counts.iter().position(|c| *c > 0);
         let n = total.counts.len();
         if let Some(first) = first {
-            let rollout = rollouts.get(&(s.cluster.clone(), s.namespace.clone(), owner(s)));
+            let rollout = rollouts.get(&(s.cluster.clone(), s.namespace.clone(), s.owner.clone()));
             match rollout {
                 Some(r) if first >= *r && first > 0 => out.push(pattern(
                     Kind::NewSinceRollout,
@@ -275,6 +276,8 @@ mod tests {
             kind: "Pod".into(),
             name: name.into(),
             reason: reason.into(),
+            // web-1's workload is web.
+            owner: name.split('-').next().unwrap_or(name).into(),
             counts: counts.to_vec(),
         }
     }
@@ -289,13 +292,7 @@ mod tests {
 
     fn run(series: &[Series]) -> Vec<Pattern> {
         let n = series.iter().map(|s| s.counts.len()).max().unwrap_or(0);
-        find(
-            series,
-            &starts(n),
-            &BTreeMap::new(),
-            &|_| "web".to_string(),
-            &Thresholds::default(),
-        )
+        find(series, &starts(n), &BTreeMap::new(), &Thresholds::default())
     }
 
     #[test]
@@ -347,14 +344,7 @@ mod tests {
             series("after", "web-2", "Unhealthy", &[0, 0, 0, 0, 0, 1, 1, 1]),
             series("fresh", "api-1", "Failed", &[0, 0, 0, 0, 0, 0, 0, 2]),
         ];
-        let owner = |s: &Series| {
-            if s.name.starts_with("web") {
-                "web".to_string()
-            } else {
-                "api".to_string()
-            }
-        };
-        let found = find(&s, &starts(n), &rollouts, &owner, &Thresholds::default());
+        let found = find(&s, &starts(n), &rollouts, &Thresholds::default());
         let got: Vec<(Kind, &str)> = found
             .iter()
             .map(|p| (p.kind, p.fingerprint.as_str()))

@@ -86,8 +86,14 @@ pub fn fingerprint(
     reason: &str,
     template: &str,
 ) -> String {
+    stable_id(&[cluster, namespace, root, reason, template])
+}
+
+/// 16 hex digits of SHA-256 over `parts`, each ended by a NUL (so parts
+/// cannot run into each other): the same on every build and platform.
+pub fn stable_id(parts: &[&str]) -> String {
     let mut h = Sha256::new();
-    for part in [cluster, namespace, root, reason, template] {
+    for part in parts {
         h.update(part.as_bytes());
         h.update([0]);
     }

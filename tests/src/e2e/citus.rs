@@ -18,7 +18,7 @@ pub struct Citus {
 pub fn bin() -> Result<PathBuf, String> {
     let Some(bin) = kplug::peers::find("CITUS_BIN") else {
         return Err(
-            "Citus is not among the built peers (tests/e2e/peers.sh prints why: its source archive is read from ../shared/peers/citus or $KPLUG_CITUS_SOURCE)".into(),
+            "Citus is not among the built peers: `make peers` says why (without an installed Citus it builds one from the upstream source archive; KPLUG_CITUS_SOURCE names it)".into(),
         );
     };
     Ok(reachable(&bin))

@@ -164,6 +164,18 @@ impl Postgres {
         self.process = serve(&self.bin, &self.dir, self.port, &self.settings);
     }
 
+    /// A server with database `name` already holding kplug's eventlog schema
+    /// (made by `eventlog`, the plugin binary, with a command that writes
+    /// nothing), so that writers started together do not race to create
+    /// it; and the store's URL.
+    pub fn with_eventlog_store(eventlog: &Path, name: &str) -> (Postgres, String) {
+        let pg = Postgres::start();
+        pg.psql(&format!("CREATE DATABASE {name}"));
+        let store = pg.url(name);
+        lay_out_eventlog(eventlog, &store);
+        (pg, store)
+    }
+
     /// A libpq URL for the superuser.
     pub fn url(&self, database: &str) -> String {
         format!("postgresql://postgres@127.0.0.1:{}/{database}", self.port)
@@ -355,4 +367,18 @@ impl Drop for Postgres {
         self.process.stop();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// Create or migrate the eventlog store at `store` once, with a command of
+/// `eventlog` (the plugin binary) that writes nothing.
+pub fn lay_out_eventlog(eventlog: &Path, store: &str) {
+    let made = Command::new(eventlog)
+        .args(["prune", "--retain", "36500d", "--store", store])
+        .output()
+        .expect("run kubectl-eventlog prune");
+    assert!(
+        made.status.success(),
+        "laying out {store}: {}",
+        String::from_utf8_lossy(&made.stderr)
+    );
 }

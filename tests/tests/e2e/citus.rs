@@ -13,7 +13,7 @@ use kplug_tests::e2e::cluster::{ADMIN, Cluster};
 use kplug_tests::e2e::{free_port, objects, skip};
 use serde_json::Value;
 
-use crate::eventlog::{bump, counts_in, metric, on_store, start_with, wait_for, warning};
+use crate::eventlog::{bump, counts_in, lay_out, metric, on_store, start_with, wait_for, warning};
 use crate::text;
 
 /// Citus, or the reason it is not here (printed as a skip).
@@ -253,10 +253,7 @@ async fn four_collectors_write_at_once_and_a_worker_outage_loses_nothing() {
     };
     let store = citus.url();
     // The schema once, before the writers race to open it.
-    ok(
-        on_store(&store, &["prune", "--retain", "36500d"]),
-        "lay out",
-    );
+    lay_out(&store);
     let cluster = Cluster::shared();
     let client = cluster.client(ADMIN).await;
     let ns = cluster.namespace("eventlog-citus").await;

@@ -26,6 +26,16 @@ pub(crate) fn on_store(store: &str, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// See [`Postgres::with_eventlog_store`].
+pub(crate) fn shared_store(name: &str) -> (kplug_tests::e2e::postgres::Postgres, String) {
+    kplug_tests::e2e::postgres::Postgres::with_eventlog_store(&eventlog(), name)
+}
+
+/// See [`lay_out_eventlog`](kplug_tests::e2e::postgres::lay_out_eventlog).
+pub(crate) fn lay_out(store: &str) {
+    kplug_tests::e2e::postgres::lay_out_eventlog(&eventlog(), store)
+}
+
 fn sqlite(path: &Path) -> String {
     format!("sqlite:{}", path.display())
 }
@@ -1198,14 +1208,8 @@ async fn collect_keeps_its_batch_while_postgresql_is_down() {
 #[tokio::test]
 async fn a_standby_collector_takes_over_when_the_leader_is_killed() {
     use k8s_openapi::api::coordination::v1::Lease;
-    use kplug_tests::e2e::postgres::Postgres;
 
-    let pg = Postgres::start();
-    pg.psql("CREATE DATABASE ha");
-    let store = pg.url("ha");
-    // The schema once, before two writers race to create it.
-    let made = on_store(&store, &["prune", "--retain", "36500d"]);
-    assert!(made.status.success(), "{}", text(&made.stderr));
+    let (_pg, store) = shared_store("ha");
     let cluster = Cluster::shared();
     let client = cluster.client(ADMIN).await;
     let ns = cluster.namespace("eventlog-ha").await;
@@ -1294,16 +1298,11 @@ async fn a_standby_collector_takes_over_when_the_leader_is_killed() {
 #[tokio::test]
 async fn two_clusters_write_into_one_postgresql_under_their_own_identity() {
     use k8s_openapi::api::core::v1::Namespace;
-    use kplug_tests::e2e::postgres::Postgres;
     if std::env::var_os("KPLUG_E2E_KUBECONFIG").is_some() {
         eprintln!("skipped: two private API servers are needed, not an existing cluster");
         return;
     }
-    let pg = Postgres::start();
-    pg.psql("CREATE DATABASE fleet");
-    let store = pg.url("fleet");
-    let made = on_store(&store, &["prune", "--retain", "36500d"]);
-    assert!(made.status.success(), "{}", text(&made.stderr));
+    let (_pg, store) = shared_store("fleet");
     let clusters = [Cluster::private(), Cluster::private()];
     let mut collectors = Vec::new();
     let mut identities = Vec::new();
@@ -1561,13 +1560,8 @@ async fn a_restart_between_cause_and_effect_still_makes_one_incident() {
 async fn a_leader_whose_lease_is_stolen_stops_writing() {
     use k8s_openapi::api::coordination::v1::Lease;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
-    use kplug_tests::e2e::postgres::Postgres;
 
-    let pg = Postgres::start();
-    pg.psql("CREATE DATABASE stolen");
-    let store = pg.url("stolen");
-    let made = on_store(&store, &["prune", "--retain", "36500d"]);
-    assert!(made.status.success(), "{}", text(&made.stderr));
+    let (_pg, store) = shared_store("stolen");
     let cluster = Cluster::shared();
     let client = cluster.client(ADMIN).await;
     let ns = cluster.namespace("eventlog-stolen").await;
@@ -1594,16 +1588,24 @@ async fn a_leader_whose_lease_is_stolen_stops_writing() {
     });
     // The thief: renewTime an hour ahead, as its clock says.
     let leases: kube::Api<Lease> = kube::Api::namespaced(client.clone(), &ns);
-    let mut held = leases.get("kplug-eventlog").await.unwrap();
-    let spec = held.spec.as_mut().unwrap();
-    spec.holder_identity = Some("replica-ahead".into());
-    spec.renew_time = Some(MicroTime(
-        jiff::Timestamp::now() + jiff::SignedDuration::from_hours(1),
-    ));
-    leases
-        .replace("kplug-eventlog", &Default::default(), &held)
-        .await
-        .unwrap();
+    // The leader renews every few hundred ms: a write that meets a renewal
+    // (409) reads again and retries, as a real replica would.
+    loop {
+        let mut held = leases.get("kplug-eventlog").await.unwrap();
+        let spec = held.spec.as_mut().unwrap();
+        spec.holder_identity = Some("replica-ahead".into());
+        spec.renew_time = Some(MicroTime(
+            jiff::Timestamp::now() + jiff::SignedDuration::from_hours(1),
+        ));
+        match leases
+            .replace("kplug-eventlog", &Default::default(), &held)
+            .await
+        {
+            Ok(_) => break,
+            Err(kube::Error::Api(s)) if s.code == 409 => continue,
+            Err(e) => panic!("stealing the Lease: {e}"),
+        }
+    }
     let stolen = Instant::now();
     let status = loop {
         if let Some(status) = a.try_wait().unwrap() {

@@ -202,8 +202,7 @@ async fn cluster_identity(
     if uid.is_empty() {
         anyhow::bail!("the kube-system namespace has no UID; pass --cluster-name");
     }
-    let known = store.clusters().await?;
-    if known.iter().any(|c| c == "default") && !known.contains(&uid) {
+    if store.holds_cluster("default").await? && !store.holds_cluster(&uid).await? {
         eprintln!(
             "eventlog: this store holds Events of a cluster named \"default\"; keeping that name (pass --cluster-name {uid} to record under the cluster's UID)"
         );

@@ -88,7 +88,6 @@ pub async fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> 
     let key = |g: &kplug_eventlog::aggregate::Group, c: GroupBy| {
         g.key.get(c.column()).cloned().unwrap_or_default()
     };
-    let mut owners = BTreeMap::new();
     let mut rollouts = BTreeMap::new();
     let mut series = Vec::new();
     for g in &groups {
@@ -99,27 +98,18 @@ pub async fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> 
             kind: key(g, GroupBy::Kind),
             name: key(g, GroupBy::Name),
             reason: key(g, GroupBy::Reason),
+            owner: key(g, GroupBy::Owner),
             counts: g.buckets.iter().map(|b| b.count).collect(),
         };
-        let owner = key(g, GroupBy::Owner);
         // A rollout marks its workload from the bucket it happened in.
         if s.reason == "ScalingReplicaSet"
             && let Some(at) = s.counts.iter().position(|c| *c > 0)
         {
             let entry = rollouts
-                .entry((s.cluster.clone(), s.namespace.clone(), owner.clone()))
+                .entry((s.cluster.clone(), s.namespace.clone(), s.owner.clone()))
                 .or_insert(at);
             *entry = (*entry).max(at);
         }
-        owners.insert(
-            (
-                s.cluster.clone(),
-                s.namespace.clone(),
-                s.kind.clone(),
-                s.name.clone(),
-            ),
-            owner,
-        );
         // Warnings only, unless --type asks otherwise: a burst of
         // Scheduled or Pulled is a scale-up, not a problem.
         let wanted = args.filters.event_type.is_some() || key(g, GroupBy::Type) == "Warning";
@@ -127,24 +117,7 @@ pub async fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> 
             series.push(s);
         }
     }
-    let owner_of = |s: &Series| {
-        owners
-            .get(&(
-                s.cluster.clone(),
-                s.namespace.clone(),
-                s.kind.clone(),
-                s.name.clone(),
-            ))
-            .cloned()
-            .unwrap_or_default()
-    };
-    let patterns = find(
-        &series,
-        &starts,
-        &rollouts,
-        &owner_of,
-        &Thresholds::default(),
-    );
+    let patterns = find(&series, &starts, &rollouts, &Thresholds::default());
     let mut out = std::io::stdout().lock();
     let doc = || serde_json::json!({ "patterns": patterns });
     match args.output {

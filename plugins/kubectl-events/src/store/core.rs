@@ -271,15 +271,18 @@ pub async fn objects<C: Conn>(
     rows(c, &sql, &params, ObjectInfo::read).await
 }
 
-/// The clusters of the ledger, each once (the ledger's key leads with it).
-pub async fn clusters<C: Conn>(c: &mut C) -> Result<Vec<String>, StoreError> {
-    rows(
-        c,
-        "SELECT DISTINCT cluster FROM ledger ORDER BY cluster",
-        &[],
-        |r| r.text("cluster"),
-    )
-    .await
+/// Whether the ledger holds Events of `cluster` (one key lookup: the
+/// ledger's key leads with the cluster).
+pub async fn holds_cluster<C: Conn>(c: &mut C, cluster: &str) -> Result<bool, StoreError> {
+    let sql = format!(
+        "SELECT 1 AS one FROM ledger WHERE cluster = {} LIMIT 1",
+        (c.dialect().placeholder)(1)
+    );
+    let found = rows(c, &sql, &[Param::Text(cluster.to_string())], |r| {
+        r.int("one")
+    })
+    .await?;
+    Ok(!found.is_empty())
 }
 
 /// The newest row's id (0 when empty).

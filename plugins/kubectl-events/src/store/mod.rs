@@ -181,9 +181,9 @@ impl Store {
         on_conn!(self, c => core::objects(c, namespace))
     }
 
-    /// The clusters the store holds Events of.
-    pub async fn clusters(&mut self) -> Result<Vec<String>, StoreError> {
-        on_conn!(self, c => core::clusters(c))
+    /// Whether the store holds Events of `cluster`.
+    pub async fn holds_cluster(&mut self, cluster: &str) -> Result<bool, StoreError> {
+        on_conn!(self, c => core::holds_cluster(c, cluster))
     }
 
     /// The newest row's id (0 when empty).
