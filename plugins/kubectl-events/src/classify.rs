@@ -174,6 +174,11 @@ struct RulesFile {
     /// Incident rules, read by [`crate::incidents::rules_from_yaml`].
     #[serde(default, rename = "incidents")]
     _incidents: Vec<serde::de::IgnoredAny>,
+    /// Alert rules and their sinks, read by [`crate::alerts::config::from_yaml`].
+    #[serde(default, rename = "alerts")]
+    _alerts: Vec<serde::de::IgnoredAny>,
+    #[serde(default, rename = "sinks")]
+    _sinks: Vec<serde::de::IgnoredAny>,
 }
 
 use Category as C;

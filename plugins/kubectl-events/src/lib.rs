@@ -4,6 +4,7 @@
 //! ([`ledger`]) and the stores ([`store`]).
 
 pub mod aggregate;
+pub mod alerts;
 pub mod backoff;
 pub mod classify;
 pub mod collect;
