@@ -33,6 +33,18 @@ pub struct Health {
     pub leader: Gauge,
     /// Times this replica became the leader.
     pub leaderships: Counter,
+    /// Incidents the tracker keeps over its window (latest step).
+    pub incidents: Gauge,
+    /// Alerts firing now.
+    pub alerts_firing: Gauge,
+    /// Notifications delivered to a sink.
+    pub notifications_sent: Counter,
+    /// Delivery attempts that failed (kept and retried).
+    pub notifications_failed: Counter,
+    /// Notifications not sent because an Alertmanager silence matched.
+    pub notifications_silenced: Counter,
+    /// Notifications waiting in the outbox.
+    pub outbox_pending: Gauge,
     /// A first list of Events was read completely.
     listed: AtomicBool,
     /// The latest write to the store succeeded (or none was needed yet).
@@ -54,6 +66,12 @@ impl Default for Health {
             pending: Gauge::default(),
             leader: Gauge::default(),
             leaderships: Counter::default(),
+            incidents: Gauge::default(),
+            alerts_firing: Gauge::default(),
+            notifications_sent: Counter::default(),
+            notifications_failed: Counter::default(),
+            notifications_silenced: Counter::default(),
+            outbox_pending: Gauge::default(),
             listed: AtomicBool::new(false),
             store_ok: AtomicBool::new(true),
         };
@@ -94,6 +112,21 @@ impl Default for Health {
                 "Times this replica became the leader (--leader-elect)",
                 &h.leaderships,
             ),
+            (
+                "notifications_sent",
+                "Alert notifications delivered to a sink",
+                &h.notifications_sent,
+            ),
+            (
+                "notifications_failed",
+                "Alert notification deliveries that failed and are retried",
+                &h.notifications_failed,
+            ),
+            (
+                "notifications_silenced",
+                "Alert notifications an Alertmanager silence held back",
+                &h.notifications_silenced,
+            ),
         ];
         for (name, help, metric) in counters {
             r.register(format!("kplug_eventlog_{name}"), help, metric.clone());
@@ -109,6 +142,17 @@ impl Default for Health {
                 "leader",
                 "1 while this replica collects (holds the Lease, or runs alone)",
                 &h.leader,
+            ),
+            (
+                "incidents",
+                "Incidents the tracker keeps over its window",
+                &h.incidents,
+            ),
+            ("alerts_firing", "Alerts firing now", &h.alerts_firing),
+            (
+                "outbox_pending",
+                "Alert notifications not yet delivered",
+                &h.outbox_pending,
             ),
         ];
         for (name, help, metric) in gauges {
@@ -187,7 +231,7 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("kplug_eventlog_relist_size 3\n"), "{text}");
-        assert_eq!(text.matches("# TYPE").count(), 11);
+        assert_eq!(text.matches("# TYPE").count(), 17);
         assert!(h.line().contains("written=7"));
     }
 

@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use jiff::{SignedDuration, Timestamp};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::store::EventRow;
 
@@ -211,14 +211,14 @@ pub fn rules_from_yaml(text: &str) -> Result<Vec<Rule>, String> {
 }
 
 /// An object as incidents name it.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ObjectRef {
     pub kind: String,
     pub namespace: String,
     pub name: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Root {
     pub reason: String,
@@ -226,7 +226,7 @@ pub struct Root {
     pub message: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Effect {
     pub reason: String,
@@ -236,7 +236,7 @@ pub struct Effect {
     pub rule: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Incident {
     pub id: String,
@@ -252,6 +252,20 @@ pub struct Incident {
     /// The Events in it: indexes into the rows it was found in.
     #[serde(skip)]
     pub members: Vec<usize>,
+}
+
+impl Incident {
+    /// Whether it involves KIND/NAME or, for a controller, what it owns
+    /// (named after it), as `--for` selects Events.
+    pub fn touches(&self, kind: &str, name: &str) -> bool {
+        let owned = format!("{name}-");
+        self.objects.iter().any(|o| {
+            (o.kind == kind && o.name == name)
+                || (crate::store::filter::owns_by_name(kind)
+                    && matches!(o.kind.as_str(), "Pod" | "ReplicaSet" | "Job")
+                    && o.name.starts_with(&owned))
+        })
+    }
 }
 
 fn matches_any(text: &str, needles: &[String]) -> bool {

@@ -18,3 +18,4 @@ pub mod record;
 pub mod report;
 pub mod store;
 pub mod template;
+pub mod track;

@@ -29,6 +29,9 @@ Examples:
   # What went wrong today, as incidents: root cause, effects, confidence
   kubectl eventlog incidents -A --since 24h
 
+  # What the collector alerted on (rules and sinks in its --rules file)
+  kubectl eventlog alerts
+
   # Which reasons dominate, hour by hour, this week
   kubectl eventlog aggregate --by reason,namespace --window 1h --since 7d
 
@@ -56,6 +59,7 @@ enum Command {
     Query(commands::query::Args),
     Aggregate(commands::aggregate::Args),
     Incidents(commands::incidents::Args),
+    Alerts(commands::alerts::Args),
     Patterns(commands::patterns::Args),
     Report(commands::report::Args),
     Prune(commands::prune::Args),
@@ -81,6 +85,7 @@ fn run(cli: Cli) -> anyhow::Result<kplug::Code> {
             Command::Query(args) => commands::query::run(kube, args).await,
             Command::Aggregate(args) => commands::aggregate::run(kube, args).await,
             Command::Incidents(args) => commands::incidents::run(kube, args).await,
+            Command::Alerts(args) => commands::alerts::run(kube, args).await,
             Command::Patterns(args) => commands::patterns::run(kube, args).await,
             Command::Report(args) => commands::report::run(kube, args).await,
             Command::Prune(args) => commands::prune::run(kube, args).await,

@@ -426,7 +426,9 @@ alerts:
                 .contains("alert a: for")
         );
         assert!(bad("sinks:\n- {name: s, webhook: 'ftp://x'}\n").contains("sink s: ftp://x"));
-        assert!(bad("sinks:\n- {name: s, stdout: true, slack: 'http://x'}\n").contains("exactly one"));
+        assert!(
+            bad("sinks:\n- {name: s, stdout: true, slack: 'http://x'}\n").contains("exactly one")
+        );
         assert!(
             bad("sinks:\n- {name: s, stdout: true, secretEnv: K}\n").contains("only a webhook")
         );

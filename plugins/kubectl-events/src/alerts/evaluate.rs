@@ -89,8 +89,13 @@ pub fn episodes(incidents: &[Incident], rows: &[EventRow]) -> Vec<Episode> {
         }
         let last = ms(r.last_seen.or(r.first_seen));
         out.push(Episode {
-            id: crate::template::stable_id(&[&r.cluster, &r.namespace, &r.kind, &r.name, &r.reason])
-                [..12]
+            id: crate::template::stable_id(&[
+                &r.cluster,
+                &r.namespace,
+                &r.kind,
+                &r.name,
+                &r.reason,
+            ])[..12]
                 .to_string(),
             cluster: r.cluster.clone(),
             root: ObjectRef {
@@ -152,20 +157,25 @@ pub struct Notice {
     pub at_ms: i64,
 }
 
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Firing => "firing",
+            Status::Resolved => "resolved",
+        }
+    }
+}
+
 impl Notice {
     /// Unique per alert, round and status: the outbox's key with the sink.
     pub fn id(&self, cluster: &str, sink: &str) -> String {
-        let status = if self.status == Status::Firing {
-            "firing"
-        } else {
-            "resolved"
-        };
         crate::template::stable_id(&[
             cluster,
             &self.alert.rule,
             &self.alert.group,
             &self.alert.round.to_string(),
-            status,
+            self.status.as_str(),
             sink,
         ])
     }
@@ -188,12 +198,10 @@ fn matches_row(rule: &AlertRule, r: &EventRow, labels: Labels<'_>) -> bool {
     (m.reasons.is_empty() || m.reasons.contains(&r.reason))
         && (m.categories.is_empty()
             || Category::parse(&r.category).is_some_and(|c| m.categories.contains(&c)))
-        && m
-            .severity
+        && m.severity
             .is_none_or(|min| Severity::parse(&r.severity).is_some_and(|s| s >= min))
         && (m.namespaces.is_empty() || m.namespaces.contains(&r.namespace))
-        && m
-            .selector
+        && m.selector
             .as_ref()
             .is_none_or(|s| labels(r).is_some_and(|l| s.matches(l)))
 }
@@ -239,7 +247,9 @@ impl Book {
             let mut groups: BTreeMap<String, Group> = BTreeMap::new();
             for e in episodes {
                 let hit = (rule.matches.root.is_empty() || rule.matches.root.contains(&e.reason))
-                    && e.members.iter().any(|&m| matches_row(rule, &rows[m], labels));
+                    && e.members
+                        .iter()
+                        .any(|&m| matches_row(rule, &rows[m], labels));
                 if !hit {
                     continue;
                 }
@@ -273,7 +283,9 @@ impl Book {
         // A resolved alert starts a new round with what came after it, once
         // its cooldown is over; within the cooldown it stays quiet.
         let after = match existing {
-            Some(a) if a.status == Status::Resolved => a.resolved_ms.unwrap_or(a.last_ms).max(a.last_ms),
+            Some(a) if a.status == Status::Resolved => {
+                a.resolved_ms.unwrap_or(a.last_ms).max(a.last_ms)
+            }
             _ => i64::MIN,
         };
         let fresh: Vec<&&Episode> = g.episodes.iter().filter(|e| e.last_ms > after).collect();
@@ -285,7 +297,10 @@ impl Book {
         let count: i64 = fresh.iter().map(|e| e.count).sum();
         let mut ids: Vec<String> = fresh.iter().map(|e| e.id.clone()).collect();
         ids.sort();
-        let lead = fresh.iter().min_by_key(|e| (e.first_ms, &e.id)).expect("not empty");
+        let lead = fresh
+            .iter()
+            .min_by_key(|e| (e.first_ms, &e.id))
+            .expect("not empty");
         let state = match self.alerts.get_mut(&id) {
             Some(a) if a.status == Status::Resolved => {
                 if now_ms - a.resolved_ms.unwrap_or(0) < rule.cooldown_ms {
@@ -449,7 +464,12 @@ mod tests {
             name: name.into(),
             field_path: String::new(),
             reason: reason.into(),
-            event_type: if reason == "Killing" { "Normal" } else { "Warning" }.into(),
+            event_type: if reason == "Killing" {
+                "Normal"
+            } else {
+                "Warning"
+            }
+            .into(),
             message: format!("{reason} happened"),
             reporting_controller: "kubelet".into(),
             node: "n1".into(),
@@ -464,9 +484,11 @@ mod tests {
     }
 
     fn config(rules: &str) -> Vec<AlertRule> {
-        from_yaml(&format!("sinks:\n- {{name: s, stdout: true}}\nalerts:\n{rules}"))
-            .unwrap()
-            .rules
+        from_yaml(&format!(
+            "sinks:\n- {{name: s, stdout: true}}\nalerts:\n{rules}"
+        ))
+        .unwrap()
+        .rules
     }
 
     fn run(book: &mut Book, rules: &[AlertRule], rows: &[EventRow], now_min: i64) -> Vec<Notice> {
@@ -512,7 +534,8 @@ mod tests {
 
     #[test]
     fn for_and_min_count_hold_it_back_until_sustained() {
-        let rules = config("- {name: Mount, match: {reasons: [FailedMount]}, for: 2m, minCount: 3}\n");
+        let rules =
+            config("- {name: Mount, match: {reasons: [FailedMount]}, for: 2m, minCount: 3}\n");
         let mut book = Book::default();
         let mut rows = vec![row("Pod", "db-0", "FailedMount", 0, 1)];
         assert!(run(&mut book, &rules, &rows, 0).is_empty());
@@ -568,14 +591,23 @@ mod tests {
         let incidents = correlate(&rows, &builtin_rules());
         let eps = episodes(&incidents, &rows);
         let mut book = Book::default();
-        let n = book.evaluate(&rules, &eps, &rows, &|r: &EventRow| (r.name == "web-1").then_some(&labels), T0 + 3 * M);
+        let n = book.evaluate(
+            &rules,
+            &eps,
+            &rows,
+            &|r: &EventRow| (r.name == "web-1").then_some(&labels),
+            T0 + 3 * M,
+        );
         let names: BTreeSet<&str> = n.iter().map(|n| n.alert.rule.as_str()).collect();
         assert_eq!(names, BTreeSet::from(["Probe", "Sel"]));
     }
 
     #[test]
     fn a_lone_warning_is_its_own_episode() {
-        let rows = vec![row("Pod", "x", "FailedCreate", 0, 2), row("Pod", "y", "Killing", 0, 1)];
+        let rows = vec![
+            row("Pod", "x", "FailedCreate", 0, 2),
+            row("Pod", "y", "Killing", 0, 1),
+        ];
         let eps = episodes(&[], &rows);
         assert_eq!(eps.len(), 1);
         assert_eq!((eps[0].reason.as_str(), eps[0].count), ("FailedCreate", 2));

@@ -130,7 +130,10 @@ impl Matcher {
 }
 
 /// The active silence that mutes an alert with these labels, if any.
-pub fn silenced_by<'s>(silences: &'s [Silence], labels: &BTreeMap<String, String>) -> Option<&'s str> {
+pub fn silenced_by<'s>(
+    silences: &'s [Silence],
+    labels: &BTreeMap<String, String>,
+) -> Option<&'s str> {
     silences
         .iter()
         .filter(|s| s.status.state == "active")
@@ -193,9 +196,17 @@ mod tests {
             at_ms: 0,
         };
         let w = webhook_body(&n);
-        assert_eq!((w["status"].as_str(), w["alert"]["occurrences"].as_i64()), (Some("firing"), Some(5)));
+        assert_eq!(
+            (w["status"].as_str(), w["alert"]["occurrences"].as_i64()),
+            (Some("firing"), Some(5))
+        );
         let s = slack_body(&n)["text"].as_str().unwrap().to_string();
-        assert!(s.starts_with("[FIRING] Crash: Unhealthy on pod/web-1 in shop\n> Liveness probe failed"), "{s}");
+        assert!(
+            s.starts_with(
+                "[FIRING] Crash: Unhealthy on pod/web-1 in shop\n> Liveness probe failed"
+            ),
+            "{s}"
+        );
     }
 
     #[test]

@@ -17,6 +17,8 @@ use kube::runtime::{WatchStreamExt, watcher};
 use super::lease::{Elector, Outcome};
 use super::objects::Lookups;
 use super::store::{RetentionArgs, RulesArgs, StoreArgs};
+use super::track;
+use kplug_eventlog::track::Tracker;
 
 /// Watch Events (all namespaces, or -n) and store every occurrence exactly
 /// once — across restarts, relists and 410 Gone — until SIGTERM or Ctrl-C
@@ -78,6 +80,24 @@ pub struct Args {
     #[arg(long, value_name = "NAME")]
     pub identity: Option<String>,
 
+    /// Keep the store's incident table current: correlate the Events of
+    /// the last rule window (and of every incident still going on) this
+    /// often, so `incidents --kept` reads them instead of correlating.
+    /// On whenever the --rules file has alerts
+    #[arg(long)]
+    pub keep_incidents: bool,
+
+    /// How often the incident tracker runs (it waits longer when a step
+    /// takes long, so it never takes more than a quarter of the time)
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = kplug::cli::parse_duration)]
+    pub track_interval: Duration,
+
+    /// Post the firing alerts to Alertmanager again this often; each one
+    /// ends four times this after its last post, so the alerts of a
+    /// collector that stopped resolve by themselves
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = kplug::cli::parse_duration)]
+    pub alert_resend: Duration,
+
     /// Log the collector's health this often (0 for never)
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = kplug::cli::parse_duration)]
     pub log_interval: Duration,
@@ -94,6 +114,8 @@ pub struct Args {
 
 pub async fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
     let classifier = args.rules.classifier()?;
+    // Read and checked before anything starts: a mistake is a usage error.
+    let alerts = args.rules.alerts()?;
     let mut store = args.store.open(Access::Write).await?;
     let config = kplug::client::config(kube).await?;
     let server = config.cluster_url.to_string();
@@ -156,7 +178,31 @@ pub async fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> 
     };
     eprintln!("collecting events of cluster {cluster_name} into {described}");
     let learnt = tokio_stream_of(learnt);
+    // The incident tracker and the alerts, on their own thread (only the
+    // leader's: it starts after the election).
+    let (stop_tracker, stopped) = tokio::sync::watch::channel(false);
+    let tracker = match alerts {
+        alerts if args.keep_incidents || !alerts.is_empty() => {
+            let tracker = Tracker::new(&cluster_name, args.rules.incident_rules()?, alerts);
+            let pace = track::Pace {
+                every: args.track_interval.max(Duration::from_millis(100)),
+                resend: args.alert_resend.max(Duration::from_secs(1)),
+            };
+            Some(track::spawn(
+                args.store.url()?,
+                tracker,
+                pace,
+                health.clone(),
+                stopped,
+            )?)
+        }
+        _ => None,
+    };
     let result = collector.run(events, learnt, shutdown).await;
+    let _ = stop_tracker.send(true);
+    if let Some(t) = tracker {
+        let _ = tokio::task::spawn_blocking(move || t.join()).await;
+    }
     if let Some(mut e) = elector {
         // The next replica takes over now rather than after the lease duration.
         if let Err(err) = e.release().await {

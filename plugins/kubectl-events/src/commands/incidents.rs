@@ -3,6 +3,8 @@
 
 use std::io::{IsTerminal, Write};
 
+use anyhow::Context;
+
 use jiff::Timestamp;
 use kplug::cli::{KubectlArgs, TableFormat};
 use kplug::output::table::{Cell, Table, TableOptions};
@@ -22,7 +24,10 @@ Examples:
   kubectl eventlog incidents -n shop --for deploy/web --since 3d -o json
 
   # The Events of one incident
-  kubectl eventlog query -A --since 24h --incident 3f9a2c41d0b7";
+  kubectl eventlog query -A --since 24h --incident 3f9a2c41d0b7
+
+  # A week at once, from the table the collector keeps (collect --keep-incidents)
+  kubectl eventlog incidents -A --since 7d --kept";
 
 /// Events correlated into incidents: a root cause (the earliest Event that
 /// nothing else explains), the effects it explains through typed rules
@@ -35,6 +40,13 @@ pub struct Args {
     /// Only incidents touching KIND/NAME (and what it owns)
     #[arg(long = "for", value_name = "KIND/NAME")]
     pub for_object: Option<String>,
+
+    /// Read the incidents the collector keeps (collect --keep-incidents,
+    /// or with alerts) instead of correlating the stored Events now: the
+    /// same answers, fast over long windows; filters by namespace,
+    /// cluster, time and --for only
+    #[arg(long)]
+    pub kept: bool,
 
     #[command(flatten)]
     pub filters: FilterArgs,
@@ -71,15 +83,68 @@ pub async fn find(
     Ok((correlate(&rows, &rules), rows))
 }
 
+/// The incidents the collector kept that `filters` select (the last 24
+/// hours by default).
+async fn kept(
+    kube: &KubectlArgs,
+    filters: &FilterArgs,
+    for_object: Option<&str>,
+    store: &StoreArgs,
+) -> anyhow::Result<Vec<Incident>> {
+    if !filters.reason.is_empty()
+        || filters.event_type.is_some()
+        || !filters.category.is_empty()
+        || filters.severity.is_some()
+        || filters.node.is_some()
+        || filters.grep.is_some()
+        || kube.selector.is_some()
+    {
+        anyhow::bail!(kplug::Error::Usage(
+            "--kept filters by namespace, --cluster-name, --since/--until and --for only".into()
+        ));
+    }
+    let mut store: Store = store.open(kplug_eventlog::store::Access::Read).await?;
+    let since = filters
+        .since
+        .unwrap_or_else(|| Timestamp::now() - jiff::SignedDuration::from_hours(24));
+    let filter = filters.filter(kube, for_object, &mut store).await?;
+    let found = store
+        .kept_incidents(
+            filter.cluster.as_deref(),
+            filter.namespace.as_deref(),
+            Some(since.as_millisecond()),
+            filters.until.map(|t| t.as_millisecond()),
+        )
+        .await?;
+    let mut incidents = Vec::with_capacity(found.len());
+    for k in found {
+        let i: Incident = serde_json::from_str(&k.doc)
+            .with_context(|| format!("incident {} in the store is unreadable", k.id))?;
+        if filter
+            .for_object
+            .as_ref()
+            .is_none_or(|(kind, name)| i.touches(kind, name))
+        {
+            incidents.push(i);
+        }
+    }
+    Ok(incidents)
+}
+
 pub async fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
-    let (incidents, rows) = find(
-        kube,
-        &args.filters,
-        args.for_object.as_deref(),
-        &args.store,
-        &args.rules,
-    )
-    .await?;
+    let (incidents, rows) = if args.kept {
+        let found = kept(kube, &args.filters, args.for_object.as_deref(), &args.store).await?;
+        (found, Vec::new())
+    } else {
+        find(
+            kube,
+            &args.filters,
+            args.for_object.as_deref(),
+            &args.store,
+            &args.rules,
+        )
+        .await?
+    };
     let mut out = std::io::stdout().lock();
     let doc = || serde_json::json!({ "incidents": incidents });
     match args.output {
@@ -143,7 +208,7 @@ fn table(
         "CONFIDENCE",
     ]);
     // On a terminal: each incident's occurrences over the span of them all.
-    let spark = std::io::stdout().is_terminal();
+    let spark = std::io::stdout().is_terminal() && !rows.is_empty();
     if spark {
         headers.push("ACTIVITY");
     }

@@ -1,4 +1,5 @@
 pub mod aggregate;
+pub mod alerts;
 pub mod collect;
 pub mod import;
 pub mod incidents;
@@ -10,3 +11,4 @@ pub mod prune;
 pub mod query;
 pub mod report;
 pub mod store;
+pub mod track;

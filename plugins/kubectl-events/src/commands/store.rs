@@ -27,12 +27,17 @@ fn default_path() -> anyhow::Result<PathBuf> {
 }
 
 impl StoreArgs {
-    /// The store, for a command that only reads or one that writes.
-    pub async fn open(&self, access: Access) -> anyhow::Result<Store> {
-        let url = match self.store.as_deref() {
+    /// The store's URL (the default SQLite file when none was given).
+    pub fn url(&self) -> anyhow::Result<String> {
+        Ok(match self.store.as_deref() {
             None => format!("sqlite:{}", default_path()?.display()),
             Some(url) => url.to_string(),
-        };
+        })
+    }
+
+    /// The store, for a command that only reads or one that writes.
+    pub async fn open(&self, access: Access) -> anyhow::Result<Store> {
+        let url = self.url()?;
         let shown = kplug_eventlog::store::postgres::redact(&url);
         match Store::open(&url, access).await {
             Ok(store) => Ok(store),
@@ -56,37 +61,49 @@ pub struct RulesArgs {
     /// Extra rules (YAML), tried before the built-in ones: classification
     /// `rules: [{reason, type, component, kind, message, category,
     /// severity}]` and incident `incidents: [{name, cause, causeMessage,
-    /// effect, link, within}]`
+    /// effect, link, within}]`; alerts `alerts: [{name, match, for,
+    /// minCount, cooldown, groupBy, resolveAfter, labels, annotations,
+    /// sinks}]` and `sinks: [{name, alertmanager|webhook|slack|stdout}]`
+    /// (read by `collect`)
     #[arg(long, value_name = "FILE")]
     pub rules: Option<PathBuf>,
 }
 
 impl RulesArgs {
+    /// What `parse` reads from the rules file, or `default` without one;
+    /// a mistake in the file is a usage error naming it.
+    fn read<T, E: std::fmt::Display>(
+        &self,
+        default: impl FnOnce() -> T,
+        parse: impl FnOnce(&str) -> Result<T, E>,
+    ) -> anyhow::Result<T> {
+        let Some(path) = &self.rules else {
+            return Ok(default());
+        };
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        parse(&text)
+            .map_err(|e| anyhow::anyhow!(kplug::Error::Usage(format!("{}: {e}", path.display()))))
+    }
+
     /// The incident rules: the file's `incidents:` first, then the built-in ones.
     pub fn incident_rules(&self) -> anyhow::Result<Vec<kplug_eventlog::incidents::Rule>> {
-        match &self.rules {
-            None => Ok(kplug_eventlog::incidents::builtin_rules()),
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("reading {}", path.display()))?;
-                kplug_eventlog::incidents::rules_from_yaml(&text).map_err(|e| {
-                    anyhow::anyhow!(kplug::Error::Usage(format!("{}: {e}", path.display())))
-                })
-            }
-        }
+        self.read(
+            kplug_eventlog::incidents::builtin_rules,
+            kplug_eventlog::incidents::rules_from_yaml,
+        )
     }
 
     pub fn classifier(&self) -> anyhow::Result<Classifier> {
-        match &self.rules {
-            None => Ok(Classifier::default()),
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("reading {}", path.display()))?;
-                Classifier::with_rules(&text).map_err(|e| {
-                    anyhow::anyhow!(kplug::Error::Usage(format!("{}: {e}", path.display())))
-                })
-            }
-        }
+        self.read(Classifier::default, Classifier::with_rules)
+    }
+
+    /// The file's `alerts:` and `sinks:` (none without a file).
+    pub fn alerts(&self) -> anyhow::Result<kplug_eventlog::alerts::Config> {
+        self.read(
+            kplug_eventlog::alerts::Config::default,
+            kplug_eventlog::alerts::config::from_yaml,
+        )
     }
 }
 

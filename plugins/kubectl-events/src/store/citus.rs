@@ -14,12 +14,15 @@ use super::rows::Param;
 
 /// The tables sharded by cluster, the first one anchoring the co-location
 /// group the others join.
-pub const BY_CLUSTER: [&str; 5] = [
+pub const BY_CLUSTER: [&str; 8] = [
     "occurrences",
     "ledger",
     "hourly",
     "hourly_objects",
     "objects",
+    "incidents",
+    "alerts",
+    "outbox",
 ];
 
 /// The small tables copied to every node.

@@ -70,7 +70,7 @@ pub trait Conn {
 const KEYS: usize = 500;
 
 /// Every result row of `sql`, read by `read`.
-async fn rows<C: Conn, T>(
+pub(super) async fn rows<C: Conn, T>(
     c: &mut C,
     sql: &str,
     params: &[Param],
@@ -87,7 +87,7 @@ async fn rows<C: Conn, T>(
 
 /// `f` in a write transaction: committed when it succeeds, rolled back
 /// when it fails.
-async fn in_transaction<C: Conn, R>(
+pub(super) async fn in_transaction<C: Conn, R>(
     c: &mut C,
     f: impl AsyncFnOnce(&mut C) -> Result<R, StoreError>,
 ) -> Result<R, StoreError> {
@@ -357,6 +357,7 @@ pub async fn prune_chunk<C: Conn>(
                 let sql = format!("DELETE FROM {table} WHERE hour_ms < {}", p(1));
                 c.run(&sql, &[Param::Int(hour)]).await?;
             }
+            super::kept::prune(c, cut).await?;
         }
         Ok(deleted)
     })

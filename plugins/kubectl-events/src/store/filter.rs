@@ -43,6 +43,11 @@ const OWNING_KINDS: &[&str] = &[
     "ReplicationController",
 ];
 
+/// Whether what `kind` owns carries its name (`web` → `web-6d4f…`).
+pub fn owns_by_name(kind: &str) -> bool {
+    OWNING_KINDS.contains(&kind)
+}
+
 impl Filter {
     /// `WHERE …` (or empty) and its parameters; `placeholder(n)` writes the
     /// n-th (1-based) placeholder: `?` for SQLite, `$n` for PostgreSQL.
@@ -66,7 +71,7 @@ impl Filter {
                 bind(Param::Text(kind.clone())),
                 bind(Param::Text(name.clone()))
             );
-            if OWNING_KINDS.contains(&kind.as_str()) {
+            if owns_by_name(kind) {
                 c += &format!(
                     " OR (kind IN ('Pod', 'ReplicaSet', 'Job') AND name LIKE {} ESCAPE '\\')",
                     bind(Param::Text(format!("{}-%", like_escape(name))))

@@ -88,12 +88,15 @@ pub struct StoreInfo {
 }
 
 /// The store's tables, for SQLite (which tells no sizes per table cheaply).
-pub const TABLES: [&str; 6] = [
+pub const TABLES: [&str; 9] = [
     "occurrences",
     "ledger",
     "hourly",
     "hourly_objects",
     "objects",
+    "incidents",
+    "alerts",
+    "outbox",
     "meta",
 ];
 

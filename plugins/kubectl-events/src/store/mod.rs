@@ -15,6 +15,7 @@ pub mod core;
 mod error;
 pub mod filter;
 pub mod info;
+pub mod kept;
 pub mod partitions;
 pub mod plan;
 pub mod postgres;
@@ -275,6 +276,69 @@ impl Store {
             return self.prune_chunk(None, chunk).await;
         }
         Ok(Pruned::default())
+    }
+
+    /// See [`kept::incident_horizon`].
+    pub async fn incident_horizon(
+        &mut self,
+        cluster: &str,
+        from_ms: i64,
+    ) -> Result<i64, StoreError> {
+        on_conn!(self, c => kept::incident_horizon(c, cluster, from_ms))
+    }
+
+    /// See [`kept::keep_incidents`].
+    pub async fn keep_incidents(
+        &mut self,
+        cluster: &str,
+        horizon_ms: i64,
+        incidents: &[kept::KeptIncident],
+    ) -> Result<(), StoreError> {
+        on_conn!(self, c => kept::keep_incidents(c, cluster, horizon_ms, incidents))
+    }
+
+    /// See [`kept::kept_incidents`].
+    pub async fn kept_incidents(
+        &mut self,
+        cluster: Option<&str>,
+        namespace: Option<&str>,
+        since_ms: Option<i64>,
+        until_ms: Option<i64>,
+    ) -> Result<Vec<kept::KeptIncident>, StoreError> {
+        on_conn!(self, c => kept::kept_incidents(c, cluster, namespace, since_ms, until_ms))
+    }
+
+    /// See [`kept::alerts`].
+    pub async fn alerts(
+        &mut self,
+        cluster: Option<&str>,
+    ) -> Result<Vec<kept::AlertRow>, StoreError> {
+        on_conn!(self, c => kept::alerts(c, cluster))
+    }
+
+    /// See [`kept::save_alerts`].
+    pub async fn save_alerts(
+        &mut self,
+        cluster: &str,
+        changed: &[kept::AlertRow],
+        forgotten: &[(String, String)],
+        outbox: &[kept::OutboxRow],
+    ) -> Result<(), StoreError> {
+        on_conn!(self, c => kept::save_alerts(c, cluster, changed, forgotten, outbox))
+    }
+
+    /// See [`kept::outbox`].
+    pub async fn outbox(
+        &mut self,
+        cluster: Option<&str>,
+        due_by_ms: Option<i64>,
+    ) -> Result<Vec<kept::OutboxRow>, StoreError> {
+        on_conn!(self, c => kept::outbox(c, cluster, due_by_ms))
+    }
+
+    /// See [`kept::outbox_attempted`].
+    pub async fn outbox_attempted(&mut self, row: &kept::OutboxRow) -> Result<(), StoreError> {
+        on_conn!(self, c => kept::outbox_attempted(c, row))
     }
 
     /// Compute the rollups again from the stored rows (after rows were

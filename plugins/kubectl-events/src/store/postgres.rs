@@ -200,7 +200,7 @@ async fn upsert<T: Table>(client: &ClientWrapper, cells: &[Vec<Param>]) -> Resul
 
 /// Every kplug table with its indexes and TOAST, as SQLite's file size counts them.
 /// The partitioned table itself holds nothing: its partitions are summed.
-pub const USED_BYTES: &str = "SELECT CAST((SELECT COALESCE(SUM(pg_total_relation_size(inhrelid)), 0) FROM pg_inherits WHERE inhparent = CAST('occurrences' AS regclass)) + pg_total_relation_size('ledger') + pg_total_relation_size('hourly') + pg_total_relation_size('hourly_objects') + pg_total_relation_size('objects') + pg_total_relation_size('meta') AS BIGINT) AS bytes";
+pub const USED_BYTES: &str = "SELECT CAST((SELECT COALESCE(SUM(pg_total_relation_size(inhrelid)), 0) FROM pg_inherits WHERE inhparent = CAST('occurrences' AS regclass)) + pg_total_relation_size('ledger') + pg_total_relation_size('hourly') + pg_total_relation_size('hourly_objects') + pg_total_relation_size('objects') + pg_total_relation_size('incidents') + pg_total_relation_size('alerts') + pg_total_relation_size('outbox') + pg_total_relation_size('meta') AS BIGINT) AS bytes";
 
 /// PostgreSQL's share of the store's SQL.
 static POSTGRES: Dialect = Dialect {

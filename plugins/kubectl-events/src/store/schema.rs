@@ -5,7 +5,7 @@
 use super::StoreError;
 
 /// Schema version written by this build; older stores are migrated on open.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// The columns of an occurrence after its id, as every version has them.
 macro_rules! occurrence_columns {
@@ -171,6 +171,41 @@ pub const SCHEMA_V5: &[&str] = &[
     "ALTER TABLE hourly_objects_v5 RENAME TO hourly_objects",
 ];
 
+/// Version 6: what the collector keeps beside the occurrences — the
+/// incidents it correlated, its alerts' states and the outbox of
+/// notifications not yet delivered — each keyed by cluster first, like
+/// every table (see version 5). An incident and an alert are stored as
+/// their JSON document: only the columns filtered on are columns.
+pub const SCHEMA_V6: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS incidents (
+        cluster TEXT NOT NULL,
+        id TEXT NOT NULL,
+        namespace TEXT NOT NULL,
+        first_ms BIGINT NOT NULL,
+        last_ms BIGINT NOT NULL,
+        reach_ms BIGINT NOT NULL,
+        doc TEXT NOT NULL,
+        PRIMARY KEY (cluster, id))",
+    "CREATE INDEX IF NOT EXISTS incidents_last ON incidents (cluster, last_ms)",
+    "CREATE TABLE IF NOT EXISTS alerts (
+        cluster TEXT NOT NULL,
+        rule TEXT NOT NULL,
+        grp TEXT NOT NULL,
+        state TEXT NOT NULL,
+        PRIMARY KEY (cluster, rule, grp))",
+    "CREATE TABLE IF NOT EXISTS outbox (
+        cluster TEXT NOT NULL,
+        id TEXT NOT NULL,
+        sink TEXT NOT NULL,
+        created_ms BIGINT NOT NULL,
+        due_ms BIGINT NOT NULL,
+        attempts BIGINT NOT NULL,
+        sent_ms BIGINT,
+        note TEXT NOT NULL,
+        notice TEXT NOT NULL,
+        PRIMARY KEY (cluster, id))",
+];
+
 /// One step of a migration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
@@ -211,6 +246,9 @@ pub fn migrations(found: i64, partitioned: bool) -> Vec<Step> {
     }
     if found < 5 {
         steps.extend(sql(SCHEMA_V5));
+    }
+    if found < 6 {
+        steps.extend(sql(SCHEMA_V6));
     }
     // The rollup by object came with version 4; it is filled in its
     // newest shape (its upserts name the newest key).
