@@ -145,6 +145,8 @@ deb_peer docker-registry docker-registry REGISTRY_PLAIN /usr/bin/docker-registry
 deb_peer postgresql postgresql-15 POSTGRES_BIN /usr/lib/postgresql/15/bin
 # Headless Chromium for the eventlog report's page test.
 deb_peer chromium chromium CHROMIUM /usr/bin/chromium
+# Prometheus Alertmanager, where eventlog's alerts are sent in the e2e tests.
+deb_peer alertmanager prometheus-alertmanager ALERTMANAGER /usr/bin/prometheus-alertmanager
 # Certificates for the PostgreSQL-over-TLS tests.
 deb_peer openssl openssl OPENSSL /usr/bin/openssl
 

@@ -2,6 +2,7 @@
 //! registries, PostgreSQL) on free loopback ports with throwaway data, and
 //! always stops them — on drop, on panic, and when the test process dies.
 
+pub mod alertmanager;
 pub mod citus;
 pub mod cluster;
 pub mod http;

@@ -1488,8 +1488,12 @@ fn the_report_page_loads_in_chromium_without_errors_or_fetches() {
     eprintln!("the report's screenshot: {}", shot.display());
 }
 
+/// The collector's incident tracker, quick.
+const TRACKING: &[&str] = &["--keep-incidents", "--track-interval", "200ms"];
+
 /// The collector is killed between an incident's cause and its effect and
-/// started again: the store holds both, and they make one incident.
+/// started again: the store holds both, and they make one incident — found
+/// at query time and kept by the collector's tracker alike.
 #[tokio::test]
 async fn a_restart_between_cause_and_effect_still_makes_one_incident() {
     let dir = tempfile::tempdir().unwrap();
@@ -1512,7 +1516,7 @@ async fn a_restart_between_cause_and_effect_still_makes_one_incident() {
         ),
     )
     .await;
-    let mut collector = start(cluster, &ns, &store, free_port());
+    let mut collector = start_with(cluster, &ns, &store, free_port(), TRACKING);
     wait_for(&mut collector, "the cause", || {
         counts(&store, &ns).get("Unhealthy/api-0") == Some(&2)
     });
@@ -1528,9 +1532,25 @@ async fn a_restart_between_cause_and_effect_still_makes_one_incident() {
         ),
     )
     .await;
-    let mut collector = start(cluster, &ns, &store, free_port());
+    let mut collector = start_with(cluster, &ns, &store, free_port(), TRACKING);
     wait_for(&mut collector, "the effect, after the restart", || {
         counts(&store, &ns).get("BackOff/api-0") == Some(&2)
+    });
+    wait_for(&mut collector, "the tracker to keep the incident", || {
+        let kept = on_store(
+            &store,
+            &[
+                "incidents",
+                "-n",
+                &ns,
+                "--since",
+                "1h",
+                "--kept",
+                "-o",
+                "json",
+            ],
+        );
+        String::from_utf8_lossy(&kept.stdout).contains("\"BackOff\"")
     });
     collector.kill().unwrap();
     let _ = collector.wait();
@@ -1551,6 +1571,22 @@ async fn a_restart_between_cause_and_effect_still_makes_one_incident() {
     assert_eq!(incidents[0]["root"]["reason"], "Unhealthy");
     assert_eq!(incidents[0]["effects"][0]["reason"], "BackOff");
     assert_eq!(incidents[0]["occurrences"], 4);
+    // The collector kept the same incident as it went, across the restart.
+    let kept = on_store(
+        &store,
+        &[
+            "incidents",
+            "-n",
+            &ns,
+            "--since",
+            "1h",
+            "--kept",
+            "-o",
+            "json",
+        ],
+    );
+    assert!(kept.status.success(), "{}", text(&kept.stderr));
+    assert_eq!(serde_json::from_slice::<Value>(&kept.stdout).unwrap(), v);
 }
 
 /// Another replica, its clock an hour ahead, writes itself into the Lease

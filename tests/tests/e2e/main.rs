@@ -4,6 +4,7 @@
 //! Run one test: `cargo test -p kplug-tests --test e2e -- cluster::`.
 //! Against an existing cluster: `KPLUG_E2E_KUBECONFIG=~/.kube/config make test`.
 
+mod alerts;
 mod citus;
 mod cluster;
 mod compat;

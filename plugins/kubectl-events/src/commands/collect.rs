@@ -94,7 +94,8 @@ pub struct Args {
 
     /// Post the firing alerts to Alertmanager again this often; each one
     /// ends four times this after its last post, so the alerts of a
-    /// collector that stopped resolve by themselves
+    /// collector that stopped resolve by themselves. Failed deliveries are
+    /// retried with a backoff that grows up to this
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = kplug::cli::parse_duration)]
     pub alert_resend: Duration,
 

@@ -128,11 +128,12 @@ struct Deliverer {
     health: Arc<Health>,
 }
 
-/// The wait before the n-th retry: 1 s doubling, at most 5 minutes.
-fn retry_after_ms(attempts: i64) -> i64 {
+/// The wait before the n-th retry: 1 s doubling, at most `cap_ms` (the
+/// renewal period: a sink back from an outage hears within it).
+fn retry_after_ms(attempts: i64, cap_ms: i64) -> i64 {
     1000i64
-        .saturating_mul(1 << attempts.clamp(0, 9))
-        .min(300_000)
+        .saturating_mul(1 << attempts.clamp(0, 16))
+        .min(cap_ms.max(1000))
 }
 
 impl Deliverer {
@@ -205,7 +206,8 @@ impl Deliverer {
                     self.health.notifications_sent.inc();
                 }
                 Err(why) => {
-                    row.due_ms = now_ms + retry_after_ms(row.attempts - 1);
+                    row.due_ms =
+                        now_ms + retry_after_ms(row.attempts - 1, self.resend.as_millis() as i64);
                     if row.note != why {
                         eprintln!(
                             "eventlog: alert {} to {}: {why}; retrying",
@@ -372,5 +374,18 @@ impl Deliverer {
         let text = r.text().await.unwrap_or_default();
         let text: String = text.chars().take(200).collect();
         Err(format!("{url} answered {status}: {}", text.trim()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn retries_back_off_to_the_renewal_period() {
+        let waits: Vec<i64> = (0..8).map(|n| super::retry_after_ms(n, 60_000)).collect();
+        assert_eq!(
+            waits,
+            [1000, 2000, 4000, 8000, 16_000, 32_000, 60_000, 60_000]
+        );
+        assert_eq!(super::retry_after_ms(3, 2000), 2000);
     }
 }
