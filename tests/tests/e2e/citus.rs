@@ -11,9 +11,11 @@ use std::time::Duration;
 use kplug_tests::e2e::citus::Citus;
 use kplug_tests::e2e::cluster::{ADMIN, Cluster};
 use kplug_tests::e2e::{free_port, objects, skip};
-use serde_json::Value;
+use serde_json::{Value, json};
 
-use crate::eventlog::{bump, counts_in, lay_out, metric, on_store, start_with, wait_for, warning};
+use crate::eventlog::{
+    bump, counts_in, lay_out, metric, now, on_store, start_with, wait_for, warning,
+};
 use crate::text;
 
 /// Citus, or the reason it is not here (printed as a skip).
@@ -66,7 +68,7 @@ fn a_citus_store_is_sharded_by_cluster_and_retention_drops_days() {
     );
     assert_eq!(
         layout,
-        "hourly:h:cluster,hourly_objects:h:cluster,ledger:h:cluster,meta:n:-,objects:h:cluster,occurrences:h:cluster"
+        "alerts:h:cluster,hourly:h:cluster,hourly_objects:h:cluster,incidents:h:cluster,ledger:h:cluster,meta:n:-,objects:h:cluster,occurrences:h:cluster,outbox:h:cluster"
     );
     let groups = citus
         .coordinator
@@ -258,12 +260,32 @@ async fn four_collectors_write_at_once_and_a_worker_outage_loses_nothing() {
     let client = cluster.client(ADMIN).await;
     let ns = cluster.namespace("eventlog-citus").await;
     let names: Vec<String> = (0..4).map(|k| format!("fleet-{k}")).collect();
+    // A volume that would not mount, then the back-off: an incident, which
+    // each collector's tracker keeps on its own shard.
+    let mut mount = warning(&ns, "e0", "FailedMount", 1);
+    mount["firstTimestamp"] = json!(now(-30));
+    mount["lastTimestamp"] = json!(now(-30));
+    objects::core_event(&client, &ns, mount).await;
     objects::core_event(&client, &ns, warning(&ns, "e1", "BackOff", 1)).await;
     let ports: Vec<u16> = names.iter().map(|_| free_port()).collect();
     let mut collectors: Vec<Child> = names
         .iter()
         .zip(&ports)
-        .map(|(n, p)| start_with(cluster, &ns, &store, *p, &["--cluster-name", n]))
+        .map(|(n, p)| {
+            start_with(
+                cluster,
+                &ns,
+                &store,
+                *p,
+                &[
+                    "--cluster-name",
+                    n,
+                    "--keep-incidents",
+                    "--track-interval",
+                    "200ms",
+                ],
+            )
+        })
         .collect();
     let of = |name: &str| counts_in(&store, &ns, &["--cluster-name", name]);
     for (c, name) in collectors.iter_mut().zip(&names) {
@@ -300,9 +322,34 @@ async fn four_collectors_write_at_once_and_a_worker_outage_loses_nothing() {
     for name in &names {
         assert_eq!(
             of(name).values().sum::<i64>(),
-            5,
-            "{name}: 3 + 2 occurrences, each once"
+            6,
+            "{name}: 1 + 3 + 2 occurrences, each once"
         );
+    }
+    // Each tracker kept its cluster's incident as query time finds it.
+    for (c, name) in collectors.iter_mut().zip(&names) {
+        let incidents = |kept: &[&str]| {
+            let mut args = vec![
+                "incidents",
+                "-n",
+                &ns,
+                "--cluster-name",
+                name,
+                "--since",
+                "1h",
+                "-o",
+                "json",
+            ];
+            args.extend(kept);
+            ok(on_store(&store, &args), "incidents")
+        };
+        wait_for(c, "the kept incident to catch up", || {
+            incidents(&["--kept"]) == incidents(&[])
+        });
+        let v: Value = serde_json::from_str(&incidents(&["--kept"])).unwrap();
+        assert_eq!(v["incidents"].as_array().unwrap().len(), 1, "{v}");
+        assert_eq!(v["incidents"][0]["root"]["reason"], "FailedMount");
+        assert_eq!(v["incidents"][0]["occurrences"], 4, "{v}");
     }
     let errors: Vec<u64> = ports
         .iter()
