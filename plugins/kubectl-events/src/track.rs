@@ -239,3 +239,32 @@ impl Tracker {
         Ok(())
     }
 }
+
+/// Keep the incidents of `rows` (found under `rules`), for every cluster
+/// in them, replacing what was kept since `since_ms`: a backfill after an
+/// import, or for Events the collector's tracker never saw. The number
+/// kept.
+pub async fn save(
+    store: &mut Store,
+    rows: &[EventRow],
+    rules: &[incidents::Rule],
+    since_ms: i64,
+) -> Result<usize, StoreError> {
+    let found = incidents::correlate(rows, rules);
+    let mut by_cluster: BTreeMap<&str, Vec<KeptIncident>> = BTreeMap::new();
+    for r in rows {
+        by_cluster.entry(r.cluster.as_str()).or_default();
+    }
+    for i in &found {
+        by_cluster
+            .entry(i.cluster.as_str())
+            .or_default()
+            .push(kept(i, rows));
+    }
+    let mut n = 0;
+    for (cluster, list) in by_cluster {
+        n += list.len();
+        store.keep_incidents(cluster, since_ms, &list).await?;
+    }
+    Ok(n)
+}

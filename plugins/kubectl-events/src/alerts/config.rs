@@ -410,6 +410,16 @@ alerts:
     }
 
     #[test]
+    fn the_deployed_rules_read() {
+        let doc = include_str!("../../../../deploy/eventlog/ha/10-rules.yaml");
+        let map: serde_json::Value = kplug::yaml::from_str(doc).unwrap();
+        let rules = map["data"]["rules.yaml"].as_str().unwrap();
+        let c = from_yaml(rules).unwrap();
+        assert_eq!(c.rules.len(), 3);
+        assert!(crate::classify::Classifier::with_rules(rules).is_ok());
+    }
+
+    #[test]
     fn mistakes_are_named() {
         let bad = |text: &str| from_yaml(text).unwrap_err();
         assert!(bad("alerts:\n- name: a\n").contains("at least one sink"));

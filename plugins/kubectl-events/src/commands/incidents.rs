@@ -48,6 +48,12 @@ pub struct Args {
     #[arg(long)]
     pub kept: bool,
 
+    /// Also write the incidents found to the kept table, replacing what it
+    /// held for the window (after an import, or for Events collected
+    /// without --keep-incidents)
+    #[arg(long, conflicts_with = "kept")]
+    pub save: bool,
+
     #[command(flatten)]
     pub filters: FilterArgs,
 
@@ -131,19 +137,61 @@ async fn kept(
     Ok(incidents)
 }
 
+/// `--save`: the window's incidents into the kept table. Only a whole
+/// window is saved: a filtered one would replace the kept incidents of
+/// what it left out with nothing.
+async fn save(kube: &KubectlArgs, args: &Args, rows: &[EventRow]) -> anyhow::Result<()> {
+    let f = &args.filters;
+    if !kube.all_namespaces
+        || kube.selector.is_some()
+        || args.for_object.is_some()
+        || !f.reason.is_empty()
+        || f.event_type.is_some()
+        || !f.category.is_empty()
+        || f.severity.is_some()
+        || f.node.is_some()
+        || f.grep.is_some()
+        || f.until.is_some()
+    {
+        anyhow::bail!(kplug::Error::Usage(
+            "--save keeps whole windows: give -A, and only --since and --cluster-name besides".into()
+        ));
+    }
+    let since = f
+        .since
+        .unwrap_or_else(|| Timestamp::now() - jiff::SignedDuration::from_hours(24));
+    let mut store = args
+        .store
+        .open(kplug_eventlog::store::Access::Write)
+        .await?;
+    let n = kplug_eventlog::track::save(
+        &mut store,
+        rows,
+        &args.rules.incident_rules()?,
+        since.as_millisecond(),
+    )
+    .await?;
+    eprintln!("kept {n} incidents");
+    Ok(())
+}
+
 pub async fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
     let (incidents, rows) = if args.kept {
         let found = kept(kube, &args.filters, args.for_object.as_deref(), &args.store).await?;
         (found, Vec::new())
     } else {
-        find(
+        let (found, rows) = find(
             kube,
             &args.filters,
             args.for_object.as_deref(),
             &args.store,
             &args.rules,
         )
-        .await?
+        .await?;
+        if args.save {
+            save(kube, &args, &rows).await?;
+        }
+        (found, rows)
     };
     let mut out = std::io::stdout().lock();
     let doc = || serde_json::json!({ "incidents": incidents });
