@@ -83,6 +83,15 @@ pub fn from_multiple<T: DeserializeOwned>(text: &str) -> Result<Vec<T>, serde_sa
     serde_saphyr::from_multiple_with_options(text, options(text.len()))
 }
 
+/// `line N: message`, for a document that is one file (the caller names it).
+pub fn line_message(e: &serde_saphyr::Error) -> String {
+    format!(
+        "line {}: {}",
+        e.location().map_or(0, |l| l.line() as usize),
+        message(e)
+    )
+}
+
 /// A parse error as one line for a person: which limit was hit and how to
 /// raise it, or the parser's own words without its snippet and position
 /// (callers print the file and line themselves).

@@ -167,13 +167,7 @@ struct RulesFile {
 /// The incident rules of a rules file (its `incidents:` list), tried
 /// before the built-in ones. Errors name the rule.
 pub fn rules_from_yaml(text: &str) -> Result<Vec<Rule>, String> {
-    let file: RulesFile = kplug::yaml::from_str(text).map_err(|e| {
-        format!(
-            "line {}: {}",
-            e.location().map_or(0, |l| l.line() as usize),
-            kplug::yaml::message(&e)
-        )
-    })?;
+    let file: RulesFile = kplug::yaml::from_str(text).map_err(|e| kplug::yaml::line_message(&e))?;
     let mut rules = Vec::new();
     for spec in file.incidents {
         let link = match spec.link.as_str() {

@@ -13,7 +13,7 @@ use kplug_tests::e2e::cluster::{ADMIN, Cluster};
 use kplug_tests::e2e::{free_port, objects};
 use serde_json::{Value, json};
 
-use crate::eventlog::{now, on_store, shared_store, start_with};
+use crate::eventlog::{kept_incidents, now, on_store, shared_store, start_with};
 use crate::text;
 
 const KEY: &str = "e2e-signing-key";
@@ -278,19 +278,7 @@ async fn one_alert_per_incident_resolved_when_it_stops_and_a_silence_holds_every
     );
 
     // The incidents the collector kept are the ones found at query time.
-    let out = on_store(
-        &store,
-        &[
-            "incidents",
-            "-n",
-            &ns,
-            "--since",
-            "1h",
-            "--kept",
-            "-o",
-            "json",
-        ],
-    );
+    let out = kept_incidents(&store, &ns);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let kept: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(kept, computed, "kept and computed incidents differ");

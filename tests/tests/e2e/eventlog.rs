@@ -1488,6 +1488,23 @@ fn the_report_page_loads_in_chromium_without_errors_or_fetches() {
     eprintln!("the report's screenshot: {}", shot.display());
 }
 
+/// `incidents -n NS --since 1h --kept -o json`: what the collector kept.
+pub(crate) fn kept_incidents(store: &str, ns: &str) -> std::process::Output {
+    on_store(
+        store,
+        &[
+            "incidents",
+            "-n",
+            ns,
+            "--since",
+            "1h",
+            "--kept",
+            "-o",
+            "json",
+        ],
+    )
+}
+
 /// The collector's incident tracker, quick.
 const TRACKING: &[&str] = &["--keep-incidents", "--track-interval", "200ms"];
 
@@ -1537,19 +1554,7 @@ async fn a_restart_between_cause_and_effect_still_makes_one_incident() {
         counts(&store, &ns).get("BackOff/api-0") == Some(&2)
     });
     wait_for(&mut collector, "the tracker to keep the incident", || {
-        let kept = on_store(
-            &store,
-            &[
-                "incidents",
-                "-n",
-                &ns,
-                "--since",
-                "1h",
-                "--kept",
-                "-o",
-                "json",
-            ],
-        );
+        let kept = kept_incidents(&store, &ns);
         String::from_utf8_lossy(&kept.stdout).contains("\"BackOff\"")
     });
     collector.kill().unwrap();
@@ -1572,19 +1577,7 @@ async fn a_restart_between_cause_and_effect_still_makes_one_incident() {
     assert_eq!(incidents[0]["effects"][0]["reason"], "BackOff");
     assert_eq!(incidents[0]["occurrences"], 4);
     // The collector kept the same incident as it went, across the restart.
-    let kept = on_store(
-        &store,
-        &[
-            "incidents",
-            "-n",
-            &ns,
-            "--since",
-            "1h",
-            "--kept",
-            "-o",
-            "json",
-        ],
-    );
+    let kept = kept_incidents(&store, &ns);
     assert!(kept.status.success(), "{}", text(&kept.stderr));
     assert_eq!(serde_json::from_slice::<Value>(&kept.stdout).unwrap(), v);
 }

@@ -326,13 +326,7 @@ fn rule(spec: RuleSpec, sinks: &[Sink]) -> Result<AlertRule, String> {
 /// The alerts and sinks of a rules file (empty when it has none). Errors
 /// name the line, the alert or the sink.
 pub fn from_yaml(text: &str) -> Result<Config, String> {
-    let file: RulesFile = kplug::yaml::from_str(text).map_err(|e| {
-        format!(
-            "line {}: {}",
-            e.location().map_or(0, |l| l.line() as usize),
-            kplug::yaml::message(&e)
-        )
-    })?;
+    let file: RulesFile = kplug::yaml::from_str(text).map_err(|e| kplug::yaml::line_message(&e))?;
     let mut sinks: Vec<Sink> = Vec::new();
     for spec in file.sinks {
         let s = sink(spec)?;

@@ -97,14 +97,7 @@ async fn kept(
     for_object: Option<&str>,
     store: &StoreArgs,
 ) -> anyhow::Result<Vec<Incident>> {
-    if !filters.reason.is_empty()
-        || filters.event_type.is_some()
-        || !filters.category.is_empty()
-        || filters.severity.is_some()
-        || filters.node.is_some()
-        || filters.grep.is_some()
-        || kube.selector.is_some()
-    {
+    if filters.picks_events() || kube.selector.is_some() {
         anyhow::bail!(kplug::Error::Usage(
             "--kept filters by namespace, --cluster-name, --since/--until and --for only".into()
         ));
@@ -145,16 +138,12 @@ async fn save(kube: &KubectlArgs, args: &Args, rows: &[EventRow]) -> anyhow::Res
     if !kube.all_namespaces
         || kube.selector.is_some()
         || args.for_object.is_some()
-        || !f.reason.is_empty()
-        || f.event_type.is_some()
-        || !f.category.is_empty()
-        || f.severity.is_some()
-        || f.node.is_some()
-        || f.grep.is_some()
+        || f.picks_events()
         || f.until.is_some()
     {
         anyhow::bail!(kplug::Error::Usage(
-            "--save keeps whole windows: give -A, and only --since and --cluster-name besides".into()
+            "--save keeps whole windows: give -A, and only --since and --cluster-name besides"
+                .into()
         ));
     }
     let since = f

@@ -139,6 +139,17 @@ fn for_object(text: &str) -> anyhow::Result<(String, String)> {
 impl FilterArgs {
     /// The filter these flags ask for; `-l` is resolved through what
     /// `store` knows of the objects' labels.
+    /// Whether a filter picks Events by what they say (reason, type,
+    /// category, severity, node, message), beyond where and when.
+    pub fn picks_events(&self) -> bool {
+        !self.reason.is_empty()
+            || self.event_type.is_some()
+            || !self.category.is_empty()
+            || self.severity.is_some()
+            || self.node.is_some()
+            || self.grep.is_some()
+    }
+
     pub async fn filter(
         &self,
         kube: &KubectlArgs,
