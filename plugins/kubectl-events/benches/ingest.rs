@@ -318,7 +318,9 @@ fn time(runs: usize, f: &mut dyn FnMut() -> usize) -> (f64, f64) {
 
 /// Write `n` occurrences ending at `now_ms`, spread evenly over 30 days in
 /// the order a collector writes them: 50 namespaces, 400 Deployments with
-/// their Pods, 5 reasons, 30 nodes. Straight SQL: building it through
+/// their Pods, 5 reasons (each Pod's in turn, a reason every 104 s), 30
+/// nodes; the Pods of 8 Deployments fail their liveness probe and back off
+/// (an incident each time). Straight SQL: building it through
 /// `ingest` would take as long as the rest of the bench.
 fn fill(path: &std::path::Path, n: usize, now_ms: i64) {
     let conn = rusqlite::Connection::open(path).expect("opens");
@@ -332,9 +334,11 @@ fn fill(path: &std::path::Path, n: usize, now_ms: i64) {
              CASE WHEN i % 20 = 0 THEN 'ReplicaSet' ELSE 'Pod' END,
              CASE WHEN i % 20 = 0 THEN 'web-' || (i % 400) || '-6d4f9c8b7' ELSE 'web-' || (i % 400) || '-6d4f9c8b7-x7k2p' END,
              'uid-' || (i % 400), '', 'web-' || (i % 400),
-             CASE i % 5 WHEN 0 THEN 'BackOff' WHEN 1 THEN 'Unhealthy' WHEN 2 THEN 'Pulled' WHEN 3 THEN 'FailedScheduling' ELSE 'ScalingReplicaSet' END,
-             CASE WHEN i % 5 IN (2, 4) THEN 'Normal' ELSE 'Warning' END,
-             'Back-off restarting failed container app in pod web-' || (i % 400), 'kubelet', 'node-' || (i % 30),
+             CASE (i / 400) % 5 WHEN 0 THEN 'BackOff' WHEN 1 THEN 'Unhealthy' WHEN 2 THEN 'Pulled' WHEN 3 THEN 'FailedScheduling' ELSE 'ScalingReplicaSet' END,
+             CASE WHEN (i / 400) % 5 IN (2, 4) THEN 'Normal' ELSE 'Warning' END,
+             CASE WHEN (i / 400) % 5 = 1 AND i % 400 < 8 THEN 'Liveness probe failed: HTTP probe failed with statuscode: 500'
+                  ELSE 'Back-off restarting failed container app in pod web-' || (i % 400) END,
+             'kubelet', 'node-' || (i % 30),
              {start} + i * {step} - (i % 7) * 60000, {start} + i * {step}, 1 + i % 3,
              'lifecycle', 'high', 'Back-off restarting failed container app in pod web-<pod>', printf('%016x', i % 4000), ''
          FROM n;",
