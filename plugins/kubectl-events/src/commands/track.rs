@@ -55,6 +55,10 @@ pub fn spawn(
                         }
                     }
                 };
+                // Its reads are a window of recent rows: a small cache does.
+                if let Err(e) = store.limit_cache(8 * 1024) {
+                    eprintln!("eventlog: tracker: {e}");
+                }
                 if let Err(e) = tracker.load(&mut store).await {
                     eprintln!("eventlog: tracker: reading the alerts' states: {e}");
                 }

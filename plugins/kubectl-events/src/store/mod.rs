@@ -134,6 +134,18 @@ impl Store {
         })
     }
 
+    /// Keep at most about `kib` KiB of the database's pages in this
+    /// connection's memory (SQLite; PostgreSQL caches in the server). A
+    /// second connection beside a collector's, as the incident tracker's,
+    /// would otherwise hold another 64 MB.
+    pub fn limit_cache(&mut self, kib: u32) -> Result<(), StoreError> {
+        if let Store::Sqlite(s) = self {
+            s.conn()
+                .pragma_update(None, "cache_size", -i64::from(kib))?;
+        }
+        Ok(())
+    }
+
     /// Where it is, for messages (no password).
     pub fn describe(&self) -> String {
         match self {
