@@ -293,9 +293,7 @@ fn incidents(rt: &tokio::runtime::Runtime, store: &mut Store, now: i64) {
             .block_on(store.kept_incidents(None, None, Some(since), None))
             .expect("kept");
         kept.iter()
-            .filter(|k| {
-                serde_json::from_str::<kplug_eventlog::incidents::Incident>(&k.doc).is_ok()
-            })
+            .filter(|k| serde_json::from_str::<kplug_eventlog::incidents::Incident>(&k.doc).is_ok())
             .count()
     });
     println!(

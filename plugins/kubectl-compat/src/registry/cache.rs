@@ -10,11 +10,43 @@
 //! cache that cannot be read or written is skipped, never an error.
 //! `KPLUG_COMPAT_CACHE=DIR` moves it (default
 //! `$XDG_CACHE_HOME/kplug/compat`, else `~/.cache/kplug/compat`);
-//! `KPLUG_COMPAT_CACHE=off` turns it off.
+//! `KPLUG_COMPAT_CACHE=off` turns it off. The same directory keeps the
+//! inflated kernel config (see `sources::kernel`).
 
 use std::path::{Path, PathBuf};
 
 use super::artifact;
+
+/// The directory of kubectl compat's caches (see the module), or `None`
+/// when they are off.
+pub fn dir_from_env() -> Option<PathBuf> {
+    match std::env::var_os("KPLUG_COMPAT_CACHE") {
+        Some(v) if v == "off" => None,
+        Some(v) if !v.is_empty() => Some(PathBuf::from(v)),
+        _ => std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")))
+            .map(|base| base.join("kplug").join("compat")),
+    }
+}
+
+/// Write `data` to `path` atomically (another process may write the same
+/// file: each writes its own and renames it into place); failures are
+/// ignored, as a cache's are.
+pub fn put_file(path: &Path, data: &[u8]) {
+    let Some(dir) = path.parent() else { return };
+    if std::fs::create_dir_all(dir).is_err() {
+        return;
+    }
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let partial = dir.join(format!(".{name}.{}", std::process::id()));
+    if std::fs::write(&partial, data).is_ok() && std::fs::rename(&partial, path).is_err() {
+        let _ = std::fs::remove_file(&partial);
+    }
+}
 
 #[derive(Debug, Clone, Default)]
 pub struct Cache {
@@ -24,15 +56,9 @@ pub struct Cache {
 impl Cache {
     /// The cache the environment names (see the module).
     pub fn from_env() -> Cache {
-        let dir = match std::env::var_os("KPLUG_COMPAT_CACHE") {
-            Some(v) if v == "off" => None,
-            Some(v) if !v.is_empty() => Some(PathBuf::from(v)),
-            _ => std::env::var_os("XDG_CACHE_HOME")
-                .map(PathBuf::from)
-                .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")))
-                .map(|base| base.join("kplug").join("compat")),
-        };
-        Cache { dir }
+        Cache {
+            dir: dir_from_env(),
+        }
     }
 
     /// No cache (the default of a library caller).
@@ -69,16 +95,7 @@ impl Cache {
         if artifact::digest(data) != digest {
             return;
         }
-        let Some(dir) = path.parent() else { return };
-        if std::fs::create_dir_all(dir).is_err() {
-            return;
-        }
-        // Another process may write the same entry: each writes its own
-        // file and renames it into place.
-        let partial = dir.join(format!(".{}.{}", std::process::id(), digest.len()));
-        if std::fs::write(&partial, data).is_ok() && std::fs::rename(&partial, &path).is_err() {
-            let _ = std::fs::remove_file(&partial);
-        }
+        put_file(&path, data);
     }
 }
 

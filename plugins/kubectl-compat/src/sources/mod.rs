@@ -39,6 +39,9 @@ pub struct Host {
     skipped: Arc<Mutex<Vec<String>>>,
     /// `NODE_NAME`, NFD's `system.name.nodename`.
     pub node_name: String,
+    /// Where an inflated `/proc/config.gz` is kept between runs (this
+    /// machine's only: see [`Host::local`]).
+    pub kconfig_cache: Option<PathBuf>,
 }
 
 impl Host {
@@ -48,12 +51,16 @@ impl Host {
             file_limit: hostfs::HOST_FILE_BYTES.get(),
             skipped: Arc::default(),
             node_name: node_name.into(),
+            kconfig_cache: None,
         }
     }
 
-    /// This machine: root `/` and `NODE_NAME` from the environment.
+    /// This machine: root `/` and `NODE_NAME` from the environment; its
+    /// inflated kernel config is kept in kubectl compat's cache directory.
     pub fn local() -> Self {
-        Host::new("/", std::env::var("NODE_NAME").unwrap_or_default())
+        let mut host = Host::new("/", std::env::var("NODE_NAME").unwrap_or_default());
+        host.kconfig_cache = crate::registry::cache::dir_from_env().map(|d| d.join("kconfig"));
+        host
     }
 
     /// `/sys/...` as a path under the root, for messages.
