@@ -56,7 +56,7 @@ pub fn spawn(
                     }
                 };
                 // Its reads are a window of recent rows: a small cache does.
-                if let Err(e) = store.limit_cache(8 * 1024) {
+                if let Err(e) = store.limit_cache(4 * 1024) {
                     eprintln!("eventlog: tracker: {e}");
                 }
                 if let Err(e) = tracker.load(&mut store).await {
@@ -65,7 +65,12 @@ pub fn spawn(
                 let mut deliverer = Deliverer::new(secrets, pace.resend, health.clone());
                 let mut next_step = Instant::now();
                 loop {
-                    if Instant::now() >= next_step {
+                    // Not before the first list is stored: a relist's Events
+                    // arrive at once, and incidents of half of them would be
+                    // found again a moment later (and the two peaks of
+                    // memory would add up).
+                    let settled = health.ready().is_ok() && health.pending.get() == 0;
+                    if settled && Instant::now() >= next_step {
                         let started = Instant::now();
                         let now_ms = jiff::Timestamp::now().as_millisecond();
                         match tracker.step(&mut store, now_ms).await {
