@@ -147,7 +147,7 @@ impl Tracker {
             return Ok(step);
         }
         let labels = self.labels(store, &rows).await?;
-        let episodes = alerts::episodes(&found, &rows);
+        let episodes = alerts::episodes(&found, &rows, &self.alerts.rules);
         let lookup = |r: &EventRow| {
             labels.get(&ObjectKey {
                 namespace: r.namespace.clone(),

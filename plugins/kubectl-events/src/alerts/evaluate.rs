@@ -6,43 +6,59 @@
 //! [`Book`] the store persists, so a restarted collector sends nothing
 //! twice.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
 use crate::classify::{Category, Severity};
-use crate::incidents::{Incident, ObjectRef};
+use crate::incidents::Incident;
 use crate::store::EventRow;
 
 use super::config::{AlertRule, GroupKey};
 
 /// What alerts are decided on: an incident, or one Warning no incident
-/// explains.
+/// explains. It borrows from the incidents and rows it was made of: a
+/// window holds tens of thousands of them.
 #[derive(Debug, Clone)]
-pub struct Episode {
+pub struct Episode<'r> {
     /// The incident's ID, or the Event's own (cluster, object, reason).
-    pub id: String,
-    pub cluster: String,
-    pub root: ObjectRef,
-    pub reason: String,
-    pub message: String,
-    pub owner: String,
-    pub node: String,
+    pub id: Cow<'r, str>,
+    pub cluster: &'r str,
+    pub kind: &'r str,
+    pub namespace: &'r str,
+    pub name: &'r str,
+    pub reason: &'r str,
+    pub message: &'r str,
+    pub owner: &'r str,
+    pub node: &'r str,
     /// `Killing×2 BackOff×17` (empty for a lone Event).
     pub effects: String,
     pub first_ms: i64,
     pub last_ms: i64,
     pub count: i64,
     /// Its Events: indexes into the rows.
-    pub members: Vec<usize>,
+    pub members: Cow<'r, [usize]>,
 }
 
 fn ms(t: Option<jiff::Timestamp>) -> i64 {
     t.map_or(0, |t| t.as_millisecond())
 }
 
-/// The incidents, then every Warning row in none of them, as episodes.
-pub fn episodes(incidents: &[Incident], rows: &[EventRow]) -> Vec<Episode> {
+/// Whether some rule could match an Event of this reason.
+fn wanted(rules: &[AlertRule], r: &EventRow) -> bool {
+    rules
+        .iter()
+        .any(|a| a.matches.reasons.is_empty() || a.matches.reasons.contains(&r.reason))
+}
+
+/// The incidents, then every Warning row in none of them that one of
+/// `rules` could match, as episodes.
+pub fn episodes<'r>(
+    incidents: &'r [Incident],
+    rows: &'r [EventRow],
+    rules: &[AlertRule],
+) -> Vec<Episode<'r>> {
     let mut taken = vec![false; rows.len()];
     let mut out = Vec::with_capacity(incidents.len());
     for i in incidents {
@@ -57,21 +73,23 @@ pub fn episodes(incidents: &[Incident], rows: &[EventRow]) -> Vec<Episode> {
         }) else {
             continue;
         };
-        let mut by_reason: Vec<(String, i64)> = Vec::new();
+        let mut by_reason: Vec<(&str, i64)> = Vec::new();
         for e in &i.effects {
             match by_reason.iter_mut().find(|(r, _)| *r == e.reason) {
                 Some((_, n)) => *n += e.count,
-                None => by_reason.push((e.reason.clone(), e.count)),
+                None => by_reason.push((&e.reason, e.count)),
             }
         }
         out.push(Episode {
-            id: i.id.clone(),
-            cluster: i.cluster.clone(),
-            root: i.root.object.clone(),
-            reason: i.root.reason.clone(),
-            message: i.root.message.clone(),
-            owner: rows[root].owner_root.clone(),
-            node: rows[root].node.clone(),
+            id: Cow::Borrowed(&i.id),
+            cluster: &i.cluster,
+            kind: &i.root.object.kind,
+            namespace: &i.root.object.namespace,
+            name: &i.root.object.name,
+            reason: &i.root.reason,
+            message: &i.root.message,
+            owner: &rows[root].owner_root,
+            node: &rows[root].node,
             effects: by_reason
                 .iter()
                 .map(|(r, n)| format!("{r}×{n}"))
@@ -80,38 +98,38 @@ pub fn episodes(incidents: &[Incident], rows: &[EventRow]) -> Vec<Episode> {
             first_ms: ms(i.first),
             last_ms: ms(i.last),
             count: i.occurrences,
-            members: i.members.clone(),
+            members: Cow::Borrowed(&i.members),
         });
     }
     for (n, r) in rows.iter().enumerate() {
-        if taken[n] || r.event_type != "Warning" {
+        if taken[n] || r.event_type != "Warning" || !wanted(rules, r) {
             continue;
         }
         let last = ms(r.last_seen.or(r.first_seen));
         out.push(Episode {
-            id: crate::template::stable_id(&[
-                &r.cluster,
-                &r.namespace,
-                &r.kind,
-                &r.name,
-                &r.reason,
-            ])[..12]
-                .to_string(),
-            cluster: r.cluster.clone(),
-            root: ObjectRef {
-                kind: r.kind.clone(),
-                namespace: r.namespace.clone(),
-                name: r.name.clone(),
-            },
-            reason: r.reason.clone(),
-            message: r.message.clone(),
-            owner: r.owner_root.clone(),
-            node: r.node.clone(),
+            id: Cow::Owned(
+                crate::template::stable_id(&[
+                    &r.cluster,
+                    &r.namespace,
+                    &r.kind,
+                    &r.name,
+                    &r.reason,
+                ])[..12]
+                    .to_string(),
+            ),
+            cluster: &r.cluster,
+            kind: &r.kind,
+            namespace: &r.namespace,
+            name: &r.name,
+            reason: &r.reason,
+            message: &r.message,
+            owner: &r.owner_root,
+            node: &r.node,
             effects: String::new(),
             first_ms: r.first_seen.map_or(last, |t| t.as_millisecond()),
             last_ms: last,
             count: r.count,
-            members: vec![n],
+            members: Cow::Owned(vec![n]),
         });
     }
     out
@@ -207,18 +225,18 @@ fn matches_row(rule: &AlertRule, r: &EventRow, labels: Labels<'_>) -> bool {
 }
 
 /// The group an episode falls in under `rule`, as labels.
-fn group_labels(rule: &AlertRule, e: &Episode) -> Vec<(&'static str, String)> {
+fn group_labels(rule: &AlertRule, e: &Episode<'_>) -> Vec<(&'static str, String)> {
     rule.group_by
         .iter()
         .map(|g| {
             let value = match g {
-                GroupKey::Incident => e.id.clone(),
-                GroupKey::Cluster => e.cluster.clone(),
-                GroupKey::Namespace => e.root.namespace.clone(),
-                GroupKey::Reason => e.reason.clone(),
-                GroupKey::Owner => e.owner.clone(),
-                GroupKey::Node => e.node.clone(),
-                GroupKey::Object => format!("{}/{}", e.root.kind.to_lowercase(), e.root.name),
+                GroupKey::Incident => e.id.to_string(),
+                GroupKey::Cluster => e.cluster.to_string(),
+                GroupKey::Namespace => e.namespace.to_string(),
+                GroupKey::Reason => e.reason.to_string(),
+                GroupKey::Owner => e.owner.to_string(),
+                GroupKey::Node => e.node.to_string(),
+                GroupKey::Object => format!("{}/{}", e.kind.to_lowercase(), e.name),
             };
             (g.label(), value)
         })
@@ -226,9 +244,9 @@ fn group_labels(rule: &AlertRule, e: &Episode) -> Vec<(&'static str, String)> {
 }
 
 /// A group's episodes in this evaluation.
-struct Group<'e> {
+struct Group<'e, 'r> {
     labels: Vec<(&'static str, String)>,
-    episodes: Vec<&'e Episode>,
+    episodes: Vec<&'e Episode<'r>>,
 }
 
 impl Book {
@@ -237,7 +255,7 @@ impl Book {
     pub fn evaluate(
         &mut self,
         rules: &[AlertRule],
-        episodes: &[Episode],
+        episodes: &[Episode<'_>],
         rows: &[EventRow],
         labels: Labels<'_>,
         now_ms: i64,
@@ -246,7 +264,8 @@ impl Book {
         for rule in rules {
             let mut groups: BTreeMap<String, Group> = BTreeMap::new();
             for e in episodes {
-                let hit = (rule.matches.root.is_empty() || rule.matches.root.contains(&e.reason))
+                let hit = (rule.matches.root.is_empty()
+                    || rule.matches.root.iter().any(|r| r == e.reason))
                     && e.members
                         .iter()
                         .any(|&m| matches_row(rule, &rows[m], labels));
@@ -277,7 +296,7 @@ impl Book {
     }
 
     /// Fold a group's episodes into its alert.
-    fn seen(&mut self, rule: &AlertRule, group: String, g: Group<'_>, now_ms: i64) {
+    fn seen(&mut self, rule: &AlertRule, group: String, g: Group<'_, '_>, now_ms: i64) {
         let id = (rule.name.clone(), group.clone());
         let existing = self.alerts.get(&id);
         // A resolved alert starts a new round with what came after it, once
@@ -295,7 +314,7 @@ impl Book {
         let first = fresh.iter().map(|e| e.first_ms).min().unwrap_or(now_ms);
         let last = fresh.iter().map(|e| e.last_ms).max().unwrap_or(now_ms);
         let count: i64 = fresh.iter().map(|e| e.count).sum();
-        let mut ids: Vec<String> = fresh.iter().map(|e| e.id.clone()).collect();
+        let mut ids: Vec<String> = fresh.iter().map(|e| e.id.to_string()).collect();
         ids.sort();
         let lead = fresh
             .iter()
@@ -406,12 +425,12 @@ const DAY_MS: i64 = 86_400_000;
 
 fn alert_labels(
     rule: &AlertRule,
-    lead: &Episode,
+    lead: &Episode<'_>,
     group: &[(&'static str, String)],
 ) -> BTreeMap<String, String> {
     let mut labels: BTreeMap<String, String> = rule.labels.clone();
     labels.insert("alertname".into(), rule.name.clone());
-    labels.insert("cluster".into(), lead.cluster.clone());
+    labels.insert("cluster".into(), lead.cluster.to_string());
     for (k, v) in group {
         labels.insert((*k).to_string(), v.clone());
     }
@@ -420,15 +439,15 @@ fn alert_labels(
 
 fn annotations(
     rule: &AlertRule,
-    lead: &Episode,
+    lead: &Episode<'_>,
     count: i64,
     incidents: &[String],
 ) -> BTreeMap<String, String> {
-    let object = format!("{}/{}", lead.root.kind.to_lowercase(), lead.root.name);
-    let place = if lead.root.namespace.is_empty() {
+    let object = format!("{}/{}", lead.kind.to_lowercase(), lead.name);
+    let place = if lead.namespace.is_empty() {
         object
     } else {
-        format!("{object} in {}", lead.root.namespace)
+        format!("{object} in {}", lead.namespace)
     };
     let mut summary = format!("{} on {place}", lead.reason);
     if !lead.effects.is_empty() {
@@ -436,7 +455,7 @@ fn annotations(
     }
     let mut a = BTreeMap::from([
         ("summary".to_string(), summary),
-        ("description".to_string(), lead.message.clone()),
+        ("description".to_string(), lead.message.to_string()),
         ("occurrences".to_string(), count.to_string()),
         ("incidents".to_string(), incidents.join(" ")),
     ]);
@@ -493,7 +512,7 @@ mod tests {
 
     fn run(book: &mut Book, rules: &[AlertRule], rows: &[EventRow], now_min: i64) -> Vec<Notice> {
         let incidents = correlate(rows, &builtin_rules());
-        let eps = episodes(&incidents, rows);
+        let eps = episodes(&incidents, rows, rules);
         book.evaluate(rules, &eps, rows, &|_| None, T0 + now_min * M)
     }
 
@@ -589,7 +608,7 @@ mod tests {
         rows[2].severity = "high".into();
         let labels = BTreeMap::from([("app".to_string(), "web".to_string())]);
         let incidents = correlate(&rows, &builtin_rules());
-        let eps = episodes(&incidents, &rows);
+        let eps = episodes(&incidents, &rows, &rules);
         let mut book = Book::default();
         let n = book.evaluate(
             &rules,
@@ -608,8 +627,9 @@ mod tests {
             row("Pod", "x", "FailedCreate", 0, 2),
             row("Pod", "y", "Killing", 0, 1),
         ];
-        let eps = episodes(&[], &rows);
+        let rules = config("- {name: Any}\n");
+        let eps = episodes(&[], &rows, &rules);
         assert_eq!(eps.len(), 1);
-        assert_eq!((eps[0].reason.as_str(), eps[0].count), ("FailedCreate", 2));
+        assert_eq!((eps[0].reason, eps[0].count), ("FailedCreate", 2));
     }
 }
