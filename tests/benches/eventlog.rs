@@ -379,7 +379,7 @@ fn relist_with_tracking(bin: &Path, cluster: &Cluster, dir: &Path, expected: usi
         let stored = occurrences(bin, &store);
         results.push(COLLECTED as f64 / secs);
         println!(
-            "collector {name}: relisted {COLLECTED} Events, {stored} of {expected} occurrences stored in {secs:.1} s ({:.0} events/s, start-up and list included), peak RSS {peak:.0} MB, {incidents} incidents kept (target >= 20,000 events/s, RSS < 100 MB)",
+            "collector {name}: relisted {COLLECTED} Events, {stored} of {expected} occurrences stored in {secs:.1} s ({:.0} events/s, start-up and list included), peak RSS {peak:.1} MB, {incidents} incidents kept (target >= 20,000 events/s, RSS < 100 MB)",
             COLLECTED as f64 / secs
         );
     }
