@@ -118,6 +118,14 @@ pub async fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> 
     // Read and checked before anything starts: a mistake is a usage error.
     let alerts = args.rules.alerts()?;
     let mut store = args.store.open(Access::Write).await?;
+    let tracking = args.keep_incidents || !alerts.is_empty();
+    if tracking {
+        // Two connections then: the tracker reads a window of recent rows
+        // (a 4 MB cache of its own), and this one writes, which on SQLite
+        // keeps 64 MB of pages by default; half of that serves a collector's
+        // rates, and the two stay within the memory a collector is given.
+        store.limit_cache(32 * 1024)?;
+    }
     let config = kplug::client::config(kube).await?;
     let server = config.cluster_url.to_string();
     let client = kplug::client::client_from_config(config)?;
@@ -183,7 +191,7 @@ pub async fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> 
     // leader's: it starts after the election).
     let (stop_tracker, stopped) = tokio::sync::watch::channel(false);
     let tracker = match alerts {
-        alerts if args.keep_incidents || !alerts.is_empty() => {
+        alerts if tracking => {
             let tracker = Tracker::new(&cluster_name, args.rules.incident_rules()?, alerts);
             let pace = track::Pace {
                 every: args.track_interval.max(Duration::from_millis(100)),
