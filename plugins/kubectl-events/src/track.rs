@@ -27,6 +27,9 @@ pub struct Tracker {
     /// Only Events of these reasons can be part of anything the tracker
     /// finds (`None`: an alert rule matches any reason).
     reasons: Option<Vec<String>>,
+    /// What the last step wrote (`None` before the first): a step that
+    /// finds the same incidents writes nothing.
+    written: Option<Vec<KeptIncident>>,
 }
 
 /// What one step did.
@@ -85,6 +88,7 @@ impl Tracker {
             book: Book::default(),
             lookback_ms,
             reasons: (!any).then(|| reasons.into_iter().collect()),
+            written: None,
         }
     }
 
@@ -136,13 +140,18 @@ impl Tracker {
             .map(|i| kept(i, &rows))
             .filter(|k| k.reach_ms >= horizon)
             .collect();
-        store.keep_incidents(&self.cluster, horizon, &keep).await?;
         let mut step = Step {
             horizon_ms: horizon,
             rows: rows.len(),
             incidents: keep.len(),
             notices: 0,
         };
+        // The same incidents as last time are already in the table: every
+        // kept row reaching past this horizon is one of them.
+        if self.written.as_ref() != Some(&keep) {
+            store.keep_incidents(&self.cluster, horizon, &keep).await?;
+            self.written = Some(keep);
+        }
         if self.alerts.is_empty() {
             return Ok(step);
         }

@@ -14,7 +14,7 @@ use kplug_tests::e2e::{free_port, objects, skip};
 use serde_json::{Value, json};
 
 use crate::eventlog::{
-    bump, counts_in, lay_out, metric, now, on_store, start_with, wait_for, warning,
+    bump, counts_in, dumps, lay_out, metric, now, on_store, start_with, wait_for, warning,
 };
 use crate::text;
 
@@ -32,17 +32,6 @@ fn citus(test: &str) -> Option<Citus> {
 fn ok(out: std::process::Output, what: &str) -> String {
     assert!(out.status.success(), "{what}: {}", text(&out.stderr));
     text(&out.stdout)
-}
-
-fn dumps() -> Vec<String> {
-    let data = kplug_tests::e2e::workspace_root().join("tests/data/events");
-    let mut files: Vec<String> = std::fs::read_dir(&data)
-        .unwrap()
-        .map(|e| e.unwrap().path().display().to_string())
-        .filter(|p| p.ends_with(".json"))
-        .collect();
-    files.sort();
-    files
 }
 
 /// The store opened for writing twice lays itself out once: every table

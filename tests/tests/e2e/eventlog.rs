@@ -36,6 +36,26 @@ pub(crate) fn lay_out(store: &str) {
     kplug_tests::e2e::postgres::lay_out_eventlog(&eventlog(), store)
 }
 
+/// The real event dumps in the repository (`tests/data/events/*.json`),
+/// sorted.
+pub(crate) fn dumps() -> Vec<String> {
+    let data = kplug_tests::e2e::workspace_root().join("tests/data/events");
+    let mut files: Vec<String> = std::fs::read_dir(&data)
+        .map(|d| {
+            d.map(|e| e.unwrap().path().display().to_string())
+                .filter(|p| p.ends_with(".json"))
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    assert!(
+        !files.is_empty(),
+        "the real event dumps are at {}",
+        data.display()
+    );
+    files
+}
+
 fn sqlite(path: &Path) -> String {
     format!("sqlite:{}", path.display())
 }
@@ -508,20 +528,7 @@ fn sqlite_postgresql_and_citus_answer_alike() {
     let corpus = dir.path().join("fleet.json");
     kplug_tests::corpus::write_event_list(&corpus, 6_000);
     let corpus = corpus.display().to_string();
-    let data = kplug_tests::e2e::workspace_root().join("tests/data/events");
-    let mut files: Vec<String> = std::fs::read_dir(&data)
-        .map(|d| {
-            d.map(|e| e.unwrap().path().display().to_string())
-                .filter(|p| p.ends_with(".json"))
-                .collect()
-        })
-        .unwrap_or_default();
-    files.sort();
-    assert!(
-        !files.is_empty(),
-        "the real event dumps are at {}",
-        data.display()
-    );
+    let files = dumps();
     let run = |store: &str, args: &[&str]| {
         let out = Command::new(eventlog())
             .args(args)
@@ -1404,15 +1411,9 @@ fn the_report_page_loads_in_chromium_without_errors_or_fetches() {
     use kplug_tests::e2e::peers;
     let dir = tempfile::tempdir().unwrap();
     let store = sqlite(&dir.path().join("events.db"));
-    let mut import = vec!["import".to_string()];
-    let data = kplug_tests::e2e::workspace_root().join("tests/data/events");
-    for f in std::fs::read_dir(&data).unwrap() {
-        let path = f.unwrap().path();
-        if path.extension().is_some_and(|e| e == "json") {
-            import.push(path.display().to_string());
-        }
-    }
-    let import: Vec<&str> = import.iter().map(String::as_str).collect();
+    let files = dumps();
+    let mut import = vec!["import"];
+    import.extend(files.iter().map(String::as_str));
     let imported = on_store(&store, &import);
     assert!(imported.status.success(), "{}", text(&imported.stderr));
     let page = dir.path().join("coredns.html");

@@ -208,10 +208,7 @@ fn sink(spec: SinkSpec) -> Result<Sink, String> {
         (None, Some(f)) => Some(Secret::File(f)),
         (None, None) => None,
     };
-    let url = |u: String| -> Result<String, String> {
-        let parsed = http_url(&u).map_err(|why| format!("sink {name}: {u}: {why}"))?;
-        Ok(parsed)
-    };
+    let url = |u: String| http_url(&u).map_err(|why| format!("sink {name}: {u}: {why}"));
     let kind = match (spec.alertmanager, spec.webhook, spec.slack, spec.stdout) {
         (Some(u), None, None, false) => SinkKind::Alertmanager { url: url(u)? },
         (None, Some(u), None, false) => SinkKind::Webhook {

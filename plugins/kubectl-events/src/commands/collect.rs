@@ -190,22 +190,16 @@ pub async fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> 
     // The incident tracker and the alerts, on their own thread (only the
     // leader's: it starts after the election).
     let (stop_tracker, stopped) = tokio::sync::watch::channel(false);
-    let tracker = match alerts {
-        alerts if tracking => {
-            let tracker = Tracker::new(&cluster_name, args.rules.incident_rules()?, alerts);
-            let pace = track::Pace {
-                every: args.track_interval.max(Duration::from_millis(100)),
-                resend: args.alert_resend.max(Duration::from_secs(1)),
-            };
-            Some(track::spawn(
-                args.store.url()?,
-                tracker,
-                pace,
-                health.clone(),
-                stopped,
-            )?)
-        }
-        _ => None,
+    let tracker = if tracking {
+        let tracker = Tracker::new(&cluster_name, args.rules.incident_rules()?, alerts);
+        let pace = track::Pace {
+            every: args.track_interval.max(Duration::from_millis(100)),
+            resend: args.alert_resend.max(Duration::from_secs(1)),
+        };
+        let url = args.store.url()?;
+        Some(track::spawn(url, tracker, pace, health.clone(), stopped)?)
+    } else {
+        None
     };
     let result = collector.run(events, learnt, shutdown).await;
     let _ = stop_tracker.send(true);

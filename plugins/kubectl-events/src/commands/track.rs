@@ -76,6 +76,9 @@ pub fn spawn(
                         match tracker.step(&mut store, now_ms).await {
                             Ok(step) => {
                                 health.incidents.set(step.incidents as i64);
+                                if step.notices > 0 {
+                                    deliverer.wake();
+                                }
                             }
                             Err(e) => eprintln!("eventlog: tracker: {e}; trying again"),
                         }
@@ -134,6 +137,10 @@ struct Deliverer {
     secrets: Vec<(String, Vec<u8>)>,
     resend: Duration,
     refreshed: Option<Instant>,
+    /// When the outbox next holds something due: after a step that queued
+    /// notifications, at the earliest retry, and once at start (what an
+    /// earlier run left); otherwise it is not read at all.
+    next_due_ms: Option<i64>,
     health: Arc<Health>,
 }
 
@@ -157,6 +164,7 @@ impl Deliverer {
             secrets,
             resend,
             refreshed: None,
+            next_due_ms: Some(i64::MIN),
             health,
         }
     }
@@ -171,8 +179,41 @@ impl Deliverer {
         if config.is_empty() {
             return Ok(());
         }
+        if self.next_due_ms.is_some_and(|due| due <= now_ms)
+            && let Err(e) = self.deliver_due(store, tracker, now_ms).await
+        {
+            // Read it all again next round.
+            self.wake();
+            return Err(e);
+        }
+        if self.refreshed.is_none_or(|t| t.elapsed() >= self.resend) {
+            self.refreshed = Some(Instant::now());
+            self.refresh(tracker.book(), tracker, now_ms).await;
+        }
+        Ok(())
+    }
+
+    /// Notifications were queued: read the outbox at the next round.
+    fn wake(&mut self) {
+        self.next_due_ms = Some(i64::MIN);
+    }
+
+    /// Send what the outbox holds due by `now_ms`.
+    async fn deliver_due(
+        &mut self,
+        store: &mut Store,
+        tracker: &Tracker,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let config = tracker.alerts();
         let cluster = tracker.cluster().to_string();
-        let due = store.outbox(Some(&cluster), Some(now_ms)).await?;
+        // Every notification not yet sent: those due now are sent, the
+        // earliest of the rest says when to look again.
+        let unsent = store.outbox(Some(&cluster), Some(i64::MAX)).await?;
+        let (due, later): (Vec<OutboxRow>, Vec<OutboxRow>) =
+            unsent.into_iter().partition(|r| r.due_ms <= now_ms);
+        self.next_due_ms = later.iter().map(|r| r.due_ms).min();
+        let waiting = later.len() as i64;
         let mut silences: Option<Vec<Silence>> = None;
         let mut failed = 0;
         for mut row in due {
@@ -217,6 +258,8 @@ impl Deliverer {
                 Err(why) => {
                     row.due_ms =
                         now_ms + retry_after_ms(row.attempts - 1, self.resend.as_millis() as i64);
+                    let next = self.next_due_ms.map_or(row.due_ms, |d| d.min(row.due_ms));
+                    self.next_due_ms = Some(next);
                     if row.note != why {
                         eprintln!(
                             "eventlog: alert {} to {}: {why}; retrying",
@@ -230,11 +273,7 @@ impl Deliverer {
             }
             store.outbox_attempted(&row).await?;
         }
-        self.health.outbox_pending.set(failed);
-        if self.refreshed.is_none_or(|t| t.elapsed() >= self.resend) {
-            self.refreshed = Some(Instant::now());
-            self.refresh(tracker.book(), tracker, now_ms).await;
-        }
+        self.health.outbox_pending.set(failed + waiting);
         Ok(())
     }
 
