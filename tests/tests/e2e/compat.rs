@@ -1064,3 +1064,124 @@ fn validate_node_keeps_what_it_read_by_digest() {
     assert_ne!(altered.status.code(), Some(0), "{}", text(&altered.stdout));
     assert!(!cache.join("sha256").join(hex).exists());
 }
+
+/// The cache remembers which subjects a tag led to and asks for their
+/// referrers while the tag resolves; when the tag has moved to another
+/// image, that guess is dropped and the new image's artifact is the one
+/// checked, on the first run after the move and on the ones that follow.
+#[test]
+fn validate_node_follows_a_tag_that_moved() {
+    let dir = tempfile::tempdir().unwrap();
+    let passes = crate::registries::write_spec(dir.path());
+    let fails = dir.path().join("fails.yaml");
+    std::fs::write(
+        &fails,
+        "version: v1alpha1\ncompatibilities:\n- description: moved\n  rules:\n  - name: no kernel is version 0\n    matchFeatures:\n    - feature: kernel.version\n      matchExpressions:\n        major: {op: In, value: [\"0\"]}\n",
+    )
+    .unwrap();
+    let features = nfd_export(dir.path());
+    let registry = Registry::start(Kind::Referrers);
+    let image = format!("{}/e2e/moving:v1", registry.host);
+    oci::push_index(
+        &registry.host,
+        "e2e/moving",
+        "v1",
+        &[("linux", "amd64"), ("linux", "arm64")],
+    );
+    let first_artifact = oras_attach(&registry, "e2e/moving:v1", &passes);
+    let cache = dir.path().join("cache");
+    let check = || {
+        Command::new(compat())
+            .args(["validate-node", "--features", features.to_str().unwrap()])
+            .args([
+                "--platform",
+                "linux/amd64",
+                "--plain-http",
+                "--image",
+                &image,
+            ])
+            .env("KPLUG_COMPAT_CACHE", &cache)
+            .output()
+            .unwrap()
+    };
+    for _ in 0..2 {
+        let out = check();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains(&first_artifact),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+    let guesses: Vec<_> = std::fs::read_dir(cache.join("subjects"))
+        .expect("the subjects are remembered")
+        .collect();
+    assert_eq!(guesses.len(), 1);
+
+    // The tag moves to a single-platform image with a spec this host fails.
+    oci::push_image(&registry.host, "e2e/moving", "v1", "linux", "amd64");
+    let moved_artifact = oras_attach(&registry, "e2e/moving:v1", &fails);
+    for _ in 0..2 {
+        let out = check();
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{stderr}");
+        assert!(stderr.contains(&moved_artifact), "{stderr}");
+        assert!(stderr.contains("attached to the manifest"), "{stderr}");
+        assert!(!stderr.contains(&first_artifact), "{stderr}");
+    }
+}
+
+/// A check of an image seen before starts host discovery on what the spec
+/// it used last time needs (kept in the cache) and skips the rest; when a
+/// newer artifact needs a source that was skipped, that source runs after
+/// all, and the report is the one a check without the cache prints.
+#[test]
+fn validate_node_discovers_what_a_newer_artifact_needs() {
+    let dir = tempfile::tempdir().unwrap();
+    let kernel_only = crate::registries::write_spec(dir.path());
+    let os_too = dir.path().join("os.yaml");
+    std::fs::write(
+        &os_too,
+        "version: v1alpha1\ncompatibilities:\n- description: os\n  rules:\n  - name: an os release\n    matchFeatures:\n    - feature: kernel.version\n      matchExpressions:\n        major: {op: Exists}\n    - feature: system.osrelease\n      matchExpressions:\n        ID: {op: Exists}\n",
+    )
+    .unwrap();
+    let registry = Registry::start(Kind::Referrers);
+    let image = format!("{}/e2e/grown:v1", registry.host);
+    oci::push_image(&registry.host, "e2e/grown", "v1", "linux", "amd64");
+    oras_attach(&registry, "e2e/grown:v1", &kernel_only);
+    let cache = dir.path().join("cache");
+    let check = |cache: &Path| {
+        Command::new(compat())
+            .args(["validate-node", "-o", "json", "--platform", "linux/amd64"])
+            .args(["--plain-http", "--image", &image])
+            .env("KPLUG_COMPAT_CACHE", cache)
+            .output()
+            .unwrap()
+    };
+    let first = check(&cache);
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
+    assert!(
+        !text(&first.stdout).contains("system.osrelease"),
+        "{}",
+        text(&first.stdout)
+    );
+
+    // A newer artifact (creation times are in seconds) reads the OS release.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let newer = oras_attach(&registry, "e2e/grown:v1", &os_too);
+    let guessed = check(&cache);
+    let fresh = check(Path::new("off"));
+    assert!(
+        text(&guessed.stderr).contains(&newer),
+        "{}",
+        text(&guessed.stderr)
+    );
+    assert_eq!(fresh.status.code(), Some(0), "{}", text(&fresh.stderr));
+    assert_eq!(guessed.status.code(), fresh.status.code());
+    assert!(
+        text(&fresh.stdout).contains("system.osrelease"),
+        "{}",
+        text(&fresh.stdout)
+    );
+    assert_eq!(text(&guessed.stdout), text(&fresh.stdout));
+}

@@ -1,15 +1,19 @@
 //! The registry flags shared by commands that read an image, and finding the
 //! compatibility artifact to use.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use std::collections::BTreeSet;
+
 use kplug_compat::registry::artifact::{self, Artifact, Platform};
+use kplug_compat::registry::cache::{Cache, Choice};
 use kplug_compat::registry::client::{Auth, Options, Registry};
 use kplug_compat::registry::reference::Reference;
 use kplug_compat::registry::roots;
+use kplug_compat::sources::Needed;
 use kplug_compat::spec::{ARTIFACT_TYPE, SPEC_MEDIA_TYPE, Spec};
 
 #[derive(Debug, Clone, clap::Args)]
@@ -142,8 +146,9 @@ pub async fn fetch_spec(
             ),
         },
     };
-    eprintln!(
-        "using compatibility artifact {} attached to the {} of {image}{}",
+    // One write: stderr is unbuffered, and the pieces would each be one.
+    let line = format!(
+        "using compatibility artifact {} attached to the {} of {image}{}\n",
         chosen.digest,
         if chosen.attached_to == "index" || chosen.attached_to == "manifest" {
             chosen.attached_to.clone()
@@ -156,8 +161,15 @@ pub async fn fetch_spec(
             .map(|c| format!(" (created {c})"))
             .unwrap_or_default()
     );
+    let _ = std::io::stderr().write_all(line.as_bytes());
     let text = registry.spec_text(image, &chosen.digest).await?;
     Ok((chosen, text))
+}
+
+/// What a choice of artifact is remembered under: the image, the platform
+/// and the artifact asked for.
+fn choice_key(image: &Reference, platform: &Platform, digest: Option<&str>) -> String {
+    format!("{image} {platform} {}", digest.unwrap_or("newest"))
 }
 
 fn list(found: &[Artifact]) -> String {
@@ -201,7 +213,7 @@ impl SpecSource {
                 let reference = parse_reference(reference)?;
                 let (artifact, text) =
                     fetch_spec(&reference, registry, self.digest.as_deref()).await?;
-                kplug_compat::spec::parse(&text).map_err(|e| {
+                let spec = kplug_compat::spec::parse(&text).map_err(|e| {
                     anyhow::anyhow!(
                         "{reference}@{}: line {}: {}: {}",
                         artifact.digest,
@@ -209,9 +221,30 @@ impl SpecSource {
                         e.path,
                         e.message
                     )
-                })
+                })?;
+                let features: BTreeSet<&str> = spec.feature_names().collect();
+                Cache::from_env().put_choice(
+                    &choice_key(&reference, &registry.platform()?, self.digest.as_deref()),
+                    &Choice {
+                        artifact: artifact.digest,
+                        features: features.into_iter().map(str::to_string).collect(),
+                    },
+                );
+                Ok(spec)
             }
             (None, None) => unreachable!("clap requires --spec or --image"),
         }
+    }
+
+    /// For `--image`: what the spec of the artifact the last check of the
+    /// same image used needs, as the cache kept it (no registry is asked).
+    /// Only a guess, for starting work early: the registry may have a newer
+    /// artifact now.
+    pub fn guess(&self, registry: &RegistryArgs) -> Option<Needed> {
+        let reference = parse_reference(self.image.as_ref()?).ok()?;
+        let platform = registry.platform().ok()?;
+        let key = choice_key(&reference, &platform, self.digest.as_deref());
+        let choice = Cache::from_env().choice(&key)?;
+        Some(Needed::of_features(choice.features))
     }
 }

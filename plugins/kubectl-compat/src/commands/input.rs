@@ -70,18 +70,7 @@ pub fn load_features(
             Ok((node, f, Vec::new()))
         }
         (None, root) => {
-            let host = match root {
-                Some(r) => {
-                    if !r.is_dir() {
-                        bail!(kplug::Error::Usage(format!(
-                            "--host-root {} is not a directory",
-                            r.display()
-                        )));
-                    }
-                    Host::new(r, std::env::var("NODE_NAME").unwrap_or_default())
-                }
-                None => Host::local(),
-            };
+            let host = host(root.as_deref())?;
             let Discovery { features, warnings } = if spec_coming {
                 sources::discover_awaiting(&host, &[], needed)
             } else {
@@ -90,6 +79,46 @@ pub fn load_features(
             Ok((Some(hostname(&host)), features, warnings))
         }
     }
+}
+
+/// This host, or the one mounted at `--host-root`.
+fn host(root: Option<&Path>) -> anyhow::Result<Host> {
+    match root {
+        Some(r) => {
+            if !r.is_dir() {
+                bail!(kplug::Error::Usage(format!(
+                    "--host-root {} is not a directory",
+                    r.display()
+                )));
+            }
+            Ok(Host::new(r, std::env::var("NODE_NAME").unwrap_or_default()))
+        }
+        None => Ok(Host::local()),
+    }
+}
+
+/// Complete features discovered for a guess of the spec (see
+/// [`sources::short_of`]) to what the spec that came needs: its short
+/// sources run again. Features from a file are complete already.
+pub fn complete(
+    src: &FeatureSource,
+    features: Features,
+    warnings: Vec<sources::Warning>,
+    guessed: &sources::Needed,
+    needed: &sources::Needed,
+) -> anyhow::Result<(Features, Vec<sources::Warning>)> {
+    let short = sources::short_of(guessed, needed);
+    if src.file.is_some() || short.is_empty() {
+        return Ok((features, warnings));
+    }
+    let mut discovery = Discovery { features, warnings };
+    sources::rediscover(
+        &host(src.host_root.as_deref())?,
+        &mut discovery,
+        &short,
+        needed,
+    );
+    Ok((discovery.features, discovery.warnings))
 }
 
 fn hostname(host: &Host) -> String {

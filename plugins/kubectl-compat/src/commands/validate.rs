@@ -76,8 +76,13 @@ pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
     // spec is in, discovery skips the sources it does not match on, and the
     // kernel config unless a rule reads it. (Loading the spec on this thread
     // and discovering on the new one measured slower.)
+    //
+    // An image checked before has its last spec in the digest cache: what
+    // that spec needs is known at once, before any round trip, and
+    // discovery skips the rest from the start. Should the registry hold a
+    // newer artifact that needs more, the sources it was short of run again.
     let needed = std::sync::OnceLock::new();
-    let (spec, features) = std::thread::scope(|scope| {
+    let (loaded, features) = std::thread::scope(|scope| {
         let spec = scope.spawn(|| {
             // Discovery may wait for `needed`: it is set however this ends.
             let _settled = Settled(&needed);
@@ -85,12 +90,32 @@ pub fn run(kube: &KubectlArgs, args: Args) -> anyhow::Result<kplug::Code> {
             let _ = needed.set(kplug_compat::sources::needed_by(&spec));
             anyhow::Ok(spec)
         });
+        // The guess is made here, while the registry is asked: on the
+        // loader's thread it would delay the first request. It counts only
+        // if it comes before the spec.
+        let guessed = args
+            .source
+            .file
+            .is_none()
+            .then(|| args.spec.guess(&args.registry))
+            .flatten()
+            .filter(|guessed| needed.set(guessed.clone()).is_ok());
         let features = input::load_features(&args.source, &needed, true);
         let spec = spec.join().expect("the spec loader does not panic");
-        (spec, features)
+        (spec.map(|spec| (spec, guessed)), features)
     });
-    let spec = spec?;
+    let (spec, guessed) = loaded?;
     let (node, features, warnings) = features?;
+    let (features, warnings) = match guessed {
+        Some(guessed) => input::complete(
+            &args.source,
+            features,
+            warnings,
+            &guessed,
+            &kplug_compat::sources::needed_by(&spec),
+        )?,
+        None => (features, warnings),
+    };
     if !warnings.is_empty() {
         let sources: std::collections::BTreeSet<&str> = warnings.iter().map(|w| w.source).collect();
         eprintln!(

@@ -3,7 +3,15 @@
 //! each filed under its sha256 digest. Checking the same image again (every
 //! node of a fleet, a CI job per commit) then costs the referrers lookup
 //! only — a new artifact attached later has a new digest and is fetched.
-//! The referrers list and tags are never cached: they change.
+//! The referrers list and tags are never cached: they change. What is kept
+//! of them are guesses: the digests a tag led to last time, whose referrers
+//! the next lookup asks for while the tag resolves, and uses only when the
+//! tag still leads there (see [`Registry::find`]); and the artifact a check
+//! used last time with the features its spec reads, which tell host
+//! discovery early what it may skip (completed when the spec that comes
+//! reads more).
+//!
+//! [`Registry::find`]: super::client::Registry::find
 //!
 //! Entries are checked against their digest on every read (a damaged or
 //! altered file is dropped and fetched again) and written atomically; a
@@ -97,6 +105,105 @@ impl Cache {
         }
         put_file(&path, data);
     }
+
+    /// `DIR/<kind>/<hex>`, named by the sha256 of `key` (any text).
+    fn guess_path(&self, kind: &str, key: &str) -> Option<PathBuf> {
+        let digest = artifact::digest(key.as_bytes());
+        let hex = digest.strip_prefix("sha256:")?;
+        Some(self.dir.as_ref()?.join(kind).join(hex))
+    }
+
+    fn subjects_path(&self, key: &str) -> Option<PathBuf> {
+        self.guess_path("subjects", key)
+    }
+
+    /// The artifact a check of `key` used last time and the features its
+    /// spec reads, if they were kept.
+    pub fn choice(&self, key: &str) -> Option<Choice> {
+        let text = std::fs::read_to_string(self.guess_path("chosen", key)?).ok()?;
+        let mut lines = text.lines();
+        let artifact = lines.next()?;
+        self.path(artifact)?;
+        let features: Vec<String> = lines.take(MAX_FEATURES + 1).map(str::to_string).collect();
+        let sane = features.len() <= MAX_FEATURES
+            && features.iter().all(|f| !f.is_empty() && f.len() <= 256);
+        sane.then(|| Choice {
+            artifact: artifact.to_string(),
+            features,
+        })
+    }
+
+    /// Keep `choice` for the next check of `key` (a write only when it
+    /// changed: most checks use the artifact the last one did).
+    pub fn put_choice(&self, key: &str, choice: &Choice) {
+        if self.path(&choice.artifact).is_none() || self.choice(key).as_ref() == Some(choice) {
+            return;
+        }
+        if let Some(path) = self.guess_path("chosen", key) {
+            let mut text = format!("{}\n", choice.artifact);
+            for f in &choice.features {
+                text.push_str(f);
+                text.push('\n');
+            }
+            put_file(&path, text.as_bytes());
+        }
+    }
+
+    /// The subjects a lookup of `key` listed last time, when they were kept
+    /// and still read as subjects (a line each: the digest, a space, what it
+    /// is); anything else in the file makes it no guess at all.
+    pub fn subjects(&self, key: &str) -> Option<Vec<Subject>> {
+        let text = std::fs::read_to_string(self.subjects_path(key)?).ok()?;
+        let subjects: Option<Vec<Subject>> = text
+            .lines()
+            .take(MAX_SUBJECTS + 1)
+            .map(|line| {
+                let (digest, attached_to) = line.split_once(' ')?;
+                let hex = digest.strip_prefix("sha256:")?;
+                let valid = hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit());
+                (valid && !attached_to.is_empty()).then(|| Subject {
+                    digest: digest.to_string(),
+                    attached_to: attached_to.to_string(),
+                })
+            })
+            .collect();
+        subjects.filter(|s| !s.is_empty() && s.len() <= MAX_SUBJECTS)
+    }
+
+    /// Keep `subjects` as the guess for the next lookup of `key`.
+    pub fn put_subjects(&self, key: &str, subjects: &[Subject]) {
+        let Some(path) = self.subjects_path(key) else {
+            return;
+        };
+        let text: String = subjects
+            .iter()
+            .map(|s| format!("{} {}\n", s.digest, s.attached_to))
+            .collect();
+        put_file(&path, text.as_bytes());
+    }
+}
+
+/// A lookup lists the referrers of an index and of one platform's manifest
+/// at most.
+const MAX_SUBJECTS: usize = 2;
+
+/// More features than a kept choice names make it no guess.
+const MAX_FEATURES: usize = 1024;
+
+/// The artifact a check used and the features its spec reads (each once,
+/// sorted): what the next check of the same image may start from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Choice {
+    pub artifact: String,
+    pub features: Vec<String>,
+}
+
+/// A manifest or index whose referrers a lookup lists, and what it is to
+/// the image (`index`, `manifest` or the platform of an index entry).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subject {
+    pub digest: String,
+    pub attached_to: String,
 }
 
 #[cfg(test)]
@@ -127,5 +234,70 @@ mod tests {
         assert_eq!(cache.path("sha256:../../etc/passwd"), None);
         assert_eq!(cache.path("sha512:abcd"), None);
         assert_eq!(Cache::off().get(&digest), None);
+    }
+
+    #[test]
+    fn a_subjects_guess_comes_back_only_as_it_was_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache {
+            dir: Some(dir.path().to_path_buf()),
+        };
+        let digest = |c: char| format!("sha256:{}", c.to_string().repeat(64));
+        let subjects = vec![
+            Subject {
+                digest: digest('a'),
+                attached_to: "index".into(),
+            },
+            Subject {
+                digest: digest('b'),
+                attached_to: "linux/arm64/v8".into(),
+            },
+        ];
+        let key = "r.example/app:v1 linux/arm64/v8";
+        assert_eq!(cache.subjects(key), None);
+        cache.put_subjects(key, &subjects);
+        assert_eq!(cache.subjects(key), Some(subjects.clone()));
+        assert_eq!(cache.subjects("r.example/app:v2 linux/arm64/v8"), None);
+        // A file that is not a list of digests is no guess: nothing in it
+        // may reach a URL.
+        let path = cache.subjects_path(key).unwrap();
+        for hostile in [
+            String::new(),
+            "sha256:../../v2/other index\n".to_string(),
+            format!("{} \n", digest('a')),
+            format!("{}\n", digest('a')),
+            format!("sha512:{} index\n", "a".repeat(128)),
+            format!("{0} index\n{0} index\n{0} index\n", digest('a')),
+        ] {
+            std::fs::write(&path, &hostile).unwrap();
+            assert_eq!(cache.subjects(key), None, "{hostile:?}");
+        }
+        assert_eq!(Cache::off().subjects(key), None);
+
+        let choice = Choice {
+            artifact: digest('c'),
+            features: vec!["cpu.model".into(), "kernel.loadedmodule".into()],
+        };
+        assert_eq!(cache.choice(key), None);
+        cache.put_choice(key, &choice);
+        assert_eq!(cache.choice(key), Some(choice.clone()));
+        cache.put_choice(
+            key,
+            &Choice {
+                artifact: "sha256:../../etc/passwd".into(),
+                features: vec![],
+            },
+        );
+        assert_eq!(cache.choice(key), Some(choice));
+        let path = cache.guess_path("chosen", key).unwrap();
+        for hostile in [
+            "sha256:../x\ncpu.model\n".to_string(),
+            format!("{}\n\n", digest('c')),
+            format!("{}\n{}\n", digest('c'), "x".repeat(300)),
+            format!("{}\n{}", digest('c'), "f\n".repeat(MAX_FEATURES + 1)),
+        ] {
+            std::fs::write(&path, &hostile).unwrap();
+            assert_eq!(cache.choice(key), None, "{hostile:?}");
+        }
     }
 }

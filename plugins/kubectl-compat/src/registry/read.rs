@@ -7,6 +7,7 @@ use serde_json::Value;
 use super::artifact::{self, Artifact, CREATED, Descriptor, Platform};
 use oci_client::errors::OciDistributionError;
 
+use super::cache::Subject;
 use super::client::{MAX_BYTES, Registry};
 use super::errors::{self, RegistryError};
 use super::reference::Reference;
@@ -147,28 +148,64 @@ impl Registry {
 
     /// Artifacts on the index and on the manifest of `platform` (or, for a
     /// single-platform image, on its manifest), index first.
+    ///
+    /// The referrers of each subject are asked for at once, and, when the
+    /// [cache](super::cache) remembers which subjects this reference and
+    /// platform led to last time, while the reference resolves: a check of
+    /// an image seen before then takes one round trip instead of two or
+    /// three. The guess is only used when the resolved image confirms it.
     pub async fn find(
         &self,
         r: &Reference,
         platform: &Platform,
     ) -> Result<(Resolved, Vec<Artifact>), RegistryError> {
-        let root = self.resolve(r).await?;
-        let mut out = Vec::new();
-        if root.is_index {
-            out.extend(self.artifacts(r, &root.descriptor.digest, "index").await?);
-            if let Some(entry) = root.platform(platform) {
-                out.extend(
-                    self.artifacts(r, &entry.descriptor.digest, &platform.to_string())
-                        .await?,
-                );
+        let key = format!("{r} {platform}");
+        let guess = self.cache.subjects(&key);
+        let (root, early) = match &guess {
+            None => (self.resolve(r).await?, None),
+            Some(guess) => {
+                let resolve = self.resolve(r);
+                let early = self.listed(r, guess);
+                tokio::pin!(resolve, early);
+                let mut done = None;
+                let root = loop {
+                    tokio::select! {
+                        root = &mut resolve => break root?,
+                        listed = &mut early, if done.is_none() => done = Some(listed),
+                    }
+                };
+                let subjects = subjects(&root, platform);
+                if subjects == *guess {
+                    let listed = match done {
+                        Some(listed) => listed,
+                        None => early.await,
+                    };
+                    return Ok((root, listed?));
+                }
+                // The reference moves on: what was asked early is dropped.
+                (root, Some(subjects))
             }
-        } else {
-            out.extend(
-                self.artifacts(r, &root.descriptor.digest, "manifest")
-                    .await?,
-            );
-        }
-        Ok((root, out))
+        };
+        let subjects = early.unwrap_or_else(|| subjects(&root, platform));
+        let listed = self.listed(r, &subjects).await?;
+        self.cache.put_subjects(&key, &subjects);
+        Ok((root, listed))
+    }
+
+    /// The compatibility artifacts of every subject, asked for at once, in
+    /// the subjects' order.
+    async fn listed(
+        &self,
+        r: &Reference,
+        subjects: &[Subject],
+    ) -> Result<Vec<Artifact>, RegistryError> {
+        let lists = futures::future::try_join_all(
+            subjects
+                .iter()
+                .map(|s| self.artifacts(r, &s.digest, &s.attached_to)),
+        )
+        .await?;
+        Ok(lists.into_iter().flatten().collect())
     }
 
     /// The referrers index of `subject`: from the referrers API, or where a
@@ -230,8 +267,7 @@ impl Registry {
             }
         };
         let doc = manifest_json(&bytes, || format!("the manifest of artifact {artifact}"))?;
-        let layer = &doc["layers"][0];
-        let (Some(digest), Some(size)) = (layer["digest"].as_str(), layer["size"].as_i64()) else {
+        let Some((digest, size)) = spec_layer(&doc) else {
             return Err(RegistryError::Malformed {
                 what: format!("artifact {artifact}"),
                 why: "has no layer: it holds no compatibility spec",
@@ -329,6 +365,31 @@ impl Registry {
             cfg["variant"].as_str().map(str::to_string),
         ))
     }
+}
+
+/// The digest and size of the layer of an artifact's manifest that holds
+/// the spec (the first).
+fn spec_layer(manifest: &Value) -> Option<(&str, i64)> {
+    let layer = &manifest["layers"][0];
+    Some((layer["digest"].as_str()?, layer["size"].as_i64()?))
+}
+
+/// What a lookup lists the referrers of: the index and the manifest of
+/// `platform` in it, or a single manifest.
+fn subjects(root: &Resolved, platform: &Platform) -> Vec<Subject> {
+    let subject = |digest: &str, attached_to: String| Subject {
+        digest: digest.to_string(),
+        attached_to,
+    };
+    if !root.is_index {
+        return vec![subject(&root.descriptor.digest, "manifest".into())];
+    }
+    let mut out = vec![subject(&root.descriptor.digest, "index".into())];
+    out.extend(
+        root.platform(platform)
+            .map(|entry| subject(&entry.descriptor.digest, platform.to_string())),
+    );
+    out
 }
 
 /// How much of a manifest or index is read: one byte past the limit tells

@@ -225,15 +225,22 @@ pub struct Needed {
 }
 
 pub fn needed_by(spec: &crate::spec::Spec) -> Needed {
-    let features: BTreeSet<String> = spec.feature_names().map(str::to_string).collect();
-    let sources = features
-        .iter()
-        .filter_map(|f| {
-            let prefix = f.split('.').next()?;
-            SOURCES.into_iter().find(|s| *s == prefix)
-        })
-        .collect();
-    Needed { sources, features }
+    Needed::of_features(spec.feature_names().map(str::to_string))
+}
+
+impl Needed {
+    /// What a spec reading `features` needs.
+    pub fn of_features(features: impl IntoIterator<Item = String>) -> Needed {
+        let features: BTreeSet<String> = features.into_iter().collect();
+        let sources = features
+            .iter()
+            .filter_map(|f| {
+                let prefix = f.split('.').next()?;
+                SOURCES.into_iter().find(|s| *s == prefix)
+            })
+            .collect();
+        Needed { sources, features }
+    }
 }
 
 /// [`discover`] for a check: once `needed` is set (the spec has arrived, on
@@ -252,6 +259,46 @@ pub fn discover_needed(host: &Host, only: &[String], needed: &OnceLock<Needed>) 
 /// it rather than being read in case.
 pub fn discover_awaiting(host: &Host, only: &[String], needed: &OnceLock<Needed>) -> Discovery {
     discover_with(host, only, needed, true)
+}
+
+/// The sources a guess of what a spec needs left short: those with a
+/// feature `needed` names that `guessed` did not (so discovery skipped the
+/// source, or the part of it that makes the feature).
+pub fn short_of(guessed: &Needed, needed: &Needed) -> Vec<&'static str> {
+    let short: BTreeSet<&'static str> = needed
+        .features
+        .difference(&guessed.features)
+        .filter_map(|f| {
+            let prefix = f.split('.').next()?;
+            SOURCES.into_iter().find(|s| *s == prefix)
+        })
+        .collect();
+    short.into_iter().collect()
+}
+
+/// Run `sources` again for `needed` and put what they find in place of
+/// what `discovery` holds from them: completes a discovery that ran on a
+/// guess of the spec (see [`short_of`]).
+pub fn rediscover(host: &Host, discovery: &mut Discovery, sources: &[&str], needed: &Needed) {
+    if sources.is_empty() {
+        return;
+    }
+    let owned = |name: &str| {
+        let prefix = name.split('.').next().unwrap_or_default();
+        sources.contains(&prefix)
+    };
+    let features = &mut discovery.features;
+    features.flags.retain(|k, _| !owned(k));
+    features.attributes.retain(|k, _| !owned(k));
+    features.instances.retain(|k, _| !owned(k));
+    discovery.warnings.retain(|w| !sources.contains(&w.source));
+    let only: Vec<String> = sources.iter().map(|s| s.to_string()).collect();
+    let part = discover_with(host, &only, &OnceLock::from(needed.clone()), false);
+    discovery.features.absorb(part.features);
+    discovery.warnings.extend(part.warnings);
+    discovery
+        .warnings
+        .sort_by_key(|w| SOURCES.iter().position(|s| *s == w.source));
 }
 
 fn discover_with(
@@ -446,5 +493,54 @@ mod tests {
         };
         assert_eq!(config(&awaiting("kernel.loadedmodule")), None);
         assert_eq!(config(&awaiting("kernel.config")), Some(1));
+    }
+
+    #[test]
+    fn a_discovery_run_on_a_wrong_guess_is_completed_to_what_the_spec_needs() {
+        let tree = fixture::Tree::new(&[
+            ("/proc/sys/kernel/osrelease", "6.1.0\n"),
+            ("/boot/config-6.1.0", "CONFIG_KVM=y\n"),
+            ("/proc/modules", "vfio 1 0 - Live 0x0\n"),
+            ("/etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n"),
+        ]);
+        let spec_on = |features: &[&str]| {
+            let rules: String = features
+                .iter()
+                .map(|f| {
+                    format!("    - feature: {f}\n      matchExpressions: {{x: {{op: Exists}}}}\n")
+                })
+                .collect();
+            needed_by(
+                &crate::spec::parse(&format!(
+                    "version: v1alpha1\ncompatibilities:\n- rules:\n  - name: a\n    matchFeatures:\n{rules}"
+                ))
+                .unwrap(),
+            )
+        };
+        // The guess (last time's spec) reads loaded modules; the spec that
+        // came reads the kernel config and the OS release as well.
+        let guessed = spec_on(&["kernel.loadedmodule"]);
+        let needed = spec_on(&["kernel.loadedmodule", "kernel.config", "system.osrelease"]);
+        assert_eq!(short_of(&guessed, &needed), ["kernel", "system"]);
+        assert!(short_of(&needed, &guessed).is_empty());
+
+        let mut d = discover_needed(&tree.host(), &[], &OnceLock::from(guessed.clone()));
+        assert!(!d.features.attributes.contains_key("kernel.config"));
+        assert!(!d.features.attributes.contains_key("system.osrelease"));
+        rediscover(&tree.host(), &mut d, &short_of(&guessed, &needed), &needed);
+        let full = discover_needed(&tree.host(), &[], &OnceLock::from(needed));
+        assert_eq!(d.features, full.features);
+        assert_eq!(d.features.attributes["kernel.config"].elements.len(), 1);
+        assert_eq!(
+            d.features.attributes["system.osrelease"].elements["ID"],
+            "debian"
+        );
+        let sources = |d: &Discovery| {
+            d.warnings
+                .iter()
+                .map(|w| (w.source, w.message.clone()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(sources(&d), sources(&full));
     }
 }
