@@ -3,7 +3,8 @@
 //!   parity corpus against a realistic feature set (target: under 2 µs for
 //!   the blog example);
 //! - `kubectl compat features -o json` against `nfd export features`, wall
-//!   time in the same run (target: at least 5x faster);
+//!   time in the same run, in turns with a pause before each run (target:
+//!   at least 5x faster), and back to back for comparison;
 //! - `kubectl compat validate-node --spec` end to end (target: under 25 ms;
 //!   NFD has no offline mode to compare with);
 //! - `validate-node --image` against `nfd compat validate-node --image`, the
@@ -153,10 +154,17 @@ fn wall(cmd: &mut dyn FnMut() -> Command, runs: usize) -> Option<Duration> {
     Some(times[runs / 2])
 }
 
+/// How long the machine is left idle before each timed run of a
+/// comparison. A run here is 0.5–0.7 ms slower straight after another
+/// process (NFD, or `sleep 0.02`) than straight after itself, so turns
+/// without a pause charge that to the command that always follows the
+/// other: ours. With the same pause before every run, each starts alike.
+const PAUSE: Duration = Duration::from_millis(20);
+
 /// Median wall times of `ours` and `theirs` run in turns (ours, theirs,
-/// ours, …) after one warm-up each, so that a machine getting busier or
-/// quieter during the measurement weighs on both alike. `None` for the
-/// peer when it is absent or fails.
+/// ours, …), each after [`PAUSE`], after one warm-up each, so that a
+/// machine getting busier or quieter during the measurement weighs on
+/// both alike. `None` for the peer when it is absent or fails.
 fn paired(
     ours: &mut dyn FnMut() -> Command,
     theirs: Option<&mut dyn FnMut() -> Command>,
@@ -183,8 +191,10 @@ fn paired(
     };
     let (mut a, mut b) = (Vec::with_capacity(runs), Vec::with_capacity(runs));
     for _ in 0..runs {
+        std::thread::sleep(PAUSE);
         a.push(time(ours));
         if let Some(t) = theirs.as_mut() {
+            std::thread::sleep(PAUSE);
             b.push(time(*t));
         }
     }
@@ -192,6 +202,27 @@ fn paired(
     b.sort();
     Some((a[runs / 2], b.get(runs / 2).copied()))
 }
+
+/// For comparison with [`paired`]: each command run `runs` times in a row,
+/// with no pause (as hyperfine measures), ours first.
+fn back_to_back(
+    ours: &mut dyn FnMut() -> Command,
+    theirs: &mut dyn FnMut() -> Command,
+    runs: usize,
+) -> Option<(Duration, Duration)> {
+    Some((wall(ours, runs)?, wall(theirs, runs)?))
+}
+
+fn report_back_to_back(times: Option<(Duration, Duration)>) {
+    if let Some((ours, theirs)) = times {
+        println!(
+            "  the same back to back (each {BLOCK} times in a row):  kubectl compat {ours:>9.2?}   nfd {theirs:>9.2?}   ratio {:>5.1}x",
+            theirs.as_secs_f64() / ours.as_secs_f64()
+        );
+    }
+}
+
+const BLOCK: usize = 31;
 
 fn report(what: &str, ours: Duration, peer: Option<(&str, Duration)>, target: &str) {
     match peer {
@@ -232,6 +263,17 @@ fn processes() {
         nfd_features.map(|d| ("nfd", d)),
         "target >= 5x",
     );
+    if nfd.is_some() {
+        report_back_to_back(back_to_back(
+            &mut || {
+                let mut c = Command::new(&ours);
+                c.args(["features", "-o", "json"]);
+                c
+            },
+            &mut nfd_export,
+            BLOCK,
+        ));
+    }
 
     let spec = data("specs/blog-example.yaml");
     let exported = data("features/amd-kvm.json");
@@ -339,19 +381,20 @@ fn registry() {
     // Cold: every artifact read from the registry. Warm: the artifact's
     // manifest and spec from the digest cache, the referrers list fetched.
     let cache = dir.path().join("cache");
-    let with_cache = |setting: &std::path::Path| {
-        let mut nfd_image = || {
-            let mut c = Command::new(&nfd);
-            c.args(["compat", "validate-node", "--plain-http", "--image", &image]);
-            c
-        };
+    let mut nfd_image = || {
+        let mut c = Command::new(&nfd);
+        c.args(["compat", "validate-node", "--plain-http", "--image", &image]);
+        c
+    };
+    let ours_image = |setting: &std::path::Path| {
+        let mut c = Command::new(&ours);
+        c.args(["validate-node", "--plain-http", "--image", &image])
+            .env("KPLUG_COMPAT_CACHE", setting);
+        c
+    };
+    let mut with_cache = |setting: &std::path::Path| {
         paired(
-            &mut || {
-                let mut c = Command::new(&ours);
-                c.args(["validate-node", "--plain-http", "--image", &image])
-                    .env("KPLUG_COMPAT_CACHE", setting);
-                c
-            },
+            &mut || ours_image(setting),
             Some(&mut nfd_image as &mut dyn FnMut() -> Command),
             2 * RUNS,
         )
@@ -365,6 +408,11 @@ fn registry() {
         theirs.map(|d| ("nfd", d)),
         "target >= 5x; kplug's digest cache warm",
     );
+    report_back_to_back(back_to_back(
+        &mut || ours_image(&cache),
+        &mut nfd_image,
+        BLOCK,
+    ));
     report(
         "validate-node --image, cache off, vs nfd",
         cold,
