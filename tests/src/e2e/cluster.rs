@@ -197,15 +197,15 @@ impl Cluster {
         );
         let cert = dir.join("certs").join("apiserver.crt");
         let mut kubeconfig_written = false;
-        process.wait_until(Duration::from_secs(120), || {
+        process.wait_until_explained(Duration::from_secs(120), || {
             if !kubeconfig_written {
                 if !cert.exists() {
-                    return false;
+                    return Err(format!("no {} yet", cert.display()));
                 }
                 self.write_kubeconfig(&cert);
                 kubeconfig_written = true;
             }
-            Command::new(peers::path("KUBECTL"))
+            let out = Command::new(peers::path("KUBECTL"))
                 .args(["--kubeconfig"])
                 .arg(&self.kubeconfig)
                 .args([
@@ -214,10 +214,24 @@ impl Cluster {
                     "--request-timeout=5s",
                     "get",
                     "--raw",
-                    "/readyz",
+                    "/readyz?verbose",
                 ])
                 .output()
-                .is_ok_and(|o| o.status.success())
+                .map_err(|e| format!("kubectl: {e}"))?;
+            if out.status.success() {
+                return Ok(());
+            }
+            // The checks that fail, or why kubectl got no answer.
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            Err(text
+                .lines()
+                .filter(|l| !l.starts_with("[+]"))
+                .collect::<Vec<_>>()
+                .join("; "))
         });
         *self.apiserver.lock().unwrap() = Some(process);
     }

@@ -74,10 +74,22 @@ impl Process {
 
     /// Wait until `ready()` holds, or panic with the log after `timeout`.
     pub fn wait_until(&mut self, timeout: Duration, mut ready: impl FnMut() -> bool) {
+        self.wait_until_explained(timeout, || ready().then_some(()).ok_or_else(String::new));
+    }
+
+    /// [`Process::wait_until`] with a reason for "not yet": the last one
+    /// is in the panic message.
+    pub fn wait_until_explained(
+        &mut self,
+        timeout: Duration,
+        mut ready: impl FnMut() -> Result<(), String>,
+    ) {
         let deadline = Instant::now() + timeout;
+        let mut why = String::new();
         while Instant::now() < deadline {
-            if ready() {
-                return;
+            match ready() {
+                Ok(()) => return,
+                Err(e) => why = e,
             }
             if !self.is_running() {
                 panic!("{} exited during start-up:\n{}", self.name, self.log_tail());
@@ -85,7 +97,7 @@ impl Process {
             std::thread::sleep(Duration::from_millis(150));
         }
         panic!(
-            "{} not ready after {timeout:?}:\n{}",
+            "{} not ready after {timeout:?} (last check: {why}):\n{}",
             self.name,
             self.log_tail()
         );

@@ -218,6 +218,24 @@ fn compat_image(args: &[&str], image: &str) -> std::process::Output {
         .unwrap()
 }
 
+/// `validate-node ARGS --platform linux/amd64 --plain-http --image IMAGE`
+/// with the registry cache at `cache` (a directory, or `off`).
+fn validate_cached(args: &[&str], image: &str, cache: &Path) -> std::process::Output {
+    Command::new(compat())
+        .arg("validate-node")
+        .args(args)
+        .args([
+            "--platform",
+            "linux/amd64",
+            "--plain-http",
+            "--image",
+            image,
+        ])
+        .env("KPLUG_COMPAT_CACHE", cache)
+        .output()
+        .unwrap()
+}
+
 /// oras-attached artifacts are found through the referrers API and through
 /// the tag schema, on a single-platform image and on an index (per-platform
 /// manifest and index), and validated like NFD validates them.
@@ -1017,19 +1035,12 @@ fn validate_node_keeps_what_it_read_by_digest() {
     oci::push_image(&registry.host, "e2e/cached", "v1", "linux", "amd64");
     oras_attach(&registry, "e2e/cached:v1", &spec);
     let cache = dir.path().join("cache");
-    let check = |cache_setting: &str| {
-        Command::new(compat())
-            .args(["validate-node", "--features", features.to_str().unwrap()])
-            .args([
-                "--platform",
-                "linux/amd64",
-                "--plain-http",
-                "--image",
-                &image,
-            ])
-            .env("KPLUG_COMPAT_CACHE", cache_setting)
-            .output()
-            .unwrap()
+    let check = |cache: &str| {
+        validate_cached(
+            &["--features", features.to_str().unwrap()],
+            &image,
+            Path::new(cache),
+        )
     };
     let first = check(cache.to_str().unwrap());
     assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
@@ -1090,20 +1101,7 @@ fn validate_node_follows_a_tag_that_moved() {
     );
     let first_artifact = oras_attach(&registry, "e2e/moving:v1", &passes);
     let cache = dir.path().join("cache");
-    let check = || {
-        Command::new(compat())
-            .args(["validate-node", "--features", features.to_str().unwrap()])
-            .args([
-                "--platform",
-                "linux/amd64",
-                "--plain-http",
-                "--image",
-                &image,
-            ])
-            .env("KPLUG_COMPAT_CACHE", &cache)
-            .output()
-            .unwrap()
-    };
+    let check = || validate_cached(&["--features", features.to_str().unwrap()], &image, &cache);
     for _ in 0..2 {
         let out = check();
         assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
@@ -1150,14 +1148,7 @@ fn validate_node_discovers_what_a_newer_artifact_needs() {
     oci::push_image(&registry.host, "e2e/grown", "v1", "linux", "amd64");
     oras_attach(&registry, "e2e/grown:v1", &kernel_only);
     let cache = dir.path().join("cache");
-    let check = |cache: &Path| {
-        Command::new(compat())
-            .args(["validate-node", "-o", "json", "--platform", "linux/amd64"])
-            .args(["--plain-http", "--image", &image])
-            .env("KPLUG_COMPAT_CACHE", cache)
-            .output()
-            .unwrap()
-    };
+    let check = |cache: &Path| validate_cached(&["-o", "json"], &image, cache);
     let first = check(&cache);
     assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
     assert!(
