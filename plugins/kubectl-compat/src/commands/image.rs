@@ -6,14 +6,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use std::collections::BTreeSet;
-
 use kplug_compat::registry::artifact::{self, Artifact, Platform};
 use kplug_compat::registry::cache::{Cache, Choice};
 use kplug_compat::registry::client::{Auth, Options, Registry};
 use kplug_compat::registry::reference::Reference;
 use kplug_compat::registry::roots;
-use kplug_compat::sources::Needed;
+use kplug_compat::sources::{Needed, needed_by};
 use kplug_compat::spec::{ARTIFACT_TYPE, SPEC_MEDIA_TYPE, Spec};
 
 #[derive(Debug, Clone, clap::Args)]
@@ -222,12 +220,11 @@ impl SpecSource {
                         e.message
                     )
                 })?;
-                let features: BTreeSet<&str> = spec.feature_names().collect();
                 Cache::from_env().put_choice(
                     &choice_key(&reference, &registry.platform()?, self.digest.as_deref()),
                     &Choice {
                         artifact: artifact.digest,
-                        features: features.into_iter().map(str::to_string).collect(),
+                        features: needed_by(&spec).features.into_iter().collect(),
                     },
                 );
                 Ok(spec)

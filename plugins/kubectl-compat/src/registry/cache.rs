@@ -159,8 +159,7 @@ impl Cache {
             .take(MAX_SUBJECTS + 1)
             .map(|line| {
                 let (digest, attached_to) = line.split_once(' ')?;
-                let hex = digest.strip_prefix("sha256:")?;
-                let valid = hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit());
+                let valid = self.path(digest).is_some();
                 (valid && !attached_to.is_empty()).then(|| Subject {
                     digest: digest.to_string(),
                     attached_to: attached_to.to_string(),

@@ -112,11 +112,6 @@ impl Registry {
         })
     }
 
-    /// How this client was made.
-    pub fn options(&self) -> &Options {
-        &self.options
-    }
-
     pub(super) fn scheme(&self) -> &'static str {
         if self.options.plain_http {
             "http"

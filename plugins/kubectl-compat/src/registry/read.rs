@@ -160,12 +160,11 @@ impl Registry {
         platform: &Platform,
     ) -> Result<(Resolved, Vec<Artifact>), RegistryError> {
         let key = format!("{r} {platform}");
-        let guess = self.cache.subjects(&key);
-        let (root, early) = match &guess {
-            None => (self.resolve(r).await?, None),
+        let root = match self.cache.subjects(&key) {
+            None => self.resolve(r).await?,
             Some(guess) => {
                 let resolve = self.resolve(r);
-                let early = self.listed(r, guess);
+                let early = self.listed(r, &guess);
                 tokio::pin!(resolve, early);
                 let mut done = None;
                 let root = loop {
@@ -174,19 +173,18 @@ impl Registry {
                         listed = &mut early, if done.is_none() => done = Some(listed),
                     }
                 };
-                let subjects = subjects(&root, platform);
-                if subjects == *guess {
+                if subjects(&root, platform) == guess {
                     let listed = match done {
                         Some(listed) => listed,
                         None => early.await,
                     };
                     return Ok((root, listed?));
                 }
-                // The reference moves on: what was asked early is dropped.
-                (root, Some(subjects))
+                // The reference moved on: what was asked early is dropped.
+                root
             }
         };
-        let subjects = early.unwrap_or_else(|| subjects(&root, platform));
+        let subjects = subjects(&root, platform);
         let listed = self.listed(r, &subjects).await?;
         self.cache.put_subjects(&key, &subjects);
         Ok((root, listed))

@@ -232,15 +232,21 @@ impl Needed {
     /// What a spec reading `features` needs.
     pub fn of_features(features: impl IntoIterator<Item = String>) -> Needed {
         let features: BTreeSet<String> = features.into_iter().collect();
-        let sources = features
-            .iter()
-            .filter_map(|f| {
-                let prefix = f.split('.').next()?;
-                SOURCES.into_iter().find(|s| *s == prefix)
-            })
-            .collect();
+        let sources = features.iter().filter_map(|f| source_of(f)).collect();
         Needed { sources, features }
     }
+}
+
+/// The source that makes `feature` (`kernel` for `kernel.loadedmodule`);
+/// `None` for what no source makes (`rule.matched`).
+fn source_of(feature: &str) -> Option<&'static str> {
+    let prefix = feature.split('.').next()?;
+    SOURCES.into_iter().find(|s| *s == prefix)
+}
+
+/// Warnings in the order of their sources.
+fn sort_warnings(warnings: &mut [Warning]) {
+    warnings.sort_by_key(|w| SOURCES.iter().position(|s| *s == w.source));
 }
 
 /// [`discover`] for a check: once `needed` is set (the spec has arrived, on
@@ -268,10 +274,7 @@ pub fn short_of(guessed: &Needed, needed: &Needed) -> Vec<&'static str> {
     let short: BTreeSet<&'static str> = needed
         .features
         .difference(&guessed.features)
-        .filter_map(|f| {
-            let prefix = f.split('.').next()?;
-            SOURCES.into_iter().find(|s| *s == prefix)
-        })
+        .filter_map(|f| source_of(f))
         .collect();
     short.into_iter().collect()
 }
@@ -283,10 +286,7 @@ pub fn rediscover(host: &Host, discovery: &mut Discovery, sources: &[&str], need
     if sources.is_empty() {
         return;
     }
-    let owned = |name: &str| {
-        let prefix = name.split('.').next().unwrap_or_default();
-        sources.contains(&prefix)
-    };
+    let owned = |name: &str| source_of(name).is_some_and(|s| sources.contains(&s));
     let features = &mut discovery.features;
     features.flags.retain(|k, _| !owned(k));
     features.attributes.retain(|k, _| !owned(k));
@@ -296,9 +296,7 @@ pub fn rediscover(host: &Host, discovery: &mut Discovery, sources: &[&str], need
     let part = discover_with(host, &only, &OnceLock::from(needed.clone()), false);
     discovery.features.absorb(part.features);
     discovery.warnings.extend(part.warnings);
-    discovery
-        .warnings
-        .sort_by_key(|w| SOURCES.iter().position(|s| *s == w.source));
+    sort_warnings(&mut discovery.warnings);
 }
 
 fn discover_with(
@@ -327,8 +325,7 @@ fn discover_with(
                 .map(|message| Warning { source, message }),
         );
     }
-    out.warnings
-        .sort_by_key(|w| SOURCES.iter().position(|s| *s == w.source));
+    sort_warnings(&mut out.warnings);
     out
 }
 
